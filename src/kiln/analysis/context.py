@@ -1,0 +1,164 @@
+"""The rule context (`ctx`) a rule implementation receives.
+
+Mirrors Bazel's ctx: attr, files, file, executable, outputs, actions,
+runfiles(), label, configuration and toolchains. Implementations only
+declare files and register actions here; nothing runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any, Iterable, Mapping
+
+from kiln.core.actions import Action, ActionKind
+from kiln.core.artifacts import Artifact
+from kiln.core.config import Configuration
+from kiln.core.depset import Depset
+from kiln.core.errors import AnalysisError, Location
+from kiln.core.labels import Label
+from kiln.core.providers import DefaultInfo
+from kiln.core.runfiles import Runfiles
+
+
+class Actions:
+    """ctx.actions: declares outputs and registers the actions that make them."""
+
+    def __init__(self, ctx: "RuleContext"):
+        self._ctx = ctx
+        self.registered: list[Action] = []
+        self._declared: dict[str, Artifact] = {}
+
+    def declare_file(self, name: str, *, sibling: Artifact | None = None) -> Artifact:
+        ctx = self._ctx
+        if sibling is not None:
+            path = f"{sibling.path.rsplit('/', 1)[0]}/{name}" if "/" in sibling.path else name
+        else:
+            pkg = ctx.label.package
+            prefix = f"external/{ctx.label.repo}/" if ctx.label.repo else ""
+            path = f"{prefix}{pkg}/{name}" if pkg else f"{prefix}{name}"
+        if path in self._declared:
+            return self._declared[path]
+        art = Artifact(ctx.config.bin_dir, path, ctx.label)
+        self._declared[path] = art
+        return art
+
+    def declared(self) -> list[Artifact]:
+        return list(self._declared.values())
+
+    def run(
+        self,
+        *,
+        outputs: Iterable[Artifact],
+        argv: Iterable[str],
+        inputs: Iterable[Artifact] | Depset = (),
+        tools: Iterable[Any] = (),
+        env: Mapping[str, str] | None = None,
+        mnemonic: str = "Action",
+        progress_message: str = "",
+        execution_requirements: Mapping[str, str] | None = None,
+    ) -> Action:
+        """Registers a process. `tools` are configured targets or artifacts whose runfiles come along."""
+        tool_files: list[Artifact] = []
+        tool_runfiles: list[tuple[Artifact, Runfiles]] = []
+        for tool in tools:
+            if isinstance(tool, Artifact):
+                tool_files.append(tool)
+                continue
+            info = tool.get(DefaultInfo) or DefaultInfo()
+            tool_files.extend(info.files.to_list())
+            if info.executable is not None:
+                tool_files.append(info.executable)
+                tool_runfiles.append((info.executable, info.runfiles))
+        direct_inputs = inputs if isinstance(inputs, Depset) else Depset(tuple(inputs))
+        all_inputs = Depset(tool_files, [direct_inputs]) if tool_files else direct_inputs
+        action = Action(
+            owner=self._ctx.label,
+            mnemonic=mnemonic,
+            progress_message=progress_message or f"{mnemonic} {self._ctx.label}",
+            outputs=tuple(outputs),
+            kind=ActionKind.SPAWN,
+            inputs=all_inputs,
+            argv=tuple(argv),
+            env=tuple(sorted((env or {}).items())),
+            execution_requirements=tuple(sorted((execution_requirements or {}).items())),
+            tool_runfiles=tuple(tool_runfiles),
+            salt=self._ctx.rule_version,
+        )
+        self.registered.append(action)
+        return action
+
+    def write(self, output: Artifact, content: str | bytes, *, is_executable: bool = False, mnemonic: str = "FileWrite") -> Action:
+        data = content.encode() if isinstance(content, str) else content
+        action = Action(
+            owner=self._ctx.label,
+            mnemonic=mnemonic,
+            progress_message=f"Writing {output.exec_path}",
+            outputs=(output,),
+            kind=ActionKind.WRITE,
+            content=data,
+            is_executable=is_executable,
+            salt=self._ctx.rule_version,
+        )
+        self.registered.append(action)
+        return action
+
+    def copy(self, src: Artifact, output: Artifact, *, is_executable: bool = False, mnemonic: str = "Copy") -> Action:
+        action = Action(
+            owner=self._ctx.label,
+            mnemonic=mnemonic,
+            progress_message=f"Copying {src.exec_path} to {output.exec_path}",
+            outputs=(output,),
+            kind=ActionKind.COPY,
+            inputs=Depset((src,)),
+            is_executable=is_executable,
+            salt=self._ctx.rule_version,
+        )
+        self.registered.append(action)
+        return action
+
+
+@dataclass
+class RuleContext:
+    label: Label
+    config: Configuration
+    target: Any                 # the loaded RuleTarget
+    attr: SimpleNamespace       # resolved attribute values (deps as ConfiguredTargets)
+    files: SimpleNamespace      # label attributes as lists of files
+    file: SimpleNamespace       # single-file label attributes
+    executable: SimpleNamespace  # executables of label attributes marked executable
+    outputs: SimpleNamespace    # output attributes as artifacts
+    toolchains: Any             # toolchain lookup (see analysis.toolchains)
+    rule_version: str
+    workspace_root: str
+    make_variables: dict[str, str]
+
+    def __post_init__(self) -> None:
+        self.actions = Actions(self)
+
+    @property
+    def location(self) -> Location:
+        return self.target.location
+
+    @property
+    def bin_dir(self) -> str:
+        return self.config.bin_dir
+
+    def runfiles(
+        self,
+        files: Iterable[Artifact] = (),
+        transitive_files: Depset | None = None,
+        symlinks: Mapping[str, Artifact] | None = None,
+        root_symlinks: Mapping[str, Artifact] | None = None,
+    ) -> Runfiles:
+        return Runfiles(
+            Depset(tuple(files), [transitive_files] if transitive_files else []),
+            tuple(sorted((root_symlinks or {}).items())),
+            tuple(sorted((symlinks or {}).items())),
+        )
+
+    def error(self, message: str, *, attribute: str | None = None) -> AnalysisError:
+        target = f"{self.target.kind} {self.label}"
+        if attribute:
+            target = f"{attribute} attribute of {target}"
+        return AnalysisError(message, location=self.location, target=target)

@@ -1,0 +1,45 @@
+"""Toolchains a rule asks for through ctx.toolchains.
+
+Until toolchain resolution lands, the Python runtime is the one kiln runs on
+and the target platform is the host; rules reach both only through here.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from kiln.analysis.providers import ConstraintValueInfo, PlatformInfo
+from kiln.core.labels import Label
+from kiln.repos.local_runtime import host_runtime
+from kiln.rules.python.providers import PyRuntimeInfo
+
+_OS = Label("platforms", "os", "")
+_CPU = Label("platforms", "cpu", "")
+
+
+def host_platform() -> PlatformInfo:
+    import platform
+
+    machine = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}.get(
+        platform.machine().lower(), platform.machine().lower()
+    )
+    system = {"linux": "linux", "darwin": "osx", "windows": "windows"}.get(platform.system().lower(), "linux")
+    return PlatformInfo(
+        Label("", "", "host_platform"),
+        (
+            ConstraintValueInfo(Label("platforms", "os", system), _OS.sibling("os")),
+            ConstraintValueInfo(Label("platforms", "cpu", machine), _CPU.sibling("cpu")),
+        ),
+    )
+
+
+class Toolchains:
+    @cached_property
+    def _python(self) -> PyRuntimeInfo:
+        return host_runtime()
+
+    def python_runtime(self) -> PyRuntimeInfo:
+        return self._python
+
+    def target_platform(self) -> PlatformInfo:
+        return host_platform()

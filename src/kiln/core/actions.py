@@ -1,0 +1,63 @@
+"""Actions: what analysis declares and execution runs.
+
+Every action has the shape of a remote execution request: argv, a sorted
+environment, declared inputs and outputs, execution requirements, a mnemonic
+and a progress message. WRITE actions carry their content and run in process.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from kiln.core.artifacts import Artifact
+from kiln.core.depset import EMPTY, Depset
+from kiln.core.labels import Label
+from kiln.core.runfiles import Runfiles
+
+
+class ActionKind(enum.Enum):
+    SPAWN = "spawn"   # run a process in a sandbox
+    WRITE = "write"   # write known content (launchers, manifests, param files)
+    COPY = "copy"     # copy one input to one output
+
+
+@dataclass(frozen=True, eq=False)
+class Action:
+    owner: Label
+    mnemonic: str
+    progress_message: str
+    outputs: tuple[Artifact, ...]
+    kind: ActionKind = ActionKind.SPAWN
+    inputs: Depset = EMPTY
+    argv: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    content: bytes = b""
+    is_executable: bool = False
+    execution_requirements: tuple[tuple[str, str], ...] = ()
+    # Tools run by this action whose runfiles trees must exist in the exec root.
+    tool_runfiles: tuple[tuple[Artifact, Runfiles], ...] = ()
+    # The owning rule's version: a changed implementation changes every key.
+    salt: str = ""
+    # Inputs whose directory must also be present (tree artifacts are not supported yet).
+    working_directory: str = ""
+
+    def input_list(self) -> list[Artifact]:
+        files = self.inputs.to_list()
+        if self.tool_runfiles:
+            seen = set(files)
+            for _, rf in self.tool_runfiles:
+                for a in rf.artifacts():
+                    if a not in seen:
+                        seen.add(a)
+                        files.append(a)
+        return files
+
+    def describe(self) -> str:
+        return self.progress_message or f"{self.mnemonic} {self.owner}"
+
+    def requirement(self, key: str) -> str | None:
+        for k, v in self.execution_requirements:
+            if k == key:
+                return v
+        return None

@@ -1,0 +1,76 @@
+"""Artifacts: files an action reads or writes, named by root and path.
+
+A source artifact lives in the workspace (root ""); a derived artifact lives
+under an output root such as `kiln-out/k8-fastbuild/bin`. The exec path
+(root/path) is where an action sees it; the short path is where it appears
+in runfiles relative to the repo directory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kiln.core.labels import MAIN_REPO_RUNFILES_NAME, Label
+
+
+@dataclass(frozen=True, order=True)
+class Artifact:
+    root: str          # "" for sources; the output root for derived files
+    path: str          # relative to root: "pkg/f.py", or "external/repo/pkg/f.py"
+    owner: Label | None = None
+    is_directory: bool = False
+
+    @property
+    def is_source(self) -> bool:
+        return self.root == ""
+
+    @property
+    def exec_path(self) -> str:
+        return f"{self.root}/{self.path}" if self.root else self.path
+
+    @property
+    def repo(self) -> str:
+        if self.path.startswith("external/"):
+            return self.path.split("/", 2)[1]
+        return ""
+
+    @property
+    def repo_relative_path(self) -> str:
+        if self.path.startswith("external/"):
+            return self.path.split("/", 2)[2]
+        return self.path
+
+    @property
+    def short_path(self) -> str:
+        """Runfiles path relative to the main repo's directory (`../repo/...` for externals)."""
+        if self.path.startswith("external/"):
+            return "../" + self.path[len("external/"):]
+        return self.path
+
+    @property
+    def runfiles_path(self) -> str:
+        """Path inside a runfiles tree: `_main/pkg/f.py` or `repo/pkg/f.py` (the rlocation path)."""
+        return f"{self.repo or MAIN_REPO_RUNFILES_NAME}/{self.repo_relative_path}"
+
+    @property
+    def basename(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+    @property
+    def dirname(self) -> str:
+        return self.exec_path.rsplit("/", 1)[0] if "/" in self.exec_path else ""
+
+    @property
+    def extension(self) -> str:
+        base = self.basename
+        return base.rsplit(".", 1)[1] if "." in base else ""
+
+    def __str__(self) -> str:
+        return self.exec_path
+
+
+def source_artifact(label: Label, owner: Label | None = None) -> Artifact:
+    path = label.relative_path()
+    if label.repo:
+        path = f"external/{label.repo}/{path}"
+    return Artifact("", path, owner or label)

@@ -1,0 +1,362 @@
+"""Evaluates BUILD and .bzl files with starlark-pyo3 into Packages.
+
+User files are only ever evaluated as Starlark. Builtins are Python callables
+bound to the package under construction; .bzl modules are evaluated once
+and frozen; loads from well-known rule repositories resolve to kiln's rules.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Callable
+
+import starlark as sl
+
+from kiln.core.errors import KilnError, LoadingError
+from kiln.core.labels import Label, PackageId, parse_label
+from kiln.core.rule_class import RuleClass, RuleRegistry
+from kiln.core.select import Select
+from kiln.loading import wellknown
+from kiln.loading.markers import SelectTable
+from kiln.loading.package import Package
+from kiln.loading.package_builder import PackageBuilder
+from kiln.loading.starlark_errors import to_kiln_error
+from kiln.loading.starlark_lib import BZL_PRELUDE_TEMPLATE, STARLARK_SYMBOLS
+from kiln.loading.workspace import Workspace
+
+_GLOBALS = sl.Globals.extended_by([sl.LibraryExtension.StructType, sl.LibraryExtension.Json])
+_UNBOUND = object()
+
+
+class NoSuchPackage(LoadingError):
+    pass
+
+
+class NoSuchTarget(LoadingError):
+    pass
+
+
+class Loader:
+    """Loads packages of the main repository, caching them for one command."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        registry: RuleRegistry,
+        *,
+        report: Callable[[str, str], None] | None = None,
+        disallow_empty_glob: bool = True,
+    ):
+        self.workspace = workspace
+        self.registry = registry
+        self.report = report or (lambda level, text: print(f"{level}: {text}", file=sys.stderr))
+        self.disallow_empty_glob = disallow_empty_glob
+        self.selects = SelectTable()
+        self.packages: dict[PackageId, Package] = {}
+        self._package_errors: dict[PackageId, KilnError] = {}
+        self._bzl: dict[Label, Any] = {}
+        self._bzl_loads: dict[Label, tuple[Label, ...]] = {}
+        self._builder: PackageBuilder | None = None
+        self._pending: KilnError | None = None
+        # Files being evaluated, innermost last: relative loads resolve against the top.
+        self._stack: list[Label] = []
+        self._loads_seen: list[Label] = []
+        self._builtins = self._make_builtins()
+        self._rule_fns = {name: self._rule_fn(registry.get(name)) for name in registry.names()}
+        native_fields = ", ".join(f"{n} = _kiln_native_{n}" for n in [*self._rule_fns, *self._native_only()])
+        self._prelude = sl.parse("<kiln prelude>", BZL_PRELUDE_TEMPLATE.format(native_fields=native_fields))
+
+    # ---- public API ------------------------------------------------------
+
+    def load_package(self, pkg_id: PackageId) -> Package:
+        pkg = self.packages.get(pkg_id)
+        if pkg is not None:
+            return pkg
+        err = self._package_errors.get(pkg_id)
+        if err is not None:
+            raise err
+        try:
+            pkg = self._load(pkg_id)
+        except KilnError as e:
+            self._package_errors[pkg_id] = e
+            raise
+        self.packages[pkg_id] = pkg
+        return pkg
+
+    def get_target(self, label: Label, *, needed_by: str = "") -> Any:
+        try:
+            pkg = self.load_package(label.package_id)
+        except NoSuchPackage as e:
+            raise NoSuchPackage(
+                f"no such package '{label.package_id}': {e.message.split(': ', 1)[-1]}"
+                + (f" (needed by {needed_by})" if needed_by else "")
+            ) from None
+        target = pkg.targets.get(label.name)
+        if target is not None:
+            return target
+        where = f" (needed by {needed_by})" if needed_by else ""
+        msg = f"no such target '{label}': target '{label.name}' not declared in package '{label.package}' defined by {pkg.build_file}"
+        if os.path.exists(os.path.join(self.workspace.root, label.package, label.name)):
+            msg += (
+                f"; however, a source file of this name exists. (Perhaps add "
+                f"'exports_files([\"{label.name}\"])' to {pkg.build_file}?)"
+            )
+        raise NoSuchTarget(msg + where)
+
+    def is_package(self, pkg_id: PackageId) -> bool:
+        return pkg_id.repo == "" and self.workspace.build_file(pkg_id.package) is not None
+
+    # ---- packages --------------------------------------------------------
+
+    def _load(self, pkg_id: PackageId) -> Package:
+        if pkg_id.repo != "":
+            raise NoSuchPackage(
+                f"no such package '{pkg_id}': repository '@{pkg_id.repo}' is not defined "
+                "(kiln provides only the well-known rule repositories' .bzl files so far)"
+            )
+        build_file = self.workspace.build_file(pkg_id.package)
+        if build_file is None:
+            d = self.workspace.root / pkg_id.package
+            why = "BUILD file not found in any of the following directories" if d.is_dir() else "directory does not exist"
+            raise NoSuchPackage(f"no such package '{pkg_id}': {why}: {pkg_id.package or '.'}")
+        text = (self.workspace.root / build_file).read_text(encoding="utf-8")
+        builder = PackageBuilder(
+            pkg_id, build_file, text, str(self.workspace.root / pkg_id.package), self.selects,
+            disallow_empty_glob=self.disallow_empty_glob,
+        )
+        module = sl.Module()
+        for name, fn in self._rule_fns.items():
+            module.add_callable(name, fn)
+        for name, fn in self._builtins.items():
+            module.add_callable(name, fn)
+        self._loads_seen = []
+        self._builder = builder
+        self._stack.append(Label(pkg_id.repo, pkg_id.package, build_file.rsplit("/", 1)[-1]))
+        try:
+            self._eval(module, build_file, text)
+        finally:
+            self._builder = None
+            self._stack.pop()
+        return builder.finish(tuple(dict.fromkeys(self._loads_seen)))
+
+    def _eval(self, module: Any, filename: str, text: str) -> None:
+        self._pending = None
+        try:
+            ast = sl.parse(filename, text)
+            sl.eval(module, ast, _GLOBALS, sl.FileLoader(self._load_bzl_by_id))
+        except sl.StarlarkError as e:
+            pending, self._pending = self._pending, None
+            raise to_kiln_error(str(e), pending) from None
+
+    # ---- .bzl files ------------------------------------------------------
+
+    def _load_bzl_by_id(self, module_id: str) -> Any:
+        try:
+            return self._load_bzl(module_id)
+        except KilnError as e:
+            self._pending = e
+            raise
+
+    def _load_bzl(self, module_id: str) -> Any:
+        current = self._stack[-1]
+        label = parse_label(module_id, base=current.package_id)
+        if not label.name.endswith(".bzl"):
+            raise LoadingError(f"the label '{module_id}' must name a .bzl file")
+        self._loads_seen.append(label)
+        cached = self._bzl.get(label)
+        if cached is not None:
+            self._loads_seen.extend(self._bzl_loads.get(label, ()))
+            return cached
+        if label in self._stack:
+            cycle = " -> ".join(str(l) for l in self._stack[self._stack.index(label):] + [label])
+            raise LoadingError(f"cycle in the load() graph: {cycle}")
+        repo = wellknown.canonical_repo(label.repo)
+        if repo in wellknown.WELL_KNOWN_REPOS:
+            frozen = self._well_known_module(repo, label, module_id)
+        elif label.repo:
+            raise LoadingError(
+                f"cannot load '{module_id}': repository '@{label.repo}' is not defined "
+                "(kiln provides only the well-known rule repositories so far)"
+            )
+        else:
+            frozen = self._eval_bzl(label)
+        self._bzl[label] = frozen
+        return frozen
+
+    def _eval_bzl(self, label: Label) -> Any:
+        path = self.workspace.root / label.relative_path()
+        if not label.package or self.workspace.build_file(label.package) is None:
+            if label.package and not path.exists():
+                raise LoadingError(f"cannot load '{label}': no such package '//{label.package}'")
+        if not path.is_file():
+            raise LoadingError(f"cannot load '{label}': file '{label.relative_path()}' does not exist")
+        text = path.read_text(encoding="utf-8")
+        module = sl.Module()
+        for name, fn in self._rule_fns.items():
+            module.add_callable(f"_kiln_native_{name}", fn)
+        for name, fn in self._builtins.items():
+            module.add_callable(name, fn)
+        for name, fn in self._native_only().items():
+            module.add_callable(f"_kiln_native_{name}", fn)
+        module.add_callable("_kiln_unsupported_rule", self._guard(_unsupported("rules written with rule() in .bzl files")))
+        module.add_callable(
+            "_kiln_unsupported_repository_rule",
+            self._guard(_unsupported("repository rules written with repository_rule()")),
+        )
+        start = len(self._loads_seen)
+        self._stack.append(label)
+        saved_pending = self._pending
+        try:
+            sl.eval(module, self._prelude, _GLOBALS)
+            self._eval(module, label.relative_path(), text)
+        finally:
+            self._stack.pop()
+            self._pending = saved_pending
+        self._bzl_loads[label] = tuple(self._loads_seen[start:])
+        return module.freeze()
+
+    def _well_known_module(self, repo: str, label: Label, module_id: str) -> Any:
+        symbols = wellknown.module_symbols(repo, label.relative_path())
+        if symbols is None:
+            raise LoadingError(
+                f"kiln does not provide '{module_id}' yet: it implements these files of @{repo}: "
+                + ", ".join(sorted(f"//{p.rsplit('/', 1)[0]}:{p.rsplit('/', 1)[1]}" for r, p in wellknown.MODULES if r == repo))
+            )
+        module = sl.Module()
+        starlark_parts = []
+        for sym in symbols:
+            if sym in self._rule_fns:
+                module.add_callable(sym, self._rule_fns[sym])
+            elif sym in wellknown.PLACEHOLDER_SYMBOLS:
+                module[sym] = f"<provider {sym}>"
+            elif sym in STARLARK_SYMBOLS:
+                starlark_parts.append(STARLARK_SYMBOLS[sym])
+            else:
+                module.add_callable(sym, self._guard(_unsupported(f"'{sym}' from {module_id}")))
+        if starlark_parts:
+            module.add_callable("select", self._builtins["select"])
+            for name, fn in {**self._rule_fns, **self._native_only()}.items():
+                module.add_callable(f"_kiln_native_{name}", fn)
+            sl.eval(module, self._prelude, _GLOBALS)
+            sl.eval(module, sl.parse(f"@{repo}//{label.package}:{label.name}", "\n".join(starlark_parts)), _GLOBALS)
+        return module.freeze()
+
+    # ---- builtins --------------------------------------------------------
+
+    def _current(self, fn: str) -> PackageBuilder:
+        if self._builder is None:
+            raise LoadingError(f"{fn}() can only be used while evaluating a BUILD file (call it from a macro)")
+        return self._builder
+
+    def _guard(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Records the KilnError a builtin raises, since starlark-pyo3 drops it."""
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except KilnError as e:
+                self._pending = e
+                raise
+
+        wrapper.__name__ = fn.__name__
+        return wrapper
+
+    def _rule_fn(self, rule: RuleClass | None) -> Callable[..., Any]:
+        assert rule is not None
+
+        def call(*args: Any, **kwargs: Any) -> None:
+            if args:
+                raise LoadingError(f"{rule.name}() takes only keyword arguments")
+            self._current(rule.name).add_rule(rule, kwargs)
+
+        call.__name__ = rule.name
+        return self._guard(call)
+
+    def _make_builtins(self) -> dict[str, Callable[..., Any]]:
+        def glob(include: Any = (), exclude: Any = (), exclude_directories: int = 1, allow_empty: Any = _UNBOUND) -> Any:
+            b = self._current("glob")
+            return b.glob(include, exclude, exclude_directories, None if allow_empty is _UNBOUND else allow_empty)
+
+        def select(conditions: Any, no_match_error: str = "") -> Any:
+            if not isinstance(conditions, dict) or not conditions:
+                raise LoadingError("select() expects a non-empty dict of conditions")
+            for k in conditions:
+                if not isinstance(k, str):
+                    raise LoadingError(f"select(): condition keys must be label strings, got {k!r}")
+            return self.selects.make(Select(tuple(conditions.items()), no_match_error))
+
+        def package(**kwargs: Any) -> None:
+            self._current("package").package(**kwargs)
+
+        def exports_files(srcs: Any, visibility: Any = None, licenses: Any = None) -> None:
+            self._current("exports_files").exports_files(srcs, visibility)
+
+        def package_group(name: Any = None, packages: Any = (), includes: Any = ()) -> None:
+            self._current("package_group").package_group(name, packages, includes)
+
+        def package_name() -> str:
+            return self._current("package_name").id.package
+
+        def repository_name() -> str:
+            return "@" + self._current("repository_name").id.repo
+
+        def module_name() -> str:
+            return ""
+
+        def licenses(*args: Any, **kwargs: Any) -> None:
+            return None
+
+        def existing_rule(name: str) -> Any:
+            b = self._current("existing_rule")
+            t = b.targets.get(name)
+            if t is None or name not in b.raw_attrs:
+                return None
+            return {**b.raw_attrs[name], "kind": t.rule_class.name, "name": name}
+
+        def existing_rules() -> Any:
+            b = self._current("existing_rules")
+            return {n: existing_rule(n) for n in b.raw_attrs}
+
+        def subpackages(include: Any, exclude: Any = (), allow_empty: bool = False) -> Any:
+            return self._current("subpackages").subpackages(include, exclude, allow_empty)
+
+        def print_(*args: Any, sep: str = " ") -> None:
+            where = self._stack[-1] if self._stack else None
+            text = sep.join(a if isinstance(a, str) else repr(a) for a in args)
+            self.report("DEBUG", f"{where.relative_path() if where else ''}: {text}")
+
+        def label_(text: str) -> str:
+            current = self._stack[-1]
+            return str(parse_label(text, base=current.package_id))
+
+        def depset(direct: Any = None, order: str = "default", transitive: Any = None) -> Any:
+            items = list(direct or [])
+            for t in transitive or []:
+                items.extend(t)
+            return list(dict.fromkeys(items))
+
+        def workspace(name: str = "", **kwargs: Any) -> None:
+            return None
+
+        table = {
+            "glob": glob, "select": select, "package": package, "exports_files": exports_files,
+            "package_group": package_group, "package_name": package_name, "repository_name": repository_name,
+            "module_name": module_name, "licenses": licenses, "existing_rule": existing_rule,
+            "existing_rules": existing_rules, "subpackages": subpackages, "print": print_, "Label": label_,
+            "depset": depset, "workspace": workspace,
+        }
+        return {name: self._guard(fn) for name, fn in table.items()}
+
+    def _native_only(self) -> dict[str, Callable[..., Any]]:
+        keep = ("glob", "package_name", "repository_name", "module_name", "existing_rule", "existing_rules",
+                "exports_files", "package_group", "subpackages", "licenses")
+        return {k: self._builtins[k] for k in keep}
+
+
+def _unsupported(what: str) -> Callable[..., Any]:
+    def fail(*args: Any, **kwargs: Any) -> None:
+        raise LoadingError(f"kiln does not support {what} yet")
+
+    return fail
+

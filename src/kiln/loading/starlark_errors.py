@@ -1,0 +1,60 @@
+"""Turning starlark-pyo3 errors into located kiln errors.
+
+starlark-pyo3 puts file:line:col only into the message text and does not
+chain the Python exception a builtin raised, so the loader keeps the last
+KilnError its builtins raised and this module parses the location out.
+"""
+
+from __future__ import annotations
+
+import re
+
+from kiln.core.errors import KilnError, LoadingError, Location
+
+_ARROW = re.compile(r"^\s*--> (.+?):(\d+):(\d+)", re.MULTILINE)
+_FRAME = re.compile(r"^\s*\* (.+?):(\d+), in (\S+)", re.MULTILINE)
+_ERROR = re.compile(r"^error: (.*)$", re.MULTILINE)
+
+
+def parse_location(text: str) -> Location | None:
+    m = _ARROW.search(text)
+    if not m:
+        return None
+    return Location(m.group(1), int(m.group(2)), int(m.group(3)))
+
+
+def call_frames(text: str) -> list[tuple[str, int, str]]:
+    """(file, line, function) of each traceback frame, outermost first."""
+    return [(m.group(1), int(m.group(2)), m.group(3)) for m in _FRAME.finditer(text)]
+
+
+def error_message(text: str) -> str:
+    m = _ERROR.search(text)
+    msg = m.group(1) if m else text.strip().splitlines()[0]
+    # fail("x") reads "fail: x" in starlark-rust; Bazel users know "Error in fail: x".
+    if msg.startswith("fail: "):
+        msg = "Error in fail: " + msg[len("fail: "):]
+    return msg
+
+
+def to_kiln_error(text: str, pending: KilnError | None) -> KilnError:
+    """Builds the user's error from a StarlarkError's text and the builtin error, if any."""
+    location = parse_location(text)
+    frames = call_frames(text)
+    if pending is not None:
+        err = pending
+        if err.location is None:
+            err.location = location
+    else:
+        err = LoadingError(_explain(error_message(text)), location=location)
+    # A macro's error points into the .bzl; say which BUILD line called it.
+    if frames and location is not None and frames[0][0] != location.file:
+        outer = frames[0]
+        err.message += f" (called from {outer[0]}:{outer[1]})"
+    return err
+
+
+def _explain(msg: str) -> str:
+    if "Parse error" in msg:
+        return "syntax error: " + msg.split("Parse error: ", 1)[-1]
+    return msg

@@ -1,0 +1,83 @@
+"""Starlark source kiln evaluates itself: the .bzl prelude and helper libraries.
+
+The prelude gives every .bzl module Bazel's globals that need no Python:
+`native` (a struct of kiln's builtins, bound by the loader), `provider`,
+`rule` and `attr` stand-ins that fail only when a rule is instantiated.
+"""
+
+from __future__ import annotations
+
+# `native` is assembled by the loader from callables named _kiln_native_<name>.
+BZL_PRELUDE_TEMPLATE = '''
+native = struct({native_fields})
+
+def provider(doc = "", fields = None, init = None):
+    return struct
+
+def _kiln_attr(**kwargs):
+    return None
+
+attr = struct(
+    label = _kiln_attr, label_list = _kiln_attr, label_keyed_string_dict = _kiln_attr,
+    string_keyed_label_dict = _kiln_attr, string = _kiln_attr, string_list = _kiln_attr,
+    string_dict = _kiln_attr, string_list_dict = _kiln_attr, int = _kiln_attr, int_list = _kiln_attr,
+    bool = _kiln_attr, output = _kiln_attr, output_list = _kiln_attr,
+)
+
+def rule(implementation = None, **kwargs):
+    return _kiln_unsupported_rule
+
+def aspect(implementation = None, **kwargs):
+    return None
+
+def transition(implementation = None, inputs = [], outputs = []):
+    return None
+
+def repository_rule(implementation = None, **kwargs):
+    return _kiln_unsupported_repository_rule
+
+def module_extension(implementation = None, **kwargs):
+    return None
+
+def tag_class(attrs = {{}}, doc = ""):
+    return None
+
+def visibility(value):
+    pass
+
+config = struct(
+    string = _kiln_attr, bool = _kiln_attr, int = _kiln_attr, string_list = _kiln_attr,
+    exec = _kiln_attr, target = _kiln_attr, none = _kiln_attr,
+)
+'''
+
+SELECTS_BZL = '''
+def _with_or_dict(input_dict):
+    output = {}
+    for key, value in input_dict.items():
+        if type(key) == type(()):
+            for condition in key:
+                if condition in output:
+                    fail("selects.with_or: condition %s appears more than once" % condition)
+                output[condition] = value
+        else:
+            if key in output:
+                fail("selects.with_or: condition %s appears more than once" % key)
+            output[key] = value
+    return output
+
+def _with_or(input_dict, no_match_error = ""):
+    return select(_with_or_dict(input_dict), no_match_error = no_match_error)
+
+def _config_setting_group(name, match_any = [], match_all = [], visibility = None):
+    native.config_setting_group(name = name, match_any = match_any, match_all = match_all, visibility = visibility)
+
+selects = struct(
+    with_or = _with_or,
+    with_or_dict = _with_or_dict,
+    config_setting_group = _config_setting_group,
+)
+'''
+
+# Starlark sources of well-known modules, by symbol they define.
+STARLARK_SYMBOLS = {"selects": SELECTS_BZL}

@@ -1,0 +1,49 @@
+"""Python providers: PyInfo (what a library brings) and PyRuntimeInfo (a Python runtime)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kiln.core.artifacts import Artifact
+from kiln.core.depset import EMPTY, Depset
+
+
+@dataclass(frozen=True)
+class PyInfo:
+    transitive_sources: Depset = field(default=EMPTY)
+    # Runfiles-relative directories (`_main/pkg/src`) to put on sys.path.
+    imports: Depset = field(default=EMPTY)
+    uses_shared_libraries: bool = False
+
+
+@dataclass(frozen=True)
+class PyRuntimeInfo:
+    """A Python runtime: what launchers, precompiling and PyO3 need to know about it.
+
+    A platform runtime has `interpreter_path` (an absolute path on the machine);
+    an in-build runtime has `interpreter` (an artifact) and its `files`.
+    """
+
+    implementation_name: str            # "cpython", "pypy"
+    version_info: tuple[int, int, int]  # (3, 11, 7)
+    pyc_tag: str                        # sys.implementation.cache_tag: "cpython-311"
+    abi_flags: str                      # sys.abiflags: "", "d", "t"
+    ext_suffix: str                     # ".cpython-311-x86_64-linux-gnu.so"
+    soabi: str = ""
+    interpreter_path: str = ""
+    interpreter: Artifact | None = None
+    files: Depset = field(default=EMPTY)
+    include_dir: str = ""
+    lib_dir: str = ""
+    ld_library: str = ""                # LDLIBRARY: "libpython3.11.so"
+    stub_shebang: str = "#!/usr/bin/env python3"
+    gil_disabled: bool = False
+    python_version: str = "PY3"
+
+    @property
+    def major_minor(self) -> str:
+        return f"{self.version_info[0]}.{self.version_info[1]}"
+
+    def describe(self) -> str:
+        where = self.interpreter_path or (self.interpreter.exec_path if self.interpreter else "?")
+        return f"{self.implementation_name} {'.'.join(map(str, self.version_info))} at {where}"

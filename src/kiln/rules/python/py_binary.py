@@ -1,0 +1,107 @@
+"""py_binary and py_test: a launcher plus the runfiles tree it runs in."""
+
+from __future__ import annotations
+
+import shlex
+
+from kiln.core.attrs import Attr, AttrType
+from kiln.core.depset import Depset
+from kiln.core.providers import DefaultInfo, RunEnvironmentInfo
+from kiln.core.rule_class import RuleClass
+from kiln.core.runfiles import Runfiles
+from kiln.rules.common.genrule import dependency_locations
+from kiln.rules.common.make_vars import expand
+from kiln.rules.python.launcher import launcher_script
+from kiln.rules.python.py_library import LIBRARY_ATTRS, check_srcs, collect
+from kiln.rules.python.providers import PyRuntimeInfo
+
+
+BINARY_ATTRS = LIBRARY_ATTRS + [
+    Attr("main", AttrType.LABEL),
+    Attr("python_version", AttrType.STRING),
+    Attr("legacy_create_init", AttrType.INT, -1),
+]
+
+
+def _main_file(ctx, srcs):
+    if ctx.attr.main is not None:
+        mains = ctx.files.main
+        if len(mains) != 1 or mains[0].extension != "py":
+            raise ctx.error(f"main must name one .py file, got {[m.basename for m in mains]}", attribute="main")
+        main = mains[0]
+        if main not in srcs:
+            raise ctx.error(f"main file '{ctx.attr.main.label}' must also be listed in srcs", attribute="main")
+        return main
+    wanted = f"{ctx.label.name}.py"
+    for f in srcs:
+        if f.repo_relative_path == (f"{ctx.label.package}/{wanted}" if ctx.label.package else wanted):
+            return f
+    candidates = [f for f in srcs if f.basename == wanted]
+    if len(candidates) == 1:
+        return candidates[0]
+    raise ctx.error(
+        f"corresponding default '{wanted}' does not appear in srcs. Add it or override default file name "
+        "with a 'main' attribute",
+        attribute="srcs",
+    )
+
+
+def _check_version(ctx, runtime: PyRuntimeInfo) -> None:
+    wanted = ctx.attr.python_version
+    if wanted in ("", "PY3"):
+        return
+    if wanted == "PY2":
+        raise ctx.error("Python 2 is not supported", attribute="python_version")
+    if wanted != runtime.major_minor and not ".".join(map(str, runtime.version_info)).startswith(wanted + "."):
+        raise ctx.error(
+            f"python_version '{wanted}' needs a registered Python toolchain for it; kiln does not support "
+            f"python toolchains yet and runs {runtime.describe()}",
+            attribute="python_version",
+        )
+
+
+def init_files(runfiles: Runfiles) -> tuple[str, ...]:
+    """Empty __init__.py for every directory holding Python code, as rules_python's legacy_create_init."""
+    dirs: set[str] = set()
+    entries = runfiles.entries()
+    for path in entries:
+        if not (path.endswith(".py") or path.endswith(".so")):
+            continue
+        parts = path.split("/")
+        # Not the repo directory itself (`_main/__init__.py`), nor the runfiles root.
+        for i in range(2, len(parts)):
+            dirs.add("/".join(parts[:i]))
+    return tuple(sorted(f"{d}/__init__.py" for d in dirs if f"{d}/__init__.py" not in entries))
+
+
+def _py_executable(ctx):
+    srcs = check_srcs(ctx)
+    main = _main_file(ctx, srcs)
+    runtime = ctx.toolchains.python_runtime()
+    _check_version(ctx, runtime)
+    py_info, runfiles = collect(ctx, srcs)
+    launcher = ctx.actions.declare_file(ctx.label.name)
+    script = launcher_script(str(ctx.label), runtime, main.runfiles_path, py_info.imports.to_list())
+    ctx.actions.write(launcher, script, is_executable=True, mnemonic="PyLauncher")
+    runfiles = runfiles.merge(Runfiles(Depset((launcher,))))
+    if ctx.attr.legacy_create_init != 0:
+        runfiles = runfiles.merge(Runfiles(empty_files=init_files(runfiles)))
+    if runtime.interpreter is not None:
+        runfiles = runfiles.merge(Runfiles(Depset((runtime.interpreter,), [runtime.files])))
+    locations = dependency_locations(ctx, ("srcs", "deps", "data"))
+
+    def expanded(text: str, attribute: str) -> str:
+        return expand(text, package=ctx.label.package_id, attribute=attribute, locations=locations,
+                      variables=ctx.make_variables, location_means="rootpath")
+
+    args = tuple(word for a in ctx.attr.args for word in shlex.split(expanded(a, "args")))
+    env = tuple(sorted((k, expanded(v, "env")) for k, v in ctx.attr.env.items()))
+    return [
+        DefaultInfo(files=Depset((launcher,), [Depset(tuple(srcs))]), runfiles=runfiles, executable=launcher),
+        py_info,
+        RunEnvironmentInfo(args, env, tuple(getattr(ctx.attr, "env_inherit", ()) or ())),
+    ]
+
+
+PY_BINARY = RuleClass.make("py_binary", _py_executable, BINARY_ATTRS, executable=True)
+PY_TEST = RuleClass.make("py_test", _py_executable, BINARY_ATTRS, test=True)
