@@ -112,8 +112,8 @@ class FakeEnvironment:
         self.packages: dict[PackageId, dict[str, Target]] = {}
         for label, t in targets.items():
             self.packages.setdefault(label.package_id, {})[label.name] = t
-        self.patterns: list[str] = []
-        self.loaded: list[Label] = []
+        self.patterns: list[str] = []  # every resolve_pattern() argument
+        self.loaded: list[Label] = []  # every get_target() argument
 
     def _package(self, pkg: PackageId) -> dict[str, Target]:
         if pkg not in self.packages:
@@ -122,6 +122,9 @@ class FakeEnvironment:
 
     def get_target(self, label: Label) -> Target:
         self.loaded.append(label)
+        return self._lookup(label)
+
+    def _lookup(self, label: Label) -> Target:
         targets = self._package(label.package_id)
         if label.name not in targets:
             raise KilnError(
@@ -134,7 +137,7 @@ class FakeEnvironment:
         pattern = parse_pattern(text)
         if pattern.kind is PatternKind.SINGLE:
             assert pattern.label is not None
-            return [self.get_target(pattern.label)]
+            return [self._lookup(pattern.label)]
         rules_only = pattern.kind in (PatternKind.RULES_IN_PACKAGE, PatternKind.RECURSIVE_RULES)
         if pattern.kind in (PatternKind.RULES_IN_PACKAGE, PatternKind.TARGETS_IN_PACKAGE):
             found = list(self._package(pattern.package_id).values())

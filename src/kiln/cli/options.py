@@ -304,14 +304,9 @@ class _Occurrence:
 def parse_command_line(argv: list[str], *, workspace_root: Path | None, home: Path | None) -> Invocation:
     """Reads the rc files the command line's startup options ask for, then parses."""
     startup, _ = _parse_startup(argv, RcOptions())
-    rc = read_rc_files(
-        workspace_root,
-        home,
-        [Path(p) for p in startup["bazelrc"]],
-        workspace_rc=startup["workspace_rc"],
-        home_rc=startup["home_rc"],
-        ignore_all=startup["ignore_all_rc_files"],
-    )
+    rc = read_rc_files(workspace_root, home, [Path(p) for p in startup["bazelrc"]],
+                       workspace_rc=startup["workspace_rc"], home_rc=startup["home_rc"],
+                       ignore_all=startup["ignore_all_rc_files"])
     return parse_args(argv, rc)
 
 
@@ -361,9 +356,8 @@ def _flatten(words: list[_Word], command: str, rc: RcOptions) -> tuple[list[_Occ
             return occurrences, residue, [w.text for w in words[i + 1:]]
         if not word.text.startswith("-") or word.text == "-":
             if word.source is not None:
-                raise CommandLineError(
-                    f"'{word.text}' is not an option; rc files may only contain options", location=word.location
-                )
+                raise CommandLineError(f"'{word.text}' is not an option; rc files may only contain options",
+                                       location=word.location)
             residue.append(word.text)
             i += 1
             continue
@@ -377,11 +371,8 @@ def _flatten(words: list[_Word], command: str, rc: RcOptions) -> tuple[list[_Occ
 def _expand_config(name: str, origin: _Word, command: str, rc: RcOptions) -> list[_Occurrence]:
     chain = (*origin.configs, name)
     if name in origin.configs:
-        raise CommandLineError(
-            f"Config expansion has a cycle: config value {name} expands to itself, "
-            f"see inheritance chain [{', '.join(chain)}]",
-            location=origin.location,
-        )
+        raise CommandLineError(f"Config expansion has a cycle: config value {name} expands to itself, "
+                               f"see inheritance chain [{', '.join(chain)}]", location=origin.location)
     if not rc.defines_config(command, name):
         raise CommandLineError(f"Config value '{name}' is not defined in any .rc file", location=origin.location)
     words = [_Word(o.word, o.source, chain) for o in rc.options_for(command, name)]
@@ -390,11 +381,8 @@ def _expand_config(name: str, origin: _Word, command: str, rc: RcOptions) -> lis
 
 
 def _host_os_config() -> str:
-    for prefix, name in (("linux", "linux"), ("darwin", "macos"), ("win", "windows"),
-                         ("freebsd", "freebsd"), ("openbsd", "openbsd")):
-        if sys.platform.startswith(prefix):
-            return name
-    return sys.platform
+    # Bazel's names; sys.platform is e.g. "freebsd14" on the BSDs.
+    return {"darwin": "macos", "win32": "windows"}.get(sys.platform, sys.platform.rstrip("0123456789"))
 
 
 def _add_platform_config(occurrences: list[_Occurrence], command: str, rc: RcOptions) -> list[_Occurrence]:
@@ -458,26 +446,18 @@ def _read_option(
 def _convert(occ: _Occurrence) -> Any:
     opt, raw = occ.opt, occ.raw
     assert opt is not None
-    if opt.kind in (BOOL, TRISTATE) and raw is None:
-        if opt.kind == BOOL:
-            return not occ.negated
-        return "no" if occ.negated else "yes"
     if raw is None:
-        raw = opt.implicit or ""
+        raw = ("no" if occ.negated else "yes") if opt.kind in (BOOL, TRISTATE) else opt.implicit or ""
     try:
+        if opt.kind in (BOOL, TRISTATE):
+            lowered = raw.lower()
+            if opt.kind == TRISTATE and lowered == "auto":
+                return "auto"
+            if lowered not in _TRUE + _FALSE:
+                raise ValueError(f"'{raw}' is not " + ("a boolean" if opt.kind == BOOL else "one of yes, no or auto"))
+            return lowered in _TRUE if opt.kind == BOOL else ("yes" if lowered in _TRUE else "no")
         if opt.convert is not None:
             return opt.convert(raw)
-        if opt.kind == BOOL:
-            if raw.lower() in _TRUE + _FALSE:
-                return raw.lower() in _TRUE
-            raise ValueError(f"'{raw}' is not a boolean")
-        if opt.kind == TRISTATE:
-            lowered = raw.lower()
-            if lowered == "auto":
-                return "auto"
-            if lowered in _TRUE + _FALSE:
-                return "yes" if lowered in _TRUE else "no"
-            raise ValueError(f"'{raw}' is not one of yes, no or auto")
         if opt.kind == INT:
             return _int(raw)
         if opt.kind == ENUM:

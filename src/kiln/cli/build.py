@@ -1,0 +1,21 @@
+"""`kiln build`: analyse the matched targets and build their outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kiln.cli.options import Invocation
+from kiln.cli.session import Session
+from kiln.core.errors import ExitCode
+
+
+def run(inv: Invocation, cwd: Path) -> int:
+    session = Session(inv, cwd)
+    patterns = inv.options.residue + inv.options.after_dashdash
+    targets = session.resolve(patterns)
+    cts, failed, analyzer = session.analyze(targets)
+    result = session.execute(analyzer, cts)
+    result.failed_targets |= failed
+    result.ok = result.ok and not failed
+    session.finish(result)
+    return ExitCode.SUCCESS if result.ok else ExitCode.BUILD_FAILURE

@@ -1,0 +1,91 @@
+"""The `kiln` command: parse options, run one command, map failures to exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import traceback
+from pathlib import Path
+
+import kiln
+from kiln.core.errors import ExitCode, KilnError
+
+_USAGE = """Usage: kiln <command> <options> ...
+
+Commands:
+  build    Builds the specified targets.
+  test     Builds and runs the specified test targets.
+  run      Builds and runs the specified target.
+  query    Executes a dependency graph query.
+  clean    Removes output files and optionally the output base.
+  info     Displays runtime info about the workspace.
+  version  Prints version information for kiln.
+"""
+
+
+def _dispatch(argv: list[str]) -> int:
+    from kiln.cli.options import parse_command_line
+    from kiln.loading.workspace import find_workspace
+
+    cwd = Path(os.getcwd())
+    try:
+        root = find_workspace(cwd).root
+    except KilnError:
+        root = None
+    inv = parse_command_line(argv, workspace_root=root, home=Path(os.path.expanduser("~")))
+    for warning in inv.rc.warnings:
+        print(f"WARNING: {warning}", file=sys.stderr)
+    if inv.command == "version":
+        print(f"kiln {kiln.__version__}")
+        return ExitCode.SUCCESS
+    if inv.command == "help":
+        print(_USAGE, end="")
+        return ExitCode.SUCCESS
+    from kiln.cli import build, clean, info, query, run, test
+
+    commands = {"build": build.run, "test": test.run, "run": run.run, "query": query.run,
+                "clean": clean.run, "info": info.run}
+    return int(commands[inv.command](inv, cwd))
+
+
+def _guarded(argv: list[str]) -> int:
+    try:
+        return _dispatch(argv)
+    except KilnError as e:
+        sys.stdout.flush()
+        print(f"ERROR: {e.render()}", file=sys.stderr)
+        return int(e.exit_code)
+    except KeyboardInterrupt:
+        print("\nERROR: interrupted", file=sys.stderr)
+        return ExitCode.INTERRUPTED
+    except OSError as e:
+        if e.errno == 28:  # ENOSPC
+            print(f"ERROR: local environment problem: {e}", file=sys.stderr)
+            return ExitCode.LOCAL_ENVIRONMENT_ERROR
+        return _internal_error()
+    except Exception:
+        return _internal_error()
+
+
+def _internal_error() -> int:
+    print("INTERNAL ERROR: kiln crashed; this is a bug in kiln, not in your workspace.", file=sys.stderr)
+    traceback.print_exc()
+    return ExitCode.INTERNAL_ERROR
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    # Analysis follows dependency chains recursively; deep workspaces need a deep stack.
+    sys.setrecursionlimit(100_000)
+    threading.stack_size(512 * 1024 * 1024)
+    result: list[int] = []
+    worker = threading.Thread(target=lambda: result.append(_guarded(argv)), name="kiln-main")
+    worker.start()
+    try:
+        worker.join()
+    except KeyboardInterrupt:
+        print("\nERROR: interrupted", file=sys.stderr)
+        os._exit(ExitCode.INTERRUPTED)
+    sys.stdout.flush()
+    return result[0] if result else ExitCode.INTERNAL_ERROR

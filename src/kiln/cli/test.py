@@ -1,0 +1,137 @@
+"""`kiln test`: build the matched tests, run them in parallel, report each one."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from kiln.cli.options import Invocation
+from kiln.cli.session import Session
+from kiln.core.errors import CommandLineError, ExitCode
+from kiln.core.providers import RunEnvironmentInfo
+from kiln.execution.events import TestFinished
+from kiln.execution.test_runner import SIZE_TIMEOUTS, TIMEOUTS, TestRunner, TestSpec
+from kiln.loading.package import RuleTarget
+
+
+def expand_tests(session: Session, targets: list) -> list:
+    """Test rules among `targets`, with test_suites replaced by the tests they name."""
+    out: dict = {}
+    seen_suites: set = set()
+
+    def visit(t) -> None:
+        if not isinstance(t, RuleTarget):
+            return
+        if t.rule_class.name == "test_suite":
+            if t.label in seen_suites:
+                return
+            seen_suites.add(t.label)
+            listed = t.attrs.get("tests") or ()
+            if listed:
+                members = [session.loader.get_target(l, needed_by=str(t.label)) for l in listed]
+            else:
+                pkg = session.loader.load_package(t.label.package_id)
+                members = [m for m in pkg.targets.values() if isinstance(m, RuleTarget) and m.is_test
+                           and "manual" not in m.tags]
+            wanted = [tag for tag in t.attrs.get("tags", ()) if tag != "manual"]
+            for m in members:
+                if all((tag[1:] not in m.tags) if tag.startswith("-") else (tag in m.tags) for tag in wanted):
+                    visit(m)
+        elif t.is_test:
+            out.setdefault(t.label, t)
+
+    for t in targets:
+        visit(t)
+    return list(out.values())
+
+
+def _timeout(target: RuleTarget, overrides: tuple | None) -> int:
+    explicit = target.attrs.get("timeout") or ""
+    size = target.attrs.get("size") or "medium"
+    if explicit:
+        if explicit not in TIMEOUTS:
+            raise CommandLineError(f"{target.label}: invalid timeout '{explicit}'")
+        index = list(TIMEOUTS).index(explicit)
+    else:
+        if size not in SIZE_TIMEOUTS:
+            raise CommandLineError(f"{target.label}: invalid size '{size}'")
+        index = list(SIZE_TIMEOUTS).index(size)
+    if overrides:
+        return int(overrides[index])
+    return list(TIMEOUTS.values())[index]
+
+
+def run(inv: Invocation, cwd: Path) -> int:
+    session = Session(inv, cwd)
+    opts = session.opts
+    patterns = inv.options.residue + inv.options.after_dashdash
+    matched = session.resolve(patterns)
+    tests = expand_tests(session, matched)
+    to_build = tests if opts.get("build_tests_only") else list({t.label: t for t in [*matched, *tests]}.values())
+    cts, failed, analyzer = session.analyze(to_build)
+    result = session.execute(analyzer, cts)
+    result.failed_targets |= failed
+    session.finish(result, show_outputs=False)
+    if not tests:
+        session.reporter.stop_live()
+        session.events.error("No test targets were found, yet testing was requested")
+        return ExitCode.NO_TESTS_FOUND if result.ok else ExitCode.BUILD_FAILURE
+
+    by_label = {ct.label: ct for ct in cts}
+    scheduler = session.scheduler
+    execroot = session.output_base.execroot
+
+    def digest_of(art):
+        if art.is_source:
+            return scheduler.file_digests.digest(str(session.workspace.root / art.path))
+        return scheduler.digests[art.exec_path][0]
+
+    base_env = {"PATH": "/bin:/usr/bin:/usr/local/bin"}
+    for name, value in opts.get("test_env") or ():
+        if value is None:
+            value = os.environ.get(name)
+        if value is not None:
+            base_env[name] = value
+    cache_mode = str(opts.get("cache_test_results") or "auto")
+    runner = TestRunner(
+        execroot=execroot,
+        testlogs=execroot / analyzer.config.output_dir / "testlogs",
+        cache_dir=session.output_base.test_cache,
+        tmp=session.output_base.tmp,
+        digest_of=digest_of,
+        test_filter=opts.get("test_filter"),
+        use_cache=cache_mode != "no",
+        base_env=base_env,
+    )
+    results: list[TestFinished] = []
+    specs = []
+    for t in tests:
+        ct = by_label.get(t.label)
+        if ct is None or t.label in result.failed_targets:
+            results.append(TestFinished(str(t.label), "FAILED TO BUILD", False, 0.0, ""))
+            continue
+        run_env = ct.get(RunEnvironmentInfo) or RunEnvironmentInfo()
+        info = ct.default_info
+        specs.append(TestSpec(
+            str(t.label), t.label.package, t.label.name, info.executable, info.runfiles,
+            t.attrs.get("size") or "medium", _timeout(t, opts.get("test_timeout")),
+            tuple(run_env.args) + tuple(opts.get("test_arg") or ()), tuple(run_env.environment),
+        ))
+
+    def one(spec: TestSpec) -> TestFinished:
+        r = runner.run(spec)
+        log = session.display_path_for_log(spec)
+        event = TestFinished(spec.label, r.status, r.cached, r.seconds, log, r.output)
+        session.events.post(event)
+        return event
+
+    jobs = int(opts.get("jobs") or os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        results.extend(pool.map(one, specs))
+    session.reporter.report_tests(results)
+    if not result.ok and any(r.status == "FAILED TO BUILD" for r in results):
+        return ExitCode.BUILD_FAILURE
+    if all(r.status == "PASSED" for r in results):
+        return ExitCode.SUCCESS if result.ok else ExitCode.BUILD_FAILURE
+    return ExitCode.TESTS_FAILED

@@ -1,0 +1,152 @@
+"""The terminal: a live progress display on a TTY, plain lines otherwise.
+
+Subscribes to build events. Messages and results go to stderr, as Bazel
+does, so a program's own output (`kiln run`) stays clean on stdout.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import TextIO
+
+from rich.console import Console
+from rich.live import Live
+from rich.text import Text
+
+from kiln.execution import events as ev
+
+_STATUS_STYLE = {"PASSED": "green", "FAILED": "red", "TIMEOUT": "red", "NO STATUS": "yellow", "FAILED TO BUILD": "red"}
+
+
+class Reporter:
+    def __init__(self, *, stream: TextIO | None = None, live: bool | None = None, color: bool | None = None,
+                 explain: TextIO | None = None, test_output: str = "summary"):
+        self.stream = stream or sys.stderr
+        tty = self.stream.isatty()
+        self.console = Console(file=self.stream, force_terminal=color if color is not None else None,
+                               no_color=color is False, highlight=False, soft_wrap=True)
+        self.live_enabled = tty if live is None else live
+        self.explain = explain
+        self.test_output = test_output
+        self.started = time.monotonic()
+        self.running: dict[int, str] = {}
+        self.done = 0
+        self.cached = 0
+        self.total = 0
+        self._lock = threading.RLock()
+        self._live: Live | None = None
+
+    # ---- lifecycle -------------------------------------------------------
+
+    def start_live(self) -> None:
+        if self.live_enabled and self._live is None:
+            self._live = Live(self._render(), console=self.console, refresh_per_second=8, transient=True)
+            self._live.start()
+
+    def stop_live(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+    def _render(self) -> Text:
+        elapsed = time.monotonic() - self.started
+        head = f"[{self.done:,} / {max(self.total, self.done):,}] "
+        if self.cached:
+            head += f"{self.cached:,} from cache; "
+        names = list(self.running.values())
+        if names:
+            head += f"{len(names)} running: " + names[0]
+            if len(names) > 1:
+                head += f" (+{len(names) - 1} more)"
+        else:
+            head += "idle"
+        return Text(f"{head}  {elapsed:.1f}s", style="dim")
+
+    def _print(self, text: str | Text, style: str | None = None) -> None:
+        with self._lock:
+            self.console.print(text, style=style, markup=False) if isinstance(text, str) else self.console.print(text)
+
+    def _refresh(self) -> None:
+        if self._live is not None:
+            self._live.update(self._render())
+
+    # ---- events ----------------------------------------------------------
+
+    def __call__(self, event: ev.Event) -> None:
+        with self._lock:
+            self._handle(event)
+
+    def _handle(self, event: ev.Event) -> None:
+        if isinstance(event, ev.Message):
+            style = {"ERROR": "bold red", "WARNING": "yellow", "DEBUG": "cyan"}.get(event.level)
+            label = Text(f"{event.level}: ", style=style or "green")
+            self._print(label + Text(event.text))
+        elif isinstance(event, ev.AnalysisFinished):
+            self.total = event.actions
+            self._print(Text("INFO: ", style="green") + Text(
+                f"Analyzed {event.targets} target{'s' if event.targets != 1 else ''} "
+                f"({event.packages} package{'s' if event.packages != 1 else ''} loaded)."))
+            self.start_live()
+        elif isinstance(event, ev.ActionStarted):
+            self.running[event.action_id] = event.progress_message
+            self._refresh()
+        elif isinstance(event, ev.ActionFinished):
+            self.running.pop(event.action_id, None)
+            self.done += 1
+            if event.cached:
+                self.cached += 1
+            elif self.explain is not None and event.explanation:
+                self.explain.write(f"Executing action '{event.progress_message}': {event.explanation}\n")
+            self._refresh()
+        elif isinstance(event, ev.ActionFailed):
+            self.running.pop(event.action_id, None)
+            self._print(Text("ERROR: ", style="bold red") + Text(event.message))
+            self._refresh()
+        elif isinstance(event, ev.TestFinished):
+            self._test_line(event)
+        elif isinstance(event, ev.BuildFinished):
+            self.stop_live()
+            self._summary(event)
+
+    def _test_line(self, event: ev.TestFinished) -> None:
+        show = self.test_output == "all" or (self.test_output == "errors" and event.status != "PASSED")
+        if show and event.output:
+            self._print(f"==================== Test output for {event.label}:")
+            self._print(event.output.rstrip())
+            self._print("=" * 80)
+
+    def report_tests(self, results: list[ev.TestFinished]) -> None:
+        if not results:
+            return
+        width = max(len(r.label) for r in results) + 2
+        for r in sorted(results, key=lambda r: r.label):
+            cached = "(cached) " if r.cached else ""
+            status = Text(f"{cached}{r.status}", style=_STATUS_STYLE.get(r.status, ""))
+            line = Text(r.label.ljust(width)) + status
+            if r.status != "FAILED TO BUILD":
+                line += Text(f" in {r.seconds:.1f}s")
+            self._print(line)
+            if r.status not in ("PASSED", "FAILED TO BUILD"):
+                self._print(f"  {r.log_path}")
+        passed = sum(r.status == "PASSED" for r in results)
+        failed = len(results) - passed
+        summary = f"Executed {sum(not r.cached for r in results)} out of {len(results)} tests: "
+        summary += f"{passed} test{'s' if passed != 1 else ''} pass"
+        if failed:
+            summary += f" and {failed} fail{'s' if failed == 1 else ''} locally"
+        self._print(Text(summary + ".", style="green" if not failed else "red"))
+
+    def _summary(self, event: ev.BuildFinished) -> None:
+        for label, paths in event.outputs:
+            self._print(f"Target {label} up-to-date:")
+            for p in paths:
+                self._print(f"  {p}")
+        word = "successfully" if event.success else "with errors"
+        style = "green" if event.success else "bold red"
+        head = Text("INFO: " if event.success else "ERROR: ", style=style)
+        self._print(head + Text(
+            f"Build completed {word}: {event.targets} target{'s' if event.targets != 1 else ''}, "
+            f"{event.actions_executed} action{'s' if event.actions_executed != 1 else ''} executed, "
+            f"{event.actions_cached} from cache, {event.seconds:.2f}s elapsed"))

@@ -1,0 +1,80 @@
+"""The action cache: action key -> the result of running it (output digests).
+
+Each entry is one small JSON file written atomically. An entry is trusted
+only while every blob it names is still in the CAS with the right size.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from kiln.core.digests import Digest
+from kiln.execution.output_base import atomic_write
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    path: str       # exec path
+    digest: Digest
+    executable: bool
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    outputs: tuple[OutputFile, ...]
+    exit_code: int = 0
+    stdout: bytes = b""
+    stderr: bytes = b""
+    seconds: float = 0.0
+
+    def to_json(self) -> bytes:
+        return json.dumps({
+            "outputs": [[o.path, o.digest.hash, o.digest.size, o.executable] for o in self.outputs],
+            "exit_code": self.exit_code,
+            "stdout": self.stdout.decode("utf-8", "replace"),
+            "stderr": self.stderr.decode("utf-8", "replace"),
+            "seconds": self.seconds,
+        }).encode()
+
+    @staticmethod
+    def from_json(data: bytes) -> "ActionResult":
+        d = json.loads(data)
+        return ActionResult(
+            tuple(OutputFile(p, Digest(h, s), x) for p, h, s, x in d["outputs"]),
+            d["exit_code"],
+            d["stdout"].encode(),
+            d["stderr"].encode(),
+            d.get("seconds", 0.0),
+        )
+
+
+class ActionCache:
+    def __init__(self, root: Path, tmp: Path):
+        self.root = root
+        self.tmp = tmp
+
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / key
+
+    def get(self, key: str) -> ActionResult | None:
+        try:
+            data = self._path(key).read_bytes()
+        except FileNotFoundError:
+            return None
+        try:
+            return ActionResult.from_json(data)
+        except (ValueError, KeyError, TypeError):
+            # A damaged entry is a miss; the rerun overwrites it.
+            return None
+
+    def put(self, key: str, result: ActionResult) -> None:
+        atomic_write(self._path(key), result.to_json(), self.tmp)
+
+    def remove(self, key: str) -> None:
+        try:
+            os.unlink(self._path(key))
+        except FileNotFoundError:
+            pass

@@ -1,0 +1,62 @@
+"""Runs spawns as local processes in private exec roots."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from kiln.execution.action_cache import OutputFile
+from kiln.execution.cas import Cas
+from kiln.execution.sandbox import Sandbox
+from kiln.execution.spawn import Spawn, SpawnResult
+
+
+class LocalExecutor:
+    def __init__(self, sandbox_base: Path, cas: Cas, *, keep_sandboxes: bool = False):
+        self.sandbox_base = sandbox_base
+        self.cas = cas
+        self.keep_sandboxes = keep_sandboxes
+        self.empty_file = str(sandbox_base / ".empty")
+        if not os.path.exists(self.empty_file):
+            Path(self.empty_file).touch()
+
+    def execute(self, spawn: Spawn) -> SpawnResult:
+        box = Sandbox(self.sandbox_base, spawn, self.empty_file)
+        box.create()
+        env = dict(spawn.env)
+        env["TMPDIR"] = str(box.tmp)
+        start = time.monotonic()
+        try:
+            proc = subprocess.run(
+                list(spawn.action.argv),
+                cwd=box.execroot,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                start_new_session=True,
+            )
+            code, stdout, stderr = proc.returncode, proc.stdout, proc.stderr
+        except OSError as e:
+            code, stdout, stderr = 127, b"", f"cannot run {spawn.action.argv[0]}: {e.strerror}\n".encode()
+        seconds = time.monotonic() - start
+        try:
+            if code != 0:
+                return SpawnResult(code, (), stdout, stderr, seconds)
+            outputs = []
+            missing = []
+            for art in spawn.action.outputs:
+                path = box.execroot / art.exec_path
+                if path.is_symlink() or not path.is_file():
+                    missing.append(art.exec_path)
+                    continue
+                executable = os.access(path, os.X_OK)
+                digest = self.cas.put_file(str(path), executable, move=True)
+                outputs.append(OutputFile(art.exec_path, digest, executable))
+            if missing:
+                return SpawnResult(code, (), stdout, stderr, seconds, missing_outputs=tuple(missing))
+            return SpawnResult(code, tuple(outputs), stdout, stderr, seconds)
+        finally:
+            if not self.keep_sandboxes:
+                box.destroy()

@@ -1,0 +1,72 @@
+"""The output base: where one workspace's store, outputs and scratch space live.
+
+    <output_base>/cas/        content-addressed blobs
+    <output_base>/ac/         action cache entries
+    <output_base>/tc/         test result cache entries
+    <output_base>/execroot/_main/kiln-out/...   outputs, linked from the CAS
+    <output_base>/sandbox/    per-action exec roots
+    <output_base>/tmp/        partial writes, renamed into place when complete
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def default_output_base(workspace_root: Path) -> Path:
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    digest = hashlib.sha256(str(workspace_root).encode()).hexdigest()[:16]
+    return Path(cache) / "kiln" / digest
+
+
+@dataclass(frozen=True)
+class OutputBase:
+    root: Path
+
+    @property
+    def cas(self) -> Path:
+        return self.root / "cas"
+
+    @property
+    def action_cache(self) -> Path:
+        return self.root / "ac"
+
+    @property
+    def test_cache(self) -> Path:
+        return self.root / "tc"
+
+    @property
+    def execroot(self) -> Path:
+        return self.root / "execroot" / "_main"
+
+    @property
+    def sandboxes(self) -> Path:
+        return self.root / "sandbox"
+
+    @property
+    def tmp(self) -> Path:
+        return self.root / "tmp"
+
+    @property
+    def file_digests(self) -> Path:
+        return self.root / "file_digests"
+
+    def output_path(self, exec_path: str) -> Path:
+        return self.execroot / exec_path
+
+    def create(self) -> None:
+        for d in (self.cas, self.action_cache, self.test_cache, self.execroot, self.sandboxes, self.tmp):
+            d.mkdir(parents=True, exist_ok=True)
+
+
+def atomic_write(path: Path, data: bytes, tmp_dir: Path, *, mode: int = 0o644) -> None:
+    """Write-to-temp then rename: a reader sees the old file or the whole new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_dir / f"w{os.getpid()}-{id(data)}-{os.urandom(4).hex()}"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)

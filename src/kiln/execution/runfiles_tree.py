@@ -1,0 +1,69 @@
+"""Runfiles trees on disk: `<program>.runfiles/` with MANIFEST and _repo_mapping.
+
+Entries are symbolic links to workspace sources and to output paths (not to
+blobs), so a tree stays valid when file contents change; it is rebuilt only
+when its manifest (the list of paths) changes. The manifest digest is written
+last, so a tree interrupted half-way is rebuilt by the next build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+from kiln.core.artifacts import Artifact
+from kiln.core.runfiles import Runfiles
+
+_STAMP = ".kiln-manifest-digest"
+
+
+def manifest_lines(runfiles: Runfiles, workspace_root: str, execroot: str) -> list[str]:
+    lines = []
+    for rpath, art in sorted(runfiles.entries().items()):
+        if art is None:
+            lines.append(f"{rpath} ")
+        else:
+            base = workspace_root if art.is_source else execroot
+            lines.append(f"{rpath} {os.path.join(base, art.exec_path)}")
+    return lines
+
+
+def materialize(tree: Path, runfiles: Runfiles, workspace_root: str, execroot: str, repo_mapping: str = "") -> bool:
+    """Makes `tree` match `runfiles`; returns True if it had to change anything."""
+    lines = manifest_lines(runfiles, workspace_root, execroot)
+    manifest = "\n".join(lines) + ("\n" if lines else "")
+    digest = hashlib.sha256((manifest + "\0" + repo_mapping).encode()).hexdigest()
+    stamp = tree / _STAMP
+    try:
+        if stamp.read_text() == digest:
+            return False
+    except (FileNotFoundError, NotADirectoryError):
+        pass
+    if tree.is_symlink() or tree.is_file():
+        tree.unlink()
+    elif tree.exists():
+        shutil.rmtree(tree)
+    tree.mkdir(parents=True)
+    made: set[str] = set()
+    for line in lines:
+        rpath, _, target = line.partition(" ")
+        parent = os.path.dirname(rpath)
+        if parent not in made:
+            os.makedirs(tree / parent, exist_ok=True)
+            made.add(parent)
+        if target:
+            os.symlink(target, tree / rpath)
+        else:
+            (tree / rpath).touch()
+    (tree / "MANIFEST").write_text(manifest)
+    (tree / "_repo_mapping").write_text(repo_mapping)
+    manifest_file = Path(str(tree)[: -len(".runfiles")] + ".runfiles_manifest")
+    manifest_file.write_text(manifest)
+    stamp.write_text(digest)
+    return True
+
+
+def tree_path(execroot: Path, executable: Artifact) -> Path:
+    return execroot / (executable.exec_path + ".runfiles")

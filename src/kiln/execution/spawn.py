@@ -1,0 +1,48 @@
+"""Spawns: an action with its inputs resolved to content, ready for an executor.
+
+Executors (local sandbox, persistent worker, remote) share this interface;
+caching and fallback wrap any of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from kiln.core.actions import Action
+from kiln.core.digests import Digest
+from kiln.execution.action_cache import OutputFile
+
+
+@dataclass(frozen=True)
+class SpawnInput:
+    exec_path: str
+    digest: Digest
+    # Where the content is on this machine: a workspace file or a CAS blob.
+    local_path: str
+
+
+@dataclass(frozen=True)
+class Spawn:
+    action: Action
+    inputs: tuple[SpawnInput, ...]
+    # (runfiles dir exec path, {runfiles path: input exec path or None for an empty file})
+    runfiles_trees: tuple[tuple[str, tuple[tuple[str, str | None], ...]], ...]
+    env: tuple[tuple[str, str], ...]
+    key: str
+
+
+@dataclass
+class SpawnResult:
+    exit_code: int
+    outputs: tuple[OutputFile, ...] = ()
+    stdout: bytes = b""
+    stderr: bytes = b""
+    seconds: float = 0.0
+    # Set when the spawn could not produce what it declared.
+    error: str = ""
+    missing_outputs: tuple[str, ...] = field(default=())
+
+
+class Executor(Protocol):
+    def execute(self, spawn: Spawn) -> SpawnResult: ...
