@@ -41,7 +41,7 @@ def is_visible(
 
 
 def _allows(v: Label, pkg: PackageId, resolve_group: Callable[[Label], PackageGroup | None], seen: set) -> bool:
-    if v.repo == "" and v.package == "visibility":
+    if v.package == "visibility":
         if v.name == "public":
             return True
         if v.name == "private":

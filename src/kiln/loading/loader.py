@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Any, Callable
 
 import starlark as sl
@@ -23,7 +24,7 @@ from kiln.loading.package import Package
 from kiln.loading.package_builder import PackageBuilder
 from kiln.loading.starlark_errors import to_kiln_error
 from kiln.loading.starlark_lib import BZL_PRELUDE_TEMPLATE, STARLARK_SYMBOLS
-from kiln.loading.workspace import Workspace
+from kiln.loading.workspace import Workspace, find_build_file
 
 _GLOBALS = sl.Globals.extended_by([sl.LibraryExtension.StructType, sl.LibraryExtension.Json])
 _UNBOUND = object()
@@ -109,20 +110,33 @@ class Loader:
 
     # ---- packages --------------------------------------------------------
 
+    def repo_root(self, repo: str) -> Path | None:
+        """Where a repository's files are: the workspace, or kiln's copy of a well-known repo."""
+        if repo == "":
+            return self.workspace.root
+        canonical = wellknown.canonical_repo(repo)
+        if canonical in wellknown.WELL_KNOWN_REPOS:
+            return wellknown.BUILTIN_REPOS / canonical
+        return None
+
     def _load(self, pkg_id: PackageId) -> Package:
-        if pkg_id.repo != "":
+        root = self.repo_root(pkg_id.repo)
+        if root is None:
             raise NoSuchPackage(
                 f"no such package '{pkg_id}': repository '@{pkg_id.repo}' is not defined "
-                "(kiln provides only the well-known rule repositories' .bzl files so far)"
+                "(kiln provides only the well-known rule repositories so far)"
             )
-        build_file = self.workspace.build_file(pkg_id.package)
+        build_file = find_build_file(root, pkg_id.package)
         if build_file is None:
-            d = self.workspace.root / pkg_id.package
+            d = root / pkg_id.package
             why = "BUILD file not found in any of the following directories" if d.is_dir() else "directory does not exist"
+            if pkg_id.repo:
+                why = f"kiln's built-in @{wellknown.canonical_repo(pkg_id.repo)} has no such package"
             raise NoSuchPackage(f"no such package '{pkg_id}': {why}: {pkg_id.package or '.'}")
-        text = (self.workspace.root / build_file).read_text(encoding="utf-8")
+        display = build_file if not pkg_id.repo else f"@{pkg_id.repo}//{build_file}"
+        text = (root / build_file).read_text(encoding="utf-8")
         builder = PackageBuilder(
-            pkg_id, build_file, text, str(self.workspace.root / pkg_id.package), self.selects,
+            pkg_id, display, text, str(root / pkg_id.package), self.selects,
             disallow_empty_glob=self.disallow_empty_glob,
         )
         module = sl.Module()
@@ -134,7 +148,7 @@ class Loader:
         self._builder = builder
         self._stack.append(Label(pkg_id.repo, pkg_id.package, build_file.rsplit("/", 1)[-1]))
         try:
-            self._eval(module, build_file, text)
+            self._eval(module, display, text)
         finally:
             self._builder = None
             self._stack.pop()

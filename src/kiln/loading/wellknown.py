@@ -7,6 +7,11 @@ kiln implements; asking for another one is reported by name.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+# BUILD files kiln ships for the well-known repositories (@platforms//os:linux, ...).
+BUILTIN_REPOS = Path(__file__).resolve().parent.parent / "repos" / "builtin"
+
 WELL_KNOWN_REPOS = frozenset({
     "rules_python",
     "bazel_skylib",

@@ -1,0 +1,3 @@
+from greet.greet import banner, greeting
+
+__all__ = ["banner", "greeting"]

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Sets up kiln, then builds, tests and runs the example workspace.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+cd examples
+../.venv/bin/kiln build //...
+../.venv/bin/kiln test //...
+../.venv/bin/kiln run //app:hello -- "kiln user"
+../.venv/bin/kiln run --config=fancy //app:hello
