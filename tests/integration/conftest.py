@@ -1,0 +1,60 @@
+"""Fixtures for integration tests: small workspaces and the real `kiln` command."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+KILN = [sys.executable, "-m", "kiln"]
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+class Workspace:
+    """A throwaway workspace with its own output base."""
+
+    def __init__(self, root: Path, output_base: Path):
+        self.root = root
+        self.output_base = output_base
+        (root / "MODULE.bazel").write_text('module(name = "test_ws")\n')
+
+    def write(self, path: str, text: str, *, executable: bool = False) -> Path:
+        p = self.root / path
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(textwrap.dedent(text).lstrip("\n"))
+        if executable:
+            p.chmod(0o755)
+        return p
+
+    def kiln(self, *args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 300) -> Result:
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("KILN_")}
+        full_env["HOME"] = str(self.output_base.parent / "home")
+        full_env.update(env or {})
+        proc = subprocess.run(
+            [*KILN, f"--output_base={self.output_base}", *args],
+            cwd=cwd or self.root, env=full_env, capture_output=True, text=True, timeout=timeout,
+        )
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Workspace:
+    root = tmp_path / "ws"
+    root.mkdir()
+    (tmp_path / "home").mkdir()
+    return Workspace(root, tmp_path / "output_base")
