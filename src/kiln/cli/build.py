@@ -12,9 +12,8 @@ from kiln.core.errors import ExitCode
 def run(inv: Invocation, cwd: Path) -> int:
     session = Session(inv, cwd)
     patterns = inv.options.residue + inv.options.after_dashdash
-    targets = session.resolve(patterns)
-    cts, failed, analyzer = session.analyze(targets)
-    result = session.execute(analyzer, cts)
+    plan, failed = session.plan("build", patterns)
+    result = session.execute(plan)
     result.failed_targets |= failed
     result.ok = result.ok and not failed
     session.finish(result)

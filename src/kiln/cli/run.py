@@ -21,21 +21,18 @@ def run(inv: Invocation, cwd: Path) -> int:
             "kiln run needs exactly one target; put the program's arguments after '--' "
             f"(got {len(words)} target words: {' '.join(words) or 'none'})"
         )
-    targets = session.resolve(words)
-    if len(targets) != 1:
-        raise CommandLineError(f"'{words[0]}' matches {len(targets)} targets; kiln run needs exactly one")
-    cts, _, analyzer = session.analyze(targets)
-    ct = cts[0]
-    exe = ct.default_info.executable
+    plan, _ = session.plan("run", words)
+    if len(plan.top) != 1:
+        raise CommandLineError(f"'{words[0]}' matches {len(plan.top)} targets; kiln run needs exactly one")
+    top = plan.top[0]
+    exe = top.executable
     if exe is None:
-        raise CommandLineError(
-            f"Cannot run target {ct.label}: Not executable ({ct.target.rule_kind} targets cannot be run)"
-        )
-    result = session.execute(analyzer, cts)
+        raise CommandLineError(f"Cannot run target {top.label}: Not executable ({top.rule_kind} targets cannot be run)")
+    result = session.execute(plan)
     session.finish(result, show_outputs=False)
     if not result.ok:
         return ExitCode.BUILD_FAILURE
-    run_env = ct.get(RunEnvironmentInfo) or RunEnvironmentInfo()
+    run_env = top.run_env or RunEnvironmentInfo()
     program = session.output_path(exe)
     runfiles = str(program) + ".runfiles"
     env = dict(os.environ)

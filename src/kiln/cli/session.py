@@ -10,22 +10,22 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from kiln.analysis.analyzer import Analyzer
-from kiln.analysis.configured_target import ConfiguredTarget
-from kiln.analysis.toolchains import Toolchains
 from kiln.cli.options import Invocation
+from kiln.cli.plan import Plan, PlanCache, TopTarget, flatten_action, flatten_runfiles
 from kiln.cli.ui import Reporter
 from kiln.core.actions import Action
 from kiln.core.artifacts import Artifact
 from kiln.core.config import Configuration
 from kiln.core.errors import CommandLineError, KilnError
 from kiln.core.labels import Label, parse_label
+from kiln.core.providers import RunEnvironmentInfo
 from kiln.execution.action_cache import ActionCache
 from kiln.execution.cas import Cas
-from kiln.execution.events import AnalysisFinished, BuildFinished, EventBus
+from kiln.execution.events import AnalysisFinished, BuildFinished, EventBus, Message
 from kiln.execution.explain import Explainer
 from kiln.execution.file_digests import FileDigests
 from kiln.execution.local_executor import LocalExecutor
@@ -34,17 +34,14 @@ from kiln.execution.output_base import OutputBase, default_output_base
 from kiln.execution.runfiles_tree import materialize, tree_path
 from kiln.execution.scheduler import BuildOutcome, Scheduler
 from kiln.loading import wellknown
-from kiln.loading.loader import Loader
 from kiln.loading.package import RuleTarget
-from kiln.loading.target_patterns import PatternResolver
 from kiln.loading.workspace import Workspace, find_workspace
-from kiln.rules import default_registry
 
 
 @dataclass
 class BuildResult:
     ok: bool
-    targets: list[ConfiguredTarget] = field(default_factory=list)
+    targets: list[TopTarget] = field(default_factory=list)
     outcome: BuildOutcome | None = None
     failed_targets: set[Label] = field(default_factory=set)
 
@@ -98,66 +95,85 @@ class Session:
         self.reporter = Reporter(live=curses, color=color, explain=explain_stream,
                                  test_output=self.opts.get("test_output") or "summary")
         self.events.subscribe(self.reporter)
-        self.registry = default_registry()
-        self.loader = Loader(
-            self.workspace, self.registry,
-            report=lambda level, text: self.events.post(_message(level, text)),
-            disallow_empty_glob=bool(self.opts.get("incompatible_disallow_empty_glob", True)),
-        )
         for src_word, reason in inv.options.ignored:
             if self.opts.get("announce_rc"):
                 self.events.info(f"{src_word} has no effect in kiln: {reason}")
 
+    @cached_property
+    def loader(self) -> Any:
+        # Imported here: a command served from a saved plan never evaluates Starlark.
+        from kiln.loading.loader import Loader
+        from kiln.rules import default_registry
+
+        return Loader(
+            self.workspace, default_registry(),
+            report=lambda level, text: self.events.post(Message(level, text)),
+            disallow_empty_glob=bool(self.opts.get("incompatible_disallow_empty_glob", True)),
+        )
+
     # ---- phases ----------------------------------------------------------
 
-    def resolve(self, patterns: list[str]) -> list[Any]:
+    def plan(self, command: str, patterns: list[str], *, expand_tests: Any = None) -> tuple[Plan, set[Label]]:
+        """Loads and analyses, or reuses the saved plan when nothing it read has changed."""
+        config = make_configuration(self.inv)
+        opts = self.opts
+        cache = PlanCache(self.output_base.root / "plans", self.output_base.tmp)
+        key = cache.key(command, tuple(patterns), self.offset, config, tuple(sorted(
+            (k, repr(opts.get(k))) for k in _ANALYSIS_OPTIONS)), str(self.workspace.root))
+        self.output_base.create()
+        plan = cache.load(key)
+        if plan is not None:
+            return plan, set()
         if not patterns:
             raise CommandLineError("no targets specified: name at least one target pattern, e.g. //...")
-        resolver = PatternResolver(self.loader, self.offset, keep_going=bool(self.opts.get("keep_going")))
+        from kiln.analysis.analyzer import Analyzer
+        from kiln.analysis.toolchains import Toolchains
+        from kiln.loading.target_patterns import PatternResolver
+
+        resolver = PatternResolver(self.loader, self.offset, keep_going=bool(opts.get("keep_going")))
         targets = resolver.resolve(patterns)
         for err in resolver.errors:
             self.events.error(err.render())
-        return targets
-
-    def analyze(self, targets: list[Any]) -> tuple[list[ConfiguredTarget], set[Label], Analyzer]:
-        config = make_configuration(self.inv)
+        tests = expand_tests(self.loader, targets) if expand_tests else []
+        if tests and opts.get("build_tests_only"):
+            targets = tests
+        elif tests:
+            targets = list({t.label: t for t in [*targets, *tests]}.values())
         analyzer = Analyzer(self.loader, config, toolchains=Toolchains(),
-                            check_visibility=bool(self.opts.get("check_visibility", True)))
-        keep_going = bool(self.opts.get("keep_going"))
-        done: list[ConfiguredTarget] = []
+                            check_visibility=bool(opts.get("check_visibility", True)))
+        keep_going = bool(opts.get("keep_going"))
+        top: list[TopTarget] = []
         failed: set[Label] = set()
         for t in targets:
             try:
-                done.append(analyzer.analyze(t.label))
+                top.append(_top_target(analyzer.analyze(t.label)))
             except KilnError as e:
                 if not keep_going:
                     raise
                 self.events.error(e.render())
                 failed.add(t.label)
-        return done, failed, analyzer
+        actions = [flatten_action(a) for ct in analyzer.configured_targets() for a in ct.actions]
+        locations = {ct.label: ct.target.location for ct in analyzer.configured_targets()
+                     if isinstance(ct.target, RuleTarget)}
+        by_label = {t.label: t for t in top}
+        plan = Plan(config, top, actions, locations, len(self.loader.packages),
+                    [by_label[t.label] for t in tests if t.label in by_label])
+        if not failed and not resolver.errors:
+            cache.save(key, plan, self.loader.files_read | self.loader.dirs_read)
+        return plan, failed | {t.label for t in tests if t.label not in by_label}
 
-    def execute(self, analyzer: Analyzer, top: list[ConfiguredTarget], extra: list[Artifact] = ()) -> BuildResult:
-        self.output_base.create()
-        cts = analyzer.configured_targets()
-        generating: dict[Artifact, Action] = {}
-        locations: dict[Label, Any] = {}
-        for ct in cts:
-            for a in ct.actions:
-                for o in a.outputs:
-                    generating[o] = a
-            if isinstance(ct.target, RuleTarget):
-                locations[ct.label] = ct.target.location
-        wanted: list[Artifact] = list(extra)
+    def execute(self, plan: Plan) -> BuildResult:
+        generating = plan.generating()
+        wanted: list[Artifact] = []
         trees: list[tuple[Artifact, Any]] = []
-        for ct in top:
-            info = ct.default_info
-            wanted.extend(info.files.to_list())
-            if info.executable is not None:
-                wanted.append(info.executable)
-                wanted.extend(info.runfiles.artifacts())
-                trees.append((info.executable, info.runfiles))
+        for t in plan.top:
+            wanted.extend(t.files)
+            if t.executable is not None:
+                wanted.append(t.executable)
+                wanted.extend(t.runfiles.artifacts())
+                trees.append((t.executable, t.runfiles))
         needed = _needed_actions(wanted, generating)
-        self.events.post(AnalysisFinished(len(top), len(self.loader.packages), needed))
+        self.events.post(AnalysisFinished(len(plan.top), plan.packages, needed))
         cas = Cas(self.output_base.cas, self.output_base.tmp)
         file_digests = FileDigests(self.output_base.file_digests, self.output_base.tmp)
         explainer = Explainer(self.output_base.root / "explain", self.output_base.tmp) if self.opts.get("explain") else None
@@ -171,9 +187,9 @@ class Session:
             events=self.events,
             jobs=int(self.opts.get("jobs") or os.cpu_count() or 1),
             keep_going=bool(self.opts.get("keep_going")),
-            locations=locations,
+            locations=plan.locations,
             explainer=explainer,
-            action_env=analyzer.config.action_env,
+            action_env=plan.config.action_env,
         )
         self.scheduler = scheduler
         try:
@@ -183,19 +199,20 @@ class Session:
             if explainer:
                 explainer.save()
         failed: set[Label] = set()
-        for ct in top:
-            info = ct.default_info
-            files = info.files.to_list() + ([info.executable] if info.executable else [])
-            if any(f in outcome.unbuilt for f in files) or any(a in outcome.unbuilt for a in info.runfiles.artifacts()):
-                failed.add(ct.label)
+        for t in plan.top:
+            files = list(t.files) + ([t.executable] if t.executable else [])
+            if t.runfiles is not None:
+                files.extend(t.runfiles.artifacts())
+            if any(f in outcome.unbuilt for f in files):
+                failed.add(t.label)
         execroot = str(self.output_base.execroot)
         for exe, runfiles in trees:
             if exe.owner in failed:
                 continue
             materialize(tree_path(self.output_base.execroot, exe), runfiles, str(self.workspace.root), execroot,
                         _repo_mapping(self.workspace))
-        self.link_convenience_symlinks(analyzer.config)
-        return BuildResult(outcome.ok and not failed, top, outcome, failed)
+        self.link_convenience_symlinks(plan.config)
+        return BuildResult(outcome.ok and not failed, plan.top, outcome, failed)
 
     def link_convenience_symlinks(self, config: Configuration) -> None:
         prefix = self.opts.get("symlink_prefix") or "kiln-"
@@ -227,9 +244,8 @@ class Session:
             for ct in result.targets:
                 if ct.label in result.failed_targets:
                     continue
-                info = ct.default_info
-                files = ([info.executable] if info.executable else []) + [
-                    f for f in info.files.to_list() if f != info.executable and not f.is_source]
+                files = ([ct.executable] if ct.executable else []) + [
+                    f for f in ct.files if f != ct.executable and not f.is_source]
                 shown = tuple(self.display_path(f) for f in files[:10])
                 if shown:
                     outputs.append((str(ct.label), shown))
@@ -259,6 +275,27 @@ class Session:
         return self.output_base.execroot / art.exec_path
 
 
+# Options that change what loading and analysis produce: part of the plan's key.
+_ANALYSIS_OPTIONS = ("check_visibility", "keep_going", "build_tests_only", "incompatible_disallow_empty_glob")
+
+
+def _top_target(ct: Any) -> TopTarget:
+    info = ct.default_info
+    target = ct.target
+    is_test = isinstance(target, RuleTarget) and target.is_test
+    return TopTarget(
+        ct.label,
+        target.rule_kind,
+        tuple(info.files.to_list()),
+        info.executable,
+        flatten_runfiles(info.runfiles) if info.executable is not None else None,
+        ct.get(RunEnvironmentInfo),
+        is_test,
+        (target.attrs.get("size") or "medium") if is_test else "",
+        (target.attrs.get("timeout") or "") if is_test else "",
+    )
+
+
 def _needed_actions(wanted: list[Artifact], generating: dict[Artifact, Action]) -> int:
     seen: set[int] = set()
     stack = [generating[a] for a in wanted if a in generating]
@@ -274,8 +311,3 @@ def _needed_actions(wanted: list[Artifact], generating: dict[Artifact, Action]) 
 def _repo_mapping(workspace: Workspace) -> str:
     return ""
 
-
-def _message(level: str, text: str):
-    from kiln.execution.events import Message
-
-    return Message(level, text)

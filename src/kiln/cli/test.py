@@ -15,7 +15,7 @@ from kiln.execution.test_runner import SIZE_TIMEOUTS, TIMEOUTS, TestRunner, Test
 from kiln.loading.package import RuleTarget
 
 
-def expand_tests(session: Session, targets: list) -> list:
+def expand_tests(loader, targets: list) -> list:
     """Test rules among `targets`, with test_suites replaced by the tests they name."""
     out: dict = {}
     seen_suites: set = set()
@@ -29,9 +29,9 @@ def expand_tests(session: Session, targets: list) -> list:
             seen_suites.add(t.label)
             listed = t.attrs.get("tests") or ()
             if listed:
-                members = [session.loader.get_target(l, needed_by=str(t.label)) for l in listed]
+                members = [loader.get_target(l, needed_by=str(t.label)) for l in listed]
             else:
-                pkg = session.loader.load_package(t.label.package_id)
+                pkg = loader.load_package(t.label.package_id)
                 members = [m for m in pkg.targets.values() if isinstance(m, RuleTarget) and m.is_test
                            and "manual" not in m.tags]
             wanted = [tag for tag in t.attrs.get("tags", ()) if tag != "manual"]
@@ -46,9 +46,9 @@ def expand_tests(session: Session, targets: list) -> list:
     return list(out.values())
 
 
-def _timeout(target: RuleTarget, overrides: tuple | None) -> int:
-    explicit = target.attrs.get("timeout") or ""
-    size = target.attrs.get("size") or "medium"
+def _timeout(target, overrides: tuple | None) -> int:
+    explicit = target.timeout
+    size = target.size or "medium"
     if explicit:
         if explicit not in TIMEOUTS:
             raise CommandLineError(f"{target.label}: invalid timeout '{explicit}'")
@@ -66,19 +66,17 @@ def run(inv: Invocation, cwd: Path) -> int:
     session = Session(inv, cwd)
     opts = session.opts
     patterns = inv.options.residue + inv.options.after_dashdash
-    matched = session.resolve(patterns)
-    tests = expand_tests(session, matched)
-    to_build = tests if opts.get("build_tests_only") else list({t.label: t for t in [*matched, *tests]}.values())
-    cts, failed, analyzer = session.analyze(to_build)
-    result = session.execute(analyzer, cts)
+    plan, failed = session.plan("test", patterns, expand_tests=expand_tests)
+    result = session.execute(plan)
     result.failed_targets |= failed
+    result.ok = result.ok and not failed
     session.finish(result, show_outputs=False)
-    if not tests:
+    tests = plan.tests
+    if not tests and not failed:
         session.reporter.stop_live()
         session.events.error("No test targets were found, yet testing was requested")
         return ExitCode.NO_TESTS_FOUND if result.ok else ExitCode.BUILD_FAILURE
 
-    by_label = {ct.label: ct for ct in cts}
     scheduler = session.scheduler
     execroot = session.output_base.execroot
 
@@ -96,7 +94,7 @@ def run(inv: Invocation, cwd: Path) -> int:
     cache_mode = str(opts.get("cache_test_results") or "auto")
     runner = TestRunner(
         execroot=execroot,
-        testlogs=execroot / analyzer.config.output_dir / "testlogs",
+        testlogs=execroot / plan.config.output_dir / "testlogs",
         cache_dir=session.output_base.test_cache,
         tmp=session.output_base.tmp,
         digest_of=digest_of,
@@ -106,16 +104,16 @@ def run(inv: Invocation, cwd: Path) -> int:
     )
     results: list[TestFinished] = []
     specs = []
+    for label in sorted(failed):
+        results.append(TestFinished(str(label), "FAILED TO BUILD", False, 0.0, ""))
     for t in tests:
-        ct = by_label.get(t.label)
-        if ct is None or t.label in result.failed_targets:
+        if t.label in result.failed_targets:
             results.append(TestFinished(str(t.label), "FAILED TO BUILD", False, 0.0, ""))
             continue
-        run_env = ct.get(RunEnvironmentInfo) or RunEnvironmentInfo()
-        info = ct.default_info
+        run_env = t.run_env or RunEnvironmentInfo()
         specs.append(TestSpec(
-            str(t.label), t.label.package, t.label.name, info.executable, info.runfiles,
-            t.attrs.get("size") or "medium", _timeout(t, opts.get("test_timeout")),
+            str(t.label), t.label.package, t.label.name, t.executable, t.runfiles,
+            t.size or "medium", _timeout(t, opts.get("test_timeout")),
             tuple(run_env.args) + tuple(opts.get("test_arg") or ()), tuple(run_env.environment),
         ))
 

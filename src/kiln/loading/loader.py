@@ -63,6 +63,9 @@ class Loader:
         # Files being evaluated, innermost last: relative loads resolve against the top.
         self._stack: list[Label] = []
         self._loads_seen: list[Label] = []
+        # What this session read, for caching its results: files and listed directories.
+        self.files_read: set[str] = set()
+        self.dirs_read: set[str] = set()
         self._builtins = self._make_builtins()
         self._rule_fns = {name: self._rule_fn(registry.get(name)) for name in registry.names()}
         native_fields = ", ".join(f"{n} = _kiln_native_{n}" for n in [*self._rule_fns, *self._native_only()])
@@ -134,6 +137,7 @@ class Loader:
                 why = f"kiln's built-in @{wellknown.canonical_repo(pkg_id.repo)} has no such package"
             raise NoSuchPackage(f"no such package '{pkg_id}': {why}: {pkg_id.package or '.'}")
         display = build_file if not pkg_id.repo else f"@{pkg_id.repo}//{build_file}"
+        self.files_read.add(str(root / build_file))
         text = (root / build_file).read_text(encoding="utf-8")
         builder = PackageBuilder(
             pkg_id, display, text, str(root / pkg_id.package), self.selects,
@@ -152,7 +156,10 @@ class Loader:
         finally:
             self._builder = None
             self._stack.pop()
-        return builder.finish(tuple(dict.fromkeys(self._loads_seen)))
+        package = builder.finish(tuple(dict.fromkeys(self._loads_seen)))
+        base = root / pkg_id.package
+        self.dirs_read.update(str(base / d) if d else str(base) for d in package.glob_dirs)
+        return package
 
     def _eval(self, module: Any, filename: str, text: str) -> None:
         self._pending = None
@@ -205,6 +212,7 @@ class Loader:
                 raise LoadingError(f"cannot load '{label}': no such package '//{label.package}'")
         if not path.is_file():
             raise LoadingError(f"cannot load '{label}': file '{label.relative_path()}' does not exist")
+        self.files_read.add(str(path))
         text = path.read_text(encoding="utf-8")
         module = sl.Module()
         for name, fn in self._rule_fns.items():

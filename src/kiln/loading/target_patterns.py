@@ -16,10 +16,12 @@ from kiln.loading.workspace import BUILD_FILE_NAMES
 _SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv"}
 
 
-def packages_under(root: str, directory: str, ignored: set[str]) -> list[str]:
+def packages_under(root: str, directory: str, ignored: set[str], walked: set[str] | None = None) -> list[str]:
     base = os.path.join(root, directory) if directory else root
     found = []
     for dirpath, dirnames, filenames in os.walk(base):
+        if walked is not None:
+            walked.add(dirpath)
         rel = os.path.relpath(dirpath, root)
         rel = "" if rel == "." else rel.replace(os.sep, "/")
         dirnames[:] = sorted(
@@ -86,7 +88,8 @@ class PatternResolver:
             return self._pick(pkg.targets.values(), pattern.kind is PatternKind.RULES_IN_PACKAGE)
         if pattern.repo:
             return self._fail(pattern, LoadingError(f"'...' patterns over repository '@{pattern.repo}' are not supported"))
-        packages = packages_under(str(self.loader.workspace.root), pattern.package, self._ignored)
+        packages = packages_under(str(self.loader.workspace.root), pattern.package, self._ignored,
+                                  self.loader.dirs_read)
         if not packages:
             return self._fail(pattern, LoadingError(f"no targets found beneath '{pattern.package or '//'}'"))
         out: list[Any] = []
