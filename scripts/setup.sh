@@ -12,3 +12,6 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
+# This machine sets PYTHONDONTWRITEBYTECODE=1: compile kiln's modules once so that
+# every kiln start does not recompile them (an editable install writes no .pyc).
+.venv/bin/python -m compileall -q src >/dev/null

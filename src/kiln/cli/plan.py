@@ -101,7 +101,7 @@ class PlanCache:
     def key(self, *parts: Any) -> str:
         return hashlib.sha256(repr((_FORMAT, sys.executable, sys.version, _kiln_version_stamp(), parts)).encode()).hexdigest()
 
-    def load(self, key: str) -> Plan | None:
+    def load(self, key: str) -> Any:
         try:
             with open(self.directory / key, "rb") as f:
                 deps, plan = pickle.load(f)
@@ -112,7 +112,7 @@ class PlanCache:
                 return None
         return plan
 
-    def save(self, key: str, plan: Plan, paths: set[str]) -> None:
+    def save(self, key: str, plan: Any, paths: set[str]) -> None:
         deps = [(p, _stamp(p)) for p in sorted(paths)]
         data = pickle.dumps((deps, plan), protocol=pickle.HIGHEST_PROTOCOL)
         self.directory.mkdir(parents=True, exist_ok=True)

@@ -9,17 +9,17 @@ from typing import Any
 from kiln.cli.options import Invocation
 from kiln.core.errors import CommandLineError, ExitCode
 from kiln.core.labels import Label
-from kiln.loading.loader import Loader
-from kiln.loading.target_patterns import PatternResolver
+from kiln.cli.plan import PlanCache
+from kiln.execution.output_base import OutputBase, default_output_base
 from kiln.loading.workspace import find_workspace
-from kiln.query import evaluate, format_result
-from kiln.rules import default_registry
 
 
 class LoaderQueryEnvironment:
     """QueryEnvironment over kiln's package loader."""
 
-    def __init__(self, loader: Loader, offset: str):
+    def __init__(self, loader: Any, offset: str):
+        from kiln.loading.target_patterns import PatternResolver
+
         self.loader = loader
         self.resolver = PatternResolver(loader, offset, skip_manual=False)
 
@@ -37,16 +37,38 @@ def run(inv: Invocation, cwd: Path) -> int:
     expression = " ".join(words)
     workspace = find_workspace(cwd)
     opts = inv.options.values
+    base = inv.startup.values.get("output_base")
+    output_base = OutputBase(Path(base).resolve() if base else default_output_base(workspace.root))
+    output_base.create()
+    output = opts.get("output") or "label"
+    order = opts.get("order_output") or "auto"
+    keep_going = bool(opts.get("keep_going"))
+    # A query's answer depends only on the BUILD and .bzl files it read: reuse it while they are unchanged.
+    cache = PlanCache(output_base.root / "queries", output_base.tmp)
+    key = cache.key("query", expression, output, order, keep_going, workspace.offset_of(cwd),
+                    opts.get("incompatible_disallow_empty_glob", True), str(workspace.root))
+    saved = cache.load(key)
+    if saved is not None:
+        sys.stdout.write(saved)
+        if not saved:
+            print("INFO: Empty results", file=sys.stderr)
+        return ExitCode.SUCCESS
+
+    from kiln.loading.loader import Loader
+    from kiln.query import evaluate, format_result
+    from kiln.rules import default_registry
+
     loader = Loader(workspace, default_registry(),
                     report=lambda level, text: print(f"{level}: {text}", file=sys.stderr),
                     disallow_empty_glob=bool(opts.get("incompatible_disallow_empty_glob", True)))
     env = LoaderQueryEnvironment(loader, workspace.offset_of(cwd))
-    result = evaluate(expression, env, keep_going=bool(opts.get("keep_going")))
+    result = evaluate(expression, env, keep_going=keep_going)
     for w in result.warnings:
         print(f"WARNING: {w}", file=sys.stderr)
-    text = format_result(result.targets, opts.get("output") or "label", env,
-                         order_output=opts.get("order_output") or "auto")
+    text = format_result(result.targets, output, env, order_output=order)
     sys.stdout.write(text)
     if not result.targets:
         print("INFO: Empty results", file=sys.stderr)
+    if result.complete:
+        cache.save(key, text, loader.files_read | loader.dirs_read)
     return ExitCode.SUCCESS if result.complete else ExitCode.TESTS_FAILED
