@@ -55,6 +55,8 @@ class Plan:
     locations: dict[Label, Location]
     packages: int
     tests: list[TopTarget] = field(default_factory=list)
+    # Contents of `_repo_mapping` in runfiles trees.
+    repo_mapping: str = ""
 
     def generating(self) -> dict[Artifact, Action]:
         return {o: a for a in self.actions for o in a.outputs}

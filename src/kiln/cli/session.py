@@ -156,8 +156,10 @@ class Session:
         locations = {ct.label: ct.target.location for ct in analyzer.configured_targets()
                      if isinstance(ct.target, RuleTarget)}
         by_label = {t.label: t for t in top}
+        name = self.loader.module.name
         plan = Plan(config, top, actions, locations, len(self.loader.packages),
-                    [by_label[t.label] for t in tests if t.label in by_label])
+                    [by_label[t.label] for t in tests if t.label in by_label],
+                    f",{name},_main\n" if name else "")
         if not failed and not resolver.errors:
             cache.save(key, plan, self.loader.files_read | self.loader.dirs_read)
         return plan, failed | {t.label for t in tests if t.label not in by_label}
@@ -210,7 +212,7 @@ class Session:
             if exe.owner in failed:
                 continue
             materialize(tree_path(self.output_base.execroot, exe), runfiles, str(self.workspace.root), execroot,
-                        _repo_mapping(self.workspace))
+                        plan.repo_mapping)
         self.link_convenience_symlinks(plan.config)
         return BuildResult(outcome.ok and not failed, plan.top, outcome, failed)
 
@@ -307,7 +309,4 @@ def _needed_actions(wanted: list[Artifact], generating: dict[Artifact, Action]) 
         stack.extend(generating[i] for i in a.input_list() if i in generating)
     return len(seen)
 
-
-def _repo_mapping(workspace: Workspace) -> str:
-    return ""
 

@@ -20,6 +20,7 @@ from kiln.core.rule_class import RuleClass, RuleRegistry
 from kiln.core.select import Select
 from kiln.loading import wellknown
 from kiln.loading.markers import SelectTable
+from kiln.loading.module_file import read_module_files
 from kiln.loading.package import Package
 from kiln.loading.package_builder import PackageBuilder
 from kiln.loading.starlark_errors import to_kiln_error
@@ -66,6 +67,12 @@ class Loader:
         # What this session read, for caching its results: files and listed directories.
         self.files_read: set[str] = set()
         self.dirs_read: set[str] = set()
+        self.module = read_module_files(workspace.root)
+        self.files_read.update(self.module.files)
+        # `@<module name>//...` is the main repository, as in Bazel.
+        self.repo_mapping = {self.module.name: ""} if self.module.name else {}
+        if self.module.repo_name:
+            self.repo_mapping[self.module.repo_name] = ""
         self._builtins = self._make_builtins()
         self._rule_fns = {name: self._rule_fn(registry.get(name)) for name in registry.names()}
         native_fields = ", ".join(f"{n} = _kiln_native_{n}" for n in [*self._rule_fns, *self._native_only()])
@@ -143,6 +150,7 @@ class Loader:
             pkg_id, display, text, str(root / pkg_id.package), self.selects,
             disallow_empty_glob=self.disallow_empty_glob,
         )
+        builder.coercer.repo_mapping = self.repo_mapping
         module = sl.Module()
         for name, fn in self._rule_fns.items():
             module.add_callable(name, fn)
