@@ -144,14 +144,19 @@ class Session:
         keep_going = bool(opts.get("keep_going"))
         top: list[TopTarget] = []
         failed: set[Label] = set()
+        reported: set[str] = set()
         for t in targets:
             try:
                 top.append(_top_target(analyzer.analyze(t.label)))
             except KilnError as e:
                 if not keep_going:
                     raise
-                self.events.error(e.render())
+                # One broken dependency fails many targets: say it once.
+                if e.render() not in reported:
+                    reported.add(e.render())
+                    self.events.error(e.render())
                 failed.add(t.label)
+        self._check_flags(analyzer, config)
         actions = [flatten_action(a) for ct in analyzer.configured_targets() for a in ct.actions]
         locations = {ct.label: ct.target.location for ct in analyzer.configured_targets()
                      if isinstance(ct.target, RuleTarget)}
@@ -163,6 +168,22 @@ class Session:
         if not failed and not resolver.errors:
             cache.save(key, plan, self.loader.files_read | self.loader.dirs_read)
         return plan, failed | {t.label for t in tests if t.label not in by_label}
+
+    def _check_flags(self, analyzer: Any, config: Configuration) -> None:
+        """Every --//pkg:flag=value must name a build setting, as Bazel requires."""
+        from kiln.analysis.providers import BuildSettingInfo
+
+        for text, _value in config.flags:
+            label = parse_label(text)
+            try:
+                ct = analyzer.analyze(label)
+            except KilnError as e:
+                raise CommandLineError(f"invalid option --{text}: {e.message}") from None
+            if ct.get(BuildSettingInfo) is None:
+                raise CommandLineError(
+                    f"Unrecognized option: --{text}: '{label}' is a {ct.target.rule_kind}, not a build setting "
+                    "(string_flag, bool_flag, ...)"
+                )
 
     def execute(self, plan: Plan) -> BuildResult:
         generating = plan.generating()

@@ -38,3 +38,9 @@ class Materializer:
             shutil.copy2(blob, tmp)
         os.replace(tmp, target)
         return target
+
+    def remove(self, exec_path: str) -> None:
+        try:
+            os.unlink(self.execroot / exec_path)
+        except FileNotFoundError:
+            pass

@@ -173,6 +173,9 @@ class Scheduler:
             return True, True
 
         self.events.post(ActionStarted(action_id, action.mnemonic, action.describe()))
+        # An output from an earlier run must not look current if this run fails.
+        for o in action.outputs:
+            self.materializer.remove(o.exec_path)
         explanation = self.explainer.explain(action, spawn) if self.explainer else ""
         start = time.monotonic()
         result = self._execute(action, spawn)

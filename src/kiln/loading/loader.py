@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import starlark as sl
 
-from kiln.core.errors import KilnError, LoadingError
+from kiln.core.errors import KilnError, LoadingError, Location
 from kiln.core.labels import Label, PackageId, parse_label
 from kiln.core.rule_class import RuleClass, RuleRegistry
 from kiln.core.select import Select
@@ -156,6 +156,8 @@ class Loader:
             module.add_callable(name, fn)
         for name, fn in self._builtins.items():
             module.add_callable(name, fn)
+        for name in UNSUPPORTED_NATIVE_RULES:
+            module.add_callable(name, self._guard(_unsupported(f"the rule '{name}'")))
         self._loads_seen = []
         self._builder = builder
         self._stack.append(Label(pkg_id.repo, pkg_id.package, build_file.rsplit("/", 1)[-1]))
@@ -173,10 +175,34 @@ class Loader:
         self._pending = None
         try:
             ast = sl.parse(filename, text)
+            self._check_well_known_loads(ast, filename, text)
             sl.eval(module, ast, _GLOBALS, sl.FileLoader(self._load_bzl_by_id))
         except sl.StarlarkError as e:
             pending, self._pending = self._pending, None
-            raise to_kiln_error(str(e), pending) from None
+            raise to_kiln_error(str(e), pending, text) from None
+
+    def _check_well_known_loads(self, ast: Any, filename: str, text: str) -> None:
+        """Names a symbol kiln's copy of a well-known .bzl lacks (Starlark would only say 'no symbol')."""
+        for load in ast.loads():
+            module_id = load.module_id
+            if not module_id.startswith("@"):
+                continue
+            try:
+                label = parse_label(module_id)
+            except KilnError:
+                continue
+            repo = wellknown.canonical_repo(label.repo)
+            symbols = wellknown.module_symbols(repo, label.relative_path())
+            if symbols is None:
+                continue
+            missing = sorted(set(load.symbols.values()) - set(symbols))
+            if missing:
+                line = text.count("\n", 0, max(text.find(module_id), 0)) + 1
+                raise LoadingError(
+                    f"kiln does not provide {', '.join(repr(m) for m in missing)} from '{module_id}' yet "
+                    f"(it provides: {', '.join(symbols) or 'nothing'})",
+                    location=Location(filename, line, 1),
+                )
 
     # ---- .bzl files ------------------------------------------------------
 
@@ -382,6 +408,16 @@ class Loader:
         keep = ("glob", "package_name", "repository_name", "module_name", "existing_rule", "existing_rules",
                 "exports_files", "package_group", "subpackages", "licenses")
         return {k: self._builtins[k] for k in keep}
+
+
+# Rules Bazel has natively that kiln does not build; calling one says so instead of "not found".
+UNSUPPORTED_NATIVE_RULES = (
+    "cc_library", "cc_binary", "cc_test", "cc_import", "cc_shared_library", "cc_toolchain",
+    "java_library", "java_binary", "java_test", "java_import", "java_plugin",
+    "sh_library", "sh_binary", "sh_test", "proto_library", "objc_library", "android_library",
+    "android_binary", "py_runtime", "py_runtime_pair", "toolchain", "toolchain_type",
+    "environment", "environment_group", "starlark_doc_extract", "label_flag", "label_setting",
+)
 
 
 def _unsupported(what: str) -> Callable[..., Any]:

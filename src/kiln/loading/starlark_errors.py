@@ -37,9 +37,15 @@ def error_message(text: str) -> str:
     return msg
 
 
-def to_kiln_error(text: str, pending: KilnError | None) -> KilnError:
+def to_kiln_error(text: str, pending: KilnError | None, source: str = "") -> KilnError:
     """Builds the user's error from a StarlarkError's text and the builtin error, if any."""
     location = parse_location(text)
+    if pending is None and location is not None and "Parse error" in text and source:
+        opened = unclosed_bracket(source)
+        # starlark-rust reports a bracket left open at the end of the file at 1:1; point at the bracket.
+        if opened is not None and ((location.line, location.column) <= (1, 1) or "end of file" in text):
+            line, col, char = opened
+            return LoadingError(f"syntax error: '{char}' is never closed", location=Location(location.file, line, col))
     frames = call_frames(text)
     if pending is not None:
         err = pending
@@ -58,3 +64,34 @@ def _explain(msg: str) -> str:
     if "Parse error" in msg:
         return "syntax error: " + msg.split("Parse error: ", 1)[-1]
     return msg
+
+
+def unclosed_bracket(source: str) -> tuple[int, int, str] | None:
+    """Line, column and character of the first bracket never closed, skipping strings and comments."""
+    stack: list[tuple[int, int, str]] = []
+    pairs = {")": "(", "]": "[", "}": "{"}
+    line, col, i, n = 1, 0, 0, len(source)
+    while i < n:
+        c = source[i]
+        col += 1
+        if c == "\n":
+            line, col = line + 1, 0
+        elif c == "#":
+            while i < n and source[i] != "\n":
+                i += 1
+            continue
+        elif c in "'\"":
+            quote = source[i:i + 3] if source[i:i + 3] in ('"""', "'''") else c
+            j = source.find(quote, i + len(quote))
+            while j > 0 and source[j - 1] == "\\":
+                j = source.find(quote, j + 1)
+            end = n if j < 0 else j + len(quote)
+            line += source.count("\n", i, end)
+            i = end
+            continue
+        elif c in "([{":
+            stack.append((line, col, c))
+        elif c in ")]}" and stack and stack[-1][2] == pairs[c]:
+            stack.pop()
+        i += 1
+    return stack[0] if stack else None

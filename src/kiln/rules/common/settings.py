@@ -37,6 +37,10 @@ def _setting_value(ctx, kind):
 
 def _make_setting(kind, default_type):
     def impl(ctx):
+        allowed = list(getattr(ctx.attr, "values", ()) or ())
+        if allowed and ctx.attr.build_setting_default not in allowed:
+            raise ctx.error(f"Error setting {ctx.label}: invalid value '{ctx.attr.build_setting_default}' "
+                            f"for build_setting_default. Allowed values are {allowed}")
         return [BuildSettingInfo(_setting_value(ctx, kind), str(ctx.label))]
 
     attrs = [Attr("build_setting_default", default_type, mandatory=True, configurable=False),
