@@ -106,9 +106,21 @@ def check_query(stdout: str, n: int) -> dict:
     return info
 
 
+def kiln_source_stamp() -> str:
+    """mtime/size of kiln's sources: kiln's plans are invalidated when they change."""
+    parts = []
+    for dirpath, dirnames, filenames in os.walk(os.path.join(REPO, "src", "kiln")):
+        dirnames.sort()
+        for name in sorted(filenames):
+            if name.endswith((".py", ".bazel", ".bzl")):
+                st = os.stat(os.path.join(dirpath, name))
+                parts.append(f"{dirpath}/{name}:{st.st_mtime_ns}:{st.st_size}")
+    return "\n".join(parts)
+
+
 def run_bench(n: int, runs: int, clean_runs: int, keep: bool, do_run: bool,
-              log=print) -> dict:
-    tmp = tempfile.mkdtemp(prefix=f"kiln-bench-{n}-")
+              log=print, parent: str | None = None) -> dict:
+    tmp = tempfile.mkdtemp(prefix=f"kiln-bench-{n}-", dir=parent)
     ws = os.path.join(tmp, "ws")
     ob = os.path.join(tmp, "output_base")
     kiln = [KILN, f"--output_base={ob}"]
@@ -180,6 +192,10 @@ def run_bench(n: int, runs: int, clean_runs: int, keep: bool, do_run: bool,
             fail("no-op build after the edits executed actions")
 
         # Query.
+        # The first query has no saved answer yet; report it apart.
+        dt, proc = timed(kiln + ["query", "deps(//top:bin)"], ws, what="first query")
+        check_query(proc.stdout, n)
+        results["query_first"] = stats([dt])
         query, qinfo = [], None
         for _ in range(runs):
             dt, proc = timed(kiln + ["query", "deps(//top:bin)"], ws, what="query")
@@ -187,6 +203,29 @@ def run_bench(n: int, runs: int, clean_runs: int, keep: bool, do_run: bool,
             query.append(dt)
         results["query"] = stats(query) | {"output": qinfo}
         log(f"query: {statistics.median(query):.3f} s ({qinfo})")
+
+        # Editing a BUILD file (a comment: nothing to rebuild) invalidates the
+        # saved build plan and query answers, so all packages are loaded and
+        # analysed again: kiln's equivalent of a cold Bazel server.
+        build_file = os.path.join(ws, "pkg0000", "BUILD.bazel")
+        miss_build, miss_query = [], []
+        for k in range(runs):
+            with open(build_file, "a", encoding="utf-8") as f:
+                f.write(f"# bench build edit {k}\n")
+            dt, proc = timed(kiln + ["build", "//top:bin"], ws, what="build after BUILD edit")
+            if actions_executed(proc, "build after BUILD edit") != 0:
+                fail("build after a comment-only BUILD edit executed actions")
+            miss_build.append(dt)
+            with open(build_file, "a", encoding="utf-8") as f:
+                f.write(f"# bench query edit {k}\n")
+            dt, proc = timed(kiln + ["query", "deps(//top:bin)"], ws,
+                             what="query after BUILD edit")
+            check_query(proc.stdout, n)
+            miss_query.append(dt)
+        results["build_file_edit"] = stats(miss_build) | {"file": "pkg0000/BUILD.bazel"}
+        results["query_uncached"] = stats(miss_query)
+        log(f"build after BUILD edit: {statistics.median(miss_build):.3f} s; "
+            f"query after BUILD edit: {statistics.median(miss_query):.3f} s")
 
         if do_run:
             env = dict(os.environ, PYTHONPATH=ws)
@@ -202,6 +241,11 @@ def run_bench(n: int, runs: int, clean_runs: int, keep: bool, do_run: bool,
                         fail(f"kiln-bin/top/bin printed {proc.stdout!r}, want {want.stdout!r}")
                     lt.append(dt)
                 results["launcher"] = stats(lt)
+            # `run` has its own saved plan: the first one loads and analyses.
+            dt, proc = timed(kiln + ["run", "//top:bin"], ws, what="first kiln run")
+            if proc.stdout != want.stdout:
+                fail(f"kiln run printed {proc.stdout!r}, want {want.stdout!r}")
+            results["run_first"] = stats([dt])
             rt = []
             for _ in range(runs):
                 dt, proc = timed(kiln + ["run", "//top:bin"], ws, what="kiln run")
@@ -232,7 +276,7 @@ def table(r: dict) -> str:
 
     lines = [
         f"N = {r['n']} packages; median of {r['runs']} runs "
-        f"(clean build: {r['clean_runs']}); times in seconds.",
+        f"(clean build: {r['clean_runs']}); times in seconds; temp dir under {r['dir']}.",
         "",
         "| measurement | median s | min–max s | × `python -c pass` | target | FACTS §9 (1,000 pkgs) |",
         "|---|---|---|---|---|---|",
@@ -247,6 +291,13 @@ def table(r: dict) -> str:
         row(f"`query 'deps(//top:bin)'` ({r['query']['output']['labels']} labels)",
             "query", f"≤ {TARGETS['query']} s", facts("query")),
     ]
+    lines += [
+        row("first `query 'deps(//top:bin)'` (no saved answer; 1 run)", "query_first"),
+        row("build after a comment-only BUILD edit (plan cache miss, 0 actions)",
+            "build_file_edit", "", "cf. Bazel no-op server cold 4.9 s"),
+        row("`query 'deps(//top:bin)'` after a BUILD edit (query cache miss)",
+            "query_uncached", "", "cf. Bazel query cold 2.5 s"),
+    ]
     if "run" in r:
         pm = r["python_main"]["median"]
         lines.append(row("`python top/main.py` (PYTHONPATH=workspace)", "python_main"))
@@ -254,6 +305,7 @@ def table(r: dict) -> str:
             lines.append(row("built launcher `kiln-bin/top/bin` alone", "launcher", "",
                              f"{r['launcher']['median'] / pm:.1f}× python main.py "
                              f"(Bazel launcher 2.1×)"))
+        lines.append(row("first `kiln run //top:bin` (no saved run plan; 1 run)", "run_first"))
         lines.append(row("`kiln run //top:bin`", "run", "",
                          f"{r['run']['median'] / pm:.1f}× python main.py (Bazel 7.2×)"))
     verdict = []
@@ -262,6 +314,8 @@ def table(r: dict) -> str:
         verdict.append(f"{key}: {m:.3f} s {'meets' if m <= TARGETS[key] else 'MISSES'} "
                        f"≤ {TARGETS[key]} s")
     lines += ["", "Targets: " + "; ".join(verdict) + "."]
+    if r.get("kiln_sources_changed"):
+        lines.append("WARNING: kiln's sources changed during the run (plans invalidated).")
     return "\n".join(lines)
 
 
@@ -272,6 +326,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--clean-runs", type=int, default=3, help="clean builds (3)")
     ap.add_argument("--json", metavar="PATH", help="write the results as JSON here ('-': stdout)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
+    ap.add_argument("--dir", metavar="DIR",
+                    help="make the temp dir (workspace + output base) under DIR, e.g. /dev/shm")
     ap.add_argument("--no-run", action="store_true", help="skip the `kiln run` timings")
     args = ap.parse_args(argv)
     if args.n < 2 or args.runs < 1 or args.clean_runs < 1:
@@ -281,11 +337,20 @@ def main(argv: list[str]) -> int:
             print(f"bench_foundation: {exe} not found; run scripts/setup.sh", file=sys.stderr)
             return 1
     log = (lambda *a: print(*a, file=sys.stderr)) if args.json == "-" else print
+    before = kiln_source_stamp()
     try:
-        r = run_bench(args.n, args.runs, args.clean_runs, args.keep, not args.no_run, log)
+        r = run_bench(args.n, args.runs, args.clean_runs, args.keep, not args.no_run, log,
+                      args.dir)
     except BenchError as e:
         print(f"bench_foundation: FAILED: {e}", file=sys.stderr)
         return 1
+    r["kiln_sources_changed"] = kiln_source_stamp() != before
+    if r["kiln_sources_changed"]:
+        print("bench_foundation: WARNING: kiln's sources changed during the run; kiln "
+              "discards its saved plans then, so some figures include cache misses",
+              file=sys.stderr)
+    r["load_average"] = os.getloadavg()
+    r["dir"] = args.dir or tempfile.gettempdir()
     r["machine"] = {"nproc": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform()}
     r["date"] = time.strftime("%Y-%m-%d")
