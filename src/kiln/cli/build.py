@@ -15,6 +15,6 @@ def run(inv: Invocation, cwd: Path) -> int:
     plan, failed = session.plan("build", patterns)
     result = session.execute(plan)
     result.failed_targets |= failed
-    result.ok = result.ok and not failed
+    result.ok = result.ok and not failed and not session.pattern_errors
     session.finish(result)
     return ExitCode.SUCCESS if result.ok else ExitCode.BUILD_FAILURE

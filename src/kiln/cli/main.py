@@ -85,7 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         worker.join()
     except KeyboardInterrupt:
+        from kiln.execution import processes
+
+        processes.kill_all()
         print("\nERROR: interrupted", file=sys.stderr)
+        sys.stderr.flush()
         os._exit(ExitCode.INTERRUPTED)
     sys.stdout.flush()
     return result[0] if result else ExitCode.INTERNAL_ERROR

@@ -79,7 +79,8 @@ def _stamp(path: str) -> tuple | None:
         st = os.stat(path)
     except OSError:
         return None
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
+    # ctime too: tools that restore mtimes (cp -p, tar, rsync) cannot restore it.
+    return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
 
 
 def _kiln_version_stamp() -> str:

@@ -76,6 +76,7 @@ class Session:
         self.inv = inv
         self.opts = inv.options.values
         self.started = time.monotonic()
+        self.pattern_errors = 0
         self.workspace: Workspace = find_workspace(cwd)
         self.offset = self.workspace.offset_of(cwd)
         base = inv.startup.values.get("output_base")
@@ -134,6 +135,7 @@ class Session:
         targets = resolver.resolve(patterns)
         for err in resolver.errors:
             self.events.error(err.render())
+        self.pattern_errors = len(resolver.errors)
         tests = expand_tests(self.loader, targets) if expand_tests else []
         if tests and opts.get("build_tests_only"):
             targets = tests
@@ -141,6 +143,7 @@ class Session:
             targets = list({t.label: t for t in [*targets, *tests]}.values())
         analyzer = Analyzer(self.loader, config, toolchains=Toolchains(),
                             check_visibility=bool(opts.get("check_visibility", True)))
+        self._check_flags(analyzer, config)
         keep_going = bool(opts.get("keep_going"))
         top: list[TopTarget] = []
         failed: set[Label] = set()
@@ -156,7 +159,6 @@ class Session:
                     reported.add(e.render())
                     self.events.error(e.render())
                 failed.add(t.label)
-        self._check_flags(analyzer, config)
         actions = [flatten_action(a) for ct in analyzer.configured_targets() for a in ct.actions]
         locations = {ct.label: ct.target.location for ct in analyzer.configured_targets()
                      if isinstance(ct.target, RuleTarget)}
@@ -172,12 +174,18 @@ class Session:
     def _check_flags(self, analyzer: Any, config: Configuration) -> None:
         """Every --//pkg:flag=value must name a build setting, as Bazel requires."""
         from kiln.analysis.providers import BuildSettingInfo
+        from kiln.loading.loader import NoSuchPackage, NoSuchTarget
+        from kiln.rules.common.settings import FlagTypeError
 
         for text, _value in config.flags:
             label = parse_label(text)
             try:
                 ct = analyzer.analyze(label)
-            except KilnError as e:
+            except FlagTypeError as e:
+                raise CommandLineError(f"invalid option --{text}: {e.message}") from None
+            except NoSuchTarget as e:
+                raise CommandLineError(f"invalid option --{text}: {e.message}") from None
+            except NoSuchPackage as e:
                 raise CommandLineError(f"invalid option --{text}: {e.message}") from None
             if ct.get(BuildSettingInfo) is None:
                 raise CommandLineError(
@@ -199,7 +207,9 @@ class Session:
         self.events.post(AnalysisFinished(len(plan.top), plan.packages, needed))
         cas = Cas(self.output_base.cas, self.output_base.tmp)
         file_digests = FileDigests(self.output_base.file_digests, self.output_base.tmp)
-        explainer = Explainer(self.output_base.root / "explain", self.output_base.tmp) if self.opts.get("explain") else None
+        # Every build records action keys so that a later --explain can say what changed.
+        explainer = Explainer(self.output_base.root / "explain", self.output_base.tmp,
+                              enabled=bool(self.opts.get("explain")))
         scheduler = Scheduler(
             workspace_root=self.workspace.root,
             cas=cas,
@@ -219,8 +229,7 @@ class Session:
             outcome = scheduler.build(wanted, generating)
         finally:
             file_digests.save()
-            if explainer:
-                explainer.save()
+            explainer.save()
         failed: set[Label] = set()
         for t in plan.top:
             files = list(t.files) + ([t.executable] if t.executable else [])

@@ -69,7 +69,7 @@ def run(inv: Invocation, cwd: Path) -> int:
     plan, failed = session.plan("test", patterns, expand_tests=expand_tests)
     result = session.execute(plan)
     result.failed_targets |= failed
-    result.ok = result.ok and not failed
+    result.ok = result.ok and not failed and not session.pattern_errors
     session.finish(result, show_outputs=False)
     tests = plan.tests
     if not tests and not failed:

@@ -132,8 +132,9 @@ class Reporter:
                 self._print(f"  {r.log_path}")
         passed = sum(r.status == "PASSED" for r in results)
         failed = len(results) - passed
-        summary = f"Executed {sum(not r.cached for r in results)} out of {len(results)} tests: "
-        summary += f"{passed} test{'s' if passed != 1 else ''} pass"
+        total = len(results)
+        summary = f"Executed {sum(not r.cached for r in results)} out of {total} test{'s' if total != 1 else ''}: "
+        summary += f"{passed} test{' passes' if passed == 1 else 's pass'}"
         if failed:
             summary += f" and {failed} fail{'s' if failed == 1 else ''} locally"
         self._print(Text(summary + ".", style="green" if not failed else "red"))

@@ -17,8 +17,10 @@ from kiln.execution.spawn import Spawn
 
 
 class Explainer:
-    def __init__(self, table_path: Path, tmp: Path):
+    def __init__(self, table_path: Path, tmp: Path, *, enabled: bool = True):
         self.table_path = table_path
+        self.enabled = enabled
+        self._dirty = False
         self.tmp = tmp
         self._lock = threading.Lock()
         try:
@@ -37,6 +39,8 @@ class Explainer:
         )
 
     def explain(self, action: Action, spawn: Spawn) -> str:
+        if not self.enabled:
+            return ""
         ident = action.outputs[0].exec_path if action.outputs else str(action.owner)
         old = self._table.get(ident)
         if old is None:
@@ -66,8 +70,11 @@ class Explainer:
         ident = action.outputs[0].exec_path if action.outputs else str(action.owner)
         with self._lock:
             self._table[ident] = self._parts(action, spawn)
+            self._dirty = True
 
     def save(self) -> None:
+        if not self._dirty:
+            return
         with self._lock:
             data = marshal.dumps(self._table)
         atomic_write(self.table_path, data, self.tmp)

@@ -39,8 +39,9 @@ def _undeclared_hint(spawn: Spawn, output: str, workspace_root: str) -> str:
     declared = {i.exec_path for i in spawn.inputs}
     found = []
     for word in set(_PATHISH.findall(output)):
-        word = word.strip("./") if word.startswith("./") else word
-        if "/" not in word and "." not in word:
+        word = word[2:] if word.startswith("./") else word
+        # Absolute paths (/bin/bash) are the machine's, not the workspace's.
+        if word.startswith("/") or ("/" not in word and "." not in word):
             continue
         if word in declared or word.startswith("kiln-out/"):
             continue

@@ -7,6 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from kiln.execution import processes
 from kiln.execution.action_cache import OutputFile
 from kiln.execution.cas import Cas
 from kiln.execution.sandbox import Sandbox
@@ -29,15 +30,9 @@ class LocalExecutor:
         env["TMPDIR"] = str(box.tmp)
         start = time.monotonic()
         try:
-            proc = subprocess.run(
-                list(spawn.action.argv),
-                cwd=box.execroot,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                start_new_session=True,
+            code, stdout, stderr = processes.run(
+                list(spawn.action.argv), cwd=box.execroot, env=env, stdin=subprocess.DEVNULL
             )
-            code, stdout, stderr = proc.returncode, proc.stdout, proc.stderr
         except OSError as e:
             code, stdout, stderr = 127, b"", f"cannot run {spawn.action.argv[0]}: {e.strerror}\n".encode()
         seconds = time.monotonic() - start

@@ -57,8 +57,10 @@ def materialize(tree: Path, runfiles: Runfiles, workspace_root: str, execroot: s
             os.symlink(target, tree / rpath)
         else:
             (tree / rpath).touch()
-    (tree / "MANIFEST").write_text(manifest)
     (tree / "_repo_mapping").write_text(repo_mapping)
+    # The runfiles library finds the repo mapping through the manifest when it uses one.
+    manifest += f"_repo_mapping {tree / '_repo_mapping'}\n"
+    (tree / "MANIFEST").write_text(manifest)
     manifest_file = Path(str(tree)[: -len(".runfiles")] + ".runfiles_manifest")
     manifest_file.write_text(manifest)
     stamp.write_text(digest)

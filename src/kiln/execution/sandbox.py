@@ -15,6 +15,8 @@ from pathlib import Path
 from kiln.execution.spawn import Spawn
 
 _counter = itertools.count()
+# Inputs up to this size are copied into the exec root, larger ones linked.
+_COPY_LIMIT = 256 * 1024
 
 
 class Sandbox:
@@ -49,7 +51,18 @@ class Sandbox:
         if parent and parent not in made:
             os.makedirs(self.execroot / parent, exist_ok=True)
             made.add(parent)
-        os.symlink(target, self.execroot / rel)
+        dest = self.execroot / rel
+        # Small inputs are copied so an action that writes to one cannot change the user's
+        # source or a cached blob (kiln runs as root here: read-only modes would not stop it).
+        # Large ones are linked: copying them would cost more than it protects.
+        try:
+            size = os.stat(target).st_size
+        except OSError:
+            size = _COPY_LIMIT + 1
+        if size <= _COPY_LIMIT:
+            shutil.copy2(target, dest)
+        else:
+            os.symlink(target, dest)
 
     def destroy(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -241,9 +241,9 @@ class Scheduler:
             for exe, rf in action.tool_runfiles
         )
         env = dict(action.env)
-        env.setdefault("PATH", DEFAULT_PATH)
         for k, v in self.action_env:
             env.setdefault(k, v)
+        env.setdefault("PATH", DEFAULT_PATH)
         env_items = tuple(sorted(env.items()))
         key = digest_fields(
             "kiln-action-v1",

@@ -20,6 +20,7 @@ from xml.sax.saxutils import escape, quoteattr
 from kiln.core.artifacts import Artifact
 from kiln.core.digests import digest_fields
 from kiln.core.runfiles import Runfiles
+from kiln.execution import processes
 from kiln.execution.output_base import atomic_write
 
 TIMEOUTS = {"short": 60, "moderate": 300, "long": 900, "eternal": 3600}
@@ -135,6 +136,7 @@ class TestRunner:
                 status = "FAILED"
                 proc = None
             if proc is not None:
+                processes.register(proc)
                 try:
                     code = proc.wait(timeout=spec.timeout)
                     status = "PASSED" if code == 0 else "FAILED"
@@ -142,6 +144,8 @@ class TestRunner:
                     _kill_group(proc)
                     status = "TIMEOUT"
                     log.write(f"\n-- Test timed out after {spec.timeout} seconds --\n".encode())
+                finally:
+                    processes.unregister(proc)
         seconds = time.monotonic() - start
         shutil.rmtree(work, ignore_errors=True)
         output = (log_dir / "test.log").read_text(errors="replace")

@@ -54,6 +54,7 @@ class Globber:
         self.package_dir = package_dir
         self._listing: dict[str, tuple[list[str], list[str]]] = {}  # rel dir -> (files, subdirs)
         self.dirs_read: list[str] = []
+        self.subdirs_checked: list[str] = []
 
     def _list(self, rel: str) -> tuple[list[str], list[str]]:
         if rel in self._listing:
@@ -65,6 +66,8 @@ class Globber:
             with os.scandir(path) as it:
                 for e in it:
                     if e.is_dir():
+                        # Whether it is a package can change: its listing is an input too.
+                        self.subdirs_checked.append(e.path)
                         # A directory holding a BUILD file is another package: never cross it.
                         if not _is_package(e.path):
                             dirs.append(e.name)

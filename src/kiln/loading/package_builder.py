@@ -226,7 +226,7 @@ class PackageBuilder:
             self.default_visibility,
             self.default_testonly,
             loads,
-            tuple(self.globber.dirs_read),
+            tuple(self.globber.dirs_read) + tuple(self.globber.subdirs_checked),
         )
 
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from kiln.analysis.providers import BuildSettingInfo, ConfigMatchingInfo, ConstraintValueInfo
 from kiln.core.attrs import Attr, AttrType
+from kiln.core.errors import AnalysisError
 from kiln.core.rule_class import RuleClass
+
+class FlagTypeError(AnalysisError):
+    """A command-line value that is not of the setting's type: a bad option (exit 2), as in Bazel."""
+
 
 _TRUE = ("true", "1", "yes", "True")
 _FALSE = ("false", "0", "no", "False")
@@ -21,12 +26,12 @@ def _setting_value(ctx, kind):
             return True
         if given in _FALSE:
             return False
-        raise ctx.error(f"Error setting {label}: '{given}' is not a boolean (use true or false)")
+        raise FlagTypeError(f"Error setting {label}: '{given}' is not a boolean (use true or false)")
     if kind.startswith("int"):
         try:
             return int(given)
         except ValueError:
-            raise ctx.error(f"Error setting {label}: '{given}' is not an integer") from None
+            raise FlagTypeError(f"Error setting {label}: '{given}' is not an integer") from None
     if kind.startswith("string_list"):
         return [v for v in given.split(",") if v]
     allowed = list(getattr(ctx.attr, "values", ()) or ())

@@ -52,6 +52,8 @@ def _main():
     entries += [os.path.join(runfiles, "_main"), runfiles]
     sys.path[:0] = entries
     main = os.path.join(runfiles, MAIN)
+    # As `python main.py` would: the main file's directory (inside runfiles, never the source tree) first.
+    sys.path.insert(0, os.path.dirname(main))
     sys.argv[0] = main
     import runpy
 
