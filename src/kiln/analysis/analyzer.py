@@ -204,7 +204,10 @@ class Analyzer:
         if not matches:
             if default is not _NO_DEFAULT:
                 return default
-            conds = "\n".join(f"  {c}" for c, _ in sel.conditions)
+            conds = "\n".join(
+                f"  {parse_label(c, base=target.label.package_id) if c != DEFAULT_CONDITION else c}"
+                for c, _ in sel.conditions
+            )
             msg = sel.no_match_error or (
                 f"configurable attribute \"{attr_name}\" in {target.label} doesn't match this configuration. "
                 f"Would a default condition help?\n\nConditions checked:\n{conds}"

@@ -57,6 +57,7 @@ class Actions:
         mnemonic: str = "Action",
         progress_message: str = "",
         execution_requirements: Mapping[str, str] | None = None,
+        executable_outputs: bool = False,
     ) -> Action:
         """Registers a process. `tools` are configured targets or artifacts whose runfiles come along."""
         tool_files: list[Artifact] = []
@@ -83,6 +84,7 @@ class Actions:
             env=tuple(sorted((env or {}).items())),
             execution_requirements=tuple(sorted((execution_requirements or {}).items())),
             tool_runfiles=tuple(tool_runfiles),
+            is_executable=executable_outputs,
             salt=self._ctx.rule_version,
         )
         self.registered.append(action)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from kiln.cli.options import Invocation
 from kiln.cli.session import Session
-from kiln.core.errors import CommandLineError, ExitCode
+from kiln.core.errors import CommandLineError, ExitCode, KilnError
 from kiln.core.providers import RunEnvironmentInfo
 
 
@@ -44,5 +44,8 @@ def run(inv: Invocation, cwd: Path) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     # The program runs from its runfiles tree, as under Bazel, with the terminal attached.
-    proc = subprocess.run(argv, cwd=os.path.join(runfiles, "_main"), env=env)
+    try:
+        proc = subprocess.run(argv, cwd=os.path.join(runfiles, "_main"), env=env)
+    except OSError as e:
+        raise KilnError(f"cannot run {top.label} ({program}): {e.strerror}") from None
     return proc.returncode if proc.returncode >= 0 else 128 - proc.returncode

@@ -46,7 +46,7 @@ class LocalExecutor:
                 if path.is_symlink() or not path.is_file():
                     missing.append(art.exec_path)
                     continue
-                executable = os.access(path, os.X_OK)
+                executable = spawn.action.is_executable or os.access(path, os.X_OK)
                 digest = self.cas.put_file(str(path), executable, move=True)
                 outputs.append(OutputFile(art.exec_path, digest, executable))
             if missing:

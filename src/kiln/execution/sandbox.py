@@ -1,7 +1,7 @@
 """Private exec roots: a directory holding only an action's declared inputs.
 
-Inputs are symbolic links to workspace files and CAS blobs, laid out at their
-exec paths; the action gets its own tmp. Whatever it did not declare is not
+Inputs are copies of workspace files and CAS blobs, laid out at their exec
+paths; the action gets its own tmp. Whatever it did not declare is not
 there, so it fails here as it would on a remote worker.
 """
 
@@ -15,8 +15,6 @@ from pathlib import Path
 from kiln.execution.spawn import Spawn
 
 _counter = itertools.count()
-# Inputs up to this size are copied into the exec root, larger ones linked.
-_COPY_LIMIT = 256 * 1024
 
 
 class Sandbox:
@@ -51,18 +49,9 @@ class Sandbox:
         if parent and parent not in made:
             os.makedirs(self.execroot / parent, exist_ok=True)
             made.add(parent)
-        dest = self.execroot / rel
-        # Small inputs are copied so an action that writes to one cannot change the user's
-        # source or a cached blob (kiln runs as root here: read-only modes would not stop it).
-        # Large ones are linked: copying them would cost more than it protects.
-        try:
-            size = os.stat(target).st_size
-        except OSError:
-            size = _COPY_LIMIT + 1
-        if size <= _COPY_LIMIT:
-            shutil.copy2(target, dest)
-        else:
-            os.symlink(target, dest)
+        # Inputs are copied, never linked, so an action that writes to one cannot change the
+        # user's source or a cached blob (read-only modes do not stop a root process).
+        shutil.copy2(target, self.execroot / rel)
 
     def destroy(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -241,9 +241,11 @@ class Scheduler:
             for exe, rf in action.tool_runfiles
         )
         env = dict(action.env)
-        for k, v in self.action_env:
-            env.setdefault(k, v)
-        env.setdefault("PATH", DEFAULT_PATH)
+        if action.kind is ActionKind.SPAWN:
+            # Only processes see an environment; a file write must not rerun when it changes.
+            for k, v in self.action_env:
+                env.setdefault(k, v)
+            env.setdefault("PATH", DEFAULT_PATH)
         env_items = tuple(sorted(env.items()))
         key = digest_fields(
             "kiln-action-v1",

@@ -75,6 +75,7 @@ def _genrule(ctx):
         mnemonic="Genrule",
         progress_message=ctx.attr.message or f"Executing genrule {ctx.label}",
         execution_requirements={t: "1" for t in ctx.attr.tags if t in ("no-sandbox", "no-cache", "no-remote", "local")},
+        executable_outputs=ctx.attr.executable,
     )
     files = Depset(tuple(outs))
     executable = None
