@@ -42,7 +42,7 @@ class Reporter:
 
     def start_live(self) -> None:
         if self.live_enabled and self._live is None:
-            self._live = Live(self._render(), console=self.console, refresh_per_second=8, transient=True)
+            self._live = Live(_Status(self), console=self.console, refresh_per_second=8, transient=True)
             self._live.start()
 
     def stop_live(self) -> None:
@@ -70,7 +70,7 @@ class Reporter:
 
     def _refresh(self) -> None:
         if self._live is not None:
-            self._live.update(self._render())
+            self._live.refresh()
 
     # ---- events ----------------------------------------------------------
 
@@ -151,3 +151,13 @@ class Reporter:
             f"Build completed {word}: {event.targets} target{'s' if event.targets != 1 else ''}, "
             f"{event.actions_executed} action{'s' if event.actions_executed != 1 else ''} executed, "
             f"{event.actions_cached} from cache, {event.seconds:.2f}s elapsed"))
+
+
+class _Status:
+    """Re-rendered on every refresh, so the elapsed time moves while actions run."""
+
+    def __init__(self, reporter: Reporter):
+        self.reporter = reporter
+
+    def __rich__(self) -> Text:
+        return self.reporter._render()

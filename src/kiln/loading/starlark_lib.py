@@ -14,6 +14,17 @@ native = struct({native_fields})
 def provider(doc = "", fields = None, init = None):
     return struct
 
+def depset(direct = None, order = "default", transitive = None):
+    items = []
+    for t in transitive or []:
+        items.extend(t.to_list())
+    items.extend(direct or [])
+    unique = {{}}
+    for item in items:
+        unique[item] = True
+    flat = list(unique.keys())
+    return struct(to_list = lambda: flat)
+
 def _kiln_attr(**kwargs):
     return None
 
