@@ -39,8 +39,6 @@ class Action:
     tool_runfiles: tuple[tuple[Artifact, Runfiles], ...] = ()
     # The owning rule's version: a changed implementation changes every key.
     salt: str = ""
-    # Inputs whose directory must also be present (tree artifacts are not supported yet).
-    working_directory: str = ""
 
     def input_list(self) -> list[Artifact]:
         files = self.inputs.to_list()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from kiln.core.errors import KilnError, LabelError
 from kiln.core.labels import Label, PackageId, parse_label
@@ -73,14 +73,6 @@ class Attr:
 
     def empty(self) -> Any:
         return self.default if self.default is not None else _EMPTY[self.type]
-
-
-def string_attr(name: str, default: str = "", **kw: Any) -> Attr:
-    return Attr(name, AttrType.STRING, default, **kw)
-
-
-def label_list(name: str, **kw: Any) -> Attr:
-    return Attr(name, AttrType.LABEL_LIST, (), **kw)
 
 
 class AttrTypeError(KilnError):
@@ -228,5 +220,3 @@ def labels_in(attr: Attr, value: Any) -> list[Label]:
     visit(value)
     return out
 
-
-Validator = Callable[[dict[str, Any]], None]

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-COMPILATION_MODES = ("fastbuild", "dbg", "opt")
-
-
 @dataclass(frozen=True)
 class Configuration:
     compilation_mode: str = "fastbuild"

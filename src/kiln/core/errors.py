@@ -71,9 +71,5 @@ class AnalysisError(KilnError):
     """A problem found while configuring targets (missing deps, visibility, selects)."""
 
 
-class ExecutionError(KilnError):
-    """An action failed or misbehaved."""
-
-
 class LocalEnvironmentError(KilnError):
     exit_code = ExitCode.LOCAL_ENVIRONMENT_ERROR

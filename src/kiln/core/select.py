@@ -31,10 +31,6 @@ class SelectorList:
         return [p for p in self.parts if isinstance(p, Select)]
 
 
-def is_configurable(value: Any) -> bool:
-    return isinstance(value, (Select, SelectorList))
-
-
 def concat(values: list[Any]) -> Any:
     """Adds resolved parts together as Starlark `+` would (lists, strings, dicts)."""
     if not values:

@@ -17,11 +17,6 @@ class Message:
 
 
 @dataclass(frozen=True)
-class PhaseStarted:
-    phase: str  # "loading" | "analysis" | "execution" | "testing"
-
-
-@dataclass(frozen=True)
 class AnalysisFinished:
     targets: int
     packages: int
@@ -56,11 +51,6 @@ class ActionFailed:
 
 
 @dataclass(frozen=True)
-class TestStarted:
-    label: str
-
-
-@dataclass(frozen=True)
 class TestFinished:
     label: str
     status: str  # "PASSED" | "FAILED" | "TIMEOUT" | "NO STATUS" | "FAILED TO BUILD"
@@ -83,8 +73,8 @@ class BuildFinished:
 
 
 Event = (
-    Message | PhaseStarted | AnalysisFinished | ActionStarted | ActionFinished | ActionFailed
-    | TestStarted | TestFinished | BuildFinished
+    Message | AnalysisFinished | ActionStarted | ActionFinished | ActionFailed
+    | TestFinished | BuildFinished
 )
 
 

@@ -115,9 +115,6 @@ class Loader:
             )
         raise NoSuchTarget(msg + where)
 
-    def is_package(self, pkg_id: PackageId) -> bool:
-        return pkg_id.repo == "" and self.workspace.build_file(pkg_id.package) is not None
-
     # ---- packages --------------------------------------------------------
 
     def repo_root(self, repo: str) -> Path | None:

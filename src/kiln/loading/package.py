@@ -128,8 +128,6 @@ class Package:
     loads: tuple[Label, ...] = ()
     # (directory, entries) listings the package's globs depended on.
     glob_dirs: tuple[str, ...] = ()
-    # Source files that exist on disk but no rule mentioned: for "perhaps exports_files" hints.
-    errors: list[str] = field(default_factory=list)
 
     def rules(self) -> list[RuleTarget]:
         return [t for t in self.targets.values() if isinstance(t, RuleTarget)]
