@@ -153,10 +153,6 @@ def test_pkg_trailing_slash_is_rejected():
     assert "invalid label '//pkg/'" in err("//pkg/")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kiln says '//pkg/' has an empty package; the package 'pkg/' is not empty, it ends with '/'",
-)
 def test_pkg_trailing_slash_message_names_the_trailing_slash():
     assert "may not end with '/'" in err("//pkg/")
 

@@ -163,7 +163,7 @@ class Coercer:
                 raise self._fail(attr, value)
             return value
         if t is AttrType.INT_LIST:
-            if not isinstance(value, (list, tuple)) or not all(isinstance(v, int) for v in value):
+            if not isinstance(value, (list, tuple)) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
                 raise self._fail(attr, value)
             return tuple(value)
         if t is AttrType.STRING_DICT:

@@ -26,7 +26,8 @@ class Depset(Generic[T]):
         self._flat: tuple[T, ...] | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.direct) or any(self.transitive)
+        # Empty children are dropped in __init__, so any child means content (and no recursion).
+        return bool(self.direct or self.transitive)
 
     def to_list(self) -> list[T]:
         if self._flat is None:
@@ -44,6 +45,8 @@ class Depset(Generic[T]):
         seen: set = set()
         out: list[T] = []
         preorder = self.order == "preorder"
+        # Topological is a reversed postorder taken with children and items in reverse,
+        # so a node precedes its children and siblings keep their written order.
         topological = self.order == "topological"
 
         # Iterative DFS: transitive members first (postorder), direct items after,
@@ -61,10 +64,11 @@ class Depset(Generic[T]):
                         stack.append((child, False))
                 else:
                     stack.append((node, True))
-                    for child in reversed(node.transitive):
+                    children = node.transitive if topological else reversed(node.transitive)
+                    for child in children:
                         stack.append((child, False))
             else:
-                _emit(node.direct, seen, out)
+                _emit(node.direct[::-1] if topological else node.direct, seen, out)
         if topological:
             out.reverse()
         return out

@@ -144,8 +144,9 @@ def parse_label(
         else:
             repo = apparent
         if text is None:
-            name = apparent or "_main"
-            return Label(repo, "", name)
+            if apparent == "":
+                raise fail("'@' must be followed by a repository name or '//'")
+            return Label(repo, "", apparent)
 
     if text.startswith("//"):
         body = text[2:]
@@ -153,6 +154,8 @@ def parse_label(
             package, name = body.split(":", 1)
         else:
             package = body
+            if package.endswith("/"):
+                raise fail("package names may not end with '/'")
             name = package.rsplit("/", 1)[-1] if package else ""
             if name == "":
                 raise fail("an empty package needs an explicit target name (//:name)")

@@ -212,7 +212,7 @@ class Loader:
 
     def _load_bzl(self, module_id: str) -> Any:
         current = self._stack[-1]
-        label = parse_label(module_id, base=current.package_id)
+        label = parse_label(module_id, base=current.package_id, repo_mapping=self.repo_mapping)
         if not label.name.endswith(".bzl"):
             raise LoadingError(f"the label '{module_id}' must name a .bzl file")
         self._loads_seen.append(label)
@@ -250,13 +250,9 @@ class Loader:
             module.add_callable(f"_kiln_native_{name}", fn)
         for name, fn in self._builtins.items():
             module.add_callable(name, fn)
-        for name, fn in self._native_only().items():
-            module.add_callable(f"_kiln_native_{name}", fn)
-        module.add_callable("_kiln_unsupported_rule", self._guard(_unsupported("rules written with rule() in .bzl files")))
-        module.add_callable(
-            "_kiln_unsupported_repository_rule",
-            self._guard(_unsupported("repository rules written with repository_rule()")),
-        )
+        self._add_prelude_callables(module)
+        # print() in a macro names the .bzl it is written in, as Bazel does.
+        module.add_callable("print", self._guard(self._print_for(label.relative_path())))
         start = len(self._loads_seen)
         self._stack.append(label)
         saved_pending = self._pending
@@ -289,13 +285,31 @@ class Loader:
                 module.add_callable(sym, self._guard(_unsupported(f"'{sym}' from {module_id}")))
         if starlark_parts:
             module.add_callable("select", self._builtins["select"])
-            for name, fn in {**self._rule_fns, **self._native_only()}.items():
+            for name, fn in self._rule_fns.items():
                 module.add_callable(f"_kiln_native_{name}", fn)
+            self._add_prelude_callables(module)
             sl.eval(module, self._prelude, _GLOBALS)
             sl.eval(module, sl.parse(f"@{repo}//{label.package}:{label.name}", "\n".join(starlark_parts)), _GLOBALS)
         return module.freeze()
 
     # ---- builtins --------------------------------------------------------
+
+    def _add_prelude_callables(self, module: Any) -> None:
+        """What the .bzl prelude refers to besides the rules: native-only builtins and stand-ins."""
+        for name, fn in self._native_only().items():
+            module.add_callable(f"_kiln_native_{name}", fn)
+        module.add_callable("_kiln_unsupported_rule", self._guard(_unsupported("rules written with rule() in .bzl files")))
+        module.add_callable(
+            "_kiln_unsupported_repository_rule",
+            self._guard(_unsupported("repository rules written with repository_rule()")),
+        )
+
+    def _print_for(self, file: str) -> Callable[..., None]:
+        def print_(*args: Any, sep: str = " ") -> None:
+            text = sep.join(a if isinstance(a, str) else repr(a) for a in args)
+            self.report("DEBUG", f"{file}: {text}")
+
+        return print_
 
     def _current(self, fn: str) -> PackageBuilder:
         if self._builder is None:
@@ -375,13 +389,12 @@ class Loader:
             return self._current("subpackages").subpackages(include, exclude, allow_empty)
 
         def print_(*args: Any, sep: str = " ") -> None:
-            where = self._stack[-1] if self._stack else None
-            text = sep.join(a if isinstance(a, str) else repr(a) for a in args)
-            self.report("DEBUG", f"{where.relative_path() if where else ''}: {text}")
+            where = self._builder.build_file if self._builder else ""
+            self._print_for(where)(*args, sep=sep)
 
         def label_(text: str) -> str:
             current = self._stack[-1]
-            return str(parse_label(text, base=current.package_id))
+            return str(parse_label(text, base=current.package_id, repo_mapping=self.repo_mapping))
 
         def depset(direct: Any = None, order: str = "default", transitive: Any = None) -> Any:
             items = list(direct or [])

@@ -66,12 +66,22 @@ class SelectTable:
                 parts.append(chunk)
             return parts[0] if len(parts) == 1 else SelectorList(tuple(parts))
         if isinstance(value, dict):
-            marks = [k for k in value if isinstance(k, str) and k.startswith(_PREFIX)]
-            if not marks:
+            if not any(isinstance(k, str) and k.startswith(_PREFIX) for k in value):
                 return value
-            plain = {k: v for k, v in value.items() if k not in marks}
-            selects = [self._selects[int(_MARK_RE.fullmatch(k).group(1))] for k in marks]
-            parts = ([plain] if plain else []) + selects
+            # Keep the written order: with `|`, a later operand's keys win.
+            parts = []
+            plain: dict = {}
+            for k, v in value.items():
+                m = _MARK_RE.fullmatch(k) if isinstance(k, str) else None
+                if m:
+                    if plain:
+                        parts.append(plain)
+                        plain = {}
+                    parts.append(self._selects[int(m.group(1))])
+                else:
+                    plain[k] = v
+            if plain:
+                parts.append(plain)
             return parts[0] if len(parts) == 1 else SelectorList(tuple(parts))
         return value
 

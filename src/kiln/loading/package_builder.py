@@ -203,7 +203,7 @@ class PackageBuilder:
     def _label(self, text: Any, what: str) -> Label:
         if not isinstance(text, str):
             raise LoadingError(f"expected a label string in '{what}', got {type(text).__name__}")
-        return parse_label(text, base=self.id)
+        return parse_label(text, base=self.id, repo_mapping=self.coercer.repo_mapping)
 
     def _labels(self, values: Any, what: str) -> list[Label]:
         if not isinstance(values, (list, tuple)):

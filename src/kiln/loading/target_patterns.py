@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from typing import Any
 
 from kiln.core.errors import KilnError, LoadingError
@@ -55,7 +56,15 @@ class PatternResolver:
         self._ignored = read_ignore_file(str(loader.workspace.root))
 
     def parse(self, text: str) -> TargetPattern:
-        return parse_pattern(text, offset=self.offset)
+        pattern = parse_pattern(text, offset=self.offset)
+        # `@<module name>//...` is the main repository.
+        if pattern.repo and pattern.repo in self.loader.repo_mapping:
+            repo = self.loader.repo_mapping[pattern.repo]
+            label = pattern.label
+            if label is not None:
+                label = type(label)(repo, label.package, label.name)
+            pattern = replace(pattern, repo=repo, label=label)
+        return pattern
 
     def resolve(self, texts: list[str]) -> list[Any]:
         """Targets matched by the positive patterns minus the negative ones, in first-seen order."""

@@ -1,0 +1,550 @@
+"""Unit tests for kiln.execution: CAS, action cache, file digests, runfiles trees, scheduler.
+
+The scheduler runs with a fake executor implementing the `Executor` protocol:
+it records every spawn it gets and "runs" an action by concatenating its
+inputs' contents and its argv into each declared output, stored in the CAS.
+An action whose argv starts with "fail" exits 1; one starting with
+"ignore-inputs" leaves its inputs' contents out.
+"""
+
+import hashlib
+import os
+import stat
+import threading
+from pathlib import Path
+
+import pytest
+
+from kiln.core.actions import Action, ActionKind
+from kiln.core.artifacts import Artifact
+from kiln.core.depset import Depset
+from kiln.core.digests import Digest, digest_bytes
+from kiln.core.labels import Label
+from kiln.core.runfiles import Runfiles
+from kiln.execution import file_digests as file_digests_module
+from kiln.execution.action_cache import ActionCache, ActionResult, OutputFile
+from kiln.execution.cas import Cas
+from kiln.execution.events import ActionFailed, ActionFinished, EventBus
+from kiln.execution.file_digests import FileDigests
+from kiln.execution.materialize import Materializer
+from kiln.execution.runfiles_tree import materialize
+from kiln.execution.scheduler import Scheduler
+from kiln.execution.spawn import Spawn, SpawnResult
+
+BIN = "kiln-out/k8-fastbuild/bin"
+
+
+@pytest.fixture
+def store(tmp_path):
+    (tmp_path / "cas").mkdir()
+    (tmp_path / "tmp").mkdir()
+    return Cas(tmp_path / "cas", tmp_path / "tmp")
+
+
+def mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+# =====================================================================================
+# Cas
+# =====================================================================================
+
+def test_put_bytes(store):
+    d = store.put_bytes(b"hello")
+    assert d == Digest(hashlib.sha256(b"hello").hexdigest(), 5)
+    path = store.path(d)
+    assert path == store.root / d.hash[:2] / d.hash
+    assert path.read_bytes() == b"hello"
+    assert mode(path) == 0o444
+    assert store.has(d) and not store.has(d, executable=True)
+    assert store.read(d) == b"hello"
+
+
+def test_put_bytes_is_idempotent(store):
+    d1 = store.put_bytes(b"same")
+    inode = os.stat(store.path(d1)).st_ino
+    d2 = store.put_bytes(b"same")
+    assert d1 == d2
+    assert os.stat(store.path(d2)).st_ino == inode  # not rewritten
+    assert list(store.tmp.iterdir()) == []  # no leftover temporaries
+    assert [p.name for p in store.root.rglob("*") if p.is_file()] == [d1.hash]
+
+
+def test_executable_variant_is_a_separate_blob(store):
+    d = store.put_bytes(b"#!/bin/sh\n", executable=True)
+    x = store.path(d, executable=True)
+    assert x.name == d.hash + ".x"
+    assert mode(x) == 0o555
+    assert store.has(d, True) and not store.has(d, False)
+    assert store.read(d) == b"#!/bin/sh\n"
+    plain = store.ensure_variant(d, False)
+    assert plain == store.path(d) and mode(plain) == 0o444 and plain.read_bytes() == b"#!/bin/sh\n"
+    assert store.has(d, False) and store.has(d, True)
+
+
+def test_put_file_copy_and_move(store, tmp_path):
+    src = tmp_path / "f.txt"
+    src.write_bytes(b"content")
+    d = store.put_file(str(src))
+    assert d == digest_bytes(b"content")
+    assert src.exists() and store.read(d) == b"content"
+    assert store.put_file(str(src)) == d  # idempotent
+    moved = tmp_path / "m.txt"
+    moved.write_bytes(b"to move")
+    dm = store.put_file(str(moved), move=True)
+    assert not moved.exists() and store.read(dm) == b"to move"
+    # Moving a file whose blob already exists just drops the file.
+    again = tmp_path / "again.txt"
+    again.write_bytes(b"to move")
+    assert store.put_file(str(again), move=True) == dm and not again.exists()
+
+
+def test_has_checks_size(store):
+    d = store.put_bytes(b"abc")
+    assert not store.has(Digest(d.hash, 4))
+    assert not store.has(digest_bytes(b"missing"))
+    with pytest.raises(FileNotFoundError):
+        store.read(digest_bytes(b"missing"))
+
+
+# =====================================================================================
+# ActionCache
+# =====================================================================================
+
+@pytest.fixture
+def ac(tmp_path):
+    (tmp_path / "tmp").mkdir(exist_ok=True)
+    return ActionCache(tmp_path / "ac", tmp_path / "tmp")
+
+
+def test_action_cache_round_trip(ac):
+    result = ActionResult(
+        (OutputFile(f"{BIN}/a", digest_bytes(b"a"), False), OutputFile(f"{BIN}/b", digest_bytes(b"bb"), True)),
+        0, b"out\n", b"err\n", 1.5)
+    key = "ab" + "0" * 62
+    assert ac.get(key) is None
+    ac.put(key, result)
+    assert (ac.root / "ab" / key).is_file()
+    assert ac.get(key) == result
+    ac.remove(key)
+    assert ac.get(key) is None
+    ac.remove(key)  # removing twice is fine
+
+
+@pytest.mark.parametrize("damage", [b"", b"{not json", b'{"outputs": 3}', b"[]", b'{"exit_code": 0}'])
+def test_damaged_entry_is_a_miss(ac, damage):
+    key = "cd" + "1" * 62
+    ac.put(key, ActionResult(()))
+    (ac.root / "cd" / key).write_bytes(damage)
+    assert ac.get(key) is None
+    ac.put(key, ActionResult((), stdout=b"again"))
+    assert ac.get(key).stdout == b"again"
+
+
+# =====================================================================================
+# FileDigests
+# =====================================================================================
+
+@pytest.fixture
+def hashes(monkeypatch):
+    """Counts calls to digest_file made by FileDigests."""
+    calls: list[str] = []
+    real = file_digests_module.digest_file
+
+    def counting(path):
+        calls.append(path)
+        return real(path)
+
+    monkeypatch.setattr(file_digests_module, "digest_file", counting)
+    return calls
+
+
+def test_file_digest_reuses_stat(tmp_path, hashes):
+    f = tmp_path / "src.txt"
+    f.write_bytes(b"one")
+    fd = FileDigests(tmp_path / "table", tmp_path)
+    assert fd.digest(str(f)) == digest_bytes(b"one")
+    assert fd.digest(str(f)) == digest_bytes(b"one")
+    assert hashes == [str(f)]
+
+
+def test_changed_file_is_rehashed(tmp_path, hashes):
+    f = tmp_path / "src.txt"
+    f.write_bytes(b"one")
+    fd = FileDigests(tmp_path / "table", tmp_path)
+    fd.digest(str(f))
+    f.write_bytes(b"two")  # same size
+    st = os.stat(f)
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+    assert fd.digest(str(f)) == digest_bytes(b"two")
+    f.write_bytes(b"three!")  # different size
+    assert fd.digest(str(f)) == digest_bytes(b"three!")
+    assert len(hashes) == 3
+
+
+def test_missing_file_raises(tmp_path):
+    fd = FileDigests(tmp_path / "table", tmp_path)
+    with pytest.raises(FileNotFoundError):
+        fd.digest(str(tmp_path / "nope"))
+
+
+def test_save_and_reload(tmp_path, hashes):
+    f = tmp_path / "src.txt"
+    f.write_bytes(b"data")
+    table = tmp_path / "table"
+    fd = FileDigests(table, tmp_path)
+    fd.digest(str(f))
+    fd.save()
+    assert table.is_file()
+    again = FileDigests(table, tmp_path)
+    assert again.digest(str(f)) == digest_bytes(b"data")
+    assert hashes == [str(f)]  # the reloaded table needed no hashing
+
+
+def test_save_without_changes_writes_nothing(tmp_path):
+    table = tmp_path / "table"
+    FileDigests(table, tmp_path).save()
+    assert not table.exists()
+
+
+def test_damaged_table_starts_empty(tmp_path, hashes):
+    f = tmp_path / "src.txt"
+    f.write_bytes(b"data")
+    table = tmp_path / "table"
+    table.write_bytes(b"\x00garbage")
+    fd = FileDigests(table, tmp_path)
+    assert fd.digest(str(f)) == digest_bytes(b"data")
+    assert hashes == [str(f)]
+
+
+# =====================================================================================
+# runfiles trees
+# =====================================================================================
+
+@pytest.fixture
+def tree_env(tmp_path):
+    ws = tmp_path / "ws"
+    execroot = tmp_path / "execroot"
+    (ws / "pkg").mkdir(parents=True)
+    (ws / "pkg" / "main.py").write_text("print('hi')\n")
+    (ws / "pkg" / "data.txt").write_text("data\n")
+    (execroot / BIN / "pkg").mkdir(parents=True)
+    (execroot / BIN / "pkg" / "gen.txt").write_text("gen\n")
+    tree = execroot / BIN / "pkg" / "bin.runfiles"
+    return ws, execroot, tree
+
+
+def runfiles_of(*paths, empty=()):
+    arts = [Artifact("", p) if not p.startswith("kiln-out/") else Artifact(BIN, p[len(BIN) + 1:]) for p in paths]
+    return Runfiles(Depset(arts), empty_files=tuple(empty))
+
+
+def test_materialize_creates_tree(tree_env):
+    ws, execroot, tree = tree_env
+    rf = runfiles_of("pkg/main.py", "pkg/data.txt", f"{BIN}/pkg/gen.txt", empty=["_main/pkg/__init__.py"])
+    mapping = ",rules_python,rules_python+\n"
+    assert materialize(tree, rf, str(ws), str(execroot), mapping) is True
+    assert os.readlink(tree / "_main/pkg/main.py") == str(ws / "pkg/main.py")
+    assert (tree / "_main/pkg/data.txt").read_text() == "data\n"
+    assert os.readlink(tree / "_main/pkg/gen.txt") == str(execroot / BIN / "pkg/gen.txt")
+    init = tree / "_main/pkg/__init__.py"
+    assert init.is_file() and not init.is_symlink() and init.read_bytes() == b""
+    assert (tree / "_repo_mapping").read_text() == mapping
+    manifest = (tree / "MANIFEST").read_text().splitlines()
+    assert manifest == [
+        "_main/pkg/__init__.py ",
+        f"_main/pkg/data.txt {ws}/pkg/data.txt",
+        f"_main/pkg/gen.txt {execroot}/{BIN}/pkg/gen.txt",
+        f"_main/pkg/main.py {ws}/pkg/main.py",
+        f"_repo_mapping {tree}/_repo_mapping",
+    ]
+    sibling = tree.parent / "bin.runfiles_manifest"
+    assert sibling.read_text() == (tree / "MANIFEST").read_text()
+
+
+def test_materialize_second_call_is_a_no_op(tree_env):
+    ws, execroot, tree = tree_env
+    rf = runfiles_of("pkg/main.py")
+    assert materialize(tree, rf, str(ws), str(execroot)) is True
+    marker = tree / "left-alone"
+    marker.write_text("x")
+    assert materialize(tree, rf, str(ws), str(execroot)) is False
+    assert marker.exists()
+
+
+def test_changed_manifest_rebuilds(tree_env):
+    ws, execroot, tree = tree_env
+    assert materialize(tree, runfiles_of("pkg/main.py", "pkg/data.txt"), str(ws), str(execroot)) is True
+    (tree / "stray").write_text("x")
+    assert materialize(tree, runfiles_of("pkg/main.py"), str(ws), str(execroot)) is True
+    assert not (tree / "stray").exists()
+    assert not (tree / "_main/pkg/data.txt").exists()
+    assert (tree / "MANIFEST").read_text().splitlines()[0] == f"_main/pkg/main.py {ws}/pkg/main.py"
+
+
+def test_changed_repo_mapping_rebuilds(tree_env):
+    ws, execroot, tree = tree_env
+    rf = runfiles_of("pkg/main.py")
+    materialize(tree, rf, str(ws), str(execroot), "")
+    assert materialize(tree, rf, str(ws), str(execroot), ",a,a+\n") is True
+    assert (tree / "_repo_mapping").read_text() == ",a,a+\n"
+
+
+def test_interrupted_tree_is_rebuilt(tree_env):
+    ws, execroot, tree = tree_env
+    rf = runfiles_of("pkg/main.py")
+    materialize(tree, rf, str(ws), str(execroot))
+    (tree / ".kiln-manifest-digest").unlink()  # as if the last write never happened
+    assert materialize(tree, rf, str(ws), str(execroot)) is True
+
+
+# =====================================================================================
+# Scheduler
+# =====================================================================================
+
+class FakeExecutor:
+    """Records spawns; writes inputs' contents + argv into each output via the CAS."""
+
+    def __init__(self, cas: Cas):
+        self.cas = cas
+        self.spawns: list[Spawn] = []
+        self._lock = threading.Lock()
+
+    def execute(self, spawn: Spawn) -> SpawnResult:
+        with self._lock:
+            self.spawns.append(spawn)
+        if spawn.action.argv[:1] == ("fail",):
+            return SpawnResult(1, (), b"", b"it broke\n")
+        body = b""
+        if spawn.action.argv[:1] != ("ignore-inputs",):
+            body = b"".join(Path(i.local_path).read_bytes() for i in spawn.inputs)
+        body += " ".join(spawn.action.argv).encode() + b"\n"
+        outputs = tuple(
+            OutputFile(o.exec_path, self.cas.put_bytes(body + o.exec_path.encode()), False)
+            for o in spawn.action.outputs
+        )
+        return SpawnResult(0, outputs, b"", b"")
+
+    def ran(self) -> list[str]:
+        return [s.action.mnemonic for s in self.spawns]
+
+
+class Graph:
+    """Actions by name, each making one output `<name>.out`."""
+
+    def __init__(self):
+        self.actions: dict[str, Action] = {}
+        self.generating: dict[Artifact, Action] = {}
+
+    def out(self, name: str) -> Artifact:
+        return self.actions[name].outputs[0]
+
+    def add(self, name: str, inputs=(), argv=("run",), kind=ActionKind.SPAWN, content=b"") -> Action:
+        arts = [self.out(i) if i in self.actions else Artifact("", i) for i in inputs]
+        out = Artifact(BIN, f"pkg/{name}.out", Label("", "pkg", name))
+        action = Action(
+            owner=Label("", "pkg", name), mnemonic=name, progress_message=f"making {name}",
+            outputs=(out,), kind=kind, inputs=Depset(arts), argv=tuple(argv) + (name,), content=content,
+        )
+        self.actions[name] = action
+        self.generating[out] = action
+        return action
+
+
+@pytest.fixture
+def env(tmp_path):
+    ws = tmp_path / "ws"
+    (ws / "src").mkdir(parents=True)
+    (ws / "src" / "a.txt").write_text("A\n")
+    (ws / "src" / "b.txt").write_text("B\n")
+    base = tmp_path / "base"
+    for d in ("cas", "ac", "tmp", "execroot"):
+        (base / d).mkdir(parents=True)
+    return ws, base
+
+
+def make_scheduler(env, *, keep_going=False, jobs=2, executor=None):
+    ws, base = env
+    cas = Cas(base / "cas", base / "tmp")
+    executor = executor or FakeExecutor(cas)
+    events: list = []
+    bus = EventBus()
+    bus.subscribe(events.append)
+    sched = Scheduler(
+        workspace_root=ws,
+        cas=cas,
+        action_cache=ActionCache(base / "ac", base / "tmp"),
+        file_digests=FileDigests(base / "file_digests", base / "tmp"),
+        executor=executor,
+        materializer=Materializer(base / "execroot", cas, base / "tmp"),
+        events=bus,
+        jobs=jobs,
+        keep_going=keep_going,
+        locations={},
+    )
+    return sched, executor, events
+
+
+def diamond() -> Graph:
+    g = Graph()
+    g.add("base", ["src/a.txt"])
+    g.add("left", ["base"])
+    g.add("right", ["base", "src/b.txt"])
+    g.add("top", ["left", "right"])
+    return g
+
+
+@pytest.mark.parametrize("jobs", [1, 2, 4])
+def test_topological_order(env, jobs):
+    g = diamond()
+    sched, ex, _ = make_scheduler(env, jobs=jobs)
+    outcome = sched.build([g.out("top")], g.generating)
+    assert outcome.ok and outcome.executed == 4 and outcome.cached == 0
+    order = ex.ran()
+    assert sorted(order) == ["base", "left", "right", "top"]
+    assert order[0] == "base" and order[-1] == "top"
+    # Outputs are linked into the exec root with the content the executor made.
+    _, base = env
+    top = (base / "execroot" / BIN / "pkg/top.out").read_bytes()
+    assert top.startswith(b"A\nrun base\n")
+    assert top.endswith(f"run top\n{BIN}/pkg/top.out".encode())
+
+
+def test_only_needed_actions_run(env):
+    g = diamond()
+    g.add("unrelated", ["src/b.txt"])
+    sched, ex, _ = make_scheduler(env)
+    assert sched.build([g.out("left")], g.generating).executed == 2
+    assert sorted(ex.ran()) == ["base", "left"]
+
+
+def test_spawn_inputs_carry_digests(env):
+    g = Graph()
+    g.add("one", ["src/a.txt"])
+    g.add("two", ["one"])
+    sched, ex, _ = make_scheduler(env)
+    sched.build([g.out("two")], g.generating)
+    first, second = ex.spawns
+    (a,) = first.inputs
+    assert (a.exec_path, a.digest) == ("src/a.txt", digest_bytes(b"A\n"))
+    (one,) = second.inputs
+    assert one.exec_path == f"{BIN}/pkg/one.out"
+    assert Path(one.local_path).read_bytes().startswith(b"A\nrun one\n")
+    assert ("PATH", "/bin:/usr/bin:/usr/local/bin") in first.env
+    assert first.key != second.key
+
+
+def test_failed_action_skips_dependents(env):
+    g = Graph()
+    g.add("bad", ["src/a.txt"], argv=("fail",))
+    g.add("after", ["bad"])
+    g.add("last", ["after"])
+    sched, ex, events = make_scheduler(env, keep_going=True)
+    outcome = sched.build([g.out("last")], g.generating)
+    assert not outcome.ok
+    assert outcome.failed_actions == [g.actions["bad"]]
+    assert ex.ran() == ["bad"]
+    assert outcome.unbuilt == {g.out("bad"), g.out("after"), g.out("last")}
+    (failed,) = [e for e in events if isinstance(e, ActionFailed)]
+    assert failed.owner == "//pkg:bad"
+    assert "making bad failed: (Exit 1)" in failed.message and "it broke" in failed.message
+
+
+def test_keep_going_builds_independent_actions(env):
+    g = Graph()
+    g.add("bad", ["src/a.txt"], argv=("fail",))
+    g.add("after_bad", ["bad"])
+    g.add("good", ["src/b.txt"])
+    g.add("after_good", ["good"])
+    sched, ex, _ = make_scheduler(env, keep_going=True, jobs=1)
+    outcome = sched.build([g.out("after_bad"), g.out("after_good")], g.generating)
+    assert not outcome.ok
+    assert sorted(ex.ran()) == ["after_good", "bad", "good"]
+    assert outcome.executed == 2
+    assert outcome.unbuilt == {g.out("bad"), g.out("after_bad")}
+
+
+def test_without_keep_going_nothing_new_starts_after_a_failure(env):
+    g = Graph()
+    g.add("bad", ["src/a.txt"], argv=("fail",))
+    g.add("chain1", ["src/b.txt"])
+    g.add("chain2", ["chain1"])
+    g.add("chain3", ["chain2"])
+    sched, ex, _ = make_scheduler(env, keep_going=False, jobs=1)
+    outcome = sched.build([g.out("bad"), g.out("chain3")], g.generating)
+    assert not outcome.ok
+    assert "chain3" not in ex.ran()
+
+
+def test_second_build_is_all_cache_hits(env):
+    g = diamond()
+    sched, ex, _ = make_scheduler(env)
+    assert sched.build([g.out("top")], g.generating).executed == 4
+    sched2, ex2, events2 = make_scheduler(env)
+    outcome = sched2.build([g.out("top")], g.generating)
+    assert outcome.ok and outcome.cached == 4 and outcome.executed == 0
+    assert ex2.spawns == []
+    finished = [e for e in events2 if isinstance(e, ActionFinished)]
+    assert len(finished) == 4 and all(e.cached for e in finished)
+
+
+def test_changed_source_reruns_only_its_dependents(env):
+    ws, _ = env
+    g = diamond()
+    make_scheduler(env)[0].build([g.out("top")], g.generating)
+    (ws / "src" / "b.txt").write_text("B changed\n")
+    sched, ex, _ = make_scheduler(env)
+    outcome = sched.build([g.out("top")], g.generating)
+    assert sorted(ex.ran()) == ["right", "top"]
+    assert (outcome.executed, outcome.cached) == (2, 2)
+
+
+def test_unchanged_output_stops_rebuild(env):
+    # `mid` reruns for its changed input but makes the same output, so `top` is a cache hit.
+    ws, _ = env
+    g = Graph()
+    g.add("mid", ["src/b.txt"], argv=("ignore-inputs",))
+    g.add("top", ["mid"])
+    make_scheduler(env)[0].build([g.out("top")], g.generating)
+    (ws / "src" / "b.txt").write_text("B changed\n")
+    sched, ex, _ = make_scheduler(env)
+    outcome = sched.build([g.out("top")], g.generating)
+    assert ex.ran() == ["mid"]
+    assert (outcome.executed, outcome.cached) == (1, 1)
+
+
+def test_write_actions_run_in_process(env):
+    g = Graph()
+    g.add("w", kind=ActionKind.WRITE, content=b"written\n")
+    g.add("user", ["w"])
+    sched, ex, _ = make_scheduler(env)
+    outcome = sched.build([g.out("user")], g.generating)
+    assert outcome.ok and outcome.executed == 2
+    assert ex.ran() == ["user"]
+    _, base = env
+    assert (base / "execroot" / BIN / "pkg/w.out").read_bytes() == b"written\n"
+    assert ex.spawns[0].inputs[0].digest == digest_bytes(b"written\n")
+
+
+def test_missing_source_input_fails_the_action(env):
+    g = Graph()
+    g.add("needs_missing", ["src/missing.txt"])
+    sched, ex, events = make_scheduler(env)
+    outcome = sched.build([g.out("needs_missing")], g.generating)
+    assert not outcome.ok and ex.spawns == []
+    (failed,) = [e for e in events if isinstance(e, ActionFailed)]
+    assert "missing input file 'src/missing.txt'" in failed.message
+
+
+def test_damaged_cache_blob_reruns(env):
+    _, base = env
+    g = Graph()
+    g.add("one", ["src/a.txt"])
+    make_scheduler(env)[0].build([g.out("one")], g.generating)
+    for blob in (base / "cas").rglob("*"):
+        if blob.is_file():
+            blob.chmod(0o644)
+            blob.unlink()
+    sched, ex, _ = make_scheduler(env)
+    outcome = sched.build([g.out("one")], g.generating)
+    assert (outcome.executed, outcome.cached) == (1, 0)
