@@ -765,9 +765,17 @@ def test_missing_package_is_an_error(pws):
     assert "missing" in r.stderr
 
 
-def test_no_targets_is_a_command_line_error(pws):
+def test_no_targets_builds_nothing_and_says_so(pws):
+    # As Bazel: a warning and success, not an error.
     r = pws.kiln("build")
-    assert r.code == 2, r.output
+    assert r.code == 0, r.output
+    assert "requested nothing to build" in r.stderr
+
+
+def test_no_targets_for_test_exits_4(pws):
+    r = pws.kiln("test")
+    assert r.code == 4, r.output
+    assert "No test targets were found" in r.stderr
 
 
 # --------------------------------------------------------------------------

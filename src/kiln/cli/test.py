@@ -66,6 +66,10 @@ def run(inv: Invocation, cwd: Path) -> int:
     session = Session(inv, cwd)
     opts = session.opts
     patterns = inv.options.residue + inv.options.after_dashdash
+    if not patterns:
+        session.events.warning("Usage: kiln test <options> <targets>. Your request requested nothing to test.")
+        session.events.error("No test targets were found, yet testing was requested")
+        return ExitCode.NO_TESTS_FOUND
     plan, failed = session.plan("test", patterns, expand_tests=expand_tests)
     result = session.execute(plan)
     result.failed_targets |= failed
