@@ -7,6 +7,7 @@ and the target platform is the host; rules reach both only through here.
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any
 
 from kiln.analysis.providers import ConstraintValueInfo, PlatformInfo
 from kiln.core.labels import Label
@@ -40,6 +41,16 @@ class Toolchains:
 
     def python_runtime(self) -> PyRuntimeInfo:
         return self._python
+
+    @cached_property
+    def _rust(self) -> Any:
+        from kiln.rules.rust.toolchain import find_rust_toolchain
+
+        return find_rust_toolchain()
+
+    def rust(self) -> Any:
+        """The Rust toolchain (looked up only when a Rust target is analysed)."""
+        return self._rust
 
     def target_platform(self) -> PlatformInfo:
         return host_platform()

@@ -15,8 +15,9 @@ from kiln.execution.spawn import Spawn, SpawnResult
 
 
 class LocalExecutor:
-    def __init__(self, sandbox_base: Path, cas: Cas, *, keep_sandboxes: bool = False):
+    def __init__(self, sandbox_base: Path, cas: Cas, *, execroot: Path, keep_sandboxes: bool = False):
         self.sandbox_base = sandbox_base
+        self.execroot = execroot
         self.cas = cas
         self.keep_sandboxes = keep_sandboxes
         self.empty_file = str(sandbox_base / ".empty")
@@ -24,6 +25,8 @@ class LocalExecutor:
             Path(self.empty_file).touch()
 
     def execute(self, spawn: Spawn) -> SpawnResult:
+        if spawn.action.requirement("no-sandbox") is not None:
+            return self._execute_in_place(spawn)
         box = Sandbox(self.sandbox_base, spawn, self.empty_file)
         box.create()
         env = dict(spawn.env)
@@ -37,21 +40,40 @@ class LocalExecutor:
             code, stdout, stderr = 127, b"", f"cannot run {spawn.action.argv[0]}: {e.strerror}\n".encode()
         seconds = time.monotonic() - start
         try:
-            if code != 0:
-                return SpawnResult(code, (), stdout, stderr, seconds)
-            outputs = []
-            missing = []
-            for art in spawn.action.outputs:
-                path = box.execroot / art.exec_path
-                if path.is_symlink() or not path.is_file():
-                    missing.append(art.exec_path)
-                    continue
-                executable = spawn.action.is_executable or os.access(path, os.X_OK)
-                digest = self.cas.put_file(str(path), executable, move=True)
-                outputs.append(OutputFile(art.exec_path, digest, executable))
-            if missing:
-                return SpawnResult(code, (), stdout, stderr, seconds, missing_outputs=tuple(missing))
-            return SpawnResult(code, tuple(outputs), stdout, stderr, seconds)
+            return self._collect(spawn, box.execroot, code, stdout, stderr, seconds)
         finally:
             if not self.keep_sandboxes:
                 box.destroy()
+
+    def _execute_in_place(self, spawn: Spawn) -> SpawnResult:
+        """Runs in the output base's exec root: for tools like cargo that keep their own
+        incremental state and need stable paths. Inputs are still part of the key."""
+        env = dict(spawn.env)
+        env.setdefault("TMPDIR", str(self.sandbox_base.parent / "tmp"))
+        for art in spawn.action.outputs:
+            (self.execroot / art.exec_path).parent.mkdir(parents=True, exist_ok=True)
+        start = time.monotonic()
+        try:
+            code, stdout, stderr = processes.run(
+                list(spawn.action.argv), cwd=self.execroot, env=env, stdin=subprocess.DEVNULL
+            )
+        except OSError as e:
+            code, stdout, stderr = 127, b"", f"cannot run {spawn.action.argv[0]}: {e.strerror}\n".encode()
+        return self._collect(spawn, self.execroot, code, stdout, stderr, time.monotonic() - start)
+
+    def _collect(self, spawn: Spawn, root: Path, code: int, stdout: bytes, stderr: bytes, seconds: float) -> SpawnResult:
+        if code != 0:
+            return SpawnResult(code, (), stdout, stderr, seconds)
+        outputs = []
+        missing = []
+        for art in spawn.action.outputs:
+            path = root / art.exec_path
+            if path.is_symlink() or not path.is_file():
+                missing.append(art.exec_path)
+                continue
+            executable = spawn.action.is_executable or os.access(path, os.X_OK)
+            digest = self.cas.put_file(str(path), executable, move=True)
+            outputs.append(OutputFile(art.exec_path, digest, executable))
+        if missing:
+            return SpawnResult(code, (), stdout, stderr, seconds, missing_outputs=tuple(missing))
+        return SpawnResult(code, tuple(outputs), stdout, stderr, seconds)

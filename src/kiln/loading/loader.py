@@ -49,9 +49,12 @@ class Loader:
         *,
         report: Callable[[str, str], None] | None = None,
         disallow_empty_glob: bool = True,
+        external_repos: dict[str, Path] | None = None,
     ):
         self.workspace = workspace
         self.registry = registry
+        # Repositories generated on disk (e.g. @crate_index from crate_universe), by name.
+        self.external_repos = dict(external_repos or {})
         self.report = report or (lambda level, text: print(f"{level}: {text}", file=sys.stderr))
         self.disallow_empty_glob = disallow_empty_glob
         self.selects = SelectTable()
@@ -121,6 +124,8 @@ class Loader:
         """Where a repository's files are: the workspace, or kiln's copy of a well-known repo."""
         if repo == "":
             return self.workspace.root
+        if repo in self.external_repos:
+            return self.external_repos[repo]
         canonical = wellknown.canonical_repo(repo)
         if canonical in wellknown.WELL_KNOWN_REPOS:
             return wellknown.BUILTIN_REPOS / canonical
@@ -224,7 +229,9 @@ class Loader:
             cycle = " -> ".join(str(l) for l in self._stack[self._stack.index(label):] + [label])
             raise LoadingError(f"cycle in the load() graph: {cycle}")
         repo = wellknown.canonical_repo(label.repo)
-        if repo in wellknown.WELL_KNOWN_REPOS:
+        if label.repo in self.external_repos:
+            frozen = self._eval_bzl(label)
+        elif repo in wellknown.WELL_KNOWN_REPOS:
             frozen = self._well_known_module(repo, label, module_id)
         elif label.repo:
             raise LoadingError(
@@ -237,10 +244,11 @@ class Loader:
         return frozen
 
     def _eval_bzl(self, label: Label) -> Any:
-        path = self.workspace.root / label.relative_path()
-        if not label.package or self.workspace.build_file(label.package) is None:
-            if label.package and not path.exists():
-                raise LoadingError(f"cannot load '{label}': no such package '//{label.package}'")
+        root = self.repo_root(label.repo) or self.workspace.root
+        path = root / label.relative_path()
+        if label.package and find_build_file(root, label.package) is None:
+            if not path.exists():
+                raise LoadingError(f"cannot load '{label}': no such package '{label.package_id}'")
         if not path.is_file():
             raise LoadingError(f"cannot load '{label}': file '{label.relative_path()}' does not exist")
         self.files_read.add(str(path))

@@ -3,19 +3,29 @@
 kiln provides the well-known rule sets itself, so `bazel_dep` on them (and
 WORKSPACE's `http_archive` of them) is accepted without fetching anything.
 Every other directive fails with a message naming it, never silently.
+
+Module extensions are recorded, not run: `use_extension` of an extension kiln
+implements (see kiln.repos.crate_tags) returns a proxy whose tag calls are
+recorded with their attributes and lines, and `use_repo` records which of the
+extension's repositories the module imports. kiln.repos.crate_universe turns
+the crate_universe usages (and WORKSPACE's `crates_repository`) into crate
+repositories. Any other extension is reported at its `use_extension` call.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import starlark as sl
 
-from kiln.core.errors import KilnError, LoadingError
+from kiln.core.errors import KilnError, LabelError, LoadingError, Location
+from kiln.core.labels import PackageId, parse_label
 from kiln.loading import wellknown
-from kiln.loading.starlark_errors import to_kiln_error
+from kiln.loading.starlark_errors import call_frames, parse_location, to_kiln_error
+from kiln.repos import crate_tags
 
 _GLOBALS = sl.Globals.extended_by([sl.LibraryExtension.StructType, sl.LibraryExtension.Json])
 
@@ -24,10 +34,7 @@ _HARMLESS_MODULES = frozenset({"rules_cc", "rules_license", "rules_shell", "rule
 
 # Directives the next issues implement; until then they are named in the error.
 _LATER = {
-    "use_extension": "module extensions (use_extension)",
-    "use_repo": "use_repo",
     "use_repo_rule": "repository rules (use_repo_rule)",
-    "register_toolchains": "register_toolchains",
     "register_execution_platforms": "register_execution_platforms",
     "single_version_override": "single_version_override",
     "multiple_version_override": "multiple_version_override",
@@ -39,6 +46,99 @@ _LATER = {
     "override_repo": "override_repo",
 }
 
+# Where WORKSPACE's crate_universe rules come from; their calls are recorded as
+# an ExtensionUsage of this "file" named after the rule, with one tag of the same name.
+CRATE_UNIVERSE_DEFS = "@rules_rust//crate_universe:defs.bzl"
+WORKSPACE_CRATE_RULES = ("crates_repository", "crates_vendor")
+
+_PRELUDE_NAME = "<kiln MODULE.bazel prelude>"
+
+# Evaluated in the MODULE.bazel module before the user's text. A tag call
+# becomes `_kiln_tag(usage index, tag name, kwargs)`; a Starlark struct of
+# functions cannot cross into Python, so use_repo passes the usage index.
+_MODULE_PRELUDE = '''
+def _kiln_bind(usage, tag):
+    return lambda **kwargs: _kiln_tag(usage, tag, kwargs)
+
+def use_extension(extension_bzl_file, extension_name, dev_dependency = False, isolate = False):
+    usage = _kiln_use_extension(extension_bzl_file, extension_name, dev_dependency, isolate)
+    return struct(_kiln_usage = usage[0], **{tag: _kiln_bind(usage[0], tag) for tag in usage[1]})
+
+def use_repo(extension_proxy, *args, **kwargs):
+    if type(extension_proxy) != "struct" or not hasattr(extension_proxy, "_kiln_usage"):
+        _kiln_not_a_proxy("use_repo", extension_proxy)
+    _kiln_use_repo(extension_proxy._kiln_usage, args, kwargs)
+'''
+
+
+@dataclass
+class Tag:
+    """One tag call on an extension proxy (`crate.spec(...)`), or one WORKSPACE rule call."""
+
+    name: str
+    attrs: dict[str, Any]
+    line: int = 0
+    column: int = 0
+    file: str = ""
+    # Lines of dict keys inside the call, e.g. "packages.pyo3" -> 18 (WORKSPACE crates_repository).
+    key_lines: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def location(self) -> Location:
+        return Location(self.file, self.line, self.column)
+
+    def key_location(self, attr: str, key: str) -> Location:
+        line = self.key_lines.get(f"{attr}.{key}")
+        return Location(self.file, line, 0) if line else self.location
+
+
+@dataclass
+class ExtensionUsage:
+    """A `use_extension` call and everything done through its proxy.
+
+    `bzl_label` is as written; `repo`/`path` name the .bzl canonically
+    (`rules_rust`, `crate_universe/extensions.bzl`). WORKSPACE's
+    crates_repository/crates_vendor calls are recorded as usages of
+    CRATE_UNIVERSE_DEFS named after the rule.
+    """
+
+    bzl_label: str
+    name: str
+    dev_dependency: bool = False
+    isolate: bool = False
+    tags: list[Tag] = field(default_factory=list)
+    # use_repo: apparent name in this module -> repository name the extension generates.
+    imports: dict[str, str] = field(default_factory=dict)
+    repo: str = ""
+    path: str = ""
+    file: str = ""
+    line: int = 0
+    column: int = 0
+
+    @property
+    def location(self) -> Location:
+        return Location(self.file, self.line, self.column)
+
+    def tags_named(self, name: str) -> list[Tag]:
+        return [t for t in self.tags if t.name == name]
+
+    @property
+    def is_crate_universe(self) -> bool:
+        return crate_tags.is_crate_extension(self.repo, self.path, self.name) or (
+            self.bzl_label == CRATE_UNIVERSE_DEFS and self.name in WORKSPACE_CRATE_RULES
+        )
+
+
+@dataclass
+class RepoDecl:
+    """A repository the workspace declares and BUILD files may name as `@name`."""
+
+    name: str            # apparent name (`@name//...` in BUILD files)
+    generated_name: str  # the name its extension or rule gives it
+    kind: str            # extension name ("crate", "rust", ...) or WORKSPACE rule ("crates_repository")
+    usage: ExtensionUsage
+    location: Location
+
 
 @dataclass
 class ModuleInfo:
@@ -47,6 +147,18 @@ class ModuleInfo:
     repo_name: str = ""
     bazel_deps: dict[str, str] = field(default_factory=dict)  # apparent name -> module name
     files: list[str] = field(default_factory=list)
+    extensions: list[ExtensionUsage] = field(default_factory=list)
+    repos: dict[str, RepoDecl] = field(default_factory=dict)
+    toolchains: list[str] = field(default_factory=list)  # register_toolchains() labels, as written
+    rust_edition: str = ""  # rust.toolchain(edition) / rust_register_toolchains(edition)
+
+    def crate_universe_usages(self) -> list[ExtensionUsage]:
+        return [u for u in self.extensions if u.is_crate_universe]
+
+    @property
+    def main_repo_names(self) -> frozenset[str]:
+        """Apparent names of the main repository (`@<module name>//`)."""
+        return frozenset(n for n in (self.name, self.repo_name) if n)
 
 
 def read_module_files(root: Path) -> ModuleInfo:
@@ -76,12 +188,39 @@ class _Recorder:
 
         return wrapper
 
-    def run(self, path: Path, display: str, module: Any, loader: Any = None) -> None:
+    def run(self, path: Path, display: str, module: Any, loader: Any = None, *, text: str | None = None,
+            prelude: str | None = None) -> None:
+        source = path.read_text(encoding="utf-8") if text is None else text
         try:
-            ast = sl.parse(display, path.read_text(encoding="utf-8"))
+            if prelude is not None:
+                sl.eval(module, sl.parse(_PRELUDE_NAME, prelude), _GLOBALS)
+            ast = sl.parse(display, source)
             sl.eval(module, ast, _GLOBALS, loader)
         except sl.StarlarkError as e:
-            raise to_kiln_error(str(e), self.pending) from None
+            err = to_kiln_error(str(e), self.pending, source)
+            _relocate_prelude_error(err, str(e), source)
+            raise err from None
+
+
+def _relocate_prelude_error(err: KilnError, text: str, source: str) -> None:
+    """An error inside the prelude's use_extension/use_repo/tag wrappers is the error of the user's call."""
+    arrow = parse_location(text)
+    if arrow is None or arrow.file != _PRELUDE_NAME:
+        return
+    user = [f for f in call_frames(text) if f[0] != _PRELUDE_NAME]
+    if not user:
+        return
+    file, line, _ = user[-1]
+    suffix = f" (called from {user[0][0]}:{user[0][1]})"
+    if err.message.endswith(suffix):
+        err.message = err.message[: -len(suffix)]
+    if err.location is None or err.location.file == _PRELUDE_NAME:
+        lines = source.splitlines()
+        column = 0
+        if 0 < line <= len(lines):
+            text_line = lines[line - 1]
+            column = len(text_line) - len(text_line.lstrip()) + 1
+        err.location = Location(file, line, column)
 
 
 def _unsupported(what: str, file: str) -> Callable[..., Any]:
@@ -91,9 +230,109 @@ def _unsupported(what: str, file: str) -> Callable[..., Any]:
     return fail
 
 
+# ---- where a call is written ------------------------------------------------
+
+
+def _mask_source(text: str) -> str:
+    """The text with comments and string literals blanked (newlines kept), so calls can be searched."""
+    out = list(text)
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "#":
+            while i < n and text[i] != "\n":
+                out[i] = " "
+                i += 1
+            continue
+        if c in "'\"":
+            quote = text[i:i + 3] if text[i:i + 3] in ('"""', "'''") else c
+            j = i + len(quote)
+            while j < n and not text.startswith(quote, j):
+                if text[j] == "\\":
+                    j += 1
+                elif text[j] == "\n" and len(quote) == 1:
+                    break
+                j += 1
+            end = min(n, j + len(quote))
+            for k in range(i, end):
+                if out[k] != "\n":
+                    out[k] = " "
+            i = end
+            continue
+        i += 1
+    return "".join(out)
+
+
+class _CallSites:
+    """Lines of calls, found by searching the text: the k-th call of a kind is its k-th occurrence.
+
+    Exact for straight-line files (what MODULE.bazel and WORKSPACE almost always are);
+    a call made in a loop gets the line of its last occurrence.
+    """
+
+    def __init__(self, text: str):
+        self._masked = _mask_source(text)
+        self._starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        self._found: dict[str, list[int]] = {}
+        self._seen: dict[str, int] = {}
+
+    def next(self, pattern: str) -> tuple[int, int]:
+        positions = self._found.get(pattern)
+        if positions is None:
+            positions = [m.start(1) for m in re.finditer(pattern, self._masked)]
+            self._found[pattern] = positions
+        k = self._seen.get(pattern, 0)
+        self._seen[pattern] = k + 1
+        if not positions:
+            return 0, 0
+        pos = positions[min(k, len(positions) - 1)]
+        line = _bisect(self._starts, pos)
+        return line + 1, pos - self._starts[line] + 1
+
+    def key_lines(self, text: str, line: int, column: int, attr: str, keys: list[str]) -> dict[str, int]:
+        """Lines of `"key":` entries written after a call (first occurrence of each)."""
+        if not line:
+            return {}
+        start = self._starts[line - 1] + column - 1
+        at = re.compile(rf"\b{re.escape(attr)}\s*=").search(self._masked, start)
+        if at is None:
+            return {}
+        start = at.end()
+        out = {}
+        for key in keys:
+            m = re.compile(rf"([\"']){re.escape(key)}\1\s*:").search(text, start)
+            if m:
+                out[f"{attr}.{key}"] = _bisect(self._starts, m.start()) + 1
+        return out
+
+    def call(self, function: str) -> tuple[int, int]:
+        return self.next(rf"(?<![\w.])({re.escape(function)})\s*\(")
+
+    def method(self, name: str) -> tuple[int, int]:
+        return self.next(rf"\.\s*({re.escape(name)})\s*\(")
+
+
+def _bisect(starts: list[int], pos: int) -> int:
+    lo, hi = 0, len(starts) - 1
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if starts[mid] <= pos:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+# ---- MODULE.bazel -----------------------------------------------------------
+
+
 def _evaluate_module(path: Path, info: ModuleInfo) -> None:
     info.files.append(str(path))
     rec = _Recorder()
+    display = "MODULE.bazel"
+    text = path.read_text(encoding="utf-8")
+    sites = _CallSites(text)
+    specs: list[crate_tags.ExtensionSpec] = []
 
     def module(name: str = "", version: str = "", compatibility_level: int = 0, repo_name: str = "",
                bazel_compatibility: Any = None) -> None:
@@ -110,18 +349,189 @@ def _evaluate_module(path: Path, info: ModuleInfo) -> None:
             )
         info.bazel_deps[repo_name or name] = canonical
 
+    def use_extension(bzl: Any, name: Any, dev_dependency: Any = False, isolate: Any = False) -> list[Any]:
+        line, column = sites.call("use_extension")
+        where = Location(display, line, column)
+        if not isinstance(bzl, str) or not isinstance(name, str):
+            raise LoadingError("use_extension() takes the extension's .bzl label and its name as strings",
+                               location=where)
+        mapping = {apparent: module for apparent, module in info.bazel_deps.items()}
+        mapping.update({n: "" for n in (info.name, info.repo_name) if n})
+        try:
+            label = parse_label(bzl, base=PackageId("", ""), repo_mapping=mapping, where=where)
+        except LabelError as e:
+            raise LoadingError(f"use_extension(): {e.message}", location=where) from None
+        repo = wellknown.canonical_repo(label.repo)
+        spec = crate_tags.find_extension(repo, label.relative_path(), name)
+        if spec is None:
+            raise LoadingError(f"kiln does not implement the module extension '{name}' from {bzl} yet",
+                               location=where)
+        usage = ExtensionUsage(
+            bzl_label=bzl, name=name, dev_dependency=bool(dev_dependency), isolate=bool(isolate),
+            repo=repo, path=label.relative_path(), file=display, line=line, column=column,
+        )
+        info.extensions.append(usage)
+        specs.append(spec)
+        return [len(info.extensions) - 1, sorted(spec.tags)]
+
+    def tag(index: int, tag_name: str, attrs: dict[str, Any]) -> None:
+        usage, spec = info.extensions[index], specs[index]
+        line, column = sites.method(tag_name)
+        where = Location(display, line, column)
+        why = crate_tags.check_attrs(f"{usage.name}.{tag_name}()", spec.tags[tag_name], attrs)
+        if why:
+            raise LoadingError(why, location=where)
+        usage.tags.append(Tag(tag_name, dict(attrs), line, column, display))
+        if spec is crate_tags.RUST_EXTENSION and tag_name == "toolchain" and isinstance(attrs.get("edition"), str):
+            info.rust_edition = attrs["edition"]
+
+    def use_repo(index: int, args: list[Any], kwargs: dict[str, Any]) -> None:
+        line, column = sites.call("use_repo")
+        where = Location(display, line, column)
+        usage = info.extensions[index]
+        pairs = [(a, a) for a in args] + list(kwargs.items())
+        for local, generated in pairs:
+            if not isinstance(generated, str) or not generated:
+                raise LoadingError("use_repo() takes repository names as strings", location=where)
+            if local in info.repos or local in info.bazel_deps:
+                raise LoadingError(f"use_repo(): the repository name '{local}' is already in use in MODULE.bazel",
+                                   location=where)
+            usage.imports[local] = generated
+            info.repos[local] = RepoDecl(local, generated, usage.name, usage, where)
+
+    toolchains: list[tuple[str, Location]] = []
+
+    def register_toolchains(*labels: Any, dev_dependency: bool = False) -> None:
+        line, column = sites.call("register_toolchains")
+        where = Location(display, line, column)
+        for label in labels:
+            if not isinstance(label, str):
+                raise LoadingError("register_toolchains() takes label strings", location=where)
+            toolchains.append((label, where))
+
     m = sl.Module()
     m.add_callable("module", rec.guard(module))
     m.add_callable("bazel_dep", rec.guard(bazel_dep))
+    m.add_callable("_kiln_use_extension", rec.guard(use_extension))
+    m.add_callable("_kiln_tag", rec.guard(tag))
+    m.add_callable("_kiln_use_repo", rec.guard(use_repo))
+    m.add_callable("register_toolchains", rec.guard(register_toolchains))
+    m.add_callable("_kiln_not_a_proxy", rec.guard(_not_a_proxy))
     for fn, what in _LATER.items():
         m.add_callable(fn, rec.guard(_unsupported(what, "MODULE.bazel")))
-    rec.run(path, "MODULE.bazel", m)
+    try:
+        rec.run(path, display, m, text=text, prelude=_MODULE_PRELUDE)
+    except KilnError as e:
+        _explain_proxy_error(e, info, text)
+        raise
+    _check_crate_imports(info)
+    _check_toolchains(info, toolchains)
+
+
+def _check_toolchains(info: ModuleInfo, toolchains: list[tuple[str, Location]]) -> None:
+    """kiln takes Rust from the machine: only the rust extension's toolchains may be registered (and are no-ops)."""
+    for label, where in toolchains:
+        repo = label.lstrip("@").split("//", 1)[0] if label.startswith("@") else ""
+        decl = info.repos.get(repo)
+        if decl is None or decl.kind not in ("rust", "rust_host_tools"):
+            raise LoadingError(
+                f"kiln does not support register_toolchains(\"{label}\") in MODULE.bazel yet "
+                "(only the toolchains of rules_rust's rust extension, which kiln takes from the machine)",
+                location=where,
+            )
+        info.toolchains.append(label)
+
+
+def _not_a_proxy(fn: str, value: Any) -> None:
+    raise LoadingError(f"{fn}() takes the value use_extension() returned first, got {value!r}")
+
+
+_NO_ATTR = re.compile(r"^Object of type `struct` has no attribute `(\w+)`(?:, did you mean `(\w+)`\?)?$")
+
+
+def _explain_proxy_error(err: KilnError, info: ModuleInfo, text: str) -> None:
+    """Starlark's own messages for misused extension proxies, in the terms of module extensions."""
+    if err.location is None or err.location.file != "MODULE.bazel":
+        return
+    lines = text.splitlines()
+    line = lines[err.location.line - 1] if 0 < err.location.line <= len(lines) else ""
+    if "extra positional argument" in err.message and "prelude" in err.message:
+        err.message = "module extension tags take keyword arguments only"
+        return
+    m = _NO_ATTR.match(err.message)
+    if not m:
+        return
+    call = re.search(rf"(\w+)\s*\.\s*{m.group(1)}\s*\(", line)
+    if not call:
+        return
+    var = call.group(1)
+    for usage in info.extensions:
+        decl = lines[usage.line - 1] if 0 < usage.line <= len(lines) else ""
+        if re.match(rf"\s*{var}\s*=\s*use_extension\s*\(", decl):
+            spec = crate_tags.find_extension(usage.repo, usage.path, usage.name)
+            tags = ", ".join(sorted(spec.tags)) if spec else ""
+            hint = f" (did you mean '{m.group(2)}'?)" if m.group(2) else ""
+            err.message = (f"module extension '{usage.name}' from {usage.bzl_label} has no tag class "
+                           f"'{m.group(1)}'{hint}; its tags are: {tags}")
+            return
+
+
+def _check_crate_imports(info: ModuleInfo) -> None:
+    """use_repo of the crate extension must name a repository one of its from_cargo/from_specs tags makes."""
+    usages = [u for u in info.extensions if crate_tags.is_crate_extension(u.repo, u.path, u.name)]
+    generated: list[str] = []
+    for usage in usages:
+        for t in usage.tags:
+            if t.name in ("from_cargo", "from_specs"):
+                generated.append(t.attrs.get("name") or crate_tags.DEFAULT_CRATE_REPO)
+    for decl in info.repos.values():
+        if decl.usage in usages and decl.generated_name not in generated:
+            made = ", ".join(sorted(set(generated))) or "none (it needs crate.from_cargo() or crate.from_specs())"
+            raise LoadingError(
+                f"module extension 'crate' from {decl.usage.bzl_label} does not generate repository "
+                f"'{decl.generated_name}', yet use_repo() imports it; it generates: {made}",
+                location=decl.location,
+            )
+
+
+# ---- WORKSPACE --------------------------------------------------------------
+
+
+def _crate_helper(kind: str, tag: crate_tags.TagClass, display: str) -> Callable[..., Any]:
+    """WORKSPACE's crate.spec()/crate.annotation(): the attributes as a dict, checked like the bzlmod tags."""
+
+    def helper(**attrs: Any) -> dict[str, Any]:
+        why = crate_tags.check_attrs(f"crate.{kind}()", tag, attrs)
+        if why:
+            raise LoadingError(why)
+        return {k: v for k, v in attrs.items() if v is not None}
+
+    return helper
+
+
+_WORKSPACE_SPEC = crate_tags.TagClass(
+    {k: v for k, v in crate_tags.SPEC_ATTRS.items() if k not in ("repositories", "package_alias")}
+)
+_WORKSPACE_ANNOTATION = crate_tags.TagClass(
+    {k: v for k, v in crate_tags.ANNOTATION_ATTRS.items() if k not in ("repositories", "crate")}
+)
+
+_CRATE_STRUCT = """
+crate = struct(
+    spec = _kiln_crate_spec,
+    annotation = _kiln_crate_annotation,
+    select = _kiln_crate_select,
+    workspace_member = _kiln_crate_workspace_member,
+)
+"""
 
 
 def _evaluate_workspace(path: Path, info: ModuleInfo) -> None:
     info.files.append(str(path))
     rec = _Recorder()
     display = path.name
+    text = path.read_text(encoding="utf-8")
+    sites = _CallSites(text)
 
     def workspace(name: str = "", **_: Any) -> None:
         info.name = info.name or name
@@ -134,9 +544,50 @@ def _evaluate_workspace(path: Path, info: ModuleInfo) -> None:
     def noop(*args: Any, **kwargs: Any) -> None:
         return None
 
+    def rust_register_toolchains(*args: Any, edition: Any = None, **kwargs: Any) -> None:
+        if isinstance(edition, str):
+            info.rust_edition = edition
+
+    def crate_rule(rule: str) -> Callable[..., None]:
+        def record(**attrs: Any) -> None:
+            line, column = sites.call(rule)
+            where = Location(display, line, column)
+            name = attrs.get("name")
+            if not isinstance(name, str) or not name:
+                raise LoadingError(f"{rule}() needs a name", location=where)
+            _check_workspace_crate_attrs(rule, attrs, where)
+            if name in info.repos:
+                raise LoadingError(f"{rule}(name = \"{name}\"): the repository name '{name}' is already in use",
+                                   location=where)
+            key_lines = {}
+            for attr in ("packages", "annotations"):
+                if isinstance(attrs.get(attr), dict):
+                    key_lines.update(sites.key_lines(text, line, column, attr, list(attrs[attr])))
+            tag = Tag(rule, {k: v for k, v in attrs.items() if v is not None}, line, column, display, key_lines)
+            usage = ExtensionUsage(
+                bzl_label=CRATE_UNIVERSE_DEFS, name=rule, repo="rules_rust", path="crate_universe/defs.bzl",
+                file=display, line=line, column=column, tags=[tag], imports={name: name},
+            )
+            info.extensions.append(usage)
+            info.repos[name] = RepoDecl(name, name, rule, usage, where)
+
+        return record
+
+    def select(common: Any = None, selects: Any = None) -> dict[str, Any]:
+        return {"common": common, "selects": selects or {}}
+
+    def workspace_member(version: str = "", sha256: str = "") -> dict[str, Any]:
+        return {"version": version, "sha256": sha256}
+
+    def config(**attrs: Any) -> dict[str, Any]:
+        return {k: v for k, v in attrs.items() if v is not None}
+
     setup_functions = {
         "py_repositories", "rules_python_dependencies", "bazel_skylib_workspace", "aspect_bazel_lib_dependencies",
-        "rules_rust_dependencies", "rust_register_toolchains", "pip_install_dependencies", "rules_pkg_dependencies",
+        "rules_rust_dependencies", "pip_install_dependencies", "rules_pkg_dependencies",
+        "crate_universe_dependencies", "rust_repositories", "rust_analyzer_dependencies",
+        # `load("@crate_index//:defs.bzl", "crate_repositories")`: the crates are kiln's to fetch.
+        "crate_repositories",
     }
 
     def load_module(module_id: str) -> Any:
@@ -145,8 +596,19 @@ def _evaluate_workspace(path: Path, info: ModuleInfo) -> None:
             mod.add_callable(fn, rec.guard(archive))
         for fn in setup_functions:
             mod.add_callable(fn, rec.guard(noop))
-        for fn in ("python_register_toolchains", "pip_parse", "crates_repository", "crate_universe_dependencies"):
+        mod.add_callable("rust_register_toolchains", rec.guard(rust_register_toolchains))
+        for fn in ("python_register_toolchains", "pip_parse"):
             mod.add_callable(fn, rec.guard(_unsupported(fn, display)))
+        for rule in WORKSPACE_CRATE_RULES:
+            mod.add_callable(rule, rec.guard(crate_rule(rule)))
+        mod.add_callable("_kiln_crate_spec", rec.guard(_crate_helper("spec", _WORKSPACE_SPEC, display)))
+        mod.add_callable("_kiln_crate_annotation",
+                         rec.guard(_crate_helper("annotation", _WORKSPACE_ANNOTATION, display)))
+        mod.add_callable("_kiln_crate_select", rec.guard(select))
+        mod.add_callable("_kiln_crate_workspace_member", rec.guard(workspace_member))
+        mod.add_callable("render_config", rec.guard(config))
+        mod.add_callable("splicing_config", rec.guard(config))
+        sl.eval(mod, sl.parse("<kiln crate_universe>", _CRATE_STRUCT), _GLOBALS)
         return mod.freeze()
 
     m = sl.Module()
@@ -155,4 +617,27 @@ def _evaluate_workspace(path: Path, info: ModuleInfo) -> None:
         m.add_callable(fn, rec.guard(_unsupported(fn, display)))
     for fn in ("local_repository", "new_local_repository"):
         m.add_callable(fn, rec.guard(archive))
-    rec.run(path, display, m, sl.FileLoader(load_module))
+    rec.run(path, display, m, sl.FileLoader(load_module), text=text)
+
+
+def _check_workspace_crate_attrs(rule: str, attrs: dict[str, Any], where: Location) -> None:
+    def fail(why: str) -> None:
+        raise LoadingError(f"{rule}(name = \"{attrs['name']}\"): {why}", location=where)
+
+    packages = attrs.get("packages")
+    if packages is not None:
+        if not isinstance(packages, dict) or not all(isinstance(v, dict) for v in packages.values()):
+            fail("'packages' must be a dict of crate names to crate.spec(...)")
+    annotations = attrs.get("annotations")
+    if annotations is not None:
+        ok = isinstance(annotations, dict) and all(
+            isinstance(v, list) and all(isinstance(a, dict) for a in v) for v in annotations.values()
+        )
+        if not ok:
+            fail("'annotations' must be a dict of crate names to lists of crate.annotation(...)")
+    manifests = attrs.get("manifests")
+    if manifests is not None and not (isinstance(manifests, list) and all(isinstance(x, str) for x in manifests)):
+        fail("'manifests' must be a list of labels")
+    for key in ("cargo_lockfile", "lockfile"):
+        if attrs.get(key) is not None and not isinstance(attrs[key], str):
+            fail(f"'{key}' must be a label")

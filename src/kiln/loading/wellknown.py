@@ -52,6 +52,11 @@ MODULES: dict[tuple[str, str], tuple[str, ...]] = {
     ("bazel_skylib", "lib/selects.bzl"): ("selects",),
     ("aspect_bazel_lib", "lib/copy_file.bzl"): ("copy_file", "COPY_FILE_TOOLCHAINS"),
     ("bazel_tools", "tools/python/toolchain.bzl"): ("py_runtime_pair",),
+    ("rules_rust", "rust/defs.bzl"): (
+        "rust_library", "rust_shared_library", "rust_binary", "rust_test", "rust_proc_macro",
+    ),
+    ("rules_rust_pyo3", "defs.bzl"): ("pyo3_extension",),
+    ("rules_pyo3", "pyo3/defs.bzl"): ("pyo3_extension",),
 }
 
 # Symbols that are providers or constants: loadable, but only meaningful to rule() code.

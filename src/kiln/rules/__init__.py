@@ -8,6 +8,7 @@ from kiln.core.rule_class import RuleRegistry
 def default_registry() -> RuleRegistry:
     from kiln.rules.common import copy_file, filegroup, genrule, platform, settings, test_suite
     from kiln.rules.python import py_binary, py_library
+    from kiln.rules.rust import pyo3, rust_rules
 
     registry = RuleRegistry()
     for rule in (
@@ -26,6 +27,14 @@ def default_registry() -> RuleRegistry:
         py_library.PY_LIBRARY,
         py_binary.PY_BINARY,
         py_binary.PY_TEST,
+        rust_rules.RUST_LIBRARY,
+        rust_rules.RUST_PROC_MACRO,
+        rust_rules.RUST_SHARED_LIBRARY,
+        rust_rules.RUST_BINARY,
+        rust_rules.RUST_TEST,
+        rust_rules.RUST_REGISTRY_CRATE,
+        pyo3.PYO3_EXTENSION,
+        pyo3.PYO3_MODULE,
     ):
         registry.register(rule)
     return registry

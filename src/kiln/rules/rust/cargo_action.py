@@ -1,0 +1,130 @@
+"""The CargoBuild action: one Rust artifact, built by cargo from a generated workspace.
+
+Rules describe crates; this module turns a crate (with its kiln and registry
+dependencies) into the JSON spec of `kiln.tools.cargo_build` and registers the
+action. The action's inputs are every source of every crate involved, so kiln's
+action key decides whether cargo runs at all; cargo then reuses its own
+incremental state in a target directory shared by all targets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from kiln.core.depset import Depset
+from kiln.rules.python.providers import PyRuntimeInfo
+from kiln.rules.rust.providers import CrateInfo, RegistryCrateInfo
+from kiln.rules.rust.pyo3_config import abi3_minimum, config_file_text
+
+# Relative to the exec root (<output_base>/execroot/_main), where no-sandbox actions run.
+_CARGO_DIR = "../../cargo"
+PROFILES = {"fastbuild": "dev", "dbg": "dev", "opt": "release"}
+# pyo3 from this version reads PYO3_BUILD_EXTENSION_MODULE instead of needing the feature.
+_PYO3_ENV_SWITCH = (0, 26)
+
+
+def _registry_entry(reg: RegistryCrateInfo, extra_features: tuple[str, ...] = ()) -> dict:
+    return {
+        "name": reg.name,
+        "package": reg.package,
+        "version": reg.version,
+        "features": sorted(set(reg.features) | set(extra_features)),
+        "default_features": reg.default_features,
+    }
+
+
+def find_pyo3(crate: CrateInfo) -> RegistryCrateInfo | None:
+    for reg in crate.all_registry_deps():
+        if reg.package == "pyo3":
+            return reg
+    return None
+
+
+def pyo3_abi3(crate: CrateInfo) -> bool:
+    pyo3 = find_pyo3(crate)
+    return pyo3 is not None and abi3_minimum(pyo3.features) is not None
+
+
+def register_cargo_build(
+    ctx,
+    crate: CrateInfo,
+    output,
+    *,
+    mode: str = "build",
+    runtime: PyRuntimeInfo | None = None,
+    extension_module: bool = False,
+    pyo3_module: str | None = None,
+):
+    toolchain = ctx.toolchains.rust()
+    crates = crate.transitive()
+    pyo3 = find_pyo3(crate)
+    pyo3_features: tuple[str, ...] = ()
+    env = {
+        "PATH": f"{toolchain.bin_dir}:/usr/bin:/bin",
+        "CARGO_HOME": toolchain.cargo_home,
+        "RUSTC": toolchain.rustc,
+        "CARGO_TERM_COLOR": "never",
+    }
+    pyo3_config = None
+    if pyo3 is not None:
+        if runtime is None:
+            runtime = ctx.toolchains.python_runtime()
+        pyo3_config = config_file_text(runtime, abi3=pyo3_abi3(crate), extension_module=extension_module)
+        if extension_module:
+            env["PYO3_BUILD_EXTENSION_MODULE"] = "1"
+            if pyo3.version_tuple() < _PYO3_ENV_SWITCH:
+                pyo3_features = ("extension-module",)
+    spec_crates = []
+    for c in crates:
+        spec_crates.append({
+            "package": c.package,
+            "name": c.name,
+            "root": os.path.join(ctx.workspace_root, c.root.path),
+            "edition": c.edition,
+            "kind": c.kind,
+            "features": list(c.features),
+            "deps": [{"package": d.package, "name": d.name} for d in c.deps],
+            "registry_deps": [
+                _registry_entry(r, pyo3_features if r.package == "pyo3" else ()) for r in c.registry_deps
+            ],
+            "rustc_flags": list(c.rustc_flags),
+            "rustc_env": dict(c.rustc_env),
+        })
+    lockfiles = sorted({r.lockfile for r in crate.all_registry_deps() if r.lockfile is not None}, key=str)
+    if len(lockfiles) > 1:
+        raise ctx.error("the crates of one target come from more than one lock file: "
+                        + ", ".join(str(l) for l in lockfiles), attribute="deps")
+    spec = {
+        "workspace_dir": f"{_CARGO_DIR}/ws/{crate.package}",
+        "target_dir": f"{_CARGO_DIR}/target",
+        "cargo": toolchain.cargo,
+        "profile": PROFILES[ctx.config.compilation_mode],
+        "lockfile": os.path.join(ctx.workspace_root, lockfiles[0].path) if lockfiles else None,
+        "crates": spec_crates,
+        "build": {"package": crate.package, "mode": mode},
+        "env": env,
+        "output": output.exec_path,
+        "pyo3_module": pyo3_module,
+        "pyo3_config": pyo3_config,
+    }
+    spec_file = ctx.actions.declare_file(f"{ctx.label.name}.cargo.json")
+    ctx.actions.write(spec_file, json.dumps(spec, indent=1, sort_keys=True))
+    inputs = [spec_file]
+    for c in crates:
+        inputs.extend(c.srcs)
+        inputs.extend(c.compile_data)
+        if c.root not in c.srcs:
+            inputs.append(c.root)
+    inputs.extend(lockfiles)
+    verb = "Testing" if mode == "test" else "Compiling"
+    return ctx.actions.run(
+        outputs=[output],
+        inputs=Depset(tuple(dict.fromkeys(inputs))),
+        argv=[sys.executable, "-m", "kiln.tools.cargo_build", spec_file.exec_path],
+        mnemonic="CargoBuild",
+        progress_message=f"{verb} Rust {crate.kind} {ctx.label} (cargo, {spec['profile']})",
+        execution_requirements={"no-sandbox": "1"},
+        executable_outputs=mode == "test" or crate.kind == "bin",
+    )

@@ -1,0 +1,68 @@
+"""Rust providers: CrateInfo (a crate kiln builds) and RegistryCrateInfo (a crates.io crate)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kiln.core.artifacts import Artifact
+from kiln.core.labels import Label
+
+
+@dataclass(frozen=True)
+class RegistryCrateInfo:
+    """A crate from a registry, as @crate_index//:pyo3 names it."""
+
+    name: str                 # the name Rust code uses (`use pyo3::...`)
+    package: str              # the registry package
+    version: str              # a cargo version requirement ("0.23", "=0.23.5")
+    features: tuple[str, ...] = ()
+    default_features: bool = True
+    # The index it came from and the lock file that pins it, if any.
+    index: str = ""
+    lockfile: Artifact | None = None
+
+    def version_tuple(self) -> tuple[int, ...]:
+        digits = self.version.lstrip("=^~<>").split(",")[0].strip()
+        parts = []
+        for p in digits.split("."):
+            if not p.isdigit():
+                break
+            parts.append(int(p))
+        return tuple(parts)
+
+
+@dataclass(frozen=True)
+class CrateInfo:
+    label: Label
+    name: str            # crate name
+    package: str         # cargo package name, unique per label
+    kind: str            # "lib" | "cdylib" | "bin" | "proc-macro"
+    root: Artifact
+    srcs: tuple[Artifact, ...]
+    edition: str
+    features: tuple[str, ...] = ()
+    deps: tuple["CrateInfo", ...] = ()
+    registry_deps: tuple[RegistryCrateInfo, ...] = ()
+    rustc_flags: tuple[str, ...] = ()
+    rustc_env: tuple[tuple[str, str], ...] = ()
+    compile_data: tuple[Artifact, ...] = field(default=())
+
+    def transitive(self) -> list["CrateInfo"]:
+        """This crate and every kiln crate it depends on, each once, dependencies first."""
+        out: list[CrateInfo] = []
+        seen: set[Label] = set()
+        stack: list[tuple[CrateInfo, bool]] = [(self, False)]
+        while stack:
+            crate, expanded = stack.pop()
+            if expanded:
+                out.append(crate)
+                continue
+            if crate.label in seen:
+                continue
+            seen.add(crate.label)
+            stack.append((crate, True))
+            stack.extend((d, False) for d in reversed(crate.deps))
+        return out
+
+    def all_registry_deps(self) -> list[RegistryCrateInfo]:
+        return [r for c in self.transitive() for r in c.registry_deps]
