@@ -82,7 +82,8 @@ def cargo_command(spec: Spec, rustc_args: list[str], *, locked: bool) -> list[st
         profile = spec.profile
     select = ["--bin", crate.name] if crate.kind == "bin" else ["--lib"]
     cmd = [
-        spec.cargo, "rustc", "-p", crate.package, *select,
+        # --quiet: no "Compiling ..." status lines; rustc's warnings and errors still show.
+        spec.cargo, "rustc", "--quiet", "-p", crate.package, *select,
         "--profile", profile,
         "--target-dir", spec.target_dir,
         "--manifest-path", os.path.join(spec.workspace_dir, "Cargo.toml"),
