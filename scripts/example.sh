@@ -8,3 +8,6 @@ cd examples
 ../.venv/bin/kiln test //...
 ../.venv/bin/kiln run //app:hello -- "kiln user"
 ../.venv/bin/kiln run --config=fancy //app:hello
+# The Rust/PyO3 example lives in kiln's own workspace (the repository root).
+cd ..
+.venv/bin/kiln test -c opt //examples/word_count/... --test_output=all

@@ -60,7 +60,8 @@ def run(inv: Invocation, cwd: Path) -> int:
 
     loader = Loader(workspace, default_registry(),
                     report=lambda level, text: print(f"{level}: {text}", file=sys.stderr),
-                    disallow_empty_glob=bool(opts.get("incompatible_disallow_empty_glob", True)))
+                    disallow_empty_glob=bool(opts.get("incompatible_disallow_empty_glob", True)),
+                    external_dir=output_base.root / "external")
     env = LoaderQueryEnvironment(loader, workspace.offset_of(cwd))
     result = evaluate(expression, env, keep_going=keep_going)
     for w in result.warnings:

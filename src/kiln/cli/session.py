@@ -110,6 +110,7 @@ class Session:
             self.workspace, default_registry(),
             report=lambda level, text: self.events.post(Message(level, text)),
             disallow_empty_glob=bool(self.opts.get("incompatible_disallow_empty_glob", True)),
+            external_dir=self.output_base.root / "external",
         )
 
     # ---- phases ----------------------------------------------------------

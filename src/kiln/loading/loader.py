@@ -50,11 +50,14 @@ class Loader:
         report: Callable[[str, str], None] | None = None,
         disallow_empty_glob: bool = True,
         external_repos: dict[str, Path] | None = None,
+        external_dir: Path | None = None,
     ):
         self.workspace = workspace
         self.registry = registry
         # Repositories generated on disk (e.g. @crate_index from crate_universe), by name.
         self.external_repos = dict(external_repos or {})
+        # Where repositories kiln generates (crate indexes) are written.
+        self.external_dir = external_dir
         self.report = report or (lambda level, text: print(f"{level}: {text}", file=sys.stderr))
         self.disallow_empty_glob = disallow_empty_glob
         self.selects = SelectTable()
@@ -126,10 +129,24 @@ class Loader:
             return self.workspace.root
         if repo in self.external_repos:
             return self.external_repos[repo]
+        decl = self.module.repos.get(repo)
+        if decl is not None and decl.kind in _CRATE_REPO_KINDS and self.external_dir is not None:
+            return self._generate_crate_repo(repo, decl)
         canonical = wellknown.canonical_repo(repo)
         if canonical in wellknown.WELL_KNOWN_REPOS:
             return wellknown.BUILTIN_REPOS / canonical
         return None
+
+    def _generate_crate_repo(self, repo: str, decl: Any) -> Path:
+        """Writes @repo's BUILD and defs.bzl from the Cargo files its crate_universe names."""
+        from kiln.repos.crate_universe import build_crate_index, write_crate_repo
+
+        index = build_crate_index(self.module, decl.generated_name, self.workspace.root)
+        directory = self.external_dir / decl.generated_name
+        write_crate_repo(index, directory, self.workspace.root, repo=repo)
+        self.files_read.update(index.files)
+        self.external_repos[repo] = directory
+        return directory
 
     def _load(self, pkg_id: PackageId) -> Package:
         root = self.repo_root(pkg_id.repo)
@@ -229,7 +246,7 @@ class Loader:
             cycle = " -> ".join(str(l) for l in self._stack[self._stack.index(label):] + [label])
             raise LoadingError(f"cycle in the load() graph: {cycle}")
         repo = wellknown.canonical_repo(label.repo)
-        if label.repo in self.external_repos:
+        if label.repo and repo not in wellknown.WELL_KNOWN_REPOS and self.repo_root(label.repo) is not None:
             frozen = self._eval_bzl(label)
         elif repo in wellknown.WELL_KNOWN_REPOS:
             frozen = self._well_known_module(repo, label, module_id)
@@ -266,7 +283,7 @@ class Loader:
         saved_pending = self._pending
         try:
             sl.eval(module, self._prelude, _GLOBALS)
-            self._eval(module, label.relative_path(), text)
+            self._eval(module, f"@{label.repo}//{label.relative_path()}" if label.repo else label.relative_path(), text)
         finally:
             self._stack.pop()
             self._pending = saved_pending
@@ -427,6 +444,8 @@ class Loader:
                 "exports_files", "package_group", "subpackages", "licenses")
         return {k: self._builtins[k] for k in keep}
 
+
+_CRATE_REPO_KINDS = ("crate", "crates_repository", "crates_vendor")
 
 # Rules Bazel has natively that kiln does not build; calling one says so instead of "not found".
 UNSUPPORTED_NATIVE_RULES = (

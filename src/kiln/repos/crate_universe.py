@@ -344,7 +344,7 @@ class _Builder:
         rel = parsed.relative_path()
         return self.root / rel, rel
 
-    def _read(self, reader: Any, path: Path, display: str, what: str) -> Any:
+    def _read(self, reader: Any, path: Path, display: str) -> Any:
         try:
             result = reader(path, display)
         except LoadingError as e:
@@ -358,7 +358,7 @@ class _Builder:
     def _manifest(self, path: Path, display: str) -> Manifest:
         key = path.resolve()
         if key not in self._manifests:
-            self._manifests[key] = self._read(read_manifest, path, display, "manifest")
+            self._manifests[key] = self._read(read_manifest, path, display)
         return self._manifests[key]
 
     def _display(self, path: Path) -> str:
@@ -373,7 +373,7 @@ class _Builder:
         lock = None
         if self.u.cargo_lockfile:
             path, display = self._file(self.u.cargo_lockfile, "cargo_lockfile")
-            lock = self._read(read_lock, path, display, "cargo_lockfile")
+            lock = self._read(read_lock, path, display)
             self.index.lockfile = display
         wants: list[_Want] = []
         members = self._members()
@@ -581,6 +581,8 @@ def render_build_file(index: CrateIndex) -> str:
             value = getattr(c, key)
             if value:
                 attrs.append((key, value))
+        if index.lockfile:
+            attrs.append(("lockfile", index.lockfile))
         attrs.append(("visibility", ["//visibility:public"]))
         lines.append("rust_registry_crate(")
         lines.extend(f"    {k} = {_starlark(v)}," for k, v in attrs)

@@ -75,6 +75,8 @@ def make_crate(ctx, kind: str, *, extra_registry: tuple[RegistryCrateInfo, ...] 
                                     attribute=attr)
                 deps.append(crate)
             elif reg is not None:
+                if reg.lock_error:
+                    raise ctx.error(reg.lock_error, attribute=attr)
                 if all(r.package != reg.package for r in registry):
                     registry.append(reg)
             else:

@@ -20,6 +20,8 @@ class RegistryCrateInfo:
     # The index it came from and the lock file that pins it, if any.
     index: str = ""
     lockfile: Artifact | None = None
+    # Set when the lock file lacks this crate: reported where a target uses it.
+    lock_error: str = ""
 
     def version_tuple(self) -> tuple[int, ...]:
         digits = self.version.lstrip("=^~<>").split(",")[0].strip()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kiln.core.artifacts import Artifact
 from kiln.core.attrs import Attr, AttrType
 from kiln.core.depset import Depset
 from kiln.core.providers import DefaultInfo, RunEnvironmentInfo
@@ -71,7 +72,11 @@ RUST_TEST = RuleClass.make("rust_test", _rust_test, RUST_ATTRS + [Attr("crate", 
 
 
 def _rust_registry_crate(ctx):
-    lock = ctx.files.lockfile
+    for unsupported in ("git", "path"):
+        if getattr(ctx.attr, unsupported):
+            raise ctx.error(f"kiln does not build {unsupported} crates yet", attribute=unsupported)
+    # The lock file is read like a repository rule reads it: by path, not as a visible target.
+    lock = Artifact("", ctx.attr.lockfile) if ctx.attr.lockfile else None
     return [RegistryCrateInfo(
         name=ctx.attr.crate_name or ctx.label.name.replace("-", "_"),
         package=ctx.attr.package or ctx.label.name,
@@ -79,7 +84,8 @@ def _rust_registry_crate(ctx):
         features=tuple(ctx.attr.features),
         default_features=ctx.attr.default_features,
         index=ctx.label.repo,
-        lockfile=lock[0] if lock else None,
+        lockfile=lock,
+        lock_error=ctx.attr.lock_error,
     )]
 
 
@@ -92,7 +98,13 @@ RUST_REGISTRY_CRATE = RuleClass.make(
         Attr("version", AttrType.STRING, mandatory=True),
         Attr("features", AttrType.STRING_LIST),
         Attr("default_features", AttrType.BOOL, True),
-        Attr("lockfile", AttrType.LABEL),
+        Attr("lockfile", AttrType.STRING),
+        Attr("lock_error", AttrType.STRING),
+        Attr("git", AttrType.STRING),
+        Attr("branch", AttrType.STRING),
+        Attr("tag", AttrType.STRING),
+        Attr("rev", AttrType.STRING),
+        Attr("path", AttrType.STRING),
     ],
     doc="A crate from crates.io, as generated for @crate_index//:<name>.",
 )

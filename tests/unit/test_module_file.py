@@ -1,0 +1,269 @@
+"""MODULE.bazel and WORKSPACE evaluation: module extensions recorded, unknown ones reported at the call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kiln.core.errors import LoadingError, Location
+from kiln.loading.module_file import CRATE_UNIVERSE_DEFS, ModuleInfo, read_module_files
+
+CRATE = '"@rules_rust//crate_universe:extensions.bzl", "crate"'
+
+
+def evaluate(tmp_path: Path, module: str | None = None, workspace: str | None = None) -> ModuleInfo:
+    if module is not None:
+        (tmp_path / "MODULE.bazel").write_text(module)
+    if workspace is not None:
+        (tmp_path / "WORKSPACE").write_text(workspace)
+    return read_module_files(tmp_path)
+
+
+def error(tmp_path: Path, module: str | None = None, workspace: str | None = None) -> LoadingError:
+    with pytest.raises(LoadingError) as info:
+        evaluate(tmp_path, module, workspace)
+    return info.value
+
+
+def test_crate_tags_recorded_with_lines(tmp_path):
+    info = evaluate(tmp_path, f'''module(name = "ws")
+bazel_dep(name = "rules_rust", version = "0.57.0")
+
+crate = use_extension({CRATE})
+# crate.spec(package = "commented out") must not shift the lines
+crate.spec(package = "pyo3", version = "0.23", features = ["abi3-py38"], default_features = False)
+crate.spec(
+    package = "rayon",
+    version = "1.10",
+)
+crate.annotation(crate = "pyo3-build-config", build_script_env = {{"PYO3_PYTHON": "python3"}})
+crate.from_specs(name = "crate_index")
+use_repo(crate, "crate_index")
+''')
+    assert info.name == "ws"
+    [usage] = info.extensions
+    assert (usage.bzl_label, usage.name, usage.dev_dependency) == ("@rules_rust//crate_universe:extensions.bzl", "crate", False)
+    assert (usage.repo, usage.path) == ("rules_rust", "crate_universe/extensions.bzl")
+    assert usage.location == Location("MODULE.bazel", 4, 9)
+    assert [(t.name, t.line) for t in usage.tags] == [("spec", 6), ("spec", 7), ("annotation", 11), ("from_specs", 12)]
+    assert usage.tags[0].attrs == {"package": "pyo3", "version": "0.23", "features": ["abi3-py38"], "default_features": False}
+    assert usage.tags[0].location == Location("MODULE.bazel", 6, 7)
+    assert usage.tags[2].attrs["build_script_env"] == {"PYO3_PYTHON": "python3"}
+    assert usage.imports == {"crate_index": "crate_index"}
+    decl = info.repos["crate_index"]
+    assert (decl.generated_name, decl.kind, decl.usage) == ("crate_index", "crate", usage)
+    assert decl.location.line == 13
+    assert info.crate_universe_usages() == [usage]
+
+
+def test_use_repo_aliases_and_dev_dependency(tmp_path):
+    info = evaluate(tmp_path, f'''module(name = "ws")
+crate = use_extension({CRATE}, dev_dependency = True)
+crate.from_cargo(name = "crates", cargo_lockfile = "//:Cargo.lock", manifests = ["//:Cargo.toml"])
+use_repo(crate, "crates", my_crates = "crates")
+''')
+    [usage] = info.extensions
+    assert usage.dev_dependency is True
+    assert usage.imports == {"crates": "crates", "my_crates": "crates"}
+    assert info.repos["my_crates"].generated_name == "crates"
+    assert usage.tags_named("from_cargo")[0].attrs["manifests"] == ["//:Cargo.toml"]
+
+
+def test_default_crate_repo_name_is_crates(tmp_path):
+    info = evaluate(tmp_path, f'crate = use_extension({CRATE})\ncrate.from_specs()\nuse_repo(crate, "crates")\n')
+    assert list(info.repos) == ["crates"]
+
+
+def test_unknown_extension_fails_at_use_extension(tmp_path):
+    e = error(tmp_path, '''module(name = "ws")
+
+python = use_extension("@rules_python//python/extensions:python.bzl", "python")
+python.toolchain(python_version = "3.11")
+''')
+    assert e.message == ("kiln does not implement the module extension 'python' from "
+                         "@rules_python//python/extensions:python.bzl yet")
+    assert e.location == Location("MODULE.bazel", 3, 10)
+
+
+def test_unknown_extension_name_in_known_file(tmp_path):
+    e = error(tmp_path, 'x = use_extension("@rules_rust//crate_universe:extensions.bzl", "crates")\n')
+    assert "module extension 'crates' from @rules_rust//crate_universe:extensions.bzl" in e.message
+    assert e.location.line == 1
+
+
+def test_extension_through_repo_name_of_bazel_dep(tmp_path):
+    info = evaluate(tmp_path, '''bazel_dep(name = "rules_rust", version = "0.57.0", repo_name = "rr")
+crate = use_extension("@rr//crate_universe:extensions.bzl", "crate")
+crate.from_specs()
+''')
+    assert info.extensions[0].repo == "rules_rust" and info.extensions[0].is_crate_universe
+
+
+def test_misspelt_tag_attribute(tmp_path):
+    e = error(tmp_path, f'crate = use_extension({CRATE})\n\ncrate.spec(package = "pyo3", featurs = ["x"])\n')
+    assert e.message == "crate.spec(): unknown attribute 'featurs' (did you mean 'features'?)"
+    assert e.location == Location("MODULE.bazel", 3, 7)
+
+
+def test_tag_attribute_type_and_mandatory(tmp_path):
+    e = error(tmp_path, f'crate = use_extension({CRATE})\ncrate.spec(package = "pyo3", features = "abi3")\n')
+    assert e.message == "crate.spec(): attribute 'features' must be a list of strings, got string"
+    assert e.location.line == 2
+    e = error(tmp_path, f'crate = use_extension({CRATE})\ncrate.spec(version = "1")\n')
+    assert e.message == "crate.spec(): missing mandatory attribute 'package'"
+
+
+def test_unknown_tag_class(tmp_path):
+    e = error(tmp_path, f'crate = use_extension({CRATE})\ncrate.from_cargos(name = "x")\n')
+    assert e.message.startswith("module extension 'crate' from @rules_rust//crate_universe:extensions.bzl has no "
+                                "tag class 'from_cargos' (did you mean 'from_cargo'?); its tags are: annotation, annotation_select, "
+                                "from_cargo, from_specs")
+    assert e.location.line == 2
+
+
+def test_tags_take_keywords_only(tmp_path):
+    e = error(tmp_path, f'crate = use_extension({CRATE})\ncrate.spec("pyo3")\n')
+    assert e.message == "module extension tags take keyword arguments only"
+    assert e.location.line == 2
+
+
+def test_use_repo_of_repo_the_extension_does_not_make(tmp_path):
+    e = error(tmp_path, f'''crate = use_extension({CRATE})
+crate.from_cargo(name = "crates", manifests = ["//:Cargo.toml"])
+use_repo(crate, "crate_index")
+''')
+    assert e.message == ("module extension 'crate' from @rules_rust//crate_universe:extensions.bzl does not generate "
+                         "repository 'crate_index', yet use_repo() imports it; it generates: crates")
+    assert e.location.line == 3
+
+
+def test_use_repo_errors(tmp_path):
+    e = error(tmp_path, 'use_repo("crate", "crates")\n')
+    assert e.message.startswith("use_repo() takes the value use_extension() returned first")
+    assert e.location.line == 1
+    e = error(tmp_path, f'''crate = use_extension({CRATE})
+crate.from_specs()
+use_repo(crate, "crates")
+use_repo(crate, "crates")
+''')
+    assert "the repository name 'crates' is already in use" in e.message
+    assert e.location.line == 4
+
+
+def test_rust_toolchain_extension(tmp_path):
+    info = evaluate(tmp_path, '''module(name = "ws")
+bazel_dep(name = "rules_rust", version = "0.57.0")
+register_toolchains("@rust_toolchains//:all")
+rust = use_extension("@rules_rust//rust:extensions.bzl", "rust")
+rust.toolchain(edition = "2021", versions = ["1.84.0"])
+use_repo(rust, "rust_toolchains")
+''')
+    assert info.rust_edition == "2021"
+    assert info.toolchains == ["@rust_toolchains//:all"]
+    assert info.extensions[0].tags[0].attrs == {"edition": "2021", "versions": ["1.84.0"]}
+    assert info.repos["rust_toolchains"].kind == "rust"
+    assert not info.extensions[0].is_crate_universe
+
+
+def test_other_toolchains_still_unsupported(tmp_path):
+    e = error(tmp_path, 'module(name = "ws")\n\nregister_toolchains("@pythons_hub//:all")\n')
+    assert e.message.startswith('kiln does not support register_toolchains("@pythons_hub//:all") in MODULE.bazel yet')
+    assert e.location.line == 3
+
+
+def test_other_directives_still_unsupported(tmp_path):
+    e = error(tmp_path, 'x = use_repo_rule("@bazel_tools//tools/build_defs/repo:http.bzl", "http_archive")\n')
+    assert e.message == "kiln does not support repository rules (use_repo_rule) in MODULE.bazel yet"
+    assert e.location.line == 1
+
+
+def test_bazel_dep_unchanged(tmp_path):
+    info = evaluate(tmp_path, 'module(name = "ws", version = "1.0")\nbazel_dep(name = "rules_python", version = "1")\n')
+    assert (info.name, info.version, info.bazel_deps, info.extensions, info.repos) == (
+        "ws", "1.0", {"rules_python": "rules_python"}, [], {})
+    e = error(tmp_path, 'bazel_dep(name = "rules_go", version = "1")\n')
+    assert e.message.startswith('bazel_dep(name = "rules_go"): kiln cannot fetch modules yet')
+
+
+# ---- WORKSPACE ----------------------------------------------------------------
+
+WORKSPACE = '''workspace(name = "pyo3_example")
+
+load("@rules_rust//rust:repositories.bzl", "rules_rust_dependencies", "rust_register_toolchains")
+rules_rust_dependencies()
+rust_register_toolchains(edition = "2018")
+
+load("@rules_rust//crate_universe:repositories.bzl", "crate_universe_dependencies")
+crate_universe_dependencies()
+
+load("@rules_rust//crate_universe:defs.bzl", "crate", "crates_repository")
+
+crates_repository(
+    name = "crate_index",
+    cargo_lockfile = "//:Cargo.lock",
+    lockfile = "//:Cargo.Bazel.lock",
+    manifests = ["//:Cargo.toml"],
+    packages = {
+        "pyo3": crate.spec(version = "0.23", features = ["extension-module"]),
+    },
+    annotations = {
+        "pyo3-build-config": [crate.annotation(
+            build_script_data = ["@python_3_11//:files"],
+            build_script_env = {"PYO3_PYTHON": "$(execpath @python_3_11//:python3)"},
+        )],
+    },
+)
+
+load("@crate_index//:defs.bzl", "crate_repositories")
+crate_repositories()
+'''
+
+
+def test_workspace_crates_repository(tmp_path):
+    info = evaluate(tmp_path, workspace=WORKSPACE)
+    assert info.name == "pyo3_example" and info.rust_edition == "2018"
+    [usage] = info.extensions
+    assert (usage.bzl_label, usage.name) == (CRATE_UNIVERSE_DEFS, "crates_repository")
+    assert usage.is_crate_universe
+    [tag] = usage.tags
+    assert tag.location == Location("WORKSPACE", 12, 1)
+    assert tag.attrs["packages"] == {"pyo3": {"version": "0.23", "features": ["extension-module"]}}
+    assert tag.attrs["annotations"]["pyo3-build-config"][0]["build_script_env"] == {
+        "PYO3_PYTHON": "$(execpath @python_3_11//:python3)"}
+    assert tag.attrs["manifests"] == ["//:Cargo.toml"] and tag.attrs["lockfile"] == "//:Cargo.Bazel.lock"
+    assert tag.key_location("packages", "pyo3").line == 18
+    assert tag.key_location("annotations", "pyo3-build-config").line == 21
+    assert info.repos["crate_index"].kind == "crates_repository"
+
+
+def test_workspace_crate_helpers_check_attributes(tmp_path):
+    e = error(tmp_path, workspace='''load("@rules_rust//crate_universe:defs.bzl", "crate", "crates_repository")
+crates_repository(
+    name = "crate_index",
+    packages = {"pyo3": crate.spec(version = "0.23", feature = ["x"])},
+)
+''')
+    assert e.message == "crate.spec(): unknown attribute 'feature' (did you mean 'features'?)"
+    assert e.location.line == 4
+
+
+def test_workspace_crates_vendor_and_duplicates(tmp_path):
+    info = evaluate(tmp_path, workspace='''load("@rules_rust//crate_universe:defs.bzl", "crate", "crates_vendor")
+crates_vendor(name = "vendor", packages = {"rayon": crate.spec(version = "1")}, mode = "remote")
+''')
+    assert info.extensions[0].name == "crates_vendor" and info.repos["vendor"].kind == "crates_vendor"
+    e = error(tmp_path, workspace='''load("@rules_rust//crate_universe:defs.bzl", "crates_repository")
+crates_repository(name = "c", packages = {})
+crates_repository(name = "c", packages = {})
+''')
+    assert "the repository name 'c' is already in use" in e.message and e.location.line == 3
+    e = error(tmp_path, workspace='''load("@rules_rust//crate_universe:defs.bzl", "crates_repository")
+crates_repository(name = "c", packages = {"pyo3": "0.23"})
+''')
+    assert "'packages' must be a dict of crate names to crate.spec(...)" in e.message
+
+
+def test_workspace_still_rejects_other_rule_sets(tmp_path):
+    e = error(tmp_path, workspace='load("@rules_python//python:pip.bzl", "pip_parse")\npip_parse(name = "pip")\n')
+    assert e.message == "kiln does not support pip_parse in WORKSPACE yet"
