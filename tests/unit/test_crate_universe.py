@@ -221,6 +221,7 @@ rust_registry_crate(
     version = "=0.23.5",
     features = ["abi3-py38", "auto-initialize", "extension-module", "macros"],
     default_features = False,
+    lockfile = "Cargo.lock",
     visibility = ["//visibility:public"],
 )
 ''' in text
@@ -231,6 +232,7 @@ rust_registry_crate(
     version = "=0.7.3",
     features = [],
     default_features = True,
+    lockfile = "Cargo.lock",
     visibility = ["//visibility:public"],
 )
 ''' in text
