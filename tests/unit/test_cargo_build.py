@@ -530,3 +530,17 @@ def test_module_name_check(shared_lib):
         "module_name 'pkg.eggs' does not match the #[pymodule] in the Rust code, which defines "
         "'helper_weak' (PyInit_helper_weak), 'spam' (PyInit_spam)"
     )
+
+
+def test_missing_abi3_feature_is_explained():
+    from kiln.tools.cargo_build import CargoRun, _hint
+
+    run = CargoRun(101)
+    run.stderr_tail = [
+        "error: failed to select a version for `pyo3`.\n",
+        "versions that meet the requirements `^0.23` (locked to 0.23.5) are: 0.23.5\n",
+        "package `wc` depends on `pyo3` with feature `abi3-py315` but `pyo3` does not have that feature.\n",
+    ]
+    hint = _hint(run)
+    assert "pyo3 0.23.5 has no feature 'abi3-py315'" in hint
+    assert "stable ABI" in hint

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -275,9 +276,25 @@ def prepare_lock(spec: Spec, env: dict[str, str], files: dict[str, str]) -> bool
     return True
 
 
+_MISSING_FEATURE = re.compile(r"depends on `(?P<crate>[\w-]+)` with feature `(?P<feature>[\w-]+)` but `[\w-]+` "
+                              r"does not have that feature")
+_LOCKED_TO = re.compile(r"\(locked to (?P<version>[\w.\-+]+)\)")
+
+
 def _hint(run: CargoRun) -> str:
     text = "".join(run.stderr_tail)
-    return "\n" + _RUSTUP_HINT if "rustup" in text and "toolchain" in text else ""
+    if "rustup" in text and "toolchain" in text:
+        return "\n" + _RUSTUP_HINT
+    m = _MISSING_FEATURE.search(text)
+    if m and m.group("feature").startswith("abi3"):
+        locked = _LOCKED_TO.search(text)
+        version = f" {locked.group('version')}" if locked else ""
+        return (f"\n{m.group('crate')}{version} has no feature '{m.group('feature')}': this version of "
+                f"{m.group('crate')} does not support that Python stable ABI (abi3) version; use a lower "
+                f"abi3-py3X feature or a newer {m.group('crate')}")
+    if m:
+        return f"\n{m.group('crate')} has no feature '{m.group('feature')}'"
+    return ""
 
 
 def check_pyo3_module(module_name: str, path: str) -> None:
