@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from kiln.core.artifacts import Artifact
 from kiln.core.attrs import Attr, AttrType
 from kiln.core.depset import Depset
@@ -9,7 +11,7 @@ from kiln.core.providers import DefaultInfo, RunEnvironmentInfo
 from kiln.core.rule_class import RuleClass
 from kiln.core.runfiles import Runfiles, merge_all
 from kiln.rules.rust.cargo_action import register_cargo_build
-from kiln.rules.rust.crate import RUST_ATTRS, make_crate
+from kiln.rules.rust.crate import RUST_ATTRS, cargo_package_name, make_crate
 from kiln.rules.rust.providers import CrateInfo, RegistryCrateInfo
 
 
@@ -40,8 +42,8 @@ def _rust_shared_library(ctx):
     return [DefaultInfo(files=files, runfiles=Runfiles(files).merge(data_runfiles(ctx))), crate]
 
 
-def _executable(ctx, mode: str):
-    crate = make_crate(ctx, "bin" if mode == "build" else "lib")
+def _executable(ctx, mode: str, crate: CrateInfo | None = None):
+    crate = crate or make_crate(ctx, "bin" if mode == "build" else "lib")
     out = ctx.actions.declare_file(ctx.label.name)
     register_cargo_build(ctx, crate, out, mode=mode)
     files = Depset((out,))
@@ -57,11 +59,25 @@ def _rust_binary(ctx):
 
 
 def _rust_test(ctx):
-    if ctx.attr.crate is not None:
-        base = ctx.attr.crate.get(CrateInfo)
-        if base is None:
-            raise ctx.error(f"'{ctx.attr.crate.label}' is not a Rust crate", attribute="crate")
-    return _executable(ctx, "test")
+    if ctx.attr.crate is None:
+        return _executable(ctx, "test")
+    # rules_rust's `crate = ":lib"`: the library's own sources, compiled as a test harness.
+    base = ctx.attr.crate.get(CrateInfo)
+    if base is None:
+        raise ctx.error(f"'{ctx.attr.crate.label}' is not a Rust crate", attribute="crate")
+    extra = make_crate(ctx, "lib") if ctx.files.srcs else None
+    crate = replace(
+        base,
+        label=ctx.label,
+        package=cargo_package_name(ctx.label),
+        kind="lib",
+        deps=base.deps + (extra.deps if extra else ()),
+        registry_deps=base.registry_deps + tuple(
+            r for r in (extra.registry_deps if extra else ()) if r.package not in {b.package for b in base.registry_deps}
+        ),
+        features=tuple(dict.fromkeys(base.features + tuple(ctx.attr.crate_features))),
+    )
+    return _executable(ctx, "test", crate)
 
 
 RUST_LIBRARY = RuleClass.make("rust_library", _rust_library, RUST_ATTRS)
