@@ -297,6 +297,18 @@ def _hint(run: CargoRun) -> str:
     return ""
 
 
+_COULD_NOT_COMPILE = re.compile(r"could not compile `([\w-]+)`")
+
+
+def _failed_targets(spec: Spec, run: CargoRun) -> str:
+    """Names the kiln targets of the crates rustc failed on (cargo only knows package names)."""
+    labels = {c.package: c.label for c in spec.crates if c.label}
+    failed = {labels[p] for p in _COULD_NOT_COMPILE.findall("".join(run.stderr_tail)) if p in labels}
+    if not failed:
+        return ""
+    return "\nthe error is in " + ", ".join(sorted(failed))
+
+
 def check_pyo3_module(module_name: str, path: str) -> None:
     last = module_name.rsplit(".", 1)[-1]
     found = pyinit_symbols(path)
@@ -343,7 +355,7 @@ def build(spec: Spec) -> int:
         if os.path.lexists(spec.output):      # never leave an earlier build's file looking current
             os.remove(spec.output)
         print(f"ERROR: cargo failed to build crate '{crate.name}' (package {crate.package}), "
-              f"exit code {run.code}{_hint(run)}", file=sys.stderr)
+              f"exit code {run.code}{_hint(run)}{_failed_targets(spec, run)}", file=sys.stderr)
         return run.code if run.code > 0 else 128 - run.code   # killed by a signal: the shell's convention
     if artifact is None:
         raise ToolError(f"cargo built package {crate.package} but reported no {crate.kind} artifact "

@@ -51,6 +51,8 @@ class Crate:
     registry_deps: tuple[RegistryDep, ...] = ()
     rustc_flags: tuple[str, ...] = ()
     rustc_env: tuple[tuple[str, str], ...] = ()
+    # The kiln target this crate comes from, for messages ("//pkg:lib").
+    label: str = ""
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,7 @@ def _crate(obj: dict, base: str) -> Crate:
         registry_deps=tuple(registry),
         rustc_flags=_strings(obj, "rustc_flags", where),
         rustc_env=tuple(sorted(env.items())),
+        label=str(obj.get("label") or ""),
     )
 
 

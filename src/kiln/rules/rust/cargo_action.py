@@ -79,6 +79,7 @@ def register_cargo_build(
     spec_crates = []
     for c in crates:
         spec_crates.append({
+            "label": str(c.label),
             "package": c.package,
             "name": c.name,
             "root": os.path.join(ctx.workspace_root, c.root.path),

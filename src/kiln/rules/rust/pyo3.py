@@ -19,7 +19,7 @@ from kiln.rules.python.py_library import import_paths
 from kiln.rules.rust.cargo_action import find_pyo3, pyo3_abi3, register_cargo_build
 from kiln.rules.rust.crate import RUST_ATTRS, make_crate
 from kiln.rules.rust.providers import RegistryCrateInfo
-from kiln.rules.rust.pyo3_config import abi3_minimum, extension_file_name
+from kiln.rules.rust.pyo3_config import extension_file_name
 from kiln.rules.rust.rust_rules import data_runfiles
 
 PYO3_ATTRS = RUST_ATTRS + [
@@ -45,12 +45,9 @@ def _extension(ctx, extra_registry=()):
         raise ctx.error("a PyO3 extension needs the pyo3 crate among its deps (e.g. \"@crate_index//:pyo3\")",
                         attribute="deps")
     runtime = ctx.toolchains.python_runtime()
+    # Whether this pyo3 has the abi3 feature asked for, and whether it fits the runtime, is
+    # pyo3's and cargo's to say: they know the crate's features (see tools/cargo_build's hints).
     abi3 = pyo3_abi3(crate)
-    minimum = abi3_minimum(pyo3.features)
-    if abi3 and minimum and minimum > (0, 0) and minimum > tuple(runtime.version_info[:2]):
-        raise ctx.error(
-            f"pyo3's abi3-py{minimum[0]}{minimum[1]} feature needs Python {minimum[0]}.{minimum[1]} or newer, "
-            f"but the target runtime is {runtime.describe()}", attribute="deps")
     module = _module_name(ctx)
     try:
         file_name = extension_file_name(module, runtime, abi3=abi3)
