@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import sys
 
 import pytest
 
@@ -29,13 +30,20 @@ crate.from_cargo(
     manifests = ["//:Cargo.toml"],
 )
 
-# abi3 features pyo3 0.23 does not have (its newest is abi3-py313).
+# abi3 features pyo3 0.23 does not have (its newest is abi3-py312).
 crate.spec(package = "pyo3", version = "0.23", features = ["abi3-py315"], repositories = ["pyo3_py315"])
 crate.from_specs(name = "pyo3_py315")
 crate.spec(package = "pyo3", version = "0.23", features = ["abi3-py399"], repositories = ["pyo3_py399"])
 crate.from_specs(name = "pyo3_py399")
-use_repo(crate, "crate_index", "pyo3_py315", "pyo3_py399")
+# An abi3 feature pyo3 0.23 has, one Python minor above the runtime's.
+crate.spec(package = "pyo3", version = "0.23", features = ["{newer}"], repositories = ["pyo3_newer"])
+crate.from_specs(name = "pyo3_newer")
+use_repo(crate, "crate_index", "pyo3_py315", "pyo3_py399", "pyo3_newer")
 """
+
+# pyo3 0.23's abi3 features stop at abi3-py312.
+NEWER_MINOR = sys.version_info[1] + 1
+NEWER_ABI3 = f"abi3-py3{min(NEWER_MINOR, 12)}"
 
 # word_count's manifest plus itoa, with word_count's lock file: itoa is not locked.
 CARGO_TOML = """
@@ -102,6 +110,13 @@ pyo3_extension(
 )
 
 pyo3_extension(
+    name = "newer_abi3",
+    srcs = ["stable/lib.rs"],
+    module_name = "stable",
+    deps = ["@pyo3_newer//:pyo3"],
+)
+
+pyo3_extension(
     name = "no_pyo3",
     srcs = ["plain.rs"],
     module_name = "plain",
@@ -143,7 +158,7 @@ fn stable(_m: &Bound<'_, PyModule>) -> PyResult<()> {
 @pytest.fixture(scope="module")
 def ews(tmp_path_factory) -> RustWorkspace:
     w = make_workspace(tmp_path_factory, "rust_errors_ws")
-    w.write("MODULE.bazel", MODULE)
+    w.write("MODULE.bazel", MODULE.replace("{newer}", NEWER_ABI3))
     w.write("Cargo.toml", CARGO_TOML)
     shutil.copyfile(WORD_COUNT_LOCK, w.root / "Cargo.lock")
     w.write("bad/BUILD.bazel", BUILD)
@@ -211,6 +226,15 @@ def test_abi3_feature_pyo3_lacks_is_reported_as_such(ews, feature):
     assert re.search(r"does not have|doesn't have|has no|lacks|no such|unknown feature|not a feature of",
                      r.output), r.output
     assert not re.search(r"needs Python 3\.\d+ or newer", r.output), r.output
+
+
+@pytest.mark.skipif(NEWER_MINOR > 12, reason="pyo3 0.23 has no abi3 feature above this Python")
+def test_abi3_feature_newer_than_the_runtime_is_reported(ews):
+    r = failed(ews.kiln("build", "//bad:newer_abi3"))
+    assert "//bad:newer_abi3" in r.output, r.output
+    assert NEWER_ABI3 in r.output, r.output
+    # pyo3: "cannot set a minimum Python version 3.12 higher than the interpreter version 3.11 ..."
+    assert f"3.{NEWER_MINOR}" in r.output and f"3.{sys.version_info[1]}" in r.output, r.output
 
 
 def test_pyo3_extension_without_pyo3_in_deps(ews):
