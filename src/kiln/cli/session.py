@@ -225,6 +225,7 @@ class Session:
             locations=plan.locations,
             explainer=explainer,
             action_env=plan.config.action_env,
+            subcommands=bool(self.opts.get("subcommands")),
         )
         self.scheduler = scheduler
         try:

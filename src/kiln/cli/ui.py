@@ -80,7 +80,7 @@ class Reporter:
 
     def _handle(self, event: ev.Event) -> None:
         if isinstance(event, ev.Message):
-            style = {"ERROR": "bold red", "WARNING": "yellow", "DEBUG": "cyan"}.get(event.level)
+            style = {"ERROR": "bold red", "WARNING": "yellow", "DEBUG": "cyan", "SUBCOMMAND": "blue"}.get(event.level)
             label = Text(f"{event.level}: ", style=style or "green")
             self._print(label + Text(event.text))
         elif isinstance(event, ev.AnalysisFinished):

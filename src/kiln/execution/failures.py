@@ -34,6 +34,17 @@ def describe_failure(action: Action, spawn: Spawn, result: SpawnResult, workspac
     return "\n".join(parts)
 
 
+def describe_command(action: Action, spawn: Spawn) -> str:
+    """The command as -s (--subcommands) shows it: environment and argv, ready to paste."""
+    lines = [f"# {action.owner} [action '{action.describe()}']"]
+    where = "<the output base's exec root>" if action.requirement("no-sandbox") else "<a private exec root>"
+    lines.append(f"(cd {where} && \\")
+    lines.append("  exec env - \\")
+    lines.extend(f"    {k}={shlex.quote(v)} \\" for k, v in spawn.env)
+    lines.append("  " + " ".join(shlex.quote(a) for a in action.argv) + ")")
+    return "\n".join(lines)
+
+
 def _undeclared_hint(spawn: Spawn, output: str, workspace_root: str) -> str:
     """Names workspace files the output mentions that were not declared inputs."""
     declared = {i.exec_path for i in spawn.inputs}

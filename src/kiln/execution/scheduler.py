@@ -22,9 +22,9 @@ from kiln.core.errors import Location
 from kiln.core.labels import Label
 from kiln.execution.action_cache import ActionCache, ActionResult, OutputFile
 from kiln.execution.cas import Cas
-from kiln.execution.events import ActionFailed, ActionFinished, ActionStarted, EventBus
+from kiln.execution.events import ActionFailed, ActionFinished, ActionStarted, EventBus, Message
 from kiln.execution.explain import Explainer
-from kiln.execution.failures import describe_failure
+from kiln.execution.failures import describe_command, describe_failure
 from kiln.execution.file_digests import FileDigests
 from kiln.execution.materialize import Materializer
 from kiln.execution.spawn import Executor, Spawn, SpawnInput, SpawnResult
@@ -65,6 +65,7 @@ class Scheduler:
         locations: dict[Label, Location],
         explainer: Explainer | None = None,
         action_env: tuple[tuple[str, str], ...] = (),
+        subcommands: bool = False,
     ):
         self.workspace_root = str(workspace_root)
         self.cas = cas
@@ -78,6 +79,7 @@ class Scheduler:
         self.locations = locations
         self.explainer = explainer
         self.action_env = action_env
+        self.subcommands = subcommands
         # exec path -> (digest, executable) of every derived file known so far.
         self.digests: dict[str, tuple[Digest, bool]] = {}
         self._lock = threading.Lock()
@@ -124,15 +126,18 @@ class Scheduler:
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for fut in done:
                     action = running.pop(fut)
-                    ok, was_cached = fut.result()
-                    if not ok:
+                    status = fut.result()
+                    if status in ("failed", "not run"):
+                        # A failed action ran all the same: it counts as executed.
+                        if status == "failed":
+                            outcome.executed += 1
                         outcome.ok = False
                         outcome.failed_actions.append(action)
                         self._mark_unbuilt(action, dependents, outcome)
                         if not self.keep_going:
                             stop = True
                         continue
-                    if was_cached:
+                    if status == "cached":
                         outcome.cached += 1
                     else:
                         outcome.executed += 1
@@ -156,7 +161,8 @@ class Scheduler:
 
     # ---- one action ------------------------------------------------------
 
-    def _run_one(self, action: Action) -> tuple[bool, bool]:
+    def _run_one(self, action: Action) -> str:
+        """Returns "cached", "executed", "failed" (it ran and failed) or "not run"."""
         with self._lock:
             self._next_id += 1
             action_id = self._next_id
@@ -164,25 +170,29 @@ class Scheduler:
             spawn = self._spawn(action)
         except ActionFailure as e:
             self._fail(action_id, action, e.message)
-            return False, False
+            return "not run"
         no_cache = action.requirement("no-cache") is not None
         cached = None if no_cache else self.action_cache.get(spawn.key)
         if cached is not None and all(self.cas.has(o.digest, o.executable) for o in cached.outputs):
             self._record(cached.outputs)
             self.events.post(ActionFinished(action_id, action.mnemonic, action.describe(), True, True, 0.0))
-            return True, True
+            return "cached"
 
         self.events.post(ActionStarted(action_id, action.mnemonic, action.describe()))
         # An output from an earlier run must not look current if this run fails.
         for o in action.outputs:
             self.materializer.remove(o.exec_path)
         explanation = self.explainer.explain(action, spawn) if self.explainer else ""
+        if self.subcommands and action.kind is ActionKind.SPAWN:
+            self.events.post(Message("SUBCOMMAND", describe_command(action, spawn)))
         start = time.monotonic()
         result = self._execute(action, spawn)
         seconds = time.monotonic() - start
         if result.exit_code != 0 or result.missing_outputs or result.error:
+            self.events.post(ActionFinished(action_id, action.mnemonic, action.describe(), False, False, seconds,
+                                            explanation))
             self._fail(action_id, action, describe_failure(action, spawn, result, self.workspace_root))
-            return False, False
+            return "failed"
         if not no_cache:
             self.action_cache.put(spawn.key, ActionResult(result.outputs, 0, result.stdout, result.stderr, seconds))
         if self.explainer:
@@ -192,7 +202,7 @@ class Scheduler:
             text = (result.stdout + result.stderr).decode("utf-8", "replace").rstrip()
             self.events.info(f"From {action.describe()}:\n{text}")
         self.events.post(ActionFinished(action_id, action.mnemonic, action.describe(), False, True, seconds, explanation))
-        return True, False
+        return "executed"
 
     def _fail(self, action_id: int, action: Action, message: str) -> None:
         loc = self.locations.get(action.owner)
