@@ -17,14 +17,8 @@ from kiln.repos.crate_cargo import (
     req_matches,
     target_matches,
 )
-from kiln.repos.crate_universe import (
-    CrateIndex,
-    build_crate_index,
-    crate_universes,
-    render_build_file,
-    render_defs_bzl,
-    write_crate_repo,
-)
+from kiln.repos.crate_repo_files import render_build_file, render_defs_bzl, write_crate_repo
+from kiln.repos.crate_universe import CrateIndex, build_crate_index, crate_universes
 
 LINUX = HostTarget(
     "x86_64-unknown-linux-gnu",

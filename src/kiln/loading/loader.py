@@ -139,7 +139,8 @@ class Loader:
 
     def _generate_crate_repo(self, repo: str, decl: Any) -> Path:
         """Writes @repo's BUILD and defs.bzl from the Cargo files its crate_universe names."""
-        from kiln.repos.crate_universe import build_crate_index, write_crate_repo
+        from kiln.repos.crate_repo_files import write_crate_repo
+        from kiln.repos.crate_universe import build_crate_index
 
         index = build_crate_index(self.module, decl.generated_name, self.workspace.root)
         directory = self.external_dir / decl.generated_name
