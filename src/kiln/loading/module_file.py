@@ -24,13 +24,14 @@ import starlark as sl
 from kiln.core.errors import KilnError, LabelError, LoadingError, Location
 from kiln.core.labels import PackageId, parse_label
 from kiln.loading import wellknown
+from kiln.loading.call_sites import CallSites
 from kiln.loading.starlark_errors import call_frames, parse_location, to_kiln_error
 from kiln.repos import crate_tags
 
-_GLOBALS = sl.Globals.extended_by([sl.LibraryExtension.StructType, sl.LibraryExtension.Json])
+GLOBALS = sl.Globals.extended_by([sl.LibraryExtension.StructType, sl.LibraryExtension.Json])
 
 # Modules whose names Bazel users depend on that kiln needs nothing from.
-_HARMLESS_MODULES = frozenset({"rules_cc", "rules_license", "rules_shell", "rules_pkg", "protobuf", "rules_proto"})
+HARMLESS_MODULES = frozenset({"rules_cc", "rules_license", "rules_shell", "rules_pkg", "protobuf", "rules_proto"})
 
 # Directives the next issues implement; until then they are named in the error.
 _LATER = {
@@ -169,12 +170,14 @@ def read_module_files(root: Path) -> ModuleInfo:
     for name in ("WORKSPACE.bazel", "WORKSPACE"):
         ws = root / name
         if ws.is_file():
-            _evaluate_workspace(ws, info)
+            from kiln.loading.workspace_file import evaluate_workspace  # WORKSPACE is rare: load on demand
+
+            evaluate_workspace(ws, info)
             break
     return info
 
 
-class _Recorder:
+class Recorder:
     def __init__(self) -> None:
         self.pending: KilnError | None = None
 
@@ -193,9 +196,9 @@ class _Recorder:
         source = path.read_text(encoding="utf-8") if text is None else text
         try:
             if prelude is not None:
-                sl.eval(module, sl.parse(_PRELUDE_NAME, prelude), _GLOBALS)
+                sl.eval(module, sl.parse(_PRELUDE_NAME, prelude), GLOBALS)
             ast = sl.parse(display, source)
-            sl.eval(module, ast, _GLOBALS, loader)
+            sl.eval(module, ast, GLOBALS, loader)
         except sl.StarlarkError as e:
             err = to_kiln_error(str(e), self.pending, source)
             _relocate_prelude_error(err, str(e), source)
@@ -223,104 +226,11 @@ def _relocate_prelude_error(err: KilnError, text: str, source: str) -> None:
         err.location = Location(file, line, column)
 
 
-def _unsupported(what: str, file: str) -> Callable[..., Any]:
+def unsupported(what: str, file: str) -> Callable[..., Any]:
     def fail(*args: Any, **kwargs: Any) -> None:
         raise LoadingError(f"kiln does not support {what} in {file} yet")
 
     return fail
-
-
-# ---- where a call is written ------------------------------------------------
-
-
-def _mask_source(text: str) -> str:
-    """The text with comments and string literals blanked (newlines kept), so calls can be searched."""
-    out = list(text)
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        if c == "#":
-            while i < n and text[i] != "\n":
-                out[i] = " "
-                i += 1
-            continue
-        if c in "'\"":
-            quote = text[i:i + 3] if text[i:i + 3] in ('"""', "'''") else c
-            j = i + len(quote)
-            while j < n and not text.startswith(quote, j):
-                if text[j] == "\\":
-                    j += 1
-                elif text[j] == "\n" and len(quote) == 1:
-                    break
-                j += 1
-            end = min(n, j + len(quote))
-            for k in range(i, end):
-                if out[k] != "\n":
-                    out[k] = " "
-            i = end
-            continue
-        i += 1
-    return "".join(out)
-
-
-class _CallSites:
-    """Lines of calls, found by searching the text: the k-th call of a kind is its k-th occurrence.
-
-    Exact for straight-line files (what MODULE.bazel and WORKSPACE almost always are);
-    a call made in a loop gets the line of its last occurrence.
-    """
-
-    def __init__(self, text: str):
-        self._masked = _mask_source(text)
-        self._starts = [0] + [m.end() for m in re.finditer("\n", text)]
-        self._found: dict[str, list[int]] = {}
-        self._seen: dict[str, int] = {}
-
-    def next(self, pattern: str) -> tuple[int, int]:
-        positions = self._found.get(pattern)
-        if positions is None:
-            positions = [m.start(1) for m in re.finditer(pattern, self._masked)]
-            self._found[pattern] = positions
-        k = self._seen.get(pattern, 0)
-        self._seen[pattern] = k + 1
-        if not positions:
-            return 0, 0
-        pos = positions[min(k, len(positions) - 1)]
-        line = _bisect(self._starts, pos)
-        return line + 1, pos - self._starts[line] + 1
-
-    def key_lines(self, text: str, line: int, column: int, attr: str, keys: list[str]) -> dict[str, int]:
-        """Lines of `"key":` entries written after a call (first occurrence of each)."""
-        if not line:
-            return {}
-        start = self._starts[line - 1] + column - 1
-        at = re.compile(rf"\b{re.escape(attr)}\s*=").search(self._masked, start)
-        if at is None:
-            return {}
-        start = at.end()
-        out = {}
-        for key in keys:
-            m = re.compile(rf"([\"']){re.escape(key)}\1\s*:").search(text, start)
-            if m:
-                out[f"{attr}.{key}"] = _bisect(self._starts, m.start()) + 1
-        return out
-
-    def call(self, function: str) -> tuple[int, int]:
-        return self.next(rf"(?<![\w.])({re.escape(function)})\s*\(")
-
-    def method(self, name: str) -> tuple[int, int]:
-        return self.next(rf"\.\s*({re.escape(name)})\s*\(")
-
-
-def _bisect(starts: list[int], pos: int) -> int:
-    lo, hi = 0, len(starts) - 1
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if starts[mid] <= pos:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
 
 
 # ---- MODULE.bazel -----------------------------------------------------------
@@ -328,10 +238,10 @@ def _bisect(starts: list[int], pos: int) -> int:
 
 def _evaluate_module(path: Path, info: ModuleInfo) -> None:
     info.files.append(str(path))
-    rec = _Recorder()
+    rec = Recorder()
     display = "MODULE.bazel"
     text = path.read_text(encoding="utf-8")
-    sites = _CallSites(text)
+    sites = CallSites(text)
     specs: list[crate_tags.ExtensionSpec] = []
 
     def module(name: str = "", version: str = "", compatibility_level: int = 0, repo_name: str = "",
@@ -341,7 +251,7 @@ def _evaluate_module(path: Path, info: ModuleInfo) -> None:
     def bazel_dep(name: str, version: str = "", max_compatibility_level: int = -1, repo_name: str = "",
                   dev_dependency: bool = False) -> None:
         canonical = wellknown.canonical_repo(name)
-        if canonical not in wellknown.WELL_KNOWN_REPOS and name not in _HARMLESS_MODULES:
+        if canonical not in wellknown.WELL_KNOWN_REPOS and name not in HARMLESS_MODULES:
             known = ", ".join(sorted(wellknown.WELL_KNOWN_REPOS))
             raise LoadingError(
                 f"bazel_dep(name = \"{name}\"): kiln cannot fetch modules yet; it provides these rule sets "
@@ -418,7 +328,7 @@ def _evaluate_module(path: Path, info: ModuleInfo) -> None:
     m.add_callable("register_toolchains", rec.guard(register_toolchains))
     m.add_callable("_kiln_not_a_proxy", rec.guard(_not_a_proxy))
     for fn, what in _LATER.items():
-        m.add_callable(fn, rec.guard(_unsupported(what, "MODULE.bazel")))
+        m.add_callable(fn, rec.guard(unsupported(what, "MODULE.bazel")))
     try:
         rec.run(path, display, m, text=text, prelude=_MODULE_PRELUDE)
     except KilnError as e:
@@ -494,150 +404,3 @@ def _check_crate_imports(info: ModuleInfo) -> None:
             )
 
 
-# ---- WORKSPACE --------------------------------------------------------------
-
-
-def _crate_helper(kind: str, tag: crate_tags.TagClass, display: str) -> Callable[..., Any]:
-    """WORKSPACE's crate.spec()/crate.annotation(): the attributes as a dict, checked like the bzlmod tags."""
-
-    def helper(**attrs: Any) -> dict[str, Any]:
-        why = crate_tags.check_attrs(f"crate.{kind}()", tag, attrs)
-        if why:
-            raise LoadingError(why)
-        return {k: v for k, v in attrs.items() if v is not None}
-
-    return helper
-
-
-_WORKSPACE_SPEC = crate_tags.TagClass(
-    {k: v for k, v in crate_tags.SPEC_ATTRS.items() if k not in ("repositories", "package_alias")}
-)
-_WORKSPACE_ANNOTATION = crate_tags.TagClass(
-    {k: v for k, v in crate_tags.ANNOTATION_ATTRS.items() if k not in ("repositories", "crate")}
-)
-
-_CRATE_STRUCT = """
-crate = struct(
-    spec = _kiln_crate_spec,
-    annotation = _kiln_crate_annotation,
-    select = _kiln_crate_select,
-    workspace_member = _kiln_crate_workspace_member,
-)
-"""
-
-
-def _evaluate_workspace(path: Path, info: ModuleInfo) -> None:
-    info.files.append(str(path))
-    rec = _Recorder()
-    display = path.name
-    text = path.read_text(encoding="utf-8")
-    sites = _CallSites(text)
-
-    def workspace(name: str = "", **_: Any) -> None:
-        info.name = info.name or name
-
-    def archive(name: str = "", **_: Any) -> None:
-        # Fetching a well-known rule set is a no-op: kiln has it built in.
-        if wellknown.canonical_repo(name) not in wellknown.WELL_KNOWN_REPOS and name not in _HARMLESS_MODULES:
-            raise LoadingError(f"repository '@{name}': kiln does not fetch external repositories yet")
-
-    def noop(*args: Any, **kwargs: Any) -> None:
-        return None
-
-    def rust_register_toolchains(*args: Any, edition: Any = None, **kwargs: Any) -> None:
-        if isinstance(edition, str):
-            info.rust_edition = edition
-
-    def crate_rule(rule: str) -> Callable[..., None]:
-        def record(**attrs: Any) -> None:
-            line, column = sites.call(rule)
-            where = Location(display, line, column)
-            name = attrs.get("name")
-            if not isinstance(name, str) or not name:
-                raise LoadingError(f"{rule}() needs a name", location=where)
-            _check_workspace_crate_attrs(rule, attrs, where)
-            if name in info.repos:
-                raise LoadingError(f"{rule}(name = \"{name}\"): the repository name '{name}' is already in use",
-                                   location=where)
-            key_lines = {}
-            for attr in ("packages", "annotations"):
-                if isinstance(attrs.get(attr), dict):
-                    key_lines.update(sites.key_lines(text, line, column, attr, list(attrs[attr])))
-            tag = Tag(rule, {k: v for k, v in attrs.items() if v is not None}, line, column, display, key_lines)
-            usage = ExtensionUsage(
-                bzl_label=CRATE_UNIVERSE_DEFS, name=rule, repo="rules_rust", path="crate_universe/defs.bzl",
-                file=display, line=line, column=column, tags=[tag], imports={name: name},
-            )
-            info.extensions.append(usage)
-            info.repos[name] = RepoDecl(name, name, rule, usage, where)
-
-        return record
-
-    def select(common: Any = None, selects: Any = None) -> dict[str, Any]:
-        return {"common": common, "selects": selects or {}}
-
-    def workspace_member(version: str = "", sha256: str = "") -> dict[str, Any]:
-        return {"version": version, "sha256": sha256}
-
-    def config(**attrs: Any) -> dict[str, Any]:
-        return {k: v for k, v in attrs.items() if v is not None}
-
-    setup_functions = {
-        "py_repositories", "rules_python_dependencies", "bazel_skylib_workspace", "aspect_bazel_lib_dependencies",
-        "rules_rust_dependencies", "pip_install_dependencies", "rules_pkg_dependencies",
-        "crate_universe_dependencies", "rust_repositories", "rust_analyzer_dependencies",
-        # `load("@crate_index//:defs.bzl", "crate_repositories")`: the crates are kiln's to fetch.
-        "crate_repositories",
-    }
-
-    def load_module(module_id: str) -> Any:
-        mod = sl.Module()
-        for fn in ("http_archive", "git_repository", "local_repository", "new_local_repository", "http_file"):
-            mod.add_callable(fn, rec.guard(archive))
-        for fn in setup_functions:
-            mod.add_callable(fn, rec.guard(noop))
-        mod.add_callable("rust_register_toolchains", rec.guard(rust_register_toolchains))
-        for fn in ("python_register_toolchains", "pip_parse"):
-            mod.add_callable(fn, rec.guard(_unsupported(fn, display)))
-        for rule in WORKSPACE_CRATE_RULES:
-            mod.add_callable(rule, rec.guard(crate_rule(rule)))
-        mod.add_callable("_kiln_crate_spec", rec.guard(_crate_helper("spec", _WORKSPACE_SPEC, display)))
-        mod.add_callable("_kiln_crate_annotation",
-                         rec.guard(_crate_helper("annotation", _WORKSPACE_ANNOTATION, display)))
-        mod.add_callable("_kiln_crate_select", rec.guard(select))
-        mod.add_callable("_kiln_crate_workspace_member", rec.guard(workspace_member))
-        mod.add_callable("render_config", rec.guard(config))
-        mod.add_callable("splicing_config", rec.guard(config))
-        sl.eval(mod, sl.parse("<kiln crate_universe>", _CRATE_STRUCT), _GLOBALS)
-        return mod.freeze()
-
-    m = sl.Module()
-    m.add_callable("workspace", rec.guard(workspace))
-    for fn in ("register_toolchains", "register_execution_platforms", "bind"):
-        m.add_callable(fn, rec.guard(_unsupported(fn, display)))
-    for fn in ("local_repository", "new_local_repository"):
-        m.add_callable(fn, rec.guard(archive))
-    rec.run(path, display, m, sl.FileLoader(load_module), text=text)
-
-
-def _check_workspace_crate_attrs(rule: str, attrs: dict[str, Any], where: Location) -> None:
-    def fail(why: str) -> None:
-        raise LoadingError(f"{rule}(name = \"{attrs['name']}\"): {why}", location=where)
-
-    packages = attrs.get("packages")
-    if packages is not None:
-        if not isinstance(packages, dict) or not all(isinstance(v, dict) for v in packages.values()):
-            fail("'packages' must be a dict of crate names to crate.spec(...)")
-    annotations = attrs.get("annotations")
-    if annotations is not None:
-        ok = isinstance(annotations, dict) and all(
-            isinstance(v, list) and all(isinstance(a, dict) for a in v) for v in annotations.values()
-        )
-        if not ok:
-            fail("'annotations' must be a dict of crate names to lists of crate.annotation(...)")
-    manifests = attrs.get("manifests")
-    if manifests is not None and not (isinstance(manifests, list) and all(isinstance(x, str) for x in manifests)):
-        fail("'manifests' must be a list of labels")
-    for key in ("cargo_lockfile", "lockfile"):
-        if attrs.get(key) is not None and not isinstance(attrs[key], str):
-            fail(f"'{key}' must be a label")

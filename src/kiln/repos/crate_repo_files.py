@@ -208,9 +208,3 @@ def _starlark(value: Any, indent: int = 4) -> str:
         return "{\n" + inner + pad + "}"
     raise TypeError(f"cannot render {type(value).__name__} as Starlark")
 
-
-__all__ = [
-    "DEP_KINDS", "CrateAnnotation", "CrateIndex", "CrateSpec", "CrateUniverse", "RegistryCrate",
-    "build_crate_index", "build_crate_indexes", "crate_universes", "render_build_file", "render_defs_bzl",
-    "render_repo_file", "write_crate_repo",
-]
