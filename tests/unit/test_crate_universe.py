@@ -10,13 +10,9 @@ import starlark as sl
 
 from kiln.core.errors import LoadingError, Location
 from kiln.loading.module_file import read_module_files
-from kiln.repos.crate_cargo import (
-    HostTarget,
-    read_lock,
-    read_manifest,
-    req_matches,
-    target_matches,
-)
+from kiln.repos.cargo_cfg import HostTarget, target_matches
+from kiln.repos.cargo_versions import req_matches
+from kiln.repos.crate_cargo import read_lock, read_manifest
 from kiln.repos.crate_repo_files import render_build_file, render_defs_bzl, write_crate_repo
 from kiln.repos.crate_universe import CrateIndex, build_crate_index, crate_universes
 

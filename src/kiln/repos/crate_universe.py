@@ -23,18 +23,16 @@ from kiln.core.errors import LabelError, LoadingError, Location
 from kiln.core.labels import PackageId, parse_label
 from kiln.loading.module_file import CRATE_UNIVERSE_DEFS, ExtensionUsage, ModuleInfo, Tag
 from kiln.repos import crate_tags
+from kiln.repos.cargo_cfg import HostTarget, host_target, target_matches
+from kiln.repos.cargo_versions import req_matches
 from kiln.repos.crate_cargo import (
     KNOWN_PROC_MACROS,
     CargoLock,
     Dependency,
-    HostTarget,
     LockedPackage,
     Manifest,
-    host_target,
     read_lock,
     read_manifest,
-    req_matches,
-    target_matches,
     workspace_members,
 )
 
