@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 
 BUILD_ERROR, COMMAND_LINE_ERROR, TESTS_FAILED, NO_TESTS = 1, 2, 3, 4
 

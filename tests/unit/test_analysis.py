@@ -275,7 +275,7 @@ def test_select_by_string_flag(world, config, expected):
 
 def test_select_concatenated_string(world):
     (action,) = world(SELECT_FILES, OPT).analyze("//s:g").actions
-    assert action.argv[2].endswith("echo OPT > " + f"kiln-out/k8-opt/bin/s/o")
+    assert action.argv[2].endswith("echo OPT > " + "kiln-out/k8-opt/bin/s/o")
     (action,) = world(SELECT_FILES).analyze("//s:g").actions
     assert "echo OTHER > " in action.argv[2]
 
