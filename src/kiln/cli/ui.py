@@ -1,7 +1,9 @@
 """The terminal: a live progress display on a TTY, plain lines otherwise.
 
 Subscribes to build events. Messages and results go to stderr, as Bazel
-does, so a program's own output (`kiln run`) stays clean on stdout.
+does, so a program's own output (`kiln run`) stays clean on stdout. rich is
+loaded only for a terminal: plain output is written directly, which keeps a
+no-op build's start-up short.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ import threading
 import time
 from typing import TextIO
 
-from rich.console import Console
-from rich.live import Live
-from rich.text import Text
+from typing import Any
 
 from kiln.execution import events as ev
+
+# A line is a sequence of (text, style) segments; styles only matter on a terminal.
+Segment = tuple[str, str | None]
 
 _STATUS_STYLE = {"PASSED": "green", "FAILED": "red", "TIMEOUT": "red", "NO STATUS": "yellow", "FAILED TO BUILD": "red"}
 
@@ -25,9 +28,13 @@ class Reporter:
                  explain: TextIO | None = None, test_output: str = "summary"):
         self.stream = stream or sys.stderr
         tty = self.stream.isatty()
-        self.console = Console(file=self.stream, force_terminal=color if color is not None else None,
-                               no_color=color is False, highlight=False, soft_wrap=True)
         self.live_enabled = tty if live is None else live
+        self.console: Any = None
+        if tty or color or self.live_enabled:
+            from rich.console import Console
+
+            self.console = Console(file=self.stream, force_terminal=color if color is not None else None,
+                                   no_color=color is False, highlight=False, soft_wrap=True)
         self.explain = explain
         self.test_output = test_output
         self.started = time.monotonic()
@@ -36,12 +43,14 @@ class Reporter:
         self.cached = 0
         self.total = 0
         self._lock = threading.RLock()
-        self._live: Live | None = None
+        self._live: Any = None
 
     # ---- lifecycle -------------------------------------------------------
 
     def start_live(self) -> None:
-        if self.live_enabled and self._live is None:
+        if self.live_enabled and self._live is None and self.console is not None:
+            from rich.live import Live
+
             self._live = Live(_Status(self), console=self.console, refresh_per_second=8, transient=True)
             self._live.start()
 
@@ -50,7 +59,9 @@ class Reporter:
             self._live.stop()
             self._live = None
 
-    def _render(self) -> Text:
+    def _render(self) -> Any:
+        from rich.text import Text
+
         elapsed = time.monotonic() - self.started
         head = f"[{self.done:,} / {max(self.total, self.done):,}] "
         if self.cached:
@@ -64,9 +75,19 @@ class Reporter:
             head += "idle"
         return Text(f"{head}  {elapsed:.1f}s", style="dim")
 
-    def _print(self, text: str | Text, style: str | None = None) -> None:
+    def _print(self, *segments: Segment | str) -> None:
+        parts = [(s, None) if isinstance(s, str) else s for s in segments]
         with self._lock:
-            self.console.print(text, style=style, markup=False) if isinstance(text, str) else self.console.print(text)
+            if self.console is None:
+                self.stream.write("".join(t for t, _ in parts) + "\n")
+                self.stream.flush()
+                return
+            from rich.text import Text
+
+            line = Text()
+            for text, style in parts:
+                line.append(text, style=style)
+            self.console.print(line)
 
     def _refresh(self) -> None:
         if self._live is not None:
@@ -81,13 +102,12 @@ class Reporter:
     def _handle(self, event: ev.Event) -> None:
         if isinstance(event, ev.Message):
             style = {"ERROR": "bold red", "WARNING": "yellow", "DEBUG": "cyan", "SUBCOMMAND": "blue"}.get(event.level)
-            label = Text(f"{event.level}: ", style=style or "green")
-            self._print(label + Text(event.text))
+            self._print((f"{event.level}: ", style or "green"), event.text)
         elif isinstance(event, ev.AnalysisFinished):
             self.total = event.actions
-            self._print(Text("INFO: ", style="green") + Text(
-                f"Analyzed {event.targets} target{'s' if event.targets != 1 else ''} "
-                f"({event.packages} package{'s' if event.packages != 1 else ''} loaded)."))
+            self._print(("INFO: ", "green"),
+                        f"Analyzed {event.targets} target{'s' if event.targets != 1 else ''} "
+                        f"({event.packages} package{'s' if event.packages != 1 else ''} loaded).")
             self.start_live()
         elif isinstance(event, ev.ActionStarted):
             self.running[event.action_id] = event.progress_message
@@ -102,7 +122,7 @@ class Reporter:
             self._refresh()
         elif isinstance(event, ev.ActionFailed):
             self.running.pop(event.action_id, None)
-            self._print(Text("ERROR: ", style="bold red") + Text(event.message))
+            self._print(("ERROR: ", "bold red"), event.message)
             self._refresh()
         elif isinstance(event, ev.TestFinished):
             self._test_line(event)
@@ -123,11 +143,8 @@ class Reporter:
         width = max(len(r.label) for r in results) + 2
         for r in sorted(results, key=lambda r: r.label):
             cached = "(cached) " if r.cached else ""
-            status = Text(f"{cached}{r.status}", style=_STATUS_STYLE.get(r.status, ""))
-            line = Text(r.label.ljust(width)) + status
-            if r.status != "FAILED TO BUILD":
-                line += Text(f" in {r.seconds:.1f}s")
-            self._print(line)
+            took = f" in {r.seconds:.1f}s" if r.status != "FAILED TO BUILD" else ""
+            self._print(r.label.ljust(width), (f"{cached}{r.status}", _STATUS_STYLE.get(r.status)), took)
             if r.status not in ("PASSED", "FAILED TO BUILD"):
                 self._print(f"  {r.log_path}")
         passed = sum(r.status == "PASSED" for r in results)
@@ -137,7 +154,7 @@ class Reporter:
         summary += f"{passed} test{' passes' if passed == 1 else 's pass'}"
         if failed:
             summary += f" and {failed} fail{'s' if failed == 1 else ''} locally"
-        self._print(Text(summary + ".", style="green" if not failed else "red"))
+        self._print((summary + ".", "green" if not failed else "red"))
 
     def _summary(self, event: ev.BuildFinished) -> None:
         for label, paths in event.outputs:
@@ -146,11 +163,10 @@ class Reporter:
                 self._print(f"  {p}")
         word = "successfully" if event.success else "with errors"
         style = "green" if event.success else "bold red"
-        head = Text("INFO: " if event.success else "ERROR: ", style=style)
-        self._print(head + Text(
-            f"Build completed {word}: {event.targets} target{'s' if event.targets != 1 else ''}, "
-            f"{event.actions_executed} action{'s' if event.actions_executed != 1 else ''} executed, "
-            f"{event.actions_cached} from cache, {event.seconds:.2f}s elapsed"))
+        self._print(("INFO: " if event.success else "ERROR: ", style),
+                    f"Build completed {word}: {event.targets} target{'s' if event.targets != 1 else ''}, "
+                    f"{event.actions_executed} action{'s' if event.actions_executed != 1 else ''} executed, "
+                    f"{event.actions_cached} from cache, {event.seconds:.2f}s elapsed")
 
 
 class _Status:
@@ -159,5 +175,5 @@ class _Status:
     def __init__(self, reporter: Reporter):
         self.reporter = reporter
 
-    def __rich__(self) -> Text:
+    def __rich__(self) -> Any:
         return self.reporter._render()
