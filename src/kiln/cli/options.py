@@ -183,11 +183,9 @@ OPTIONS = _table(
               help="Concurrent actions: N, auto, HOST_CPUS or HOST_CPUS*F."),
     OptionDef("explain", STR, None, commands=_BUILD, implicit="-", convert=lambda s: s or None,
               help="Say why each action ran; `--explain=FILE` writes it there, '-' is the terminal."),
-    OptionDef("verbose_explanations", BOOL, False, commands=_BUILD, help="More detail in --explain."),
     OptionDef("action_env", STR, (), commands=_BUILD, multiple=True, convert=_env_pair,
               help="NAME or NAME=VALUE added to the environment of actions."),
     OptionDef("define", STR, (), commands=_BUILD, multiple=True, convert=_define, help="name=value for select()."),
-    OptionDef("verbose_failures", BOOL, False, commands=_BUILD, help="Print the command line of failed actions."),
     OptionDef("subcommands", BOOL, False, abbrev="s", commands=_BUILD, help="Print each command before it runs."),
     OptionDef("sandbox_debug", BOOL, False, commands=_BUILD, help="Keep sandboxes for inspection."),
     OptionDef("check_visibility", BOOL, True, commands=_BUILD, help="Enforce visibility."),
@@ -218,11 +216,8 @@ OPTIONS = _table(
               choices=("label", "label_kind", "build", "graph", "package", "location"), help="Output format."),
     OptionDef("order_output", ENUM, "auto", commands=_QUERY, choices=("no", "deps", "auto", "full"),
               help="Output order."),
-    OptionDef("implicit_deps", BOOL, True, commands=_QUERY, help="Follow implicit dependencies."),
-    OptionDef("tool_deps", BOOL, True, commands=_QUERY, help="Follow dependencies in the exec configuration."),
     # clean.
     OptionDef("expunge", BOOL, False, commands=_CLEAN, help="Remove the whole output base."),
-    OptionDef("async", BOOL, False, commands=_CLEAN, help="Delete in the background."),
 )
 
 # Flags real rc files carry that change nothing in kiln. `help` is the reason.
@@ -240,6 +235,11 @@ IGNORED = _table(
     OptionDef("java_language_version", STR, commands=_ALL, help="kiln builds no Java"),
     OptionDef("tool_java_runtime_version", STR, commands=_ALL, help="kiln builds no Java"),
     OptionDef("tool_java_language_version", STR, commands=_ALL, help="kiln builds no Java"),
+    OptionDef("verbose_failures", BOOL, commands=_BUILD, help="kiln always shows a failed action's command and output"),
+    OptionDef("verbose_explanations", BOOL, commands=_BUILD, help="kiln's --explain always lists what changed"),
+    OptionDef("implicit_deps", BOOL, commands=_QUERY, help="kiln's query graph holds the dependencies BUILD files write (and rule defaults such as pyo3_module's pyo3)"),
+    OptionDef("tool_deps", BOOL, commands=_QUERY, help="kiln builds tools in the target configuration: there are no exec-configuration edges to drop"),
+    OptionDef("async", BOOL, commands=_CLEAN, help="kiln cleans at once"),
 )
 
 IGNORED_STARTUP = _table(

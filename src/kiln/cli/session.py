@@ -91,8 +91,16 @@ class Session:
             explain_stream = self._explain_file
         else:
             explain_stream = None
+        for name in _TOOLCHAIN_OPTIONS:
+            if self.opts.get(name):
+                raise CommandLineError(
+                    f"--{name} is not supported by kiln yet: platforms and toolchain resolution come with Python "
+                    "toolchains; until then kiln builds for the host, with the interpreter it runs on"
+                )
         color = {"yes": True, "no": False}.get(str(self.opts.get("color") or "auto"))
         curses = {"yes": True, "no": False}.get(str(self.opts.get("curses") or "auto"))
+        if not self.opts.get("show_progress", True):
+            curses = False
         self.reporter = Reporter(live=curses, color=color, explain=explain_stream,
                                  test_output=self.opts.get("test_output") or "summary")
         self.events.subscribe(self.reporter)
@@ -137,7 +145,16 @@ class Session:
         for err in resolver.errors:
             self.events.error(err.render())
         self.pattern_errors = len(resolver.errors)
+        build_tags = tuple(opts.get("build_tag_filters") or ())
+        if build_tags:
+            targets = [t for t in targets if tags_pass(tuple(t.tags), build_tags)]
         tests = expand_tests(self.loader, targets) if expand_tests else []
+        test_tags = tuple(opts.get("test_tag_filters") or ())
+        sizes = tuple(opts.get("test_size_filters") or ())
+        if test_tags:
+            tests = [t for t in tests if tags_pass(tuple(t.tags), test_tags)]
+        if sizes:
+            tests = [t for t in tests if tags_pass((t.attrs.get("size") or "medium",), sizes)]
         if tests and opts.get("build_tests_only"):
             targets = tests
         elif tests:
@@ -311,7 +328,18 @@ class Session:
 
 
 # Options that change what loading and analysis produce: part of the plan's key.
-_ANALYSIS_OPTIONS = ("check_visibility", "keep_going", "build_tests_only", "incompatible_disallow_empty_glob")
+_ANALYSIS_OPTIONS = ("check_visibility", "keep_going", "build_tests_only", "incompatible_disallow_empty_glob",
+                     "build_tag_filters", "test_tag_filters", "test_size_filters")
+_TOOLCHAIN_OPTIONS = ("platforms", "host_platform", "extra_toolchains", "toolchain_resolution_debug")
+
+
+def tags_pass(tags: tuple[str, ...], filters: tuple[str, ...]) -> bool:
+    """Bazel's tag filters: at least one required tag (if any is given), no excluded (`-tag`) one."""
+    required = [f.lstrip("+") for f in filters if not f.startswith("-")]
+    excluded = [f[1:] for f in filters if f.startswith("-")]
+    if any(t in tags for t in excluded):
+        return False
+    return not required or any(t in tags for t in required)
 
 
 def _top_target(ct: Any) -> TopTarget:

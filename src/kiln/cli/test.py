@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -105,6 +106,7 @@ def run(inv: Invocation, cwd: Path) -> int:
         test_filter=opts.get("test_filter"),
         use_cache=cache_mode != "no",
         base_env=base_env,
+        stream=sys.stderr if opts.get("test_output") == "streamed" else None,
     )
     results: list[TestFinished] = []
     specs = []
@@ -128,7 +130,8 @@ def run(inv: Invocation, cwd: Path) -> int:
         session.events.post(event)
         return event
 
-    jobs = int(opts.get("jobs") or os.cpu_count() or 1)
+    # Streamed output from several tests at once would interleave: run them one at a time.
+    jobs = 1 if runner.stream else int(opts.get("jobs") or os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         results.extend(pool.map(one, specs))
     session.reporter.report_tests(results)

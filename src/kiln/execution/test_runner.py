@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +52,7 @@ class TestResult:
 
 class TestRunner:
     def __init__(self, *, execroot: Path, testlogs: Path, cache_dir: Path, tmp: Path, digest_of, test_filter: str | None,
-                 use_cache: bool, base_env: dict[str, str]):
+                 use_cache: bool, base_env: dict[str, str], stream=None):
         self.execroot = execroot
         self.testlogs = testlogs
         self.cache_dir = cache_dir
@@ -60,6 +61,21 @@ class TestRunner:
         self.test_filter = test_filter
         self.use_cache = use_cache
         self.base_env = base_env
+        # Where --test_output=streamed copies output while tests run (they then run one at a time).
+        self.stream = stream
+
+    def _tee(self, proc: subprocess.Popen, log) -> threading.Thread:
+        """--test_output=streamed: the test's output goes to the log and to the terminal as it comes."""
+
+        def copy() -> None:
+            for line in iter(proc.stdout.readline, b""):
+                log.write(line)
+                self.stream.write(line.decode("utf-8", "replace"))
+                self.stream.flush()
+
+        thread = threading.Thread(target=copy, daemon=True)
+        thread.start()
+        return thread
 
     def key(self, spec: TestSpec) -> str:
         contents = []
@@ -130,15 +146,19 @@ class TestRunner:
             log.flush()
             try:
                 proc = subprocess.Popen(argv, cwd=runfiles / "_main", env=env, stdin=subprocess.DEVNULL,
-                                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                                        stdout=subprocess.PIPE if self.stream else log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
             except OSError as e:
                 log.write(f"cannot start test: {e.strerror}\n".encode())
                 status = "FAILED"
                 proc = None
             if proc is not None:
                 processes.register(proc)
+                copier = self._tee(proc, log) if self.stream else None
                 try:
                     code = proc.wait(timeout=spec.timeout)
+                    if copier is not None:
+                        copier.join()
                     status = "PASSED" if code == 0 else "FAILED"
                 except subprocess.TimeoutExpired:
                     _kill_group(proc)
@@ -146,6 +166,8 @@ class TestRunner:
                     log.write(f"\n-- Test timed out after {spec.timeout} seconds --\n".encode())
                 finally:
                     processes.unregister(proc)
+                    if copier is not None:
+                        copier.join(timeout=5)
         seconds = time.monotonic() - start
         shutil.rmtree(work, ignore_errors=True)
         output = (log_dir / "test.log").read_text(errors="replace")
