@@ -74,3 +74,13 @@ def test_ignored_options_are_announced(fws):
     r = fws.kiln("build", "//t:g", "--verbose_failures", "--announce_rc")
     assert r.code == 0, r.output
     assert "--verbose_failures has no effect in kiln" in r.stderr
+
+
+def test_announce_rc_names_the_rc_file(fws):
+    fws.write(".bazelrc", "build --jobs=1\n")
+    try:
+        r = fws.kiln("build", "//t:g", "--announce_rc")
+        assert r.code == 0, r.output
+        assert "Reading rc options for 'build' from" in r.stderr and ".bazelrc: --jobs" in r.stderr
+    finally:
+        (fws.root / ".bazelrc").unlink()

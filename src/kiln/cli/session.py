@@ -104,9 +104,19 @@ class Session:
         self.reporter = Reporter(live=curses, color=color, explain=explain_stream,
                                  test_output=self.opts.get("test_output") or "summary")
         self.events.subscribe(self.reporter)
-        for src_word, reason in inv.options.ignored:
-            if self.opts.get("announce_rc"):
-                self.events.info(f"{src_word} has no effect in kiln: {reason}")
+        if self.opts.get("announce_rc"):
+            self._announce_rc()
+
+    def _announce_rc(self) -> None:
+        """--announce_rc: which options came from which rc file, and which kiln ignores."""
+        by_source: dict[str, list[str]] = {}
+        for name, source in self.inv.options.sources.items():
+            if source != "command line":
+                by_source.setdefault(str(source).rsplit(":", 1)[0], []).append(f"--{name}")
+        for file, names in by_source.items():
+            self.events.info(f"Reading rc options for '{self.inv.command}' from {file}: {' '.join(sorted(names))}")
+        for word, reason in self.inv.options.ignored:
+            self.events.info(f"{word} has no effect in kiln: {reason}")
 
     @cached_property
     def loader(self) -> Any:
