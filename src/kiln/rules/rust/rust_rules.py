@@ -51,6 +51,7 @@ def _executable(ctx, mode: str, crate: CrateInfo | None = None):
     return [
         DefaultInfo(files=files, runfiles=Runfiles(files).merge(data_runfiles(ctx)), executable=out),
         RunEnvironmentInfo(tuple(ctx.attr.args), env, tuple(getattr(ctx.attr, "env_inherit", ()) or ())),
+        crate,
     ]
 
 
