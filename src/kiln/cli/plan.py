@@ -1,23 +1,13 @@
 """Build plans: what loading and analysis conclude, kept between commands.
 
 A plan is everything execution needs (actions, top-level outputs, runfiles,
-tests) with depsets flattened. It is saved in the output base under a key of
-the command, patterns and options, together with the stat of every BUILD and
-.bzl file read and every directory listed; the next command reuses it only if
-none of them changed. This is how a no-op build avoids re-evaluating
-Starlark without a background server. A plan is saved by write-then-rename,
-and a damaged one is a miss.
+tests) with depsets flattened. It is saved with kiln.cli.saved_results, so a
+no-op build does not re-evaluate Starlark, without a background server.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import pickle
-import sys
 from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Any
 
 from kiln.core.actions import Action
 from kiln.core.artifacts import Artifact
@@ -27,10 +17,6 @@ from kiln.core.errors import Location
 from kiln.core.labels import Label
 from kiln.core.providers import RunEnvironmentInfo
 from kiln.core.runfiles import Runfiles
-from kiln.execution.output_base import atomic_write
-
-_FORMAT = 1
-
 
 @dataclass(frozen=True)
 class TopTarget:
@@ -72,51 +58,3 @@ def flatten_action(a: Action) -> Action:
         inputs=Depset(tuple(a.inputs.to_list())),
         tool_runfiles=tuple((exe, flatten_runfiles(rf)) for exe, rf in a.tool_runfiles),
     )
-
-
-def _stamp(path: str) -> tuple | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    # ctime too: tools that restore mtimes (cp -p, tar, rsync) cannot restore it.
-    return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
-
-
-def _kiln_version_stamp() -> str:
-    """Changes whenever kiln's own code changes, so stale plans are never reused."""
-    root = Path(__file__).resolve().parent.parent
-    h = hashlib.sha256()
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for f in sorted(filenames):
-            if f.endswith((".py", ".bazel", ".bzl")):
-                st = os.stat(os.path.join(dirpath, f))
-                h.update(f"{dirpath}/{f}:{st.st_mtime_ns}:{st.st_size};".encode())
-    return h.hexdigest()
-
-
-class PlanCache:
-    def __init__(self, directory: Path, tmp: Path):
-        self.directory = directory
-        self.tmp = tmp
-
-    def key(self, *parts: Any) -> str:
-        return hashlib.sha256(repr((_FORMAT, sys.executable, sys.version, _kiln_version_stamp(), parts)).encode()).hexdigest()
-
-    def load(self, key: str) -> Any:
-        try:
-            with open(self.directory / key, "rb") as f:
-                deps, plan = pickle.load(f)
-        except (FileNotFoundError, EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError, ImportError):
-            return None
-        for path, stamp in deps:
-            if _stamp(path) != stamp:
-                return None
-        return plan
-
-    def save(self, key: str, plan: Any, paths: set[str]) -> None:
-        deps = [(p, _stamp(p)) for p in sorted(paths)]
-        data = pickle.dumps((deps, plan), protocol=pickle.HIGHEST_PROTOCOL)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        atomic_write(self.directory / key, data, self.tmp)

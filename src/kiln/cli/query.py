@@ -9,7 +9,7 @@ from typing import Any
 from kiln.cli.options import Invocation
 from kiln.core.errors import CommandLineError, ExitCode
 from kiln.core.labels import Label
-from kiln.cli.plan import PlanCache
+from kiln.cli.saved_results import SavedResults
 from kiln.execution.output_base import OutputBase, default_output_base
 from kiln.loading.workspace import find_workspace
 
@@ -44,7 +44,7 @@ def run(inv: Invocation, cwd: Path) -> int:
     order = opts.get("order_output") or "auto"
     keep_going = bool(opts.get("keep_going"))
     # A query's answer depends only on the BUILD and .bzl files it read: reuse it while they are unchanged.
-    cache = PlanCache(output_base.root / "queries", output_base.tmp)
+    cache = SavedResults(output_base.root / "queries", output_base.tmp)
     key = cache.key("query", expression, output, order, keep_going, workspace.offset_of(cwd),
                     opts.get("incompatible_disallow_empty_glob", True), str(workspace.root))
     saved = cache.load(key)

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from kiln.cli.options import Invocation
-from kiln.cli.plan import Plan, PlanCache, TopTarget, flatten_action, flatten_runfiles
+from kiln.cli.plan import Plan, TopTarget, flatten_action, flatten_runfiles
+from kiln.cli.saved_results import SavedResults
 from kiln.cli.ui import Reporter
 from kiln.core.actions import Action
 from kiln.core.artifacts import Artifact
@@ -137,7 +138,7 @@ class Session:
         """Loads and analyses, or reuses the saved plan when nothing it read has changed."""
         config = make_configuration(self.inv)
         opts = self.opts
-        cache = PlanCache(self.output_base.root / "plans", self.output_base.tmp)
+        cache = SavedResults(self.output_base.root / "plans", self.output_base.tmp)
         key = cache.key(command, tuple(patterns), self.offset, config, tuple(sorted(
             (k, repr(opts.get(k))) for k in _ANALYSIS_OPTIONS)), str(self.workspace.root))
         self.output_base.create()
