@@ -36,6 +36,7 @@ from kiln.execution.runfiles_tree import materialize, tree_path
 from kiln.execution.scheduler import BuildOutcome, Scheduler
 from kiln.loading import wellknown
 from kiln.loading.package import RuleTarget
+from kiln.loading.test_suites import tags_pass
 from kiln.loading.workspace import Workspace, find_workspace
 
 
@@ -158,12 +159,12 @@ class Session:
         self.pattern_errors = len(resolver.errors)
         build_tags = tuple(opts.get("build_tag_filters") or ())
         if build_tags:
-            targets = [t for t in targets if tags_pass(tuple(t.tags), build_tags)]
+            targets = [t for t in targets if tags_pass(t.tags, build_tags)]
         tests = expand_tests(self.loader, targets) if expand_tests else []
         test_tags = tuple(opts.get("test_tag_filters") or ())
         sizes = tuple(opts.get("test_size_filters") or ())
         if test_tags:
-            tests = [t for t in tests if tags_pass(tuple(t.tags), test_tags)]
+            tests = [t for t in tests if tags_pass(t.tags, test_tags)]
         if sizes:
             tests = [t for t in tests if tags_pass((t.attrs.get("size") or "medium",), sizes)]
         if tests and opts.get("build_tests_only"):
@@ -343,14 +344,6 @@ _ANALYSIS_OPTIONS = ("check_visibility", "keep_going", "build_tests_only", "inco
                      "build_tag_filters", "test_tag_filters", "test_size_filters")
 _TOOLCHAIN_OPTIONS = ("platforms", "host_platform", "extra_toolchains", "toolchain_resolution_debug")
 
-
-def tags_pass(tags: tuple[str, ...], filters: tuple[str, ...]) -> bool:
-    """Bazel's tag filters: at least one required tag (if any is given), no excluded (`-tag`) one."""
-    required = [f.lstrip("+") for f in filters if not f.startswith("-")]
-    excluded = [f[1:] for f in filters if f.startswith("-")]
-    if any(t in tags for t in excluded):
-        return False
-    return not required or any(t in tags for t in required)
 
 
 def _top_target(ct: Any) -> TopTarget:

@@ -13,38 +13,16 @@ from kiln.core.errors import CommandLineError, ExitCode
 from kiln.core.providers import RunEnvironmentInfo
 from kiln.execution.events import TestFinished
 from kiln.execution.test_runner import SIZE_TIMEOUTS, TIMEOUTS, TestRunner, TestSpec
-from kiln.loading.package import RuleTarget
+from kiln.loading.test_suites import expand_tests
 
 
-def expand_tests(loader, targets: list) -> list:
+def tests_of(loader, targets: list) -> list:
     """Test rules among `targets`, with test_suites replaced by the tests they name."""
-    out: dict = {}
-    seen_suites: set = set()
-
-    def visit(t) -> None:
-        if not isinstance(t, RuleTarget):
-            return
-        if t.rule_class.name == "test_suite":
-            if t.label in seen_suites:
-                return
-            seen_suites.add(t.label)
-            listed = t.attrs.get("tests") or ()
-            if listed:
-                members = [loader.get_target(l, needed_by=str(t.label)) for l in listed]
-            else:
-                pkg = loader.load_package(t.label.package_id)
-                members = [m for m in pkg.targets.values() if isinstance(m, RuleTarget) and m.is_test
-                           and "manual" not in m.tags]
-            wanted = [tag for tag in t.attrs.get("tags", ()) if tag != "manual"]
-            for m in members:
-                if all((tag[1:] not in m.tags) if tag.startswith("-") else (tag in m.tags) for tag in wanted):
-                    visit(m)
-        elif t.is_test:
-            out.setdefault(t.label, t)
-
-    for t in targets:
-        visit(t)
-    return list(out.values())
+    return list(expand_tests(
+        targets,
+        listed=lambda suite: [loader.get_target(l, needed_by=str(suite.label)) for l in suite.attrs.get("tests") or ()],
+        package_tests=lambda suite: loader.load_package(suite.label.package_id).rules(),
+    ).values())
 
 
 def _timeout(target, overrides: tuple | None) -> int:
@@ -71,7 +49,7 @@ def run(inv: Invocation, cwd: Path) -> int:
         session.events.warning("Usage: kiln test <options> <targets>. Your request requested nothing to test.")
         session.events.error("No test targets were found, yet testing was requested")
         return ExitCode.NO_TESTS_FOUND
-    plan, failed = session.plan("test", patterns, expand_tests=expand_tests)
+    plan, failed = session.plan("test", patterns, expand_tests=tests_of)
     result = session.execute(plan)
     result.failed_targets |= failed
     result.ok = result.ok and not failed and not session.pattern_errors

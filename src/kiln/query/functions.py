@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from kiln.core.attrs import Attr, labels_in
 from kiln.core.labels import Label, PackageId
 from kiln.core.select import Select, SelectorList, concat
+from kiln.loading.test_suites import expand_tests
 from kiln.loading.package import RuleTarget, Target
 from kiln.query.ast import FunctionCall, IntArg, WordArg
 
@@ -197,72 +198,18 @@ def _load_labels(ev: "Evaluator", target: RuleTarget, name: str) -> list[Target]
     return out
 
 
-def _is_suite(t: Target) -> bool:
-    return isinstance(t, RuleTarget) and t.rule_kind == "test_suite"
-
-
 def _package_pattern(label: Label, suffix: str) -> str:
     repo = f"@@{label.repo}" if label.repo else ""
     return f"{repo}//{label.package}:{suffix}"
 
 
-def _test_tags(test: Target) -> set[str]:
-    tags = set(test.tags)
-    if isinstance(test, RuleTarget) and "size" in test.rule_class.attrs:
-        tags.add(attr_value(test, "size"))
-    return tags
-
-
-def _suite_filter(suite: RuleTarget) -> Callable[[Target], bool]:
-    required: set[str] = set()
-    excluded: set[str] = set()
-    for tag in suite.tags:
-        if tag.startswith("-"):
-            excluded.add(tag[1:])
-        elif tag.startswith("+"):
-            required.add(tag[1:])
-        elif tag != "manual":  # manual keeps the suite out of wildcards; it filters nothing
-            required.add(tag)
-
-    def keep(test: Target) -> bool:
-        tags = _test_tags(test)
-        return required <= tags and not (excluded & tags)
-
-    return keep
-
-
 def _tests(ev: "Evaluator", node: FunctionCall, scope: Scope) -> "TargetSet":
-    memo: dict[Label, TargetSet] = {}
-
-    def expand(suite: RuleTarget) -> TargetSet:
-        if suite.label in memo:
-            return memo[suite.label]
-        found: TargetSet = {}
-        memo[suite.label] = found  # an empty entry first, so a suite cycle terminates
-        listed: list[Target] = []
-        for attr in ("tests", "suites"):
-            if attr in suite.rule_class.attrs:
-                listed.extend(_load_labels(ev, suite, attr))
-        direct = [t for t in listed if t.is_test]
-        if not suite.attrs.get("tests"):
-            siblings = ev.resolve(_package_pattern(suite.label, "all")).values()
-            direct.extend(t for t in siblings if t.is_test and "manual" not in t.tags)
-        keep = _suite_filter(suite)
-        for t in direct:
-            if keep(t):
-                found[t.label] = t
-        for t in listed:
-            if _is_suite(t):
-                found.update(expand(t))  # type: ignore[arg-type]
-        return found
-
-    out: TargetSet = {}
-    for k, t in _expr(ev, node, 0, scope).items():
-        if t.is_test:
-            out[k] = t
-        elif _is_suite(t):
-            out.update(expand(t))  # type: ignore[arg-type]
-    return out
+    return expand_tests(
+        _expr(ev, node, 0, scope).values(),
+        listed=lambda suite: [t for attr in ("tests", "suites") if attr in suite.rule_class.attrs
+                              for t in _load_labels(ev, suite, attr)],
+        package_tests=lambda suite: ev.resolve(_package_pattern(suite.label, "all")).values(),
+    )
 
 
 def _siblings(ev: "Evaluator", node: FunctionCall, scope: Scope) -> "TargetSet":
