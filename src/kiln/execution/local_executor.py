@@ -25,41 +25,29 @@ class LocalExecutor:
             Path(self.empty_file).touch()
 
     def execute(self, spawn: Spawn) -> SpawnResult:
-        if spawn.action.requirement("no-sandbox") is not None:
-            return self._execute_in_place(spawn)
         box = Sandbox(self.sandbox_base, spawn, self.empty_file)
-        box.create()
+        if spawn.action.requirement("no-sandbox") is not None:
+            # For tools like cargo that keep their own incremental state and need stable
+            # paths: run in the output base's exec root. Inputs are still part of the key.
+            box.create_tmp_only()
+            cwd = self.execroot
+            for art in spawn.action.outputs:
+                (cwd / art.exec_path).parent.mkdir(parents=True, exist_ok=True)
+        else:
+            box.create()
+            cwd = box.execroot
         env = dict(spawn.env)
         env["TMPDIR"] = str(box.tmp)
         start = time.monotonic()
         try:
-            code, stdout, stderr = processes.run(
-                list(spawn.action.argv), cwd=box.execroot, env=env, stdin=subprocess.DEVNULL
-            )
+            code, stdout, stderr = processes.run(list(spawn.action.argv), cwd=cwd, env=env, stdin=subprocess.DEVNULL)
         except OSError as e:
             code, stdout, stderr = 127, b"", f"cannot run {spawn.action.argv[0]}: {e.strerror}\n".encode()
-        seconds = time.monotonic() - start
         try:
-            return self._collect(spawn, box.execroot, code, stdout, stderr, seconds)
+            return self._collect(spawn, cwd, code, stdout, stderr, time.monotonic() - start)
         finally:
             if not self.keep_sandboxes:
                 box.destroy()
-
-    def _execute_in_place(self, spawn: Spawn) -> SpawnResult:
-        """Runs in the output base's exec root: for tools like cargo that keep their own
-        incremental state and need stable paths. Inputs are still part of the key."""
-        env = dict(spawn.env)
-        env.setdefault("TMPDIR", str(self.sandbox_base.parent / "tmp"))
-        for art in spawn.action.outputs:
-            (self.execroot / art.exec_path).parent.mkdir(parents=True, exist_ok=True)
-        start = time.monotonic()
-        try:
-            code, stdout, stderr = processes.run(
-                list(spawn.action.argv), cwd=self.execroot, env=env, stdin=subprocess.DEVNULL
-            )
-        except OSError as e:
-            code, stdout, stderr = 127, b"", f"cannot run {spawn.action.argv[0]}: {e.strerror}\n".encode()
-        return self._collect(spawn, self.execroot, code, stdout, stderr, time.monotonic() - start)
 
     def _collect(self, spawn: Spawn, root: Path, code: int, stdout: bytes, stderr: bytes, seconds: float) -> SpawnResult:
         if code != 0:

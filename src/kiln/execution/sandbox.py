@@ -44,6 +44,12 @@ class Sandbox:
                 os.makedirs(self.execroot / parent, exist_ok=True)
                 made.add(parent)
 
+    def create_tmp_only(self) -> None:
+        """A private tmp for an action that runs outside a sandbox."""
+        if self.dir.exists():
+            shutil.rmtree(self.dir)
+        self.tmp.mkdir(parents=True)
+
     def _link(self, rel: str, target: str, made: set[str]) -> None:
         parent = os.path.dirname(rel)
         if parent and parent not in made:
