@@ -25,9 +25,7 @@ cache is warm (the workspace has just been written and read).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import re
 import shutil
 import statistics
@@ -37,13 +35,10 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-VENV_BIN = os.path.join(REPO, ".venv", "bin")
-KILN = os.path.join(VENV_BIN, "kiln")
-PYTHON = os.path.join(VENV_BIN, "python")
-
 sys.path.insert(0, HERE)
 import gen_workspace  # noqa: E402
+from benchlib import KILN, PYTHON, REPO, BenchError, actions_executed, describe_run, emit, fail, stats  # noqa: E402
+from benchlib import timed as timed_with_cpu  # noqa: E402
 
 # The targets (seconds).
 TARGETS = {"noop": 0.5, "edit": 0.7, "query": 0.5}
@@ -59,39 +54,12 @@ FACTS = {
 }
 FACTS_PYTHON_C_PASS = 0.032
 
-SUMMARY_RE = re.compile(r"(\d+) actions? executed")
-
-
-class BenchError(Exception):
-    pass
-
-
-def fail(msg: str) -> None:
-    raise BenchError(msg)
 
 
 def timed(argv: list[str], cwd: str, env: dict[str, str] | None = None,
           what: str = "") -> tuple[float, subprocess.CompletedProcess]:
-    t0 = time.perf_counter()
-    proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
-    dt = time.perf_counter() - t0
-    if proc.returncode != 0:
-        fail(f"{what or ' '.join(argv)}: exit code {proc.returncode}\n"
-             f"--- stdout ---\n{proc.stdout[-4000:]}\n--- stderr ---\n{proc.stderr[-4000:]}")
+    dt, _cpu, proc = timed_with_cpu(argv, cwd, env, what)
     return dt, proc
-
-
-def actions_executed(proc: subprocess.CompletedProcess, what: str) -> int:
-    m = SUMMARY_RE.search(proc.stderr) or SUMMARY_RE.search(proc.stdout)
-    if not m:
-        fail(f"{what}: no 'N actions executed' in the build summary\n"
-             f"--- stderr ---\n{proc.stderr[-4000:]}")
-    return int(m.group(1))
-
-
-def stats(times: list[float]) -> dict:
-    return {"median": statistics.median(times), "min": min(times),
-            "max": max(times), "runs": [round(t, 4) for t in times]}
 
 
 def check_query(stdout: str, n: int) -> dict:
@@ -350,24 +318,10 @@ def main(argv: list[str]) -> int:
               "discards its saved plans then, so some figures include cache misses",
               file=sys.stderr)
     r["load_average"] = os.getloadavg()
-    r["dir"] = args.dir or tempfile.gettempdir()
-    r["machine"] = {"nproc": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform()}
-    r["date"] = time.strftime("%Y-%m-%d")
+    describe_run(r, args.dir)
     r["targets"] = TARGETS
     r["facts"] = FACTS
-    out = table(r)
-    if args.json == "-":
-        print(out, file=sys.stderr)
-        json.dump(r, sys.stdout, indent=2)
-        print()
-    else:
-        print()
-        print(out)
-        if args.json:
-            with open(args.json, "w", encoding="utf-8") as f:
-                json.dump(r, f, indent=2)
-                f.write("\n")
+    emit(r, table(r), args.json)
     return 0
 
 

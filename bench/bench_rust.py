@@ -45,9 +45,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
-import resource
 import shutil
 import statistics
 import subprocess
@@ -57,10 +55,11 @@ import time
 import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-VENV_BIN = os.path.join(REPO, ".venv", "bin")
-KILN = os.path.join(VENV_BIN, "kiln")
-PYTHON = os.path.join(VENV_BIN, "python")
+sys.path.insert(0, HERE)
+from benchlib import (  # noqa: E402
+    KILN, PYTHON, REPO, VENV_BIN, BenchError, actions_executed, describe_run, emit, fail, stats, timed,
+)
+
 MATURIN = os.path.join(VENV_BIN, "maturin")
 EXAMPLE = os.path.join(REPO, "examples", "word_count")
 PKG = "examples/word_count"
@@ -69,7 +68,6 @@ TARGET = f"//{PKG}:word_count_rs"
 # Goals (seconds or ratios).
 GOALS = {"clean_ratio_cargo": 1.1, "noop": 0.3}
 
-SUMMARY_RE = re.compile(r"(\d+) actions? executed")
 
 MODULE_BAZEL = """\
 # Written by bench/bench_rust.py: the repo's MODULE.bazel, pointing at the copy.
@@ -108,46 +106,6 @@ IMPORT_CHECK = (
     "assert w.search(t, 'the') == w.search_sequential(t, 'the') == w.search_py(t, 'the') == 2000\n"
     "print(w._word_count.__file__)\n"
 )
-
-
-class BenchError(Exception):
-    pass
-
-
-def fail(msg: str) -> None:
-    raise BenchError(msg)
-
-
-def timed(argv: list[str], cwd: str, env: dict[str, str] | None = None,
-          what: str = "") -> tuple[float, float, subprocess.CompletedProcess]:
-    """(wall s, CPU s of the whole process tree, process); a non-zero exit fails."""
-    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
-    dt = time.perf_counter() - t0
-    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
-    if proc.returncode != 0:
-        fail(f"{what or ' '.join(argv)}: exit code {proc.returncode}\n"
-             f"--- stdout ---\n{proc.stdout[-4000:]}\n--- stderr ---\n{proc.stderr[-4000:]}")
-    return dt, cpu, proc
-
-
-def actions_executed(proc: subprocess.CompletedProcess, what: str) -> int:
-    m = SUMMARY_RE.search(proc.stderr) or SUMMARY_RE.search(proc.stdout)
-    if not m:
-        fail(f"{what}: no 'N actions executed' in the build summary\n"
-             f"--- stderr ---\n{proc.stderr[-4000:]}")
-    return int(m.group(1))
-
-
-def stats(times: list[float], cpu: list[float] | None = None) -> dict:
-    out = {"median": statistics.median(times), "min": min(times), "max": max(times),
-           "runs": [round(t, 4) for t in times]}
-    if cpu:
-        out["cpu_median"] = statistics.median(cpu)
-        out["cpu_runs"] = [round(c, 3) for c in cpu]
-    return out
 
 
 def load() -> list[float]:
@@ -689,23 +647,9 @@ def main(argv: list[str]) -> int:
         print(f"bench_rust: FAILED: {e}", file=sys.stderr)
         return 1
     r["seconds_total"] = time.time() - started
-    r["dir"] = args.dir or tempfile.gettempdir()
-    r["machine"] = {"nproc": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform()}
-    r["date"] = time.strftime("%Y-%m-%d")
+    describe_run(r, args.dir)
     r["goals"] = GOALS
-    out = table(r)
-    if args.json == "-":
-        print(out, file=sys.stderr)
-        json.dump(r, sys.stdout, indent=2)
-        print()
-    else:
-        print()
-        print(out)
-        if args.json:
-            with open(args.json, "w", encoding="utf-8") as f:
-                json.dump(r, f, indent=2)
-                f.write("\n")
+    emit(r, table(r), args.json)
     return 0
 
 
