@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from test_rust import EXT_SUFFIX, WORD_COUNT_LOCK, RustWorkspace, _have_rust, make_workspace
+from test_rust import EXT_SUFFIX, SEED000_CARGO_TOML, WORD_COUNT_LOCK, RustWorkspace, _have_rust, make_workspace
 
 pytestmark = pytest.mark.skipif(not _have_rust(), reason="no Rust toolchain (rustc) on this machine")
 
@@ -46,21 +46,7 @@ NEWER_MINOR = sys.version_info[1] + 1
 NEWER_ABI3 = f"abi3-py3{min(NEWER_MINOR, 12)}"
 
 # word_count's manifest plus itoa, with word_count's lock file: itoa is not locked.
-CARGO_TOML = """
-[package]
-name = "word_count"
-version = "0.1.0"
-edition = "2021"
-
-[lib]
-name = "word_count"
-crate-type = ["cdylib"]
-
-[dependencies]
-pyo3 = { version = "0.23", features = ["extension-module"] }
-rayon = "1.10"
-itoa = "1"
-"""
+CARGO_TOML = SEED000_CARGO_TOML + 'itoa = "1"\n'
 
 BUILD = """
 load("@rules_rust//rust:defs.bzl", "rust_binary", "rust_library")
