@@ -36,7 +36,8 @@ def _kiln_version_stamp() -> str:
     root = Path(__file__).resolve().parent.parent
     h = hashlib.sha256()
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
+        # Bytecode directories hold nothing that matters here: don't list them on every command.
+        dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
         for f in sorted(filenames):
             if f.endswith((".py", ".bazel", ".bzl")):
                 st = os.stat(os.path.join(dirpath, f))
