@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Callable, Iterable
 
 from kiln.core.errors import KilnError
 from kiln.core.labels import Label
@@ -157,19 +157,7 @@ class Evaluator:
 
     def forward(self, roots: TargetSet, depth: int | None = None) -> TargetSet:
         """`roots` and everything reachable within `depth` edges (breadth first, so distances are minimal)."""
-        result = dict(roots)
-        frontier = sorted_targets(roots.values())
-        level = 0
-        while frontier and (depth is None or level < depth):
-            nxt: list[Target] = []
-            for t in frontier:
-                for dep in self.successors(t):
-                    if dep.label not in result:
-                        result[dep.label] = dep
-                        nxt.append(dep)
-            frontier = nxt
-            level += 1
-        return result
+        return _walk(roots, self.successors, depth)
 
     def reverse_edges(self, universe: TargetSet) -> dict[Label, list[Target]]:
         """For each target in `universe`, its direct dependents inside `universe`."""
@@ -182,19 +170,7 @@ class Evaluator:
 
     @staticmethod
     def backward(roots: TargetSet, rev: dict[Label, list[Target]], depth: int | None = None) -> TargetSet:
-        result = dict(roots)
-        frontier = sorted_targets(roots.values())
-        level = 0
-        while frontier and (depth is None or level < depth):
-            nxt: list[Target] = []
-            for t in frontier:
-                for parent in rev.get(t.label, ()):
-                    if parent.label not in result:
-                        result[parent.label] = parent
-                        nxt.append(parent)
-            frontier = nxt
-            level += 1
-        return result
+        return _walk(roots, lambda t: rev.get(t.label, ()), depth)
 
     def shortest_path(self, sources: TargetSet, targets: TargetSet) -> list[Target]:
         """A shortest dependency path from some source to some target, or [] if there is none."""
@@ -246,3 +222,20 @@ class Evaluator:
 
             return call(self, expr, scope)
         raise TypeError(f"not a query expression: {expr!r}")
+
+
+def _walk(roots: TargetSet, neighbours: Callable[[Target], Iterable[Target]], depth: int | None) -> TargetSet:
+    """`roots` and what `neighbours` reaches within `depth` steps, breadth first."""
+    result = dict(roots)
+    frontier = sorted_targets(roots.values())
+    level = 0
+    while frontier and (depth is None or level < depth):
+        nxt: list[Target] = []
+        for t in frontier:
+            for n in neighbours(t):
+                if n.label not in result:
+                    result[n.label] = n
+                    nxt.append(n)
+        frontier = nxt
+        level += 1
+    return result
