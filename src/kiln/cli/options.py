@@ -161,6 +161,8 @@ STARTUP_OPTIONS = _table(
     OptionDef("home_rc", BOOL, True, commands=_STARTUP, help="Read ~/.bazelrc."),
     OptionDef("workspace_rc", BOOL, True, commands=_STARTUP, help="Read the workspace's .bazelrc."),
     OptionDef("ignore_all_rc_files", BOOL, False, commands=_STARTUP, help="Read no rc file at all."),
+    OptionDef("block_for_lock", BOOL, True, commands=_STARTUP,
+              help="Wait for another command on the same output base to finish (else exit with code 9)."),
 )
 
 OPTIONS = _table(
@@ -188,6 +190,21 @@ OPTIONS = _table(
     OptionDef("define", STR, (), commands=_BUILD, multiple=True, convert=_define, help="name=value for select()."),
     OptionDef("subcommands", BOOL, False, abbrev="s", commands=_BUILD, help="Print each command before it runs."),
     OptionDef("sandbox_debug", BOOL, False, commands=_BUILD, help="Keep sandboxes for inspection."),
+    OptionDef("spawn_strategy", STR, (), commands=_BUILD, convert=_comma_list,
+              help="How actions run: linux-sandbox, processwrapper-sandbox, sandboxed, local or standalone; "
+                   "a comma-separated list falls back in order."),
+    OptionDef("sandbox_add_mount_pair", STR, (), commands=_BUILD, multiple=True,
+              help="SOURCE or SOURCE:TARGET mounted read-only into every sandbox."),
+    OptionDef("sandbox_writable_path", STR, (), commands=_BUILD, multiple=True,
+              help="A path actions may write to inside the sandbox."),
+    OptionDef("sandbox_tmpfs_path", STR, (), commands=_BUILD, multiple=True,
+              help="An absolute path that gets an empty private tmpfs in every sandbox."),
+    OptionDef("sandbox_default_allow_network", BOOL, True, commands=_BUILD,
+              help="Actions may use the network unless tagged block-network."),
+    OptionDef("experimental_use_hermetic_linux_sandbox", BOOL, False, commands=_BUILD,
+              help="Hide every path an action did not declare, system directories included."),
+    OptionDef("experimental_ui_max_stdouterr_bytes", INT, 1048576, commands=_BUILD,
+              help="At most this many bytes of an action's or test's output on the terminal (-1: no limit)."),
     OptionDef("check_visibility", BOOL, True, commands=_BUILD, help="Enforce visibility."),
     OptionDef("platforms", STR, "", commands=_BUILD, help="Target platform label."),
     OptionDef("host_platform", STR, "", commands=_BUILD, help="Host platform label."),
@@ -240,6 +257,8 @@ IGNORED = _table(
     OptionDef("implicit_deps", BOOL, commands=_QUERY, help="kiln's query graph holds the dependencies BUILD files write (and rule defaults such as pyo3_module's pyo3)"),
     OptionDef("tool_deps", BOOL, commands=_QUERY, help="kiln builds tools in the target configuration: there are no exec-configuration edges to drop"),
     OptionDef("async", BOOL, commands=_CLEAN, help="kiln cleans at once"),
+    OptionDef("incompatible_sandbox_hermetic_tmp", BOOL, commands=_BUILD,
+              help="every sandboxed action always gets a private /tmp"),
 )
 
 IGNORED_STARTUP = _table(
