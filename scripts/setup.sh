@@ -2,6 +2,7 @@
 # Creates .venv with kiln (editable) and its test dependencies. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/system_deps.sh
 PYTHON="${PYTHON:-python3}"
 # Resolve a pyenv shim to the real interpreter: shims cost ~55 ms a call.
 if command -v pyenv >/dev/null 2>&1 && [[ "$(command -v "$PYTHON")" == *shims* ]]; then

@@ -52,6 +52,29 @@ class Workspace:
         return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
+def processes_running(marker: str) -> list[int]:
+    """Pids of processes whose command line contains `marker` (seen from the host's PID namespace)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                if marker.encode() in f.read():
+                    found.append(int(entry))
+        except OSError:
+            pass
+    return found
+
+
+def kill_processes(marker: str) -> None:
+    for pid in processes_running(marker):
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+
+
 @pytest.fixture
 def ws(tmp_path: Path) -> Workspace:
     root = tmp_path / "ws"

@@ -860,14 +860,30 @@ def test_action_env_can_set_path(hws):
 
 
 def test_action_tmpdir_is_private(hws):
+    # In the Linux sandbox each action gets an empty /tmp of its own (the host's /tmp, which holds
+    # pytest's directories, is not there), so the listing before writing is empty in both.
     r = hws.kiln("build", "//h:tmp1", "//h:tmp2")
     assert r.code == 0, r.output
-    t1 = _read(hws, "kiln-bin/h/tmp1.txt").splitlines()
-    t2 = _read(hws, "kiln-bin/h/tmp2.txt").splitlines()
-    # Each action starts with an empty TMPDIR of its own, not the system's /tmp.
+    assert _read(hws, "kiln-bin/h/tmp1.txt").splitlines() == ["/tmp"]
+    assert _read(hws, "kiln-bin/h/tmp2.txt").splitlines() == ["/tmp"]
+
+
+def test_action_tmpdir_is_private_without_namespaces(ws):
+    # processwrapper-sandbox: a TMPDIR of its own per action, outside the system's /tmp and the workspace.
+    ws.write("h/BUILD.bazel", """
+        [genrule(
+            name = n,
+            outs = [n + ".txt"],
+            cmd = "ls -A \\"$$TMPDIR\\" > $@ && echo x > \\"$$TMPDIR/mine\\" && echo \\"$$TMPDIR\\" >> $@",
+        ) for n in ("tmp1", "tmp2")]
+    """)
+    r = ws.kiln("build", "--spawn_strategy=processwrapper-sandbox", "//h:tmp1", "//h:tmp2")
+    assert r.code == 0, r.output
+    t1 = _read(ws, "kiln-bin/h/tmp1.txt").splitlines()
+    t2 = _read(ws, "kiln-bin/h/tmp2.txt").splitlines()
     assert len(t1) == 1 and len(t2) == 1, (t1, t2)
     assert t1[0] != t2[0]
     for d in (t1[0], t2[0]):
         assert os.path.isabs(d)
         assert os.path.realpath(d) not in ("/tmp", "/var/tmp")
-        assert not d.startswith(str(hws.root) + "/")
+        assert not d.startswith(str(ws.root) + "/")

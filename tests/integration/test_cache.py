@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import KILN
+from conftest import KILN, kill_processes, processes_running
 
 # a.txt -> A ; b.txt -> B ; A + B -> AB ; AB -> FINAL ; write_file W (no inputs) ; c.txt -> C
 BUILD = """
@@ -193,46 +193,48 @@ def test_killed_build_leaves_a_usable_output_base(ws):
     gate = ws.output_base.parent / "slow.gate"
     started = ws.output_base.parent / "slow.started"
     gate.write_text("slow\n")
+    marker = f"60.{os.getpid()}{time.monotonic_ns() % 100000}"
     ws.write("c/BUILD.bazel", BUILD + f"""
 genrule(
     name = "SLOW",
     srcs = [":A", "b.txt"],
     outs = ["SLOW.out"],
-    cmd = "echo $$$$ > {started}.tmp && mv {started}.tmp {started} && "
-          + "if [ -e {gate} ]; then sleep 60; fi && cat $(SRCS) > $@",
+    cmd = "echo go > {started}.tmp && mv {started}.tmp {started} && "
+          + "if [ -e {gate} ]; then sleep {marker}; fi && cat $(SRCS) > $@",
 )
 genrule(name = "AFTER_SLOW", srcs = [":SLOW"], outs = ["AFTER_SLOW.out"], cmd = "cat $< $< > $@")
 """)
     env = {k: v for k, v in os.environ.items() if not k.startswith("KILN_")}
     env["HOME"] = str(ws.output_base.parent / "home")
-    proc = subprocess.Popen([*KILN, f"--output_base={ws.output_base}", "build", "//c:all", "--jobs=2"],
+    proc = subprocess.Popen([*KILN, f"--output_base={ws.output_base}", "build", "//c:all", "--jobs=2",
+                             f"--sandbox_writable_path={ws.output_base.parent}"],
                             cwd=ws.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    group = None
     try:
         deadline = time.monotonic() + 60
         while not started.exists():
             assert proc.poll() is None, proc.stdout.read().decode()
             assert time.monotonic() < deadline, "the slow genrule never started"
             time.sleep(0.05)
-        group = int(started.read_text())
         time.sleep(0.3)
+        assert processes_running(marker), "the genrule's sleep should be running"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
+        # The action's processes end with kiln (the sandbox dies with its parent).
+        deadline = time.monotonic() + 5
+        while processes_running(marker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not processes_running(marker), "the action kept running after kiln was killed"
     finally:
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
         proc.stdout.close()
-        if group is not None:
-            try:
-                os.killpg(group, signal.SIGKILL)  # the genrule's own session, started by that kiln
-            except ProcessLookupError:
-                pass
+        kill_processes(marker)
     assert proc.returncode == -signal.SIGKILL
 
     gate.unlink()
     started.unlink()
-    r = _build(ws)
+    r = _build(ws, f"--sandbox_writable_path={ws.output_base.parent}")
     executed, cached = _summary(r.output)
     assert executed + cached == TOTAL + 2
     assert executed >= 2  # SLOW and AFTER_SLOW never finished
@@ -412,52 +414,43 @@ def test_deleted_source_is_an_error(ws):
 # --------------------------------------------------------------------------
 
 
-def _alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-
-
 def test_interrupt_exits_8_and_stops_running_actions(ws):
     started = ws.output_base.parent / "int.started"
+    marker = f"60.{os.getpid()}{time.monotonic_ns() % 100000}"
     ws.write("i/BUILD.bazel", f"""
 genrule(
     name = "slow",
     outs = ["slow.out"],
-    cmd = "echo $$$$ > {started}.tmp && mv {started}.tmp {started} && sleep 60 && echo done > $@",
+    cmd = "echo go > {started}.tmp && mv {started}.tmp {started} && sleep {marker} && echo done > $@",
 )
 """)
     env = {k: v for k, v in os.environ.items() if not k.startswith("KILN_")}
     env["HOME"] = str(ws.output_base.parent / "home")
-    proc = subprocess.Popen([*KILN, f"--output_base={ws.output_base}", "build", "//i:slow"],
+    proc = subprocess.Popen([*KILN, f"--output_base={ws.output_base}", "build", "//i:slow",
+                             f"--sandbox_writable_path={ws.output_base.parent}"],
                             cwd=ws.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    group = None
     try:
         deadline = time.monotonic() + 60
         while not started.exists():
             assert proc.poll() is None, proc.stdout.read().decode()
             assert time.monotonic() < deadline, "the slow genrule never started"
             time.sleep(0.05)
-        group = int(started.read_text())
+        time.sleep(0.2)
+        assert processes_running(marker)
         os.kill(proc.pid, signal.SIGINT)
         code = proc.wait(timeout=30)
         output = proc.stdout.read().decode()
         assert code == 8, output
         deadline = time.monotonic() + 3
-        while _alive(group) and time.monotonic() < deadline:
+        while processes_running(marker) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not _alive(group), "the action kept running after kiln was interrupted"
+        assert not processes_running(marker), "the action kept running after kiln was interrupted"
     finally:
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
         proc.stdout.close()
-        if group is not None and _alive(group):
-            os.killpg(group, signal.SIGKILL)
+        kill_processes(marker)
 
 
 def test_concurrent_builds_on_one_output_base(ws):

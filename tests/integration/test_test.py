@@ -279,7 +279,9 @@ def test_timeout_per_category(tws):
 def test_tests_run_in_parallel(tws, tmp_path):
     rdv = tmp_path / "rendezvous"
     rdv.mkdir()
-    r = tws.kiln("test", "//t:par_a", "//t:par_b", "--jobs=2", f"--test_env=RDV={rdv}", timeout=120)
+    # The tests meet in a directory outside their sandboxes, which must be made writable for them.
+    r = tws.kiln("test", "//t:par_a", "//t:par_b", "--jobs=2", f"--test_env=RDV={rdv}", f"--sandbox_writable_path={rdv}",
+                 timeout=120)
     assert r.code == 0, r.output + "".join(
         (tws.root / f"kiln-testlogs/t/{n}/test.log").read_text() for n in ("par_a", "par_b"))
     assert _status_lines(r.output) == {"//t:par_a": "PASSED", "//t:par_b": "PASSED"}

@@ -27,6 +27,7 @@ from kiln.execution.cas import Cas
 from kiln.execution.events import ActionFailed, ActionFinished, EventBus
 from kiln.execution.file_digests import FileDigests
 from kiln.execution.materialize import Materializer
+from kiln.execution.output_view import OutputView
 from kiln.execution.runfiles_tree import materialize
 from kiln.execution.scheduler import Scheduler
 from kiln.execution.spawn import Spawn, SpawnResult
@@ -120,7 +121,7 @@ def ac(tmp_path):
 def test_action_cache_round_trip(ac):
     result = ActionResult(
         (OutputFile(f"{BIN}/a", digest_bytes(b"a"), False), OutputFile(f"{BIN}/b", digest_bytes(b"bb"), True)),
-        0, b"out\n", b"err\n", 1.5)
+        0, digest_bytes(b"out\n"), digest_bytes(b"err\n"), 1.5)
     key = "ab" + "0" * 62
     assert ac.get(key) is None
     ac.put(key, result)
@@ -137,8 +138,8 @@ def test_damaged_entry_is_a_miss(ac, damage):
     ac.put(key, ActionResult(()))
     (ac.root / "cd" / key).write_bytes(damage)
     assert ac.get(key) is None
-    ac.put(key, ActionResult((), stdout=b"again"))
-    assert ac.get(key).stdout == b"again"
+    ac.put(key, ActionResult((), stdout=digest_bytes(b"again")))
+    assert ac.get(key).stdout == digest_bytes(b"again")
 
 
 # =====================================================================================
@@ -314,7 +315,7 @@ class FakeExecutor:
         with self._lock:
             self.spawns.append(spawn)
         if spawn.action.argv[:1] == ("fail",):
-            return SpawnResult(1, (), b"", b"it broke\n")
+            return SpawnResult(1, (), None, self.cas.put_bytes(b"it broke\n"))
         body = b""
         if spawn.action.argv[:1] != ("ignore-inputs",):
             body = b"".join(Path(i.local_path).read_bytes() for i in spawn.inputs)
@@ -323,7 +324,7 @@ class FakeExecutor:
             OutputFile(o.exec_path, self.cas.put_bytes(body + o.exec_path.encode()), False)
             for o in spawn.action.outputs
         )
-        return SpawnResult(0, outputs, b"", b"")
+        return SpawnResult(0, outputs)
 
     def ran(self) -> list[str]:
         return [s.action.mnemonic for s in self.spawns]
@@ -377,6 +378,7 @@ def make_scheduler(env, *, keep_going=False, jobs=2, executor=None):
         file_digests=FileDigests(base / "file_digests", base / "tmp"),
         executor=executor,
         materializer=Materializer(base / "execroot", cas, base / "tmp"),
+        output_view=OutputView(cas, base / "logs", 1 << 20, "logs"),
         events=bus,
         jobs=jobs,
         keep_going=keep_going,

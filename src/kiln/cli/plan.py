@@ -31,6 +31,8 @@ class TopTarget:
     is_test: bool = False
     size: str = "medium"
     timeout: str = ""
+    # Execution requirements from the test's tags (no-sandbox, block-network, ...).
+    requirements: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass

@@ -63,11 +63,6 @@ def run(inv: Invocation, cwd: Path) -> int:
     scheduler = session.scheduler
     execroot = session.output_base.execroot
 
-    def digest_of(art):
-        if art.is_source:
-            return scheduler.file_digests.digest(str(session.workspace.root / art.path))
-        return scheduler.digests[art.exec_path][0]
-
     base_env = {"PATH": "/bin:/usr/bin:/usr/local/bin"}
     for name, value in opts.get("test_env") or ():
         if value is None:
@@ -76,14 +71,18 @@ def run(inv: Invocation, cwd: Path) -> int:
             base_env[name] = value
     cache_mode = str(opts.get("cache_test_results") or "auto")
     runner = TestRunner(
-        execroot=execroot,
+        executor=scheduler.executor,
+        sandbox_base=session.output_base.sandboxes,
         testlogs=execroot / plan.config.output_dir / "testlogs",
         cache_dir=session.output_base.test_cache,
         tmp=session.output_base.tmp,
-        digest_of=digest_of,
+        input_of=scheduler.input_of,
         test_filter=opts.get("test_filter"),
         use_cache=cache_mode != "no",
         base_env=base_env,
+        repo_mapping=plan.repo_mapping,
+        max_shown=session.max_shown,
+        keep_sandboxes=bool(opts.get("sandbox_debug")),
         stream=sys.stderr if opts.get("test_output") == "streamed" else None,
     )
     results: list[TestFinished] = []
@@ -98,7 +97,7 @@ def run(inv: Invocation, cwd: Path) -> int:
         specs.append(TestSpec(
             str(t.label), t.label.package, t.label.name, t.executable, t.runfiles,
             t.size or "medium", _timeout(t, opts.get("test_timeout")),
-            tuple(run_env.args) + tuple(opts.get("test_arg") or ()), tuple(run_env.environment),
+            tuple(run_env.args) + tuple(opts.get("test_arg") or ()), tuple(run_env.environment), t.requirements,
         ))
 
     def one(spec: TestSpec) -> TestFinished:

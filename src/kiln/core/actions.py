@@ -16,6 +16,15 @@ from kiln.core.labels import Label
 from kiln.core.runfiles import Runfiles
 
 
+_REQUIREMENT_TAGS = ("no-sandbox", "no-cache", "local", "block-network", "requires-network")
+_REQUIREMENT_PREFIXES = ("no-remote", "requires-", "supports-")
+
+
+def requirements_from_tags(tags) -> dict[str, str]:
+    """The tags Bazel turns into execution requirements of a target's actions and tests."""
+    return {t: "1" for t in tags if t in _REQUIREMENT_TAGS or t.startswith(_REQUIREMENT_PREFIXES)}
+
+
 class ActionKind(enum.Enum):
     SPAWN = "spawn"   # run a process in a sandbox
     WRITE = "write"   # write known content (launchers, manifests, param files)

@@ -26,16 +26,17 @@ class OutputFile:
 class ActionResult:
     outputs: tuple[OutputFile, ...]
     exit_code: int = 0
-    stdout: bytes = b""
-    stderr: bytes = b""
+    # stdout and stderr as blobs in the store, byte for byte.
+    stdout: Digest | None = None
+    stderr: Digest | None = None
     seconds: float = 0.0
 
     def to_json(self) -> bytes:
         return json.dumps({
             "outputs": [[o.path, o.digest.hash, o.digest.size, o.executable] for o in self.outputs],
             "exit_code": self.exit_code,
-            "stdout": self.stdout.decode("utf-8", "replace"),
-            "stderr": self.stderr.decode("utf-8", "replace"),
+            "stdout": [self.stdout.hash, self.stdout.size] if self.stdout else None,
+            "stderr": [self.stderr.hash, self.stderr.size] if self.stderr else None,
             "seconds": self.seconds,
         }).encode()
 
@@ -45,8 +46,8 @@ class ActionResult:
         return ActionResult(
             tuple(OutputFile(p, Digest(h, s), x) for p, h, s, x in d["outputs"]),
             d["exit_code"],
-            d["stdout"].encode(),
-            d["stderr"].encode(),
+            Digest(*d["stdout"]) if d["stdout"] else None,
+            Digest(*d["stderr"]) if d["stderr"] else None,
             d.get("seconds", 0.0),
         )
 

@@ -9,15 +9,12 @@ import shlex
 from kiln.core.actions import Action
 from kiln.execution.spawn import Spawn, SpawnResult
 
-_MAX_OUTPUT = 20000
 _PATHISH = re.compile(r"[A-Za-z0-9_.\-/]+")
 
 
-def describe_failure(action: Action, spawn: Spawn, result: SpawnResult, workspace_root: str) -> str:
+def describe_failure(action: Action, spawn: Spawn, result: SpawnResult, output: str, workspace_root: str) -> str:
+    """`output` is what the terminal may show of the action's stdout and stderr (already capped)."""
     command = " ".join(shlex.quote(a) for a in action.argv)
-    output = (result.stdout + result.stderr).decode("utf-8", "replace")
-    if len(output) > _MAX_OUTPUT:
-        output = output[:_MAX_OUTPUT] + "\n... (output truncated)"
     if result.missing_outputs:
         missing = ", ".join(f"'{p}'" for p in result.missing_outputs)
         head = f"{action.describe()} failed: the action did not create declared output(s) {missing}"
@@ -52,7 +49,7 @@ def _undeclared_hint(spawn: Spawn, output: str, workspace_root: str) -> str:
     for word in set(_PATHISH.findall(output)):
         word = word[2:] if word.startswith("./") else word
         # Absolute paths (/bin/bash) are the machine's, not the workspace's.
-        if word.startswith("/") or ("/" not in word and "." not in word):
+        if word.startswith("/") or ("/" not in word and "." not in word) or ".." in word.split("/"):
             continue
         if word in declared or word.startswith("kiln-out/"):
             continue

@@ -1,57 +1,207 @@
-"""Runs spawns as local processes in private exec roots."""
+"""Runs spawns as local processes, each in its own exec root, confined per its strategy.
+
+The Linux sandbox (bubblewrap) is the default; without namespaces kiln falls
+back to a private exec root of copies. Outputs are moved into the content
+store; stdout and stderr go to files and then into the store as blobs.
+"""
 
 from __future__ import annotations
 
 import os
-import subprocess
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Callable
 
+from kiln.core.errors import KilnError
 from kiln.execution import processes
 from kiln.execution.action_cache import OutputFile
 from kiln.execution.cas import Cas
-from kiln.execution.sandbox import Sandbox
-from kiln.execution.spawn import Spawn, SpawnResult
+from kiln.execution.linux_sandbox import (INSIDE_EXECROOT, INSIDE_ROOT, Confinement, SandboxPolicy, bwrap_args,
+                                          pid_namespace_args)
+from kiln.execution.sandbox import InputChanged, Sandbox, Staging
+from kiln.execution.spawn import Spawn, SpawnInput, SpawnResult
+from kiln.execution.strategies import Mode, mode_for, network_allowed
+
+INSIDE_SCRATCH = f"{INSIDE_ROOT}/scratch"
+_STAGING = {Mode.LINUX_SANDBOX: Staging.LINK, Mode.PROCESSWRAPPER: Staging.COPY, Mode.LOCAL: Staging.SYMLINK}
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """How this build runs actions: the chosen mode, the sandbox policy, and bwrap if it works here."""
+
+    mode: Mode
+    policy: SandboxPolicy = SandboxPolicy()
+    bwrap: str | None = None
+
+
+@dataclass(frozen=True)
+class ProcessRun:
+    """One process to run in a fresh exec root: an action's spawn, or a test."""
+
+    argv: tuple[str, ...]
+    env: dict[str, str]
+    inputs: tuple[SpawnInput, ...]
+    runfiles_trees: tuple
+    output_paths: tuple[str, ...]
+    requirements: tuple[tuple[str, str], ...]
+    # Working directory relative to the exec root ("" = the exec root).
+    cwd: str = ""
+    # Directories the process may write outside its outputs, by name: created in the sandbox
+    # directory, exposed at the same path, handed back to the caller (test tmp, undeclared outputs).
+    scratch_dirs: tuple[str, ...] = ()
+    timeout: float | None = None
+    # Files written into a staged exec root after the inputs (a runfiles tree's MANIFEST).
+    files: tuple[tuple[str, bytes], ...] = ()
+
+
+@dataclass(frozen=True)
+class View:
+    """Paths as a process sees them: its exec root, and the directory its scratch dirs are in."""
+
+    execroot: Path
+    scratch: str
+
+    def scratch_dir(self, name: str) -> str:
+        return f"{self.scratch}/{name}"
+
+
+@dataclass(frozen=True)
+class Finished:
+    exit_code: int | None  # None: timed out
+    seconds: float
+    error: str = ""
 
 
 class LocalExecutor:
-    def __init__(self, sandbox_base: Path, cas: Cas, *, execroot: Path, keep_sandboxes: bool = False):
+    def __init__(self, sandbox_base: Path, cas: Cas, *, execroot: Path, isolation: Callable[[], Isolation],
+                 keep_sandboxes: bool = False):
         self.sandbox_base = sandbox_base
         self.execroot = execroot
         self.cas = cas
+        # Chosen when the first process runs: a build served from the cache never probes bubblewrap.
+        self._choose_isolation = isolation
+        self._isolation: Isolation | None = None
+        self._lock = threading.Lock()
         self.keep_sandboxes = keep_sandboxes
         self.empty_file = str(sandbox_base / ".empty")
         if not os.path.exists(self.empty_file):
+            sandbox_base.mkdir(parents=True, exist_ok=True)
             Path(self.empty_file).touch()
 
+    @property
+    def isolation(self) -> Isolation:
+        with self._lock:
+            if self._isolation is None:
+                self._isolation = self._choose_isolation()
+            return self._isolation
+
     def execute(self, spawn: Spawn) -> SpawnResult:
-        box = Sandbox(self.sandbox_base, spawn, self.empty_file)
-        if spawn.action.requirement("no-sandbox") is not None:
-            # For tools like cargo that keep their own incremental state and need stable
-            # paths: run in the output base's exec root. Inputs are still part of the key.
-            box.create_tmp_only()
-            cwd = self.execroot
-            for art in spawn.action.outputs:
-                (cwd / art.exec_path).parent.mkdir(parents=True, exist_ok=True)
-        else:
-            box.create()
-            cwd = box.execroot
-        env = dict(spawn.env)
-        env["TMPDIR"] = str(box.tmp)
-        start = time.monotonic()
         try:
-            code, stdout, stderr = processes.run(list(spawn.action.argv), cwd=cwd, env=env, stdin=subprocess.DEVNULL)
-        except OSError as e:
-            code, stdout, stderr = 127, b"", f"cannot run {spawn.action.argv[0]}: {e.strerror}\n".encode()
+            self.isolation
+        except KilnError as e:
+            return SpawnResult(1, error=e.message)
+        action = spawn.action
+        run = ProcessRun(tuple(action.argv), dict(spawn.env), spawn.inputs, spawn.runfiles_trees,
+                         tuple(o.exec_path for o in action.outputs), action.execution_requirements)
+        box = Sandbox(self.sandbox_base)
         try:
-            return self._collect(spawn, cwd, code, stdout, stderr, time.monotonic() - start)
+            box.prepare()
+            try:
+                with open(box.dir / "stdout", "wb") as out, open(box.dir / "stderr", "wb") as err:
+                    done = self.run(run, box, out, err)
+            except InputChanged as e:
+                return SpawnResult(1, error=f"input file '{e}' changed while the build was running")
+            stdout = self._store_output(box.dir / "stdout")
+            stderr = self._store_output(box.dir / "stderr")
+            if done.error:
+                return SpawnResult(127, (), stdout, stderr, done.seconds, error=done.error)
+            root = self.execroot if mode_for(action.execution_requirements, self.isolation.mode) is Mode.UNSANDBOXED \
+                else box.execroot
+            return self._collect(spawn, root, done.exit_code, stdout, stderr, done.seconds)
         finally:
             if not self.keep_sandboxes:
                 box.destroy()
 
-    def _collect(self, spawn: Spawn, root: Path, code: int, stdout: bytes, stderr: bytes, seconds: float) -> SpawnResult:
+    def view(self, requirements: tuple[tuple[str, str], ...], box: Sandbox) -> View:
+        """Where a process with these requirements will see its exec root and scratch directories."""
+        mode = mode_for(requirements, self.isolation.mode)
+        if mode is Mode.LINUX_SANDBOX:
+            return View(Path(INSIDE_EXECROOT), INSIDE_SCRATCH)
+        return View(self.execroot if mode is Mode.UNSANDBOXED else box.execroot, str(box.dir))
+
+    def run(self, run: ProcessRun, box: Sandbox, stdout: IO, stderr: IO) -> Finished:
+        """Stages `run` in `box` and runs it to completion (or its timeout).
+
+        `run.cwd`, `run.argv` and `run.env` are as the process sees the file system: paths from
+        view(), which inside the Linux sandbox differ from the host's.
+        """
+        mode = mode_for(run.requirements, self.isolation.mode)
+        view = self.view(run.requirements, box)
+        if not box.dir.exists():
+            box.prepare()
+        if mode is Mode.UNSANDBOXED:
+            # For tools like cargo that keep their own incremental state and need stable paths:
+            # the output base's exec root itself. Inputs are still part of the key.
+            for out in run.output_paths:
+                (self.execroot / out).parent.mkdir(parents=True, exist_ok=True)
+        else:
+            box.create(run.inputs, run.runfiles_trees, run.output_paths, staging=_STAGING[mode], cas=self.cas,
+                       outputs_root=self.execroot, empty_file=self.empty_file)
+            for rel, data in run.files:
+                box.mkdirs(os.path.dirname(rel))
+                (box.execroot / rel).write_bytes(data)
+        for name in run.scratch_dirs:
+            (box.dir / name).mkdir(parents=True, exist_ok=True)
+        cwd = str(view.execroot / run.cwd if run.cwd else view.execroot)
+        env = dict(run.env)
+        argv = list(run.argv)
+        args_file = None
+        bwrap = self.isolation.bwrap
+        if mode is Mode.LINUX_SANDBOX:
+            env.setdefault("TMPDIR", "/tmp")
+            writable = _output_dirs(run.output_paths)
+            confinement = Confinement(
+                execroot=(str(box.root), os.path.dirname(INSIDE_EXECROOT)),
+                tmp=str(box.tmp), cwd=cwd,
+                writable_dirs=tuple((str(box.execroot / d), f"{INSIDE_EXECROOT}/{d}") for d in writable),
+                protected_inputs=tuple((str(box.execroot / p), f"{INSIDE_EXECROOT}/{p}")
+                                       for p in _protected(run, writable)),
+                extra_writable=tuple((str(box.dir / n), f"{INSIDE_SCRATCH}/{n}") for n in run.scratch_dirs),
+                network=network_allowed(run.requirements, self.isolation.policy.default_allow_network))
+            args_file = _args_file(box, bwrap_args(self.isolation.policy, confinement))
+            # bwrap changes into `cwd` inside; it starts from a directory that exists outside.
+            host_cwd = str(box.dir)
+        else:
+            env.setdefault("TMPDIR", str(box.tmp))
+            host_cwd = cwd
+            if bwrap is not None:
+                args_file = _args_file(box, pid_namespace_args(cwd))
+        pass_fds: tuple[int, ...] = ()
+        if args_file is not None:
+            pass_fds = (args_file.fileno(),)
+            argv = [bwrap, "--args", str(args_file.fileno()), "--", *argv]
+        start = time.monotonic()
+        try:
+            code = processes.run_to_files(argv, cwd=host_cwd, env=env, stdout=stdout, stderr=stderr,
+                                          timeout=run.timeout, pass_fds=pass_fds)
+        except OSError as e:
+            return Finished(127, time.monotonic() - start, f"cannot run {run.argv[0]}: {e.strerror}")
+        finally:
+            if args_file is not None:
+                args_file.close()
+        return Finished(code, time.monotonic() - start)
+
+    def _store_output(self, path: Path):
+        if os.path.getsize(path) == 0:
+            return None
+        return self.cas.put_file(str(path), move=True)
+
+    def _collect(self, spawn: Spawn, root: Path, code: int | None, stdout, stderr, seconds: float) -> SpawnResult:
         if code != 0:
-            return SpawnResult(code, (), stdout, stderr, seconds)
+            return SpawnResult(-1 if code is None else code, (), stdout, stderr, seconds)
         outputs = []
         missing = []
         for art in spawn.action.outputs:
@@ -65,3 +215,35 @@ class LocalExecutor:
         if missing:
             return SpawnResult(code, (), stdout, stderr, seconds, missing_outputs=tuple(missing))
         return SpawnResult(code, tuple(outputs), stdout, stderr, seconds)
+
+
+def _output_dirs(output_paths: tuple[str, ...]) -> list[str]:
+    return sorted({os.path.dirname(p) for p in output_paths})
+
+
+def _protected(run: ProcessRun, writable_dirs: list[str]) -> list[str]:
+    """Staged files inside a writable output directory: they get a read-only mount of their own."""
+    writable = set(writable_dirs)
+    if not writable:
+        return []
+    staged = [i.exec_path for i in run.inputs]
+    staged += [f"{tree}/{rpath}" for tree, entries in run.runfiles_trees for rpath, _ in entries]
+    found = []
+    for path in staged:
+        parent = os.path.dirname(path)
+        while True:
+            if parent in writable:
+                found.append(path)
+                break
+            if not parent:
+                break
+            parent = os.path.dirname(parent)
+    return found
+
+
+def _args_file(box: Sandbox, args: list[str]):
+    """bwrap reads long option lists from a file descriptor (`--args FD`), NUL-separated."""
+    path = box.dir / "bwrap.args"
+    with open(path, "wb") as f:
+        f.write(b"".join(a.encode() + b"\0" for a in args))
+    return open(path, "rb")

@@ -1,4 +1,8 @@
-"""Child processes kiln started, so an interrupted build can stop them all."""
+"""Child processes kiln started, so an interrupted build can stop them all.
+
+Output goes to files as it is produced, never into kiln's memory: an action
+printing gigabytes costs disk, not RAM.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import os
 import signal
 import subprocess
 import threading
+from typing import IO
 
 _lock = threading.Lock()
 _running: set[subprocess.Popen] = set()
@@ -26,18 +31,28 @@ def kill_all() -> None:
     with _lock:
         procs = list(_running)
     for proc in procs:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        kill_group(proc)
 
 
-def run(argv: list[str], **kwargs) -> tuple[int, bytes, bytes]:
-    """subprocess.run with capture, registered while it runs."""
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, **kwargs)
+def kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def run_to_files(argv: list[str], *, cwd: str, env: dict[str, str], stdout: IO, stderr: IO,
+                 timeout: float | None = None, pass_fds: tuple[int, ...] = ()) -> int | None:
+    """Runs argv with its output written to the given files; None if it timed out (and was killed)."""
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
+                            start_new_session=True, pass_fds=pass_fds)
     register(proc)
     try:
-        out, err = proc.communicate()
+        try:
+            return proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_group(proc)
+            proc.wait()
+            return None
     finally:
         unregister(proc)
-    return proc.returncode, out, err

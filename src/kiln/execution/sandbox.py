@@ -1,63 +1,112 @@
 """Private exec roots: a directory holding only an action's declared inputs.
 
-Inputs are copies of workspace files and CAS blobs, laid out at their exec
-paths; the action gets its own tmp. Whatever it did not declare is not
-there, so it fails here as it would on a remote worker.
+Each action gets `<output_base>/sandbox/<pid>-<n>/` with `execroot/_main/`
+(its inputs at their exec paths, the directories of its outputs) and `tmp/`.
+How an input gets there depends on what protects it:
+
+- LINK: a hard link to the content store. Only for the Linux sandbox, which
+  mounts the exec root read-only: a write through the link fails with EROFS
+  even for root, so the store cannot be changed. Sources are stored first.
+- COPY: a private copy, for exec roots without namespaces (a root process
+  could otherwise write through a link into the store or a source).
+- SYMLINK: a link to the source or the materialised output, for `local`: no
+  isolation, as Bazel's local strategy.
+
+Whatever an action did not declare is not there, so it fails here as it
+would on a remote worker. A killed kiln leaves these directories behind;
+the next command removes them.
 """
 
 from __future__ import annotations
 
+import enum
+import errno
 import itertools
 import os
 import shutil
 from pathlib import Path
 
-from kiln.execution.spawn import Spawn
+from kiln.execution.cas import Cas
+from kiln.execution.spawn import SpawnInput
 
 _counter = itertools.count()
 
 
+class Staging(enum.Enum):
+    LINK = "link"
+    COPY = "copy"
+    SYMLINK = "symlink"
+
+
+class InputChanged(Exception):
+    """A source changed between the digest kiln computed and the moment it was staged."""
+
+
 class Sandbox:
-    def __init__(self, base: Path, spawn: Spawn, empty_file: str):
+    def __init__(self, base: Path):
         self.dir = base / f"{os.getpid()}-{next(_counter)}"
-        self.execroot = self.dir / "execroot" / "_main"
+        self.root = self.dir / "execroot"
+        self.execroot = self.root / "_main"
         self.tmp = self.dir / "tmp"
-        self.spawn = spawn
-        self.empty_file = empty_file
+        self.made: set[str] = set()
 
-    def create(self) -> None:
-        if self.dir.exists():
-            shutil.rmtree(self.dir)
+    def create(self, inputs: tuple[SpawnInput, ...], runfiles_trees, output_paths: tuple[str, ...], *,
+               staging: Staging, cas: Cas, outputs_root: Path, empty_file: str) -> None:
+        """Lays out inputs, runfiles trees of tools and the directories outputs go to (after prepare())."""
         self.execroot.mkdir(parents=True)
-        self.tmp.mkdir()
-        made: set[str] = set()
-        for inp in self.spawn.inputs:
-            self._link(inp.exec_path, inp.local_path, made)
-        by_exec = {i.exec_path: i.local_path for i in self.spawn.inputs}
-        for tree, entries in self.spawn.runfiles_trees:
+        self.made = set()
+        by_exec = {}
+        for inp in inputs:
+            source = self._source_of(inp, staging, cas, outputs_root)
+            by_exec[inp.exec_path] = source
+            self._place(inp.exec_path, source, staging)
+        for tree, entries in runfiles_trees:
             for rpath, exec_path in entries:
-                target = by_exec[exec_path] if exec_path is not None else self.empty_file
-                self._link(f"{tree}/{rpath}", target, made)
-        for out in self.spawn.action.outputs:
-            parent = os.path.dirname(out.exec_path)
-            if parent and parent not in made:
-                os.makedirs(self.execroot / parent, exist_ok=True)
-                made.add(parent)
+                source = by_exec[exec_path] if exec_path is not None else empty_file
+                self._place(f"{tree}/{rpath}", source, staging)
+        for out in output_paths:
+            self.mkdirs(os.path.dirname(out))
 
-    def create_tmp_only(self) -> None:
-        """A private tmp for an action that runs outside a sandbox."""
+    def prepare(self) -> None:
+        """The sandbox directory and its private tmp; enough for an action that runs unsandboxed."""
         if self.dir.exists():
             shutil.rmtree(self.dir)
         self.tmp.mkdir(parents=True)
 
-    def _link(self, rel: str, target: str, made: set[str]) -> None:
-        parent = os.path.dirname(rel)
-        if parent and parent not in made:
-            os.makedirs(self.execroot / parent, exist_ok=True)
-            made.add(parent)
-        # Inputs are copied, never linked, so an action that writes to one cannot change the
-        # user's source or a cached blob (read-only modes do not stop a root process).
-        shutil.copy2(target, self.execroot / rel)
+    def mkdirs(self, rel: str) -> None:
+        if rel and rel not in self.made:
+            os.makedirs(self.execroot / rel, exist_ok=True)
+            self.made.add(rel)
+
+    @staticmethod
+    def _source_of(inp: SpawnInput, staging: Staging, cas: Cas, outputs_root: Path) -> str:
+        if staging is Staging.SYMLINK:
+            return inp.local_path if inp.is_source else str(outputs_root / inp.exec_path)
+        if staging is Staging.COPY or not inp.is_source:
+            return inp.local_path
+        # A source enters the store once per content; the exec root links to the stored blob.
+        executable = os.access(inp.local_path, os.X_OK)
+        if not cas.has(inp.digest, executable):
+            stored = cas.put_file(inp.local_path, executable)
+            if stored != inp.digest:
+                raise InputChanged(inp.exec_path)
+        return str(cas.path(inp.digest, executable))
+
+    def _place(self, rel: str, source: str, staging: Staging) -> None:
+        self.mkdirs(os.path.dirname(rel))
+        dest = self.execroot / rel
+        if staging is Staging.SYMLINK:
+            os.symlink(source, dest)
+            return
+        if staging is Staging.LINK:
+            try:
+                os.link(source, dest)
+                return
+            except OSError as e:
+                # Another file system, or too many links: a copy is as safe, only slower.
+                if e.errno not in (errno.EXDEV, errno.EMLINK, errno.EPERM):
+                    raise
+        shutil.copy2(source, dest)
 
     def destroy(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -27,6 +27,7 @@ from kiln.execution.explain import Explainer
 from kiln.execution.failures import describe_command, describe_failure
 from kiln.execution.file_digests import FileDigests
 from kiln.execution.materialize import Materializer
+from kiln.execution.output_view import OutputView
 from kiln.execution.spawn import Executor, Spawn, SpawnInput, SpawnResult
 
 # Actions see this PATH unless they declare one: fixed, never the user's.
@@ -63,6 +64,7 @@ class Scheduler:
         jobs: int,
         keep_going: bool,
         locations: dict[Label, Location],
+        output_view: OutputView,
         explainer: Explainer | None = None,
         action_env: tuple[tuple[str, str], ...] = (),
         subcommands: bool = False,
@@ -78,6 +80,7 @@ class Scheduler:
         self.keep_going = keep_going
         self.locations = locations
         self.explainer = explainer
+        self.output_view = output_view
         self.action_env = action_env
         self.subcommands = subcommands
         # exec path -> (digest, executable) of every derived file known so far.
@@ -191,7 +194,8 @@ class Scheduler:
         if result.exit_code != 0 or result.missing_outputs or result.error:
             self.events.post(ActionFinished(action_id, action.mnemonic, action.describe(), False, False, seconds,
                                             explanation))
-            self._fail(action_id, action, describe_failure(action, spawn, result, self.workspace_root))
+            output = self.output_view.text(action, spawn.key, result.stdout, result.stderr)
+            self._fail(action_id, action, describe_failure(action, spawn, result, output, self.workspace_root))
             return "failed"
         if not no_cache:
             self.action_cache.put(spawn.key, ActionResult(result.outputs, 0, result.stdout, result.stderr, seconds))
@@ -199,7 +203,7 @@ class Scheduler:
             self.explainer.record(action, spawn)
         self._record(result.outputs)
         if result.stdout or result.stderr:
-            text = (result.stdout + result.stderr).decode("utf-8", "replace").rstrip()
+            text = self.output_view.text(action, spawn.key, result.stdout, result.stderr).rstrip()
             self.events.info(f"From {action.describe()}:\n{text}")
         self.events.post(ActionFinished(action_id, action.mnemonic, action.describe(), False, True, seconds, explanation))
         return "executed"
@@ -228,22 +232,22 @@ class Scheduler:
             return SpawnResult(0, (OutputFile(out.exec_path, digest, action.is_executable),))
         return self.executor.execute(spawn)
 
+    def input_of(self, art: Artifact, needed_by: str = "") -> SpawnInput:
+        """An input's digest and where its content is: the workspace file, or the blob in the store."""
+        if art.is_source:
+            local = os.path.join(self.workspace_root, art.path)
+            try:
+                digest = self.file_digests.digest(local)
+            except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+                raise ActionFailure(f"{needed_by}: missing input file '{art.exec_path}'") from None
+            return SpawnInput(art.exec_path, digest, local, True)
+        known = self.digests.get(art.exec_path)
+        if known is None:
+            raise ActionFailure(f"internal error: {art.exec_path} was not built before {needed_by}")
+        return SpawnInput(art.exec_path, known[0], str(self.cas.path(known[0], known[1])), False)
+
     def _spawn(self, action: Action) -> Spawn:
-        inputs: list[SpawnInput] = []
-        for art in action.input_list():
-            if art.is_source:
-                local = os.path.join(self.workspace_root, art.path)
-                try:
-                    digest = self.file_digests.digest(local)
-                except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-                    raise ActionFailure(f"{action.owner}: missing input file '{art.exec_path}'") from None
-            else:
-                known = self.digests.get(art.exec_path)
-                if known is None:
-                    raise ActionFailure(f"internal error: {art.exec_path} was not built before {action.describe()}")
-                digest = known[0]
-                local = str(self.cas.path(digest, known[1]))
-            inputs.append(SpawnInput(art.exec_path, digest, local))
+        inputs = [self.input_of(art, str(action.owner)) for art in action.input_list()]
         trees = tuple(
             (f"{exe.exec_path}.runfiles", tuple(sorted(
                 (rpath, art.exec_path if art is not None else None) for rpath, art in rf.entries().items()

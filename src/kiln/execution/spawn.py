@@ -20,6 +20,7 @@ class SpawnInput:
     digest: Digest
     # Where the content is on this machine: a workspace file or a CAS blob.
     local_path: str
+    is_source: bool = False
 
 
 @dataclass(frozen=True)
@@ -36,8 +37,9 @@ class Spawn:
 class SpawnResult:
     exit_code: int
     outputs: tuple[OutputFile, ...] = ()
-    stdout: bytes = b""
-    stderr: bytes = b""
+    # The process's output, stored in the CAS as it was written (never held in memory whole).
+    stdout: Digest | None = None
+    stderr: Digest | None = None
     seconds: float = 0.0
     # Set when the spawn could not produce what it declared.
     error: str = ""

@@ -37,3 +37,24 @@ def _real_executable() -> str:
     # site-packages stay visible, but never a pyenv shim (a shell script costing ~55 ms).
     return os.path.abspath(sys.executable)
 
+
+
+def host_runtime_dirs() -> tuple[str, ...]:
+    """Directories a sandboxed action needs to run this interpreter with kiln's action tools.
+
+    The interpreter's installation, the virtual environment kiln runs in (its
+    site-packages) and kiln's own package: mounted read-only into sandboxes,
+    while the rest of the home directory they may live in stays hidden.
+    """
+    import sysconfig
+
+    import kiln
+
+    found = {sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix,
+             os.path.dirname(os.path.dirname(os.path.realpath(sys.executable))),
+             os.path.dirname(os.path.dirname(os.path.realpath(kiln.__file__)))}
+    for key in ("purelib", "platlib"):
+        found.add(sysconfig.get_paths()[key])
+    dirs = sorted(({os.path.realpath(d) for d in found} | {os.path.abspath(d) for d in found}) - {"/"})
+    # A directory inside another one already listed adds nothing.
+    return tuple(d for d in dirs if not any(d.startswith(o.rstrip("/") + "/") for o in dirs if o != d))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kiln.core.actions import requirements_from_tags
 from kiln.core.attrs import Attr, AttrType
 from kiln.core.depset import Depset
 from kiln.core.labels import Label
@@ -74,7 +75,7 @@ def _genrule(ctx):
         argv=[BASH, "-c", SHELL_PREAMBLE + script],
         mnemonic="Genrule",
         progress_message=ctx.attr.message or f"Executing genrule {ctx.label}",
-        execution_requirements={t: "1" for t in ctx.attr.tags if t in ("no-sandbox", "no-cache", "no-remote", "local")},
+        execution_requirements=requirements_from_tags(ctx.attr.tags),
         executable_outputs=ctx.attr.executable,
     )
     files = Depset(tuple(outs))
