@@ -148,7 +148,11 @@ class LocalExecutor:
             for out in run.output_paths:
                 (self.execroot / out).parent.mkdir(parents=True, exist_ok=True)
         else:
-            box.create(run.inputs, run.runfiles_trees, run.output_paths, staging=_STAGING[mode], cas=self.cas,
+            staging = _STAGING[mode]
+            if self.keep_sandboxes and staging is Staging.LINK:
+                # A kept exec root outlives its read-only mount: links there would expose the store.
+                staging = Staging.COPY
+            box.create(run.inputs, run.runfiles_trees, run.output_paths, staging=staging, cas=self.cas,
                        outputs_root=self.execroot, empty_file=self.empty_file)
             for rel, data in run.files:
                 box.mkdirs(os.path.dirname(rel))

@@ -55,4 +55,7 @@ def run_to_files(argv: list[str], *, cwd: str, env: dict[str, str], stdout: IO, 
             proc.wait()
             return None
     finally:
+        # Whatever it left running in the background ends with it (inside a sandbox the PID
+        # namespace already saw to that; without one, its process group is what is left).
+        kill_group(proc)
         unregister(proc)
