@@ -22,6 +22,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from kiln.core.artifacts import Artifact
 from kiln.core.digests import digest_fields
+from kiln.core.errors import KilnError
 from kiln.core.runfiles import Runfiles
 from kiln.execution.local_executor import Finished, LocalExecutor, ProcessRun
 from kiln.execution.output_base import atomic_write
@@ -112,7 +113,11 @@ class TestRunner:
         log_dir.mkdir(parents=True)
         tree = spec.executable.exec_path + ".runfiles"
         box = Sandbox(self.sandbox_base)
-        view = self.executor.view(spec.requirements, box)
+        try:
+            view = self.executor.view(spec.requirements, box)
+        except KilnError as e:
+            (log_dir / "test.log").write_text(f"cannot run the test: {e.message}\n")
+            return TestResult("FAILED", False, 0.0, str(log_dir / "test.log"), self.shown(log_dir / "test.log"))
         runfiles = view.execroot / tree
         # XML_OUTPUT_FILE ends in <package>/<name>/test.xml, as under Bazel's testlogs.
         xml_rel = "/".join(p for p in ("test_xml", spec.package, spec.name) if p)
