@@ -8,14 +8,14 @@ from pathlib import Path
 
 from kiln.cli.options import Invocation
 from kiln.core.errors import ExitCode
-from kiln.execution.output_base import OutputBase, default_output_base
+from kiln.cli.lock import hold_output_base
 from kiln.loading.workspace import find_workspace
 
 
 def run(inv: Invocation, cwd: Path) -> int:
     workspace = find_workspace(cwd)
-    base = inv.startup.values.get("output_base")
-    ob = OutputBase(Path(base).resolve() if base else default_output_base(workspace.root))
+    # Waits for a running command: removing its outputs under it would fail it or corrupt them.
+    ob, _lock = hold_output_base(inv, workspace.root)
     prefix = inv.options.values.get("symlink_prefix") or "kiln-"
     if inv.options.values.get("expunge"):
         print("INFO: Starting clean (this will remove the output base: cache, outputs and logs).", file=sys.stderr)

@@ -9,14 +9,14 @@ import kiln
 from kiln.cli.options import Invocation
 from kiln.cli.session import make_configuration
 from kiln.core.errors import CommandLineError, ExitCode
-from kiln.execution.output_base import OutputBase, default_output_base
+from kiln.execution.output_base import locate_output_base
 from kiln.loading.workspace import find_workspace
 
 
 def run(inv: Invocation, cwd: Path) -> int:
     workspace = find_workspace(cwd)
-    base = inv.startup.values.get("output_base")
-    ob = OutputBase(Path(base).resolve() if base else default_output_base(workspace.root))
+    # Only names paths: it neither creates nor locks the output base.
+    ob = locate_output_base(inv.startup.values.get("output_base"), workspace.root)
     config = make_configuration(inv)
     table = {
         "workspace": str(workspace.root),

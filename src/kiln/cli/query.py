@@ -9,8 +9,8 @@ from typing import Any
 from kiln.cli.options import Invocation
 from kiln.core.errors import CommandLineError, ExitCode
 from kiln.core.labels import Label
+from kiln.cli.lock import hold_output_base
 from kiln.cli.saved_results import SavedResults
-from kiln.execution.output_base import OutputBase, default_output_base
 from kiln.loading.workspace import find_workspace
 
 
@@ -37,9 +37,7 @@ def run(inv: Invocation, cwd: Path) -> int:
     expression = " ".join(words)
     workspace = find_workspace(cwd)
     opts = inv.options.values
-    base = inv.startup.values.get("output_base")
-    output_base = OutputBase(Path(base).resolve() if base else default_output_base(workspace.root))
-    output_base.create()
+    output_base, _lock = hold_output_base(inv, workspace.root)
     output = opts.get("output") or "label"
     order = opts.get("order_output") or "auto"
     keep_going = bool(opts.get("keep_going"))

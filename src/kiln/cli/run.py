@@ -43,6 +43,8 @@ def run(inv: Invocation, cwd: Path) -> int:
     argv = [str(program), *run_env.args, *inv.options.after_dashdash]
     sys.stdout.flush()
     sys.stderr.flush()
+    # As Bazel: a long-running program does not keep other commands waiting.
+    session.lock.release()
     # The program runs from its runfiles tree, as under Bazel, with the terminal attached.
     try:
         proc = subprocess.run(argv, cwd=os.path.join(runfiles, "_main"), env=env)

@@ -14,6 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from kiln.cli.lock import hold_output_base
 from kiln.cli.options import Invocation
 from kiln.cli.plan import Plan, TopTarget, flatten_action, flatten_runfiles
 from kiln.cli.saved_results import SavedResults
@@ -34,7 +35,6 @@ from kiln.execution.linux_sandbox import SandboxPolicy
 from kiln.execution.local_executor import Isolation, LocalExecutor
 from kiln.execution.materialize import Materializer
 from kiln.execution.output_view import OutputView
-from kiln.execution.output_base import OutputBase, default_output_base
 from kiln.execution.runfiles_tree import materialize, tree_path
 from kiln.execution.scheduler import BuildOutcome, Scheduler
 from kiln.loading import wellknown
@@ -84,8 +84,8 @@ class Session:
         self.pattern_errors = 0
         self.workspace: Workspace = find_workspace(cwd)
         self.offset = self.workspace.offset_of(cwd)
-        base = inv.startup.values.get("output_base")
-        self.output_base = OutputBase(Path(base).resolve() if base else default_output_base(self.workspace.root))
+        # Held until the command ends (kiln run lets go before it starts the program).
+        self.output_base, self.lock = hold_output_base(inv, self.workspace.root)
         self.events = EventBus()
         explain = self.opts.get("explain")
         self._explain_file = None
@@ -145,7 +145,6 @@ class Session:
         cache = SavedResults(self.output_base.root / "plans", self.output_base.tmp)
         key = cache.key(command, tuple(patterns), self.offset, config, tuple(sorted(
             (k, repr(opts.get(k))) for k in _ANALYSIS_OPTIONS)), str(self.workspace.root))
-        self.output_base.create()
         plan = cache.load(key)
         if plan is not None:
             return plan, set()

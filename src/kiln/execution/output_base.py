@@ -6,14 +6,23 @@
     <output_base>/execroot/_main/kiln-out/...   outputs, linked from the CAS
     <output_base>/sandbox/    per-action exec roots
     <output_base>/tmp/        partial writes, renamed into place when complete
+    <output_base>/lock        held by the one command using the output base (execution/output_lock.py)
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from kiln.core.errors import LocalEnvironmentError
+
+
+def locate_output_base(option: str | None, workspace_root: Path) -> "OutputBase":
+    """The output base --output_base names, else the workspace's default one."""
+    return OutputBase(Path(option).resolve() if option else default_output_base(workspace_root))
 
 
 def default_output_base(workspace_root: Path) -> Path:
@@ -57,9 +66,21 @@ class OutputBase:
     def output_path(self, exec_path: str) -> Path:
         return self.execroot / exec_path
 
+    def create_root(self) -> None:
+        self._mkdirs(self.root)
+
     def create(self) -> None:
-        for d in (self.cas, self.action_cache, self.test_cache, self.execroot, self.sandboxes, self.tmp):
-            d.mkdir(parents=True, exist_ok=True)
+        self._mkdirs(self.cas, self.action_cache, self.test_cache, self.execroot, self.sandboxes, self.tmp)
+
+    def _mkdirs(self, *dirs: Path) -> None:
+        try:
+            for d in dirs:
+                d.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            # e.g. a parent that is a file, a read-only file system, no permission, a full disk.
+            # mkdir says "File exists" for a file standing where a directory must be: say what is wrong.
+            reason = os.strerror(errno.ENOTDIR) if isinstance(e, FileExistsError) else e.strerror
+            raise LocalEnvironmentError(f"could not create output base directory {self.root}: {reason}") from None
 
 
 def atomic_write(path: Path, data: bytes, tmp_dir: Path, *, mode: int = 0o644) -> None:
