@@ -6,6 +6,7 @@ run the needed actions, lay out runfiles trees and the kiln-* links.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
@@ -231,8 +232,7 @@ class Session:
         return int(self.opts.get("experimental_ui_max_stdouterr_bytes", 1048576))
 
     def _sandbox_policy(self) -> SandboxPolicy:
-        from kiln.repos.local_runtime import host_runtime_dirs
-
+        """The sandbox flags, checked; the tool directories are added when a process first runs."""
         pairs = []
         for text in self.opts.get("sandbox_add_mount_pair") or ():
             source, _, target = text.partition(":")
@@ -246,7 +246,6 @@ class Session:
                 if not path.startswith("/"):
                     raise CommandLineError(f"--{name}={path}: the path must be absolute")
         return SandboxPolicy(
-            tool_dirs=host_runtime_dirs(),
             hermetic=bool(self.opts.get("experimental_use_hermetic_linux_sandbox")),
             default_allow_network=bool(self.opts.get("sandbox_default_allow_network", True)),
             extra_mounts=tuple(pairs),
@@ -262,7 +261,10 @@ class Session:
                 f"the Linux sandbox cannot be used ({choice.degraded_reason}); actions run in a private exec root "
                 "of copies without namespaces, so kiln does not stop them from reading files outside their inputs "
                 "by absolute path, writing outside their outputs, using the network, or leaving processes running")
-        return Isolation(choice.mode, self.sandbox_policy, linux_sandbox.availability()[0])
+        from kiln.repos.local_runtime import host_runtime_dirs
+
+        policy = dataclasses.replace(self.sandbox_policy, tool_dirs=host_runtime_dirs())
+        return Isolation(choice.mode, policy, linux_sandbox.availability()[0])
 
     def execute(self, plan: Plan) -> BuildResult:
         self.spawn_strategies = tuple(self.opts.get("spawn_strategy") or ())
