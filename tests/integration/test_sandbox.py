@@ -309,3 +309,17 @@ def test_sandbox_debug_keeps_the_exec_root(ws):
     assert r.code == 0, r.output
     kept = list((ws.output_base / "sandbox").glob("*/execroot/_main/p/in.txt"))
     assert len(kept) == 1
+
+
+def test_only_the_tool_directories_of_a_home_are_mounted(ws):
+    # kiln's interpreter (e.g. under ~/.pyenv) is mounted back read-only; nothing else of the home is there.
+    from kiln.repos.local_runtime import host_runtime_dirs
+
+    home = os.path.expanduser("~")
+    expected = sorted({d[len(home) + 1:].split("/")[0] for d in host_runtime_dirs() if d.startswith(home + "/")})
+    ws.write("p/BUILD.bazel", _genrule("h", f"ls -A {home} > $@ 2>&1 || echo absent > $@"))
+    r = _build(ws, "//p:h")
+    assert r.code == 0, r.output
+    listing = (ws.root / "kiln-bin/p/h.out").read_text().split()
+    assert listing == (expected or ["absent"])
+    assert sorted(os.listdir(home)) != listing  # the real home holds more than that
