@@ -8,6 +8,7 @@ store; stdout and stderr go to files and then into the store as blobs.
 from __future__ import annotations
 
 import os
+import subprocess
 import threading
 import time
 from dataclasses import dataclass
@@ -25,6 +26,11 @@ from kiln.execution.spawn import Spawn, SpawnInput, SpawnResult
 from kiln.execution.strategies import Mode, mode_for, network_allowed
 
 INSIDE_SCRATCH = f"{INSIDE_ROOT}/scratch"
+# Runs first in the PID namespace: the action gets /dev/null as stdin, and a watcher waits on
+# the pipe it got instead, whose only writer is kiln. If kiln dies - even in the moment before
+# bwrap's --die-with-parent takes hold - the pipe ends and the watcher kills everything the
+# action started (kill -1 in a PID namespace reaches all of it).
+LIFELINE = ["/bin/sh", "-c", 'exec 9<&0 </dev/null; (read -r _ <&9; kill -KILL -1) & exec 9<&- "$@"', "kiln"]
 _STAGING = {Mode.LINUX_SANDBOX: Staging.LINK, Mode.PROCESSWRAPPER: Staging.COPY, Mode.LOCAL: Staging.SYMLINK}
 
 
@@ -184,18 +190,26 @@ class LocalExecutor:
             if bwrap is not None:
                 args_file = _args_file(box, pid_namespace_args(cwd))
         pass_fds: tuple[int, ...] = ()
+        stdin = subprocess.DEVNULL
+        lifeline: tuple[int, ...] = ()
         if args_file is not None:
             pass_fds = (args_file.fileno(),)
             argv = [bwrap, "--args", str(args_file.fileno()), "--", *argv]
+            if mode is not Mode.LINUX_SANDBOX or not self.isolation.policy.hermetic:
+                lifeline = os.pipe()
+                stdin = lifeline[0]
+                argv[4:4] = LIFELINE
         start = time.monotonic()
         try:
-            code = processes.run_to_files(argv, cwd=host_cwd, env=env, stdout=stdout, stderr=stderr,
+            code = processes.run_to_files(argv, cwd=host_cwd, env=env, stdout=stdout, stderr=stderr, stdin=stdin,
                                           timeout=run.timeout, pass_fds=pass_fds)
         except OSError as e:
             return Finished(127, time.monotonic() - start, f"cannot run {run.argv[0]}: {e.strerror}")
         finally:
             if args_file is not None:
                 args_file.close()
+            for fd in lifeline:
+                os.close(fd)
         return Finished(code, time.monotonic() - start)
 
     def _store_output(self, path: Path):

@@ -42,9 +42,9 @@ def kill_group(proc: subprocess.Popen) -> None:
 
 
 def run_to_files(argv: list[str], *, cwd: str, env: dict[str, str], stdout: IO, stderr: IO,
-                 timeout: float | None = None, pass_fds: tuple[int, ...] = ()) -> int | None:
+                 stdin=subprocess.DEVNULL, timeout: float | None = None, pass_fds: tuple[int, ...] = ()) -> int | None:
     """Runs argv with its output written to the given files; None if it timed out (and was killed)."""
-    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=stdin, stdout=stdout, stderr=stderr,
                             start_new_session=True, pass_fds=pass_fds)
     register(proc)
     try:
