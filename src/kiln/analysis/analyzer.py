@@ -37,7 +37,10 @@ class Analyzer:
         self.check_visibility = check_visibility
         self._done: dict[tuple[Label, Configuration], ConfiguredTarget] = {}
         self._failed: dict[tuple[Label, Configuration], KilnError] = {}
-        self._stack: list[Label] = []
+        # The chain being analysed, and the same keys as a set: the cycle check must not scan a
+        # list as deep as the dependency chain (quadratic on long chains).
+        self._stack: list[tuple[Label, Configuration]] = []
+        self._on_stack: set[tuple[Label, Configuration]] = set()
         self.workspace_root = str(loader.workspace.root)
 
     # ---- entry points ----------------------------------------------------
@@ -51,9 +54,10 @@ class Analyzer:
         failed = self._failed.get(key)
         if failed is not None:
             raise failed
-        if label in self._stack:
-            raise AnalysisError(self._cycle_message(label))
-        self._stack.append(label)
+        if key in self._on_stack:
+            raise AnalysisError(self._cycle_message(key))
+        self._stack.append(key)
+        self._on_stack.add(key)
         try:
             ct = self._analyze(label, config)
         except KilnError as e:
@@ -61,19 +65,20 @@ class Analyzer:
             raise
         finally:
             self._stack.pop()
+            self._on_stack.discard(key)
         self._done[key] = ct
         return ct
 
     def configured_targets(self) -> list[ConfiguredTarget]:
         return list(self._done.values())
 
-    def _cycle_message(self, label: Label) -> str:
-        cycle = self._stack[self._stack.index(label):]
+    def _cycle_message(self, key: tuple[Label, Configuration]) -> str:
+        cycle = self._stack[self._stack.index(key):]
         lines = ["cycle in dependency graph:"]
-        for i, l in enumerate(cycle):
+        for i, (l, _config) in enumerate(cycle):
             marker = ".-> " if i == 0 else "|   "
             lines.append(f"    {marker}{l}")
-        lines.append(f"    `-- {label}")
+        lines.append(f"    `-- {key[0]}")
         return "\n".join(lines)
 
     # ---- one target ------------------------------------------------------
