@@ -23,6 +23,7 @@ from kiln.core.errors import AnalysisError, KilnError
 from kiln.core.labels import Label, parse_label
 from kiln.core.providers import DefaultInfo
 from kiln.core.select import DEFAULT_CONDITION, Select, SelectorList, concat
+from kiln.loading.collector import collector_paused
 from kiln.loading.loader import Loader
 from kiln.loading.package import FileTarget, PackageGroup, RuleTarget
 
@@ -46,8 +47,13 @@ class Analyzer:
     # ---- entry points ----------------------------------------------------
 
     def analyze(self, label: Label, config: Configuration | None = None) -> ConfiguredTarget:
-        config = config or self.config
-        key = (label, config)
+        if self._stack:
+            return self._analyze_key((label, config or self.config))
+        with collector_paused():
+            return self._analyze_key((label, config or self.config))
+
+    def _analyze_key(self, key: tuple[Label, Configuration]) -> ConfiguredTarget:
+        label, config = key
         done = self._done.get(key)
         if done is not None:
             return done
