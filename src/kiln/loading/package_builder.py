@@ -112,7 +112,7 @@ class PackageBuilder:
                 self._check_output_name(out.name, name, target.location)
                 self.targets[out.name] = FileTarget(out, target.location, attrs["visibility"], label)
                 outputs.add(out.name)
-        for _attr, dep in target.dependency_labels():
+        for _attr, dep in target.dependency_labels() if outputs else ():
             if dep.package_id == self.id and dep.name in outputs:
                 raise LoadingError(f"rule '{name}' has file '{dep.name}' as both an input and an output",
                                    location=target.location)
