@@ -23,6 +23,7 @@ from kiln.core.errors import AnalysisError, KilnError
 from kiln.core.labels import Label, parse_label
 from kiln.core.providers import DefaultInfo
 from kiln.core.select import DEFAULT_CONDITION, Select, SelectorList, concat
+from kiln.loading.collector import collector_paused
 from kiln.loading.loader import Loader
 from kiln.loading.package import FileTarget, PackageGroup, RuleTarget
 
@@ -37,23 +38,32 @@ class Analyzer:
         self.check_visibility = check_visibility
         self._done: dict[tuple[Label, Configuration], ConfiguredTarget] = {}
         self._failed: dict[tuple[Label, Configuration], KilnError] = {}
-        self._stack: list[Label] = []
+        # The chain being analysed, and the same keys as a set: the cycle check must not scan a
+        # list as deep as the dependency chain (quadratic on long chains).
+        self._stack: list[tuple[Label, Configuration]] = []
+        self._on_stack: set[tuple[Label, Configuration]] = set()
         self.workspace_root = str(loader.workspace.root)
 
     # ---- entry points ----------------------------------------------------
 
     def analyze(self, label: Label, config: Configuration | None = None) -> ConfiguredTarget:
-        config = config or self.config
-        key = (label, config)
+        if self._stack:
+            return self._analyze_key((label, config or self.config))
+        with collector_paused():
+            return self._analyze_key((label, config or self.config))
+
+    def _analyze_key(self, key: tuple[Label, Configuration]) -> ConfiguredTarget:
+        label, config = key
         done = self._done.get(key)
         if done is not None:
             return done
         failed = self._failed.get(key)
         if failed is not None:
             raise failed
-        if label in self._stack:
-            raise AnalysisError(self._cycle_message(label))
-        self._stack.append(label)
+        if key in self._on_stack:
+            raise AnalysisError(self._cycle_message(key))
+        self._stack.append(key)
+        self._on_stack.add(key)
         try:
             ct = self._analyze(label, config)
         except KilnError as e:
@@ -61,19 +71,20 @@ class Analyzer:
             raise
         finally:
             self._stack.pop()
+            self._on_stack.discard(key)
         self._done[key] = ct
         return ct
 
     def configured_targets(self) -> list[ConfiguredTarget]:
         return list(self._done.values())
 
-    def _cycle_message(self, label: Label) -> str:
-        cycle = self._stack[self._stack.index(label):]
+    def _cycle_message(self, key: tuple[Label, Configuration]) -> str:
+        cycle = self._stack[self._stack.index(key):]
         lines = ["cycle in dependency graph:"]
-        for i, l in enumerate(cycle):
+        for i, (l, _config) in enumerate(cycle):
             marker = ".-> " if i == 0 else "|   "
             lines.append(f"    {marker}{l}")
-        lines.append(f"    `-- {label}")
+        lines.append(f"    `-- {key[0]}")
         return "\n".join(lines)
 
     # ---- one target ------------------------------------------------------

@@ -24,22 +24,26 @@ from kiln.core.runfiles import Runfiles
 class Actions:
     """ctx.actions: declares outputs and registers the actions that make them."""
 
-    def __init__(self, ctx: "RuleContext"):
-        self._ctx = ctx
+    # Holds what it needs of ctx, not ctx itself: a ctx <-> actions cycle would leave every
+    # target's context to the cyclic garbage collector, which dominates analysis of large graphs.
+    def __init__(self, label: Label, config: Configuration, rule_version: str):
+        self._label = label
+        self._config = config
+        self._rule_version = rule_version
         self.registered: list[Action] = []
         self._declared: dict[str, Artifact] = {}
 
     def declare_file(self, name: str, *, sibling: Artifact | None = None) -> Artifact:
-        ctx = self._ctx
+        label = self._label
         if sibling is not None:
             path = f"{sibling.path.rsplit('/', 1)[0]}/{name}" if "/" in sibling.path else name
         else:
-            pkg = ctx.label.package
-            prefix = f"external/{ctx.label.repo}/" if ctx.label.repo else ""
+            pkg = label.package
+            prefix = f"external/{label.repo}/" if label.repo else ""
             path = f"{prefix}{pkg}/{name}" if pkg else f"{prefix}{name}"
         if path in self._declared:
             return self._declared[path]
-        art = Artifact(ctx.config.bin_dir, path, ctx.label)
+        art = Artifact(self._config.bin_dir, path, label)
         self._declared[path] = art
         return art
 
@@ -74,9 +78,9 @@ class Actions:
         direct_inputs = inputs if isinstance(inputs, Depset) else Depset(tuple(inputs))
         all_inputs = Depset(tool_files, [direct_inputs]) if tool_files else direct_inputs
         action = Action(
-            owner=self._ctx.label,
+            owner=self._label,
             mnemonic=mnemonic,
-            progress_message=progress_message or f"{mnemonic} {self._ctx.label}",
+            progress_message=progress_message or f"{mnemonic} {self._label}",
             outputs=tuple(outputs),
             kind=ActionKind.SPAWN,
             inputs=all_inputs,
@@ -85,7 +89,7 @@ class Actions:
             execution_requirements=tuple(sorted((execution_requirements or {}).items())),
             tool_runfiles=tuple(tool_runfiles),
             is_executable=executable_outputs,
-            salt=self._ctx.rule_version,
+            salt=self._rule_version,
         )
         self.registered.append(action)
         return action
@@ -93,28 +97,28 @@ class Actions:
     def write(self, output: Artifact, content: str | bytes, *, is_executable: bool = False, mnemonic: str = "FileWrite") -> Action:
         data = content.encode() if isinstance(content, str) else content
         action = Action(
-            owner=self._ctx.label,
+            owner=self._label,
             mnemonic=mnemonic,
             progress_message=f"Writing {output.exec_path}",
             outputs=(output,),
             kind=ActionKind.WRITE,
             content=data,
             is_executable=is_executable,
-            salt=self._ctx.rule_version,
+            salt=self._rule_version,
         )
         self.registered.append(action)
         return action
 
     def copy(self, src: Artifact, output: Artifact, *, is_executable: bool = False, mnemonic: str = "Copy") -> Action:
         action = Action(
-            owner=self._ctx.label,
+            owner=self._label,
             mnemonic=mnemonic,
             progress_message=f"Copying {src.exec_path} to {output.exec_path}",
             outputs=(output,),
             kind=ActionKind.COPY,
             inputs=Depset((src,)),
             is_executable=is_executable,
-            salt=self._ctx.rule_version,
+            salt=self._rule_version,
         )
         self.registered.append(action)
         return action
@@ -136,7 +140,7 @@ class RuleContext:
     make_variables: dict[str, str]
 
     def __post_init__(self) -> None:
-        self.actions = Actions(self)
+        self.actions = Actions(self.label, self.config, self.rule_version)
 
     @property
     def location(self) -> Location:

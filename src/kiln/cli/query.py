@@ -42,7 +42,7 @@ def run(inv: Invocation, cwd: Path) -> int:
     order = opts.get("order_output") or "auto"
     keep_going = bool(opts.get("keep_going"))
     # A query's answer depends only on the BUILD and .bzl files it read: reuse it while they are unchanged.
-    cache = SavedResults(output_base.root / "queries", output_base.tmp)
+    cache = SavedResults(output_base.root / "queries", output_base.tmp, output_base.root)
     key = cache.key("query", expression, output, order, keep_going, workspace.offset_of(cwd),
                     opts.get("incompatible_disallow_empty_glob", True), str(workspace.root))
     saved = cache.load(key)

@@ -143,7 +143,7 @@ class Session:
         """Loads and analyses, or reuses the saved plan when nothing it read has changed."""
         config = make_configuration(self.inv)
         opts = self.opts
-        cache = SavedResults(self.output_base.root / "plans", self.output_base.tmp)
+        cache = SavedResults(self.output_base.root / "plans", self.output_base.tmp, self.output_base.root)
         key = cache.key(command, tuple(patterns), self.offset, config, tuple(sorted(
             (k, repr(opts.get(k))) for k in _ANALYSIS_OPTIONS)), str(self.workspace.root))
         plan = cache.load(key)

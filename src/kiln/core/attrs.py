@@ -200,23 +200,25 @@ def labels_in(attr: Attr, value: Any) -> list[Label]:
     if attr.type not in LABEL_TYPES and attr.type not in OUTPUT_TYPES:
         return []
     out: list[Label] = []
-
-    def visit(v: Any) -> None:
-        if isinstance(v, Select):
-            for _, branch in v.conditions:
-                visit(branch)
-        elif isinstance(v, SelectorList):
-            for p in v.parts:
-                visit(p)
-        elif isinstance(v, Label):
-            out.append(v)
-        elif isinstance(v, (list, tuple)):
-            for x in v:
-                visit(x)
-        elif isinstance(v, dict):
-            for k, x in v.items():
-                visit(k if attr.type is AttrType.LABEL_KEYED_STRING_DICT else x)
-
-    visit(value)
+    _collect_labels(value, attr.type is AttrType.LABEL_KEYED_STRING_DICT, out)
     return out
+
+
+# A module function, not a recursive closure: a closure that calls itself is a reference cycle,
+# and one per attribute value leaves loading large workspaces to the cyclic garbage collector.
+def _collect_labels(v: Any, keyed: bool, out: list[Label]) -> None:
+    if isinstance(v, Select):
+        for _, branch in v.conditions:
+            _collect_labels(branch, keyed, out)
+    elif isinstance(v, SelectorList):
+        for p in v.parts:
+            _collect_labels(p, keyed, out)
+    elif isinstance(v, Label):
+        out.append(v)
+    elif isinstance(v, (list, tuple)):
+        for x in v:
+            _collect_labels(x, keyed, out)
+    elif isinstance(v, dict):
+        for k, x in v.items():
+            _collect_labels(k if keyed else x, keyed, out)
 

@@ -23,11 +23,16 @@ from kiln.loading.markers import SelectTable
 from kiln.loading.module_file import read_module_files
 from kiln.loading.package import Package
 from kiln.loading.package_builder import PackageBuilder
+from kiln.loading.source_files import read_source
 from kiln.loading.starlark_errors import to_kiln_error
 from kiln.loading.starlark_lib import BZL_PRELUDE_TEMPLATE, STARLARK_SYMBOLS
 from kiln.loading.workspace import Workspace, find_build_file
 
 _GLOBALS = sl.Globals.extended_by([sl.LibraryExtension.StructType, sl.LibraryExtension.Json])
+# BUILD files may not define functions (Bazel: "function definitions are not allowed in BUILD files");
+# .bzl files keep the default dialect.
+_BUILD_DIALECT = sl.Dialect.standard()
+_BUILD_DIALECT.enable_def = False
 _UNBOUND = object()
 
 
@@ -165,7 +170,7 @@ class Loader:
             raise NoSuchPackage(f"no such package '{pkg_id}': {why}: {pkg_id.package or '.'}")
         display = build_file if not pkg_id.repo else f"@{pkg_id.repo}//{build_file}"
         self.files_read.add(str(root / build_file))
-        text = (root / build_file).read_text(encoding="utf-8")
+        text = read_source(root / build_file, display)
         builder = PackageBuilder(
             pkg_id, display, text, str(root / pkg_id.package), self.selects,
             disallow_empty_glob=self.disallow_empty_glob,
@@ -182,7 +187,7 @@ class Loader:
         self._builder = builder
         self._stack.append(Label(pkg_id.repo, pkg_id.package, build_file.rsplit("/", 1)[-1]))
         try:
-            self._eval(module, display, text)
+            self._eval(module, display, text, _BUILD_DIALECT)
         finally:
             self._builder = None
             self._stack.pop()
@@ -191,10 +196,10 @@ class Loader:
         self.dirs_read.update(str(base / d) if d else str(base) for d in package.glob_dirs)
         return package
 
-    def _eval(self, module: Any, filename: str, text: str) -> None:
+    def _eval(self, module: Any, filename: str, text: str, dialect: Any = None) -> None:
         self._pending = None
         try:
-            ast = sl.parse(filename, text)
+            ast = sl.parse(filename, text, dialect)
             self._check_well_known_loads(ast, filename, text)
             sl.eval(module, ast, _GLOBALS, sl.FileLoader(self._load_bzl_by_id))
         except sl.StarlarkError as e:
@@ -270,7 +275,8 @@ class Loader:
         if not path.is_file():
             raise LoadingError(f"cannot load '{label}': file '{label.relative_path()}' does not exist")
         self.files_read.add(str(path))
-        text = path.read_text(encoding="utf-8")
+        display = f"@{label.repo}//{label.relative_path()}" if label.repo else label.relative_path()
+        text = read_source(path, display)
         module = sl.Module()
         for name, fn in self._rule_fns.items():
             module.add_callable(f"_kiln_native_{name}", fn)
@@ -284,7 +290,7 @@ class Loader:
         saved_pending = self._pending
         try:
             sl.eval(module, self._prelude, _GLOBALS)
-            self._eval(module, f"@{label.repo}//{label.relative_path()}" if label.repo else label.relative_path(), text)
+            self._eval(module, display, text)
         finally:
             self._stack.pop()
             self._pending = saved_pending

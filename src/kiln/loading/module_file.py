@@ -25,6 +25,7 @@ from kiln.core.errors import KilnError, LabelError, LoadingError, Location
 from kiln.core.labels import PackageId, parse_label
 from kiln.loading import wellknown
 from kiln.loading.call_sites import CallSites
+from kiln.loading.source_files import read_source
 from kiln.loading.starlark_errors import call_frames, parse_location, to_kiln_error
 from kiln.repos import crate_tags
 
@@ -193,7 +194,7 @@ class Recorder:
 
     def run(self, path: Path, display: str, module: Any, loader: Any = None, *, text: str | None = None,
             prelude: str | None = None) -> None:
-        source = path.read_text(encoding="utf-8") if text is None else text
+        source = read_source(path, display) if text is None else text
         try:
             if prelude is not None:
                 sl.eval(module, sl.parse(_PRELUDE_NAME, prelude), GLOBALS)
@@ -240,7 +241,7 @@ def _evaluate_module(path: Path, info: ModuleInfo) -> None:
     info.files.append(str(path))
     rec = Recorder()
     display = "MODULE.bazel"
-    text = path.read_text(encoding="utf-8")
+    text = read_source(path, display)
     sites = CallSites(text)
     specs: list[crate_tags.ExtensionSpec] = []
 

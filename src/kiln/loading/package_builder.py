@@ -101,6 +101,7 @@ class PackageBuilder:
         target = RuleTarget(label, rule, attrs, self.location_of(name))
         self.targets[name] = target
         self.raw_attrs[name] = {k: v for k, v in kwargs.items()}
+        outputs: set[str] = set()
         for out_attr in rule.output_attrs:
             for out in labels_in(rule.attrs[out_attr], attrs[out_attr]):
                 if out.package_id != self.id:
@@ -108,8 +109,25 @@ class PackageBuilder:
                         f"output '{out}' of '{rule.name}' must be in package '{self.id.package}'",
                         target=target_text,
                     )
-                self._check_new_name(out.name, "generated file")
+                self._check_output_name(out.name, name, target.location)
                 self.targets[out.name] = FileTarget(out, target.location, attrs["visibility"], label)
+                outputs.add(out.name)
+        for _attr, dep in target.dependency_labels() if outputs else ():
+            if dep.package_id == self.id and dep.name in outputs:
+                raise LoadingError(f"rule '{name}' has file '{dep.name}' as both an input and an output",
+                                   location=target.location)
+
+    def _check_output_name(self, out: str, rule_name: str, location: Location) -> None:
+        """An output may not take the name of a source file of the package, as in Bazel."""
+        existing = self.targets.get(out)
+        build_file = self.build_file.rsplit("/", 1)[-1]
+        if out == build_file or (isinstance(existing, FileTarget) and existing.generating_rule is None):
+            where = "the package's BUILD file" if out == build_file else f"declared at {existing.location}"
+            raise LoadingError(
+                f"generated file '{out}' in rule '{rule_name}' conflicts with existing source file ({where})",
+                location=location,
+            )
+        self._check_new_name(out, "generated file")
 
     def _check_new_name(self, name: str, what: str) -> None:
         existing = self.targets.get(name)

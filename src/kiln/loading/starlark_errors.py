@@ -61,6 +61,9 @@ def to_kiln_error(text: str, pending: KilnError | None, source: str = "") -> Kil
 
 
 def _explain(msg: str) -> str:
+    # Only BUILD files are parsed without `def`.
+    if "`def` is not allowed in this dialect" in msg:
+        return "function definitions are not allowed in BUILD files: move the function to a .bzl file and load() it"
     if "Parse error" in msg:
         return "syntax error: " + msg.split("Parse error: ", 1)[-1]
     return msg

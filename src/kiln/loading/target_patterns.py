@@ -9,6 +9,7 @@ from typing import Any
 from kiln.core.errors import KilnError, LoadingError
 from kiln.core.labels import PackageId
 from kiln.core.patterns import PatternKind, TargetPattern, parse_pattern
+from kiln.loading.collector import collector_paused
 from kiln.loading.loader import Loader, NoSuchPackage
 from kiln.loading.package import RuleTarget
 from kiln.loading.workspace import BUILD_FILE_NAMES
@@ -68,6 +69,10 @@ class PatternResolver:
 
     def resolve(self, texts: list[str]) -> list[Any]:
         """Targets matched by the positive patterns minus the negative ones, in first-seen order."""
+        with collector_paused():
+            return self._resolve(texts)
+
+    def _resolve(self, texts: list[str]) -> list[Any]:
         result: dict[Any, Any] = {}
         for text in texts:
             pattern = self.parse(text)

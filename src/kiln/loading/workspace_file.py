@@ -15,6 +15,7 @@ import starlark as sl
 from kiln.core.errors import LoadingError, Location
 from kiln.loading import wellknown
 from kiln.loading.call_sites import CallSites
+from kiln.loading.source_files import read_source
 from kiln.loading.module_file import (
     CRATE_UNIVERSE_DEFS,
     ExtensionUsage,
@@ -63,7 +64,7 @@ def evaluate_workspace(path: Path, info: ModuleInfo) -> None:
     info.files.append(str(path))
     rec = Recorder()
     display = path.name
-    text = path.read_text(encoding="utf-8")
+    text = read_source(path, display)
     sites = CallSites(text)
 
     def workspace(name: str = "", **_: Any) -> None:
