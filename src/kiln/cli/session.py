@@ -31,6 +31,7 @@ from kiln.execution.explain import Explainer
 from kiln.execution.file_digests import FileDigests
 from kiln.execution.local_executor import LocalExecutor
 from kiln.execution.materialize import Materializer
+from kiln.execution.materialized_outputs import MaterializedOutputs
 from kiln.execution.output_base import OutputBase, default_output_base
 from kiln.execution.runfiles_tree import materialize, tree_path
 from kiln.execution.scheduler import BuildOutcome, Scheduler
@@ -237,6 +238,7 @@ class Session:
         self.events.post(AnalysisFinished(len(plan.top), plan.packages, needed))
         cas = Cas(self.output_base.cas, self.output_base.tmp)
         file_digests = FileDigests(self.output_base.file_digests, self.output_base.tmp)
+        materialized = MaterializedOutputs(self.output_base.materialized_outputs, self.output_base.tmp)
         # Every build records action keys so that a later --explain can say what changed.
         explainer = Explainer(self.output_base.root / "explain", self.output_base.tmp,
                               enabled=bool(self.opts.get("explain")))
@@ -247,7 +249,7 @@ class Session:
             file_digests=file_digests,
             executor=LocalExecutor(self.output_base.sandboxes, cas, execroot=self.output_base.execroot,
                                    keep_sandboxes=bool(self.opts.get("sandbox_debug"))),
-            materializer=Materializer(self.output_base.execroot, cas, self.output_base.tmp),
+            materializer=Materializer(self.output_base.execroot, cas, self.output_base.tmp, materialized),
             events=self.events,
             jobs=int(self.opts.get("jobs") or os.cpu_count() or 1),
             keep_going=bool(self.opts.get("keep_going")),
@@ -261,6 +263,7 @@ class Session:
             outcome = scheduler.build(wanted, generating)
         finally:
             file_digests.save()
+            materialized.save()
             explainer.save()
         failed: set[Label] = set()
         for t in plan.top:
