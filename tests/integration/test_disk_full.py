@@ -114,70 +114,48 @@ def _blob_name(content: str) -> str:
     return hashlib.sha256(content.encode()).hexdigest()
 
 
-def test_disk_full_while_copying_an_output_out_of_the_store(disk):
-    disk.mount("300k")  # the action's 200 KiB fit once, not twice
-    full = disk.kiln("build", "//big:out200k")
+def _full_then_roomy(disk: SmallDisk, target: str) -> tuple[Result, Path]:
+    """Builds on a 300 KiB disk, then on the same output base grown to 4 MiB; checks the second build.
+
+    Returns the first build's result and a copy of the output base as it left it."""
+    disk.mount("300k")
+    full = disk.kiln("build", f"//big:{target}")
     after_full = disk.snapshot("after_full")
     disk.resize("4m")
-    roomy = disk.kiln("build", "//big:out200k")
+    roomy = disk.kiln("build", f"//big:{target}")
     after_roomy = disk.snapshot("after_roomy")
     disk.run()
-
+    r = disk.result(roomy)
+    assert r.code == 0, r.output
+    assert (after_roomy / f"execroot/_main/{OUT_DIR}/{target}.txt").read_text() == CONTENT[target]
+    _assert_store_valid(after_roomy)
     r = disk.result(full)
+    assert "Traceback" not in r.output
+    _assert_store_valid(after_full)
+    return r, after_full
+
+
+def test_disk_full_while_copying_an_output_out_of_the_store(disk):
+    # The action's 200 KiB fit once, not twice.
+    r, after_full = _full_then_roomy(disk, "out200k")
     assert r.code == 36, r.output
     output = f"{disk.output_base}/execroot/_main/{OUT_DIR}/out200k.txt"
     assert f"ERROR: in //big:out200k: cannot write {output}: No space left on device" in r.stderr, r.output
-    assert "Traceback" not in r.output
-    _assert_store_valid(after_full)
     assert not (after_full / f"execroot/_main/{OUT_DIR}/out200k.txt").exists()
-
-    r = disk.result(roomy)
-    assert r.code == 0, r.output
-    assert (after_roomy / f"execroot/_main/{OUT_DIR}/out200k.txt").read_text() == CONTENT["out200k"]
-    _assert_store_valid(after_roomy)
 
 
 def test_disk_full_while_storing_an_output(disk):
-    disk.mount("300k")  # the saved plan holds the 200 KiB content once; the store cannot take it again
-    full = disk.kiln("build", "//big:w200k")
-    after_full = disk.snapshot("after_full")
-    disk.resize("4m")
-    roomy = disk.kiln("build", "//big:w200k")
-    after_roomy = disk.snapshot("after_roomy")
-    disk.run()
-
-    r = disk.result(full)
+    # The saved plan holds the 200 KiB content once; the store cannot take it again.
+    r, after_full = _full_then_roomy(disk, "w200k")
     assert r.code == 36, r.output
     name = _blob_name(CONTENT["w200k"])
     blob = f"{disk.output_base}/cas/{name[:2]}/{name}"
     assert f"ERROR: in //big:w200k: cannot write {blob}: No space left on device" in r.stderr, r.output
-    assert "Traceback" not in r.output
     assert not (after_full / "cas" / name[:2] / name).exists()
-    _assert_store_valid(after_full)
-
-    r = disk.result(roomy)
-    assert r.code == 0, r.output
-    assert (after_roomy / f"execroot/_main/{OUT_DIR}/w200k.txt").read_text() == CONTENT["w200k"]
-    _assert_store_valid(after_roomy)
 
 
 def test_action_that_fills_the_disk_is_an_ordinary_failure(disk):
-    disk.mount("300k")
-    full = disk.kiln("build", "//big:out400k")
-    after_full = disk.snapshot("after_full")
-    disk.resize("4m")
-    roomy = disk.kiln("build", "//big:out400k")
-    after_roomy = disk.snapshot("after_roomy")
-    disk.run()
-
-    r = disk.result(full)
+    r, _ = _full_then_roomy(disk, "out400k")
     assert r.code == 1, r.output
     assert "Executing genrule //big:out400k failed" in r.stderr, r.output
     assert "tr: write error: No space left on device" in r.stderr
-    assert "Traceback" not in r.output
-    _assert_store_valid(after_full)
-
-    r = disk.result(roomy)
-    assert r.code == 0, r.output
-    assert (after_roomy / f"execroot/_main/{OUT_DIR}/out400k.txt").read_text() == CONTENT["out400k"]
-    _assert_store_valid(after_roomy)

@@ -181,37 +181,21 @@ def test_other_content_or_mode_at_the_same_path_is_copied(store, monkeypatch):
     assert mode(m.execroot / OUT) == 0o555 and copies.count == 3
 
 
-def test_table_is_kept_between_commands(store, monkeypatch):
+@pytest.mark.parametrize("between", ["saved", "not saved", "damaged"])
+def test_table_between_commands(store, monkeypatch, between):
+    """A saved table spares the next command the copies; a table lost (a command killed before
+    saving it) or damaged means copying again, never assuming an output is right."""
     d = store.put_bytes(b"data\n")
     first = materializer(store)
     first.materialize(OUT, d, False)
-    first.table.save()
+    if between != "not saved":
+        first.table.save()
+    if between == "damaged":
+        (store.root.parent / "materialized").write_bytes(b"\x00garbage")
     second = materializer(store)
     copies = CountingCopies(second, monkeypatch)
     second.materialize(OUT, d, False)
-    assert copies.count == 0
-
-
-def test_output_without_a_saved_entry_is_not_trusted(store, monkeypatch):
-    """A command killed before saving the table: its outputs are copied again, never assumed right."""
-    d = store.put_bytes(b"data\n")
-    materializer(store).materialize(OUT, d, False)  # table not saved
-    again = materializer(store)
-    copies = CountingCopies(again, monkeypatch)
-    again.materialize(OUT, d, False)
-    assert copies.count == 1
-
-
-def test_damaged_table_file_means_copying_again(store, monkeypatch):
-    d = store.put_bytes(b"data\n")
-    m = materializer(store)
-    m.materialize(OUT, d, False)
-    m.table.save()
-    (store.root.parent / "materialized").write_bytes(b"\x00garbage")
-    again = materializer(store)
-    copies = CountingCopies(again, monkeypatch)
-    again.materialize(OUT, d, False)
-    assert copies.count == 1
+    assert copies.count == (0 if between == "saved" else 1)
 
 
 def test_missing_blob(store):
