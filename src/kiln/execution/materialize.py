@@ -26,7 +26,7 @@ from kiln.execution.output_base import writing
 _CHUNK = 1 << 20
 # linux/fs.h: _IOW(0x94, 9, int)
 _FICLONE = 0x40049409
-# Errors that mean "this file system cannot share blocks": fall back to copying.
+# Errors that mean "this file system cannot share blocks" (others may be about one file).
 _NO_REFLINK = {errno.EOPNOTSUPP, errno.ENOTTY, errno.EXDEV, errno.EINVAL, errno.ENOSYS}
 
 
@@ -115,9 +115,9 @@ class Materializer:
             try:
                 fcntl.ioctl(dst.fileno(), _FICLONE, src.fileno())
             except OSError as e:
-                if e.errno not in _NO_REFLINK:
-                    raise
-                self._reflink = False
+                # A failed clone leaves dst empty: copy instead, and stop trying where it never works.
+                if e.errno in _NO_REFLINK:
+                    self._reflink = False
             else:
                 self._reflink = True
                 # Hash the clone itself: it is what will be served.

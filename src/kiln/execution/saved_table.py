@@ -4,7 +4,8 @@ Stored with marshal, saved with write-to-temp-and-rename: a crash loses at
 most the entries added since the last save, never corrupts the table, and a
 damaged or foreign file reads as an empty table. The tables hold only what can
 be recomputed (digests, stat stamps), so losing entries costs time, not
-correctness. Safe to update from the scheduler's threads.
+correctness. Safe to update from the scheduler's threads; one command at a
+time holds the output base, so a table has one writer.
 """
 
 from __future__ import annotations

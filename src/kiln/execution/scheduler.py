@@ -193,7 +193,7 @@ class Scheduler:
             except MissingBlob as e:
                 # The entry is a miss: run the action again.
                 if isinstance(e, CorruptBlob):
-                    self.events.warning(f"{e}; running {action.describe()} again")
+                    self.events.warning(f"{e}; running the {action.mnemonic} action of {action.owner} again")
             else:
                 self.events.post(ActionFinished(action_id, action.mnemonic, action.describe(), True, True, 0.0))
                 return "cached"
