@@ -50,9 +50,9 @@ class CountingCopies:
         self.count = 0
         real = m._copy_and_hash
 
-        def counting(src, dst):
+        def counting(*args):
             self.count += 1
-            return real(src, dst)
+            return real(*args)
 
         monkeypatch.setattr(m, "_copy_and_hash", counting)
 
@@ -64,18 +64,18 @@ class CountingCopies:
 def test_put_bytes(store):
     d = store.put_bytes(b"hello")
     assert d == Digest(hashlib.sha256(b"hello").hexdigest(), 5)
-    path = store.path(d)
+    path = Path(store.path(d))
     assert path == store.root / d.hash[:2] / d.hash
     assert path.read_bytes() == b"hello" and mode(path) == 0o444
-    assert not store.path(d, executable=True).exists()
+    assert not Path(store.path(d, executable=True)).exists()
     assert list(store.tmp.iterdir()) == []
 
 
 def test_executable_variant_is_a_separate_blob(store):
     d = store.put_bytes(b"#!/bin/sh\n", executable=True)
-    x = store.path(d, executable=True)
+    x = Path(store.path(d, executable=True))
     assert x.name == d.hash + ".x" and mode(x) == 0o555 and x.read_bytes() == b"#!/bin/sh\n"
-    assert not store.path(d).exists()
+    assert not Path(store.path(d)).exists()
 
 
 def test_put_file_copy_and_move(store, tmp_path):
@@ -83,7 +83,7 @@ def test_put_file_copy_and_move(store, tmp_path):
     src.write_bytes(b"content")
     d = store.put_file(str(src))
     assert d == digest_bytes(b"content")
-    assert src.read_bytes() == b"content" and store.path(d).read_bytes() == b"content"
+    assert src.read_bytes() == b"content" and Path(store.path(d)).read_bytes() == b"content"
     moved = tmp_path / "m.txt"
     moved.write_bytes(b"to move")
     inode = os.stat(moved).st_ino
@@ -95,7 +95,7 @@ def test_put_file_copy_and_move(store, tmp_path):
 @pytest.mark.parametrize("how", ["bytes", "copy", "move"])
 def test_storing_content_again_repairs_a_damaged_blob(store, tmp_path, how):
     d = store.put_bytes(b"good content")
-    blob = store.path(d)
+    blob = Path(store.path(d))
     with open(blob, "r+b") as f:
         f.write(b"BAD!")
     src = tmp_path / "src"
@@ -112,9 +112,9 @@ def test_discard_spares_a_blob_replaced_since_it_was_read(store):
     old_inode = os.stat(store.path(d)).st_ino
     store.put_bytes(b"abc")  # a fresh blob under the same name
     store.discard(d, False, old_inode)
-    assert store.path(d).read_bytes() == b"abc"
+    assert Path(store.path(d)).read_bytes() == b"abc"
     store.discard(d, False, os.stat(store.path(d)).st_ino)
-    assert not store.path(d).exists()
+    assert not Path(store.path(d)).exists()
 
 
 # =====================================================================================
@@ -125,14 +125,14 @@ def test_output_is_a_checked_copy(store):
     m = materializer(store)
     d = store.put_bytes(b"data\n")
     x = store.put_bytes(b"#!/bin/sh\n", executable=True)
-    out = m.materialize(OUT, d, False)
-    tool = m.materialize(OUT + ".sh", x, True)
+    out = Path(m.materialize(OUT, d, False))
+    tool = Path(m.materialize(OUT + ".sh", x, True))
     assert out == m.execroot / OUT and out.read_bytes() == b"data\n" and mode(out) == 0o444
     assert tool.read_bytes() == b"#!/bin/sh\n" and mode(tool) == 0o555
     assert os.stat(out).st_ino != os.stat(store.path(d)).st_ino
     with open(out, "r+b") as f:  # as root: the read-only mode does not stop it
         f.write(b"DATA")
-    assert store.path(d).read_bytes() == b"data\n"
+    assert Path(store.path(d)).read_bytes() == b"data\n"
     assert list(store.tmp.iterdir()) == []
 
 
@@ -150,7 +150,7 @@ def test_changed_output_is_copied_again(store, monkeypatch, change):
     m = materializer(store)
     copies = CountingCopies(m, monkeypatch)
     d = store.put_bytes(b"data\n")
-    out = m.materialize(OUT, d, False)
+    out = Path(m.materialize(OUT, d, False))
     st = os.stat(out)
     if change.startswith("edit"):
         with open(out, "r+b") as f:
@@ -210,7 +210,7 @@ def test_missing_blob(store):
 def test_corrupt_blob_is_discarded_not_served(store, damage):
     m = materializer(store)
     d = store.put_bytes(b"data\n")
-    blob = store.path(d)
+    blob = Path(store.path(d))
     blob.write_bytes(damage)
     with pytest.raises(CorruptBlob) as e:
         m.materialize(OUT, d, False)
@@ -229,7 +229,7 @@ def test_blob_written_after_it_was_checked_is_checked_again(store):
     # The output is intact, but the blob it would be restored from (and that actions are given) is not.
     with pytest.raises(CorruptBlob):
         m.materialize(OUT, d, False)
-    assert not store.path(d).exists()
+    assert not Path(store.path(d)).exists()
 
 
 def test_remove_forgets_the_output(store, monkeypatch):
@@ -308,8 +308,8 @@ def test_disk_full_while_storing_and_writing_the_action_cache(tmp_path):
     fill()
     data = b"content that does not fit" * 1000
     d = digest_bytes(data)
-    out = {"put_bytes": failure(lambda: cas.put_bytes(data)), "blob": str(cas.path(d)),
-           "blob_exists": cas.path(d).exists(), "tmp_after_put": leftovers()}
+    out = {"put_bytes": failure(lambda: cas.put_bytes(data)), "blob": cas.path(d),
+           "blob_exists": Path(cas.path(d)).exists(), "tmp_after_put": leftovers()}
     ac = ActionCache(base / "ac", base / "tmp")
     big = ActionResult((OutputFile("out", d, False),), 0, b"x" * 100_000)
     out["ac_put"] = failure(lambda: ac.put("ab" + "0" * 62, big))
@@ -331,7 +331,7 @@ def test_disk_full_while_materializing(tmp_path):
     target = base / "execroot" / "kiln-out/bin/out.txt"
     out = {"materialize": failure(lambda: m.materialize("kiln-out/bin/out.txt", d, False)),
            "target": str(target), "target_exists": target.exists(), "tmp": leftovers(),
-           "blob_intact": cas.path(d).read_bytes() == b"o" * 100_000}
+           "blob_intact": Path(cas.path(d)).read_bytes() == b"o" * 100_000}
     os.unlink(base / "filler")
     m.materialize("kiln-out/bin/out.txt", d, False)
     out["after_room"] = target.read_bytes() == b"o" * 100_000
@@ -355,14 +355,14 @@ def test_reflink_where_the_file_system_shares_blocks(tmp_path):
     data = os.urandom(1 << 20)
     d = cas.put_bytes(data)
     before = os.statvfs(base).f_bfree
-    out = m.materialize("kiln-out/bin/out.bin", d, False)
+    out = Path(m.materialize("kiln-out/bin/out.bin", d, False))
     after = os.statvfs(base).f_bfree
     result = {"reflink": m._reflink, "same": out.read_bytes() == data, "blocks_used": before - after}
     with open(out, "r+b") as f:
         f.write(b"changed")
-    result["blob_intact"] = cas.path(d).read_bytes() == data
+    result["blob_intact"] = Path(cas.path(d)).read_bytes() == data
     bad = cas.put_bytes(b"q" * 10000)
-    cas.path(bad).write_bytes(b"Q" * 10000)
+    Path(cas.path(bad)).write_bytes(b"Q" * 10000)
     try:
         m.materialize("kiln-out/bin/bad.bin", bad, False)
         result["corrupt_served"] = True

@@ -27,16 +27,20 @@ class Cas:
     def __init__(self, root: Path, tmp: Path):
         self.root = root
         self.tmp = tmp
+        self._root = str(root)
 
-    def path(self, digest: Digest, executable: bool = False) -> Path:
-        name = digest.hash + (".x" if executable else "")
-        return self.root / digest.hash[:2] / name
+    def path(self, digest: Digest, executable: bool = False) -> str:
+        # A string, not a Path: a no-op build asks for one per output.
+        return f"{self._root}/{digest.hash[:2]}/{digest.hash}{'.x' if executable else ''}"
 
-    def _install(self, tmp: str, digest: Digest, executable: bool) -> Path:
+    def _install(self, tmp: str, digest: Digest, executable: bool) -> str:
         dest = self.path(digest, executable)
         os.chmod(tmp, 0o555 if executable else 0o444)
-        dest.parent.mkdir(exist_ok=True)
-        os.replace(tmp, dest)
+        try:
+            os.replace(tmp, dest)
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            os.replace(tmp, dest)
         return dest
 
     def _tmp_name(self) -> str:

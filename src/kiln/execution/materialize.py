@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import itertools
 import os
 from pathlib import Path
 
@@ -33,7 +34,7 @@ _NO_REFLINK = {errno.EOPNOTSUPP, errno.ENOTTY, errno.EXDEV, errno.EINVAL, errno.
 class MissingBlob(Exception):
     """The store no longer holds a blob an action-cache entry names: the entry is a miss."""
 
-    def __init__(self, blob: Path):
+    def __init__(self, blob: str):
         super().__init__(f"{blob} is missing from the store")
         self.blob = blob
 
@@ -41,7 +42,7 @@ class MissingBlob(Exception):
 class CorruptBlob(MissingBlob):
     """A blob's content is not its digest; it has been removed from the store."""
 
-    def __init__(self, blob: Path):
+    def __init__(self, blob: str):
         Exception.__init__(self, f"discarded {blob} from the store: its content does not match its digest")
         self.blob = blob
 
@@ -52,16 +53,21 @@ class Materializer:
         self.cas = cas
         self.tmp = tmp
         self.table = table
+        # Strings, not Paths: a no-op build joins them once per output.
+        self._execroot = str(execroot)
+        self._tmp = str(tmp)
+        self._tmp_names = itertools.count()
         # None until the first copy tells whether this file system supports FICLONE.
         self._reflink: bool | None = None
 
-    def materialize(self, exec_path: str, digest: Digest, executable: bool) -> Path:
+    def materialize(self, exec_path: str, digest: Digest, executable: bool) -> str:
         """Makes the output path hold the blob's content, copying only if it may not already.
 
-        Raises MissingBlob (or CorruptBlob, having discarded the blob) if the store cannot provide it.
+        Returns the output's path. Raises MissingBlob (or CorruptBlob, having discarded the blob)
+        if the store cannot provide the content.
         """
         blob = self.cas.path(digest, executable)
-        target = self.execroot / exec_path
+        target = f"{self._execroot}/{exec_path}"
         try:
             blob_st = os.stat(blob)
         except FileNotFoundError:
@@ -82,38 +88,50 @@ class Materializer:
     def remove(self, exec_path: str) -> None:
         self.table.forget(exec_path)
         try:
-            os.unlink(self.execroot / exec_path)
+            os.unlink(f"{self._execroot}/{exec_path}")
         except FileNotFoundError:
             pass
 
-    def _copy(self, blob: Path, target: Path, exec_path: str, digest: Digest, executable: bool) -> None:
+    def _copy(self, blob: str, target: str, exec_path: str, digest: Digest, executable: bool) -> None:
         try:
-            src = open(blob, "rb")
+            src = os.open(blob, os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
             raise MissingBlob(blob) from None
-        tmp = self.tmp / f"m{os.getpid()}-{os.urandom(6).hex()}"
-        with writing(tmp, target):
-            with src:
+        # Unique within this process; a leftover of a killed one with the same pid is simply overwritten.
+        tmp = f"{self._tmp}/m{os.getpid()}-{next(self._tmp_names)}"
+        try:
+            with writing(tmp, target):
                 # The blob's stamp before reading: a write during the copy makes it differ next time.
-                blob_st = os.fstat(src.fileno())
-                with open(tmp, "w+b") as dst:
-                    actual = self._copy_and_hash(src, dst)
-            if actual != digest.hash:
-                self.cas.discard(digest, executable, blob_st.st_ino)
-                raise CorruptBlob(blob)
-            os.chmod(tmp, 0o555 if executable else 0o444)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, target)
+                blob_st = os.fstat(src)
+                dst = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+                try:
+                    actual = self._copy_and_hash(src, dst, digest.size)
+                    os.fchmod(dst, 0o555 if executable else 0o444)
+                finally:
+                    os.close(dst)
+                if actual != digest.hash:
+                    self.cas.discard(digest, executable, blob_st.st_ino)
+                    raise CorruptBlob(blob)
+                try:
+                    os.replace(tmp, target)
+                except FileNotFoundError:
+                    os.makedirs(os.path.dirname(target), exist_ok=True)
+                    os.replace(tmp, target)
+        finally:
+            os.close(src)
         self.table.record(exec_path, stamp_of(os.stat(target)), stamp_of(blob_st), digest.hash, executable)
 
-    def _copy_and_hash(self, src, dst) -> str:
+    def _copy_and_hash(self, src: int, dst: int, size: int) -> str:
         """Copies src into dst and returns the sha256 of what dst now holds, reading it once."""
         h = hashlib.sha256()
+        # Reads no larger than the file (plus one byte to see its end): a 1 MiB buffer for a
+        # small file costs more than the copy.
+        chunk_size = min(_CHUNK, size + 1)
         if self._reflink is not False:
             import fcntl
 
             try:
-                fcntl.ioctl(dst.fileno(), _FICLONE, src.fileno())
+                fcntl.ioctl(dst, _FICLONE, src)
             except OSError as e:
                 # A failed clone leaves dst empty: copy instead, and stop trying where it never works.
                 if e.errno in _NO_REFLINK:
@@ -121,11 +139,12 @@ class Materializer:
             else:
                 self._reflink = True
                 # Hash the clone itself: it is what will be served.
-                dst.seek(0)
-                while chunk := dst.read(_CHUNK):
+                while chunk := os.read(dst, chunk_size):
                     h.update(chunk)
                 return h.hexdigest()
-        while chunk := src.read(_CHUNK):
+        while chunk := os.read(src, chunk_size):
             h.update(chunk)
-            dst.write(chunk)
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(dst, view):]
         return h.hexdigest()
