@@ -7,6 +7,7 @@ An action whose argv starts with "fail" exits 1; one starting with
 "ignore-inputs" leaves its inputs' contents out.
 """
 
+import errno
 import os
 import threading
 from pathlib import Path
@@ -17,12 +18,13 @@ from kiln.core.actions import Action, ActionKind
 from kiln.core.artifacts import Artifact
 from kiln.core.depset import Depset
 from kiln.core.digests import digest_bytes
+from kiln.core.errors import KilnError
 from kiln.core.labels import Label
 from kiln.core.runfiles import Runfiles
 from kiln.execution import file_digests as file_digests_module
 from kiln.execution.action_cache import ActionCache, ActionResult, OutputFile
 from kiln.execution.cas import Cas
-from kiln.execution.events import ActionFailed, ActionFinished, EventBus
+from kiln.execution.events import ActionFailed, ActionFinished, EventBus, Message
 from kiln.execution.file_digests import FileDigests
 from kiln.execution.materialize import Materializer
 from kiln.execution.materialized_outputs import MaterializedOutputs
@@ -475,3 +477,53 @@ def test_damaged_cache_blob_reruns(env):
     sched, ex, _ = make_scheduler(env)
     outcome = sched.build([g.out("one")], g.generating)
     assert (outcome.executed, outcome.cached) == (1, 0)
+
+
+def test_blob_not_matching_its_digest_is_discarded_and_reruns(env):
+    _, base = env
+    g = Graph()
+    g.add("one", ["src/a.txt"])
+    make_scheduler(env)[0].build([g.out("one")], g.generating)
+    (blob,) = [b for b in (base / "cas").rglob("*") if b.is_file()]
+    good = blob.read_bytes()
+    blob.write_bytes(bytes(len(good)))  # same size, other content
+    sched, ex, events = make_scheduler(env)
+    outcome = sched.build([g.out("one")], g.generating)
+    assert (outcome.executed, outcome.cached) == (1, 0)
+    assert blob.read_bytes() == good
+    (warning,) = [e for e in events if isinstance(e, Message) and e.level == "WARNING"]
+    assert warning.text == (f"discarded {blob} from the store: its content does not match its digest; "
+                            "running the one action of //pkg:one again")
+
+
+class BrokenStoreExecutor(FakeExecutor):
+    """Runs as FakeExecutor, then fails the way a full disk or an outside writer would."""
+
+    def __init__(self, cas: Cas, failure: str):
+        super().__init__(cas)
+        self.failure = failure
+
+    def execute(self, spawn: Spawn) -> SpawnResult:
+        result = super().execute(spawn)
+        blob = self.cas.path(result.outputs[0].digest)
+        if self.failure == "disk full":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), blob)
+        os.unlink(blob)  # gone before kiln copies it out
+        return result
+
+
+@pytest.mark.parametrize("failure, error, code", [
+    ("disk full", "in //pkg:one: cannot write {blob}: No space left on device", 36),
+    ("blob removed", "in //pkg:one: {blob} is missing from the store: it changed after the action stored it; "
+                     "build again", 1),
+])
+def test_store_failure_after_an_action_stops_the_build_naming_the_target(env, failure, error, code):
+    g = Graph()
+    g.add("one", ["src/a.txt"])
+    cas = Cas(env[1] / "cas", env[1] / "tmp")
+    sched, ex, _ = make_scheduler(env, executor=BrokenStoreExecutor(cas, failure))
+    with pytest.raises(KilnError) as e:
+        sched.build([g.out("one")], g.generating)
+    blob = cas.path(digest_bytes(b"A\nrun one\n" + f"{BIN}/pkg/one.out".encode()))
+    assert e.value.render() == error.format(blob=blob)
+    assert int(e.value.exit_code) == code
