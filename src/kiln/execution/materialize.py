@@ -51,7 +51,6 @@ class Materializer:
     def __init__(self, execroot: Path, cas: Cas, tmp: Path, table: MaterializedOutputs):
         self.execroot = execroot
         self.cas = cas
-        self.tmp = tmp
         self.table = table
         # Strings, not Paths: a no-op build joins them once per output.
         self._execroot = str(execroot)
