@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages kiln's sandbox and tests need, if they are missing. Idempotent.
 #   bubblewrap: the Linux sandbox (bwrap) every action runs in.
+#   xfsprogs: mkfs.xfs, for the test that output copies are reflinks where the file system can.
 set -euo pipefail
 missing=()
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
+command -v mkfs.xfs >/dev/null 2>&1 || missing+=(xfsprogs)
 ((${#missing[@]})) || exit 0
 if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
   echo "kiln: please install ${missing[*]} (Debian/Ubuntu: apt-get install ${missing[*]}); without bubblewrap" \

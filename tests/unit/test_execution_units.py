@@ -1,4 +1,4 @@
-"""Unit tests for kiln.execution: CAS, action cache, file digests, runfiles trees, scheduler.
+"""Unit tests for kiln.execution: action cache, file digests, runfiles trees, scheduler.
 
 The scheduler runs with a fake executor implementing the `Executor` protocol:
 it records every spawn it gets and "runs" an action by concatenating its
@@ -7,9 +7,8 @@ An action whose argv starts with "fail" exits 1; one starting with
 "ignore-inputs" leaves its inputs' contents out.
 """
 
-import hashlib
+import errno
 import os
-import stat
 import threading
 from pathlib import Path
 
@@ -18,94 +17,23 @@ import pytest
 from kiln.core.actions import Action, ActionKind
 from kiln.core.artifacts import Artifact
 from kiln.core.depset import Depset
-from kiln.core.digests import Digest, digest_bytes
+from kiln.core.digests import digest_bytes
+from kiln.core.errors import KilnError
 from kiln.core.labels import Label
 from kiln.core.runfiles import Runfiles
 from kiln.execution import file_digests as file_digests_module
 from kiln.execution.action_cache import ActionCache, ActionResult, OutputFile
 from kiln.execution.cas import Cas
-from kiln.execution.events import ActionFailed, ActionFinished, EventBus
+from kiln.execution.events import ActionFailed, ActionFinished, EventBus, Message
 from kiln.execution.file_digests import FileDigests
 from kiln.execution.materialize import Materializer
+from kiln.execution.materialized_outputs import MaterializedOutputs
 from kiln.execution.output_view import OutputView
 from kiln.execution.runfiles_tree import materialize
 from kiln.execution.scheduler import Scheduler
 from kiln.execution.spawn import Spawn, SpawnResult
 
 BIN = "kiln-out/k8-fastbuild/bin"
-
-
-@pytest.fixture
-def store(tmp_path):
-    (tmp_path / "cas").mkdir()
-    (tmp_path / "tmp").mkdir()
-    return Cas(tmp_path / "cas", tmp_path / "tmp")
-
-
-def mode(path) -> int:
-    return stat.S_IMODE(os.stat(path).st_mode)
-
-
-# =====================================================================================
-# Cas
-# =====================================================================================
-
-def test_put_bytes(store):
-    d = store.put_bytes(b"hello")
-    assert d == Digest(hashlib.sha256(b"hello").hexdigest(), 5)
-    path = store.path(d)
-    assert path == store.root / d.hash[:2] / d.hash
-    assert path.read_bytes() == b"hello"
-    assert mode(path) == 0o444
-    assert store.has(d) and not store.has(d, executable=True)
-    assert store.read(d) == b"hello"
-
-
-def test_put_bytes_is_idempotent(store):
-    d1 = store.put_bytes(b"same")
-    inode = os.stat(store.path(d1)).st_ino
-    d2 = store.put_bytes(b"same")
-    assert d1 == d2
-    assert os.stat(store.path(d2)).st_ino == inode  # not rewritten
-    assert list(store.tmp.iterdir()) == []  # no leftover temporaries
-    assert [p.name for p in store.root.rglob("*") if p.is_file()] == [d1.hash]
-
-
-def test_executable_variant_is_a_separate_blob(store):
-    d = store.put_bytes(b"#!/bin/sh\n", executable=True)
-    x = store.path(d, executable=True)
-    assert x.name == d.hash + ".x"
-    assert mode(x) == 0o555
-    assert store.has(d, True) and not store.has(d, False)
-    assert store.read(d) == b"#!/bin/sh\n"
-    plain = store.ensure_variant(d, False)
-    assert plain == store.path(d) and mode(plain) == 0o444 and plain.read_bytes() == b"#!/bin/sh\n"
-    assert store.has(d, False) and store.has(d, True)
-
-
-def test_put_file_copy_and_move(store, tmp_path):
-    src = tmp_path / "f.txt"
-    src.write_bytes(b"content")
-    d = store.put_file(str(src))
-    assert d == digest_bytes(b"content")
-    assert src.exists() and store.read(d) == b"content"
-    assert store.put_file(str(src)) == d  # idempotent
-    moved = tmp_path / "m.txt"
-    moved.write_bytes(b"to move")
-    dm = store.put_file(str(moved), move=True)
-    assert not moved.exists() and store.read(dm) == b"to move"
-    # Moving a file whose blob already exists just drops the file.
-    again = tmp_path / "again.txt"
-    again.write_bytes(b"to move")
-    assert store.put_file(str(again), move=True) == dm and not again.exists()
-
-
-def test_has_checks_size(store):
-    d = store.put_bytes(b"abc")
-    assert not store.has(Digest(d.hash, 4))
-    assert not store.has(digest_bytes(b"missing"))
-    with pytest.raises(FileNotFoundError):
-        store.read(digest_bytes(b"missing"))
 
 
 # =====================================================================================
@@ -377,7 +305,8 @@ def make_scheduler(env, *, keep_going=False, jobs=2, executor=None):
         action_cache=ActionCache(base / "ac", base / "tmp"),
         file_digests=FileDigests(base / "file_digests", base / "tmp"),
         executor=executor,
-        materializer=Materializer(base / "execroot", cas, base / "tmp"),
+        materializer=Materializer(base / "execroot", cas, base / "tmp",
+                                  MaterializedOutputs(base / "materialized_outputs", base / "tmp")),
         output_view=OutputView(cas, base / "logs", 1 << 20, "logs"),
         events=bus,
         jobs=jobs,
@@ -550,3 +479,53 @@ def test_damaged_cache_blob_reruns(env):
     sched, ex, _ = make_scheduler(env)
     outcome = sched.build([g.out("one")], g.generating)
     assert (outcome.executed, outcome.cached) == (1, 0)
+
+
+def test_blob_not_matching_its_digest_is_discarded_and_reruns(env):
+    _, base = env
+    g = Graph()
+    g.add("one", ["src/a.txt"])
+    make_scheduler(env)[0].build([g.out("one")], g.generating)
+    (blob,) = [b for b in (base / "cas").rglob("*") if b.is_file()]
+    good = blob.read_bytes()
+    blob.write_bytes(bytes(len(good)))  # same size, other content
+    sched, ex, events = make_scheduler(env)
+    outcome = sched.build([g.out("one")], g.generating)
+    assert (outcome.executed, outcome.cached) == (1, 0)
+    assert blob.read_bytes() == good
+    (warning,) = [e for e in events if isinstance(e, Message) and e.level == "WARNING"]
+    assert warning.text == (f"discarded {blob} from the store: its content does not match its digest; "
+                            "running the one action of //pkg:one again")
+
+
+class BrokenStoreExecutor(FakeExecutor):
+    """Runs as FakeExecutor, then fails the way a full disk or an outside writer would."""
+
+    def __init__(self, cas: Cas, failure: str):
+        super().__init__(cas)
+        self.failure = failure
+
+    def execute(self, spawn: Spawn) -> SpawnResult:
+        result = super().execute(spawn)
+        blob = self.cas.path(result.outputs[0].digest)
+        if self.failure == "disk full":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), blob)
+        os.unlink(blob)  # gone before kiln copies it out
+        return result
+
+
+@pytest.mark.parametrize("failure, error, code", [
+    ("disk full", "in //pkg:one: cannot write {blob}: No space left on device", 36),
+    ("blob removed", "in //pkg:one: {blob} is missing from the store: it changed after the action stored it; "
+                     "build again", 1),
+])
+def test_store_failure_after_an_action_stops_the_build_naming_the_target(env, failure, error, code):
+    g = Graph()
+    g.add("one", ["src/a.txt"])
+    cas = Cas(env[1] / "cas", env[1] / "tmp")
+    sched, ex, _ = make_scheduler(env, executor=BrokenStoreExecutor(cas, failure))
+    with pytest.raises(KilnError) as e:
+        sched.build([g.out("one")], g.generating)
+    blob = cas.path(digest_bytes(b"A\nrun one\n" + f"{BIN}/pkg/one.out".encode()))
+    assert e.value.render() == error.format(blob=blob)
+    assert int(e.value.exit_code) == code

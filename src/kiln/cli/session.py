@@ -35,6 +35,7 @@ from kiln.execution import linux_sandbox, strategies
 from kiln.execution.linux_sandbox import SandboxPolicy
 from kiln.execution.local_executor import Isolation, LocalExecutor
 from kiln.execution.materialize import Materializer
+from kiln.execution.materialized_outputs import MaterializedOutputs
 from kiln.execution.output_view import OutputView
 from kiln.execution.runfiles_tree import materialize, tree_path
 from kiln.execution.scheduler import BuildOutcome, Scheduler
@@ -283,6 +284,7 @@ class Session:
         self.events.post(AnalysisFinished(len(plan.top), plan.packages, needed))
         cas = Cas(self.output_base.cas, self.output_base.tmp)
         file_digests = FileDigests(self.output_base.file_digests, self.output_base.tmp)
+        materialized = MaterializedOutputs(self.output_base.materialized_outputs, self.output_base.tmp)
         # Every build records action keys so that a later --explain can say what changed.
         explainer = Explainer(self.output_base.root / "explain", self.output_base.tmp,
                               enabled=bool(self.opts.get("explain")))
@@ -293,7 +295,7 @@ class Session:
             file_digests=file_digests,
             executor=LocalExecutor(self.output_base.sandboxes, cas, execroot=self.output_base.execroot,
                                    isolation=self._isolation, keep_sandboxes=bool(self.opts.get("sandbox_debug"))),
-            materializer=Materializer(self.output_base.execroot, cas, self.output_base.tmp),
+            materializer=Materializer(self.output_base.execroot, cas, self.output_base.tmp, materialized),
             output_view=OutputView(cas, self.output_base.execroot / "kiln-out/_tmp/actions", self.max_shown,
                                    f"{self.opts.get('symlink_prefix') or 'kiln-'}out/_tmp/actions"),
             events=self.events,
@@ -309,6 +311,7 @@ class Session:
             outcome = scheduler.build(wanted, generating)
         finally:
             file_digests.save()
+            materialized.save()
             explainer.save()
         failed: set[Label] = set()
         for t in plan.top:

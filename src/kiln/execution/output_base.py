@@ -3,7 +3,8 @@
     <output_base>/cas/        content-addressed blobs
     <output_base>/ac/         action cache entries
     <output_base>/tc/         test result cache entries
-    <output_base>/execroot/_main/kiln-out/...   outputs, linked from the CAS
+    <output_base>/execroot/_main/kiln-out/...   outputs, copied from the CAS
+    <output_base>/materialized_outputs          what kiln put there (stat stamps)
     <output_base>/sandbox/    per-action exec roots
     <output_base>/tmp/        partial writes, renamed into place when complete
     <output_base>/lock        held by the one command using the output base (execution/output_lock.py)
@@ -14,6 +15,8 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +66,10 @@ class OutputBase:
     def file_digests(self) -> Path:
         return self.root / "file_digests"
 
+    @property
+    def materialized_outputs(self) -> Path:
+        return self.root / "materialized_outputs"
+
     def output_path(self, exec_path: str) -> Path:
         return self.execroot / exec_path
 
@@ -87,7 +94,24 @@ def atomic_write(path: Path, data: bytes, tmp_dir: Path, *, mode: int = 0o644) -
     """Write-to-temp then rename: a reader sees the old file or the whole new one, never a part."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = tmp_dir / f"w{os.getpid()}-{id(data)}-{os.urandom(4).hex()}"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
+    with writing(tmp, path):
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+
+
+@contextmanager
+def writing(tmp: str | Path, dest: str | Path) -> Iterator[None]:
+    """Around writing `tmp` to be renamed to `dest`: on failure (disk full) tmp is removed, and
+    an OSError names dest, since the temporary name means nothing to the user."""
+    try:
+        yield
+    except BaseException as e:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        if isinstance(e, OSError):
+            raise OSError(e.errno, e.strerror, str(dest)) from e
+        raise

@@ -86,11 +86,14 @@ class Sandbox:
             return inp.local_path
         # A source enters the store once per content; the exec root links to the stored blob.
         executable = os.access(inp.local_path, os.X_OK)
-        if not cas.has(inp.digest, executable):
-            stored = cas.put_file(inp.local_path, executable)
-            if stored != inp.digest:
-                raise InputChanged(inp.exec_path)
-        return str(cas.path(inp.digest, executable))
+        blob = cas.path(inp.digest, executable)
+        try:
+            present = os.stat(blob).st_size == inp.digest.size
+        except FileNotFoundError:
+            present = False
+        if not present and cas.put_file(inp.local_path, executable) != inp.digest:
+            raise InputChanged(inp.exec_path)
+        return blob
 
     def _place(self, rel: str, source: str, staging: Staging) -> None:
         self.mkdirs(os.path.dirname(rel))

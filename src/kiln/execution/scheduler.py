@@ -8,6 +8,7 @@ traces, so cached outputs are reused wherever they came from.
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 import time
@@ -18,7 +19,7 @@ from pathlib import Path
 from kiln.core.actions import Action, ActionKind
 from kiln.core.artifacts import Artifact
 from kiln.core.digests import Digest, digest_fields
-from kiln.core.errors import Location
+from kiln.core.errors import KilnError, LocalEnvironmentError, Location
 from kiln.core.labels import Label
 from kiln.execution.action_cache import ActionCache, ActionResult, OutputFile
 from kiln.execution.cas import Cas
@@ -26,7 +27,7 @@ from kiln.execution.events import ActionFailed, ActionFinished, ActionStarted, E
 from kiln.execution.explain import Explainer
 from kiln.execution.failures import describe_command, describe_failure
 from kiln.execution.file_digests import FileDigests
-from kiln.execution.materialize import Materializer
+from kiln.execution.materialize import CorruptBlob, Materializer, MissingBlob
 from kiln.execution.output_view import OutputView
 from kiln.execution.spawn import Executor, Spawn, SpawnInput, SpawnResult
 
@@ -48,6 +49,19 @@ class ActionFailure(Exception):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
+
+
+def _result(fut: Future, action: Action) -> str:
+    """The status of a finished action; a failure of kiln's own writes for it stops the build."""
+    try:
+        return fut.result()
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise LocalEnvironmentError(f"cannot write {e.filename}: {e.strerror}", target=str(action.owner)) from None
+    except MissingBlob as e:
+        # Only an outside writer makes a blob the action has just stored disappear or change.
+        raise KilnError(f"{e}: it changed after the action stored it; build again", target=str(action.owner)) from None
 
 
 class Scheduler:
@@ -129,7 +143,7 @@ class Scheduler:
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for fut in done:
                     action = running.pop(fut)
-                    status = fut.result()
+                    status = _result(fut, action)
                     if status in ("failed", "not run"):
                         # A failed action ran all the same: it counts as executed.
                         if status == "failed":
@@ -176,10 +190,16 @@ class Scheduler:
             return "not run"
         no_cache = action.requirement("no-cache") is not None
         cached = None if no_cache else self.action_cache.get(spawn.key)
-        if cached is not None and all(self.cas.has(o.digest, o.executable) for o in cached.outputs):
-            self._record(cached.outputs)
-            self.events.post(ActionFinished(action_id, action.mnemonic, action.describe(), True, True, 0.0))
-            return "cached"
+        if cached is not None:
+            try:
+                self._record(cached.outputs)
+            except MissingBlob as e:
+                # The entry is a miss: run the action again.
+                if isinstance(e, CorruptBlob):
+                    self.events.warning(f"{e}; running the {action.mnemonic} action of {action.owner} again")
+            else:
+                self.events.post(ActionFinished(action_id, action.mnemonic, action.describe(), True, True, 0.0))
+                return "cached"
 
         self.events.post(ActionStarted(action_id, action.mnemonic, action.describe()))
         # An output from an earlier run must not look current if this run fails.
@@ -215,7 +235,7 @@ class Scheduler:
 
     def _record(self, outputs: tuple[OutputFile, ...]) -> None:
         for o in outputs:
-            self.materializer.link(o.path, o.digest, o.executable)
+            self.materializer.materialize(o.path, o.digest, o.executable)
         with self._lock:
             for o in outputs:
                 self.digests[o.path] = (o.digest, o.executable)
