@@ -102,13 +102,20 @@ class Sandbox:
             os.symlink(source, dest)
             return
         if staging is Staging.LINK:
-            try:
-                os.link(source, dest)
-                return
-            except OSError as e:
-                # Another file system, or too many links: a copy is as safe, only slower.
-                if e.errno not in (errno.EXDEV, errno.EMLINK, errno.EPERM):
-                    raise
+            for _ in range(3):
+                try:
+                    os.link(source, dest)
+                    return
+                except FileNotFoundError:
+                    # The store replaced this blob with an identical one while it was being linked
+                    # (link(2) fails on the outgoing inode): the name holds the new one; try again.
+                    if not os.path.exists(source):
+                        raise
+                except OSError as e:
+                    # Another file system, or too many links: a copy is as safe, only slower.
+                    if e.errno not in (errno.EXDEV, errno.EMLINK, errno.EPERM):
+                        raise
+                    break
         shutil.copy2(source, dest)
 
     def destroy(self) -> None:
