@@ -139,7 +139,9 @@ def test_a_test_writing_to_its_runfiles_cannot_change_what_the_next_test_sees(ws
         print("READ", repr(text))
         sys.exit(0 if text == "original\\n" else 1)
     """)
-    r = ws.kiln("test", "//t:appender")
+    # In the sandbox a runfile is read-only (test_sandbox.py); with the local strategy a test's runfiles
+    # link to kiln-bin's copies, so the append lands in kiln-bin: never in the store.
+    r = ws.kiln("test", "//t:appender", "--spawn_strategy=local")
     assert r.code == 0, r.output
     log = (ws.root / "kiln-testlogs/t/appender/test.log").read_text()
     assert "APPENDED ['original', 'appended by a test']" in log

@@ -311,7 +311,8 @@ def test_disk_full_while_storing_and_writing_the_action_cache(tmp_path):
     out = {"put_bytes": failure(lambda: cas.put_bytes(data)), "blob": cas.path(d),
            "blob_exists": Path(cas.path(d)).exists(), "tmp_after_put": leftovers()}
     ac = ActionCache(base / "ac", base / "tmp")
-    big = ActionResult((OutputFile("out", d, False),), 0, b"x" * 100_000)
+    many = tuple(OutputFile(f"out/{i:06d}/" + "x" * 200, d, False) for i in range(400))
+    big = ActionResult(many, 0)
     out["ac_put"] = failure(lambda: ac.put("ab" + "0" * 62, big))
     out["entry"] = str(base / "ac" / "ab" / ("ab" + "0" * 62))
     out["entry_exists"] = os.path.exists(out["entry"])

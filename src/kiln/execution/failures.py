@@ -28,6 +28,8 @@ def describe_failure(action: Action, spawn: Spawn, result: SpawnResult, output: 
     hint = _undeclared_hint(spawn, output, workspace_root)
     if hint:
         parts.append(hint)
+    if result.note:
+        parts.append(result.note)
     return "\n".join(parts)
 
 

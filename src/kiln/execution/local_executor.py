@@ -219,7 +219,7 @@ class LocalExecutor:
 
     def _collect(self, spawn: Spawn, root: Path, code: int | None, stdout, stderr, seconds: float) -> SpawnResult:
         if code != 0:
-            return SpawnResult(-1 if code is None else code, (), stdout, stderr, seconds)
+            return SpawnResult(-1 if code is None else code, (), stdout, stderr, seconds, note=_disk_full_note(root))
         outputs = []
         missing = []
         for art in spawn.action.outputs:
@@ -233,6 +233,18 @@ class LocalExecutor:
         if missing:
             return SpawnResult(code, (), stdout, stderr, seconds, missing_outputs=tuple(missing))
         return SpawnResult(code, tuple(outputs), stdout, stderr, seconds)
+
+
+def _disk_full_note(root: Path) -> str:
+    """A failed action on a full disk may not even have been able to write its error message."""
+    try:
+        st = os.statvfs(root)
+    except OSError:
+        return ""
+    if st.f_bavail > 0 and st.f_favail > 0:
+        return ""
+    return (f"note: the file system holding the action's exec root ({root}) is full: the action may have "
+            "failed for want of space, and its own output may be incomplete")
 
 
 def _output_dirs(output_paths: tuple[str, ...]) -> list[str]:

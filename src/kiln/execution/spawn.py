@@ -44,6 +44,8 @@ class SpawnResult:
     # Set when the spawn could not produce what it declared.
     error: str = ""
     missing_outputs: tuple[str, ...] = field(default=())
+    # Something the executor noticed that may explain a failure (e.g. a full disk).
+    note: str = ""
 
 
 class Executor(Protocol):
