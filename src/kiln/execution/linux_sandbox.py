@@ -66,11 +66,12 @@ def bwrap_args(policy: SandboxPolicy, c: Confinement) -> list[str]:
         for d in SYSTEM_DIRS:
             if os.path.isdir(d):
                 args += ["--ro-bind", d, d]
+    # The private /tmp before the tools: a tool may live under /tmp, and a later mount covers an earlier one.
+    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/dev/shm", "--bind", c.tmp, "/tmp"]
     for d in policy.tool_dirs:
         args += ["--ro-bind-try", d, d]
     for source, target in policy.extra_mounts:
         args += ["--ro-bind", source, target]
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/dev/shm", "--bind", c.tmp, "/tmp"]
     for path in policy.tmpfs_paths:
         args += ["--tmpfs", path]
     for path in policy.writable_paths:
