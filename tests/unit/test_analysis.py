@@ -211,11 +211,14 @@ def test_genrule_tool_with_runfiles(world):
         "gen/tool.py": "",
     })
     (action,) = w.analyze("//gen:g").actions
-    assert action.argv[2] == f"set -euo pipefail\n{BIN}/gen/tool > {BIN}/gen/o"
+    # A genrule's tools are built in the exec configuration, into an output directory of their own.
+    exec_bin = Configuration().exec_configuration().bin_dir
+    assert exec_bin.startswith("kiln-out/k8-opt-exec-") and exec_bin != BIN
+    assert action.argv[2] == f"set -euo pipefail\n{exec_bin}/gen/tool > {BIN}/gen/o"
     (exe, runfiles) = action.tool_runfiles[0]
-    assert exe.exec_path == f"{BIN}/gen/tool"
+    assert exe.exec_path == f"{exec_bin}/gen/tool"
     assert "_main/gen/tool.py" in runfiles.entries()
-    assert f"{BIN}/gen/tool" in [i.exec_path for i in action.input_list()]
+    assert f"{exec_bin}/gen/tool" in [i.exec_path for i in action.input_list()]
 
 
 # =====================================================================================
@@ -474,19 +477,22 @@ def test_cycle_message(world):
     })
     e = w.error("//cyc:a")
     assert isinstance(e, AnalysisError)
+    # Each step names its configuration: a target and the same label in the exec configuration differ.
+    c = Configuration().short_id
     assert e.message == (
         "cycle in dependency graph:\n"
-        "    .-> //cyc:a\n"
-        "    |   //cyc:b\n"
-        "    |   //cyc:c\n"
-        "    `-- //cyc:a"
+        f"    .-> //cyc:a ({c})\n"
+        f"    |   //cyc:b ({c})\n"
+        f"    |   //cyc:c ({c})\n"
+        f"    `-- //cyc:a ({c})"
     )
     assert e.location.file == "cyc/BUILD"
 
 
 def test_self_dependency_cycle(world):
     w = world({"cyc/BUILD": 'filegroup(name = "a", srcs = [":a"])\n'})
-    assert w.error("//cyc:a").message == "cycle in dependency graph:\n    .-> //cyc:a\n    `-- //cyc:a"
+    c = Configuration().short_id
+    assert w.error("//cyc:a").message == f"cycle in dependency graph:\n    .-> //cyc:a ({c})\n    `-- //cyc:a ({c})"
 
 
 def test_cycle_through_a_generated_file(world):
@@ -494,9 +500,10 @@ def test_cycle_through_a_generated_file(world):
     # through a second rule it is a cycle, drawn with the generated files on its path.
     w = world({"cyc/BUILD": 'genrule(name = "g", srcs = [":p"], outs = ["o"], cmd = "x")\n'
                             'genrule(name = "h", srcs = [":o"], outs = ["p"], cmd = "x")\n'})
+    c = Configuration().short_id
     assert w.error("//cyc:g").message == (
-        "cycle in dependency graph:\n    .-> //cyc:g\n    |   //cyc:p\n    |   //cyc:h\n    |   //cyc:o\n"
-        "    `-- //cyc:g")
+        f"cycle in dependency graph:\n    .-> //cyc:g ({c})\n    |   //cyc:p ({c})\n    |   //cyc:h ({c})\n"
+        f"    |   //cyc:o ({c})\n    `-- //cyc:g ({c})")
 
 
 def test_rule_with_its_own_output_as_input(world):
@@ -541,3 +548,69 @@ def test_source_file_target_provides_itself(world):
     ct = w.analyze("//s:f.txt")
     (art,) = ct[DefaultInfo].files.to_list()
     assert art.is_source and art.exec_path == "s/f.txt" and art.runfiles_path == "_main/s/f.txt"
+
+
+# =====================================================================================
+# configurations and transitions
+# =====================================================================================
+
+def test_exec_tool_and_target_use_of_one_library_are_two_configured_targets(world):
+    w = world({
+        "x/BUILD": (
+            'py_library(name = "lib", srcs = ["lib.py"])\n'
+            'py_binary(name = "tool", srcs = ["tool.py"], deps = [":lib"])\n'
+            'py_binary(name = "app", srcs = ["app.py"], deps = [":lib"])\n'
+            'genrule(name = "g", srcs = [":app"], outs = ["o"], tools = [":tool"], cmd = "$(location :tool) > $@")\n'
+        ),
+        "x/lib.py": "", "x/tool.py": "", "x/app.py": "",
+    })
+    w.analyze("//x:g")
+    configs = {ct.config for ct in w.analyzer.configured_targets() if str(ct.label) == "//x:lib"}
+    target, exec_ = Configuration(), Configuration().exec_configuration()
+    assert configs == {target, exec_}
+    assert exec_.name.startswith("k8-opt-exec-") and exec_.compilation_mode == "opt"
+    tool = w.analyzer.analyze(parse_label("//x:tool"), exec_)
+    assert tool.default_info.executable.exec_path == f"{exec_.bin_dir}/x/tool"
+
+
+def test_cycle_through_an_exec_dependency_names_the_configurations(world):
+    w = world({
+        "x/BUILD": (
+            'py_binary(name = "bin", srcs = ["bin.py"], data = [":gen"])\n'
+            'genrule(name = "gen", outs = ["o"], tools = [":bin"], cmd = "$(location :bin) > $@")\n'
+        ),
+        "x/bin.py": "",
+    })
+    t, e = Configuration().short_id, Configuration().exec_configuration().short_id
+    assert t != e
+    assert w.error("//x:bin").message == (
+        "cycle in dependency graph:\n"
+        f"    .-> //x:bin ({e})\n"
+        f"    |   //x:gen ({e})\n"
+        f"    `-- //x:bin ({e})"
+    )
+
+
+def test_an_unknown_cfg_value_is_refused():
+    from kiln.core.attrs import Attr, AttrType
+
+    with pytest.raises(ValueError) as info:
+        Attr("tools", AttrType.LABEL_LIST, cfg="host")
+    assert str(info.value) == "attribute 'tools': cfg = 'host' is not a configuration kiln knows (use one of: target, exec)"
+
+
+def test_configurations_differ_in_every_field_and_never_share_a_directory():
+    top = Configuration()
+    assert top.name == "k8-fastbuild"
+    transitioned = top.with_flags({"@rules_python//python/config_settings:python_version": "3.12"})
+    assert transitioned != top and transitioned.name.startswith("k8-fastbuild-ST-")
+    assert len(transitioned.name) == len("k8-fastbuild-ST-") + 12
+    other = top.with_flags({"@rules_python//python/config_settings:python_version": "3.11"})
+    assert other.name != transitioned.name
+    assert top.with_flags({}) is top
+    # Fields once left out of equality are now part of it.
+    assert Configuration(options=(("stamp", "1"),)) != top
+    assert Configuration(options=(("stamp", "1"),)).short_id != top.short_id
+    exec_ = top.exec_configuration()
+    assert exec_.is_exec and exec_.output_dir != top.output_dir
+    assert exec_.exec_configuration() == exec_

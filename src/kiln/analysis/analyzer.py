@@ -81,10 +81,10 @@ class Analyzer:
     def _cycle_message(self, key: tuple[Label, Configuration]) -> str:
         cycle = self._stack[self._stack.index(key):]
         lines = ["cycle in dependency graph:"]
-        for i, (l, _config) in enumerate(cycle):
+        for i, (l, config) in enumerate(cycle):
             marker = ".-> " if i == 0 else "|   "
-            lines.append(f"    {marker}{l}")
-        lines.append(f"    `-- {key[0]}")
+            lines.append(f"    {marker}{l} ({config.short_id})")
+        lines.append(f"    `-- {key[0]} ({key[1].short_id})")
         return "\n".join(lines)
 
     # ---- one target ------------------------------------------------------
@@ -123,7 +123,7 @@ class Analyzer:
                 raise
             values[name] = value
             if attr.type in LABEL_TYPES and name not in _NON_DEPENDENCY_ATTRS:
-                deps[name] = self._dependencies(target, name, attr.type, value, config)
+                deps[name] = self._dependencies(target, name, attr.type, value, _dependency_config(attr, config))
 
         attr_ns = SimpleNamespace(**{n: deps.get(n, v) for n, v in values.items()})
         files_ns = SimpleNamespace()
@@ -301,6 +301,13 @@ class _OutputFiles:
 
 _NO_DEFAULT = object()
 _NON_DEPENDENCY_ATTRS = {"visibility", "applicable_licenses", "package_metadata", "compatible_with", "restricted_to"}
+
+
+def _dependency_config(attr: Any, config: Configuration) -> Configuration:
+    """The configuration an attribute's dependencies are analysed in (its `cfg`)."""
+    if attr.cfg == "exec":
+        return config.exec_configuration()
+    return config
 
 
 def _as_list(value: Any) -> list:

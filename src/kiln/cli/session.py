@@ -126,6 +126,11 @@ class Session:
             self.events.info(f"{word} has no effect in kiln: {reason}")
 
     @cached_property
+    def top_config(self) -> Configuration:
+        """The configuration of the targets named on the command line."""
+        return make_configuration(self.inv)
+
+    @cached_property
     def loader(self) -> Any:
         # Imported here: a command served from a saved plan never evaluates Starlark.
         from kiln.loading.loader import Loader
@@ -142,7 +147,7 @@ class Session:
 
     def plan(self, command: str, patterns: list[str], *, expand_tests: Any = None) -> tuple[Plan, set[Label]]:
         """Loads and analyses, or reuses the saved plan when nothing it read has changed."""
-        config = make_configuration(self.inv)
+        config = self.top_config
         opts = self.opts
         cache = SavedResults(self.output_base.root / "plans", self.output_base.tmp, self.output_base.root)
         key = cache.key(command, tuple(patterns), self.offset, config, tuple(sorted(
@@ -153,6 +158,7 @@ class Session:
         if not patterns:
             raise CommandLineError("no targets specified: name at least one target pattern, e.g. //...")
         from kiln.analysis.analyzer import Analyzer
+        from kiln.analysis.conflicts import check_action_conflicts
         from kiln.analysis.toolchains import Toolchains
         from kiln.loading.target_patterns import PatternResolver
 
@@ -193,6 +199,7 @@ class Session:
                     reported.add(e.render())
                     self.events.error(e.render())
                 failed.add(t.label)
+        check_action_conflicts(analyzer.configured_targets())
         actions = [flatten_action(a) for ct in analyzer.configured_targets() for a in ct.actions]
         locations = {ct.label: ct.target.location for ct in analyzer.configured_targets()
                      if isinstance(ct.target, RuleTarget)}
@@ -375,8 +382,9 @@ class Session:
         prefix = self.opts.get("symlink_prefix") or "kiln-"
         if art.is_source:
             return art.exec_path
-        cfg_bin = art.root
-        if cfg_bin.endswith("/bin"):
+        # kiln-bin is the top-level configuration's bin directory; other configurations' files
+        # (exec tools, transitioned targets) are shown by their kiln-out path.
+        if art.root == self.top_config.bin_dir:
             return f"{prefix}bin/{art.path}"
         return art.exec_path
 

@@ -58,6 +58,10 @@ _EMPTY: dict[AttrType, Any] = {
 }
 
 
+# What an attribute's `cfg` may say: its dependencies are built for the target, or for the execution platform.
+CFG_VALUES = ("target", "exec")
+
+
 @dataclass(frozen=True)
 class Attr:
     name: str
@@ -70,6 +74,11 @@ class Attr:
     allow_files: bool = True
     executable: bool = False
     doc: str = ""
+
+    def __post_init__(self) -> None:
+        if self.cfg not in CFG_VALUES:
+            raise ValueError(f"attribute '{self.name}': cfg = {self.cfg!r} is not a configuration kiln knows "
+                             f"(use one of: {', '.join(CFG_VALUES)})")
 
     def empty(self) -> Any:
         return self.default if self.default is not None else _EMPTY[self.type]

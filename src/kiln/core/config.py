@@ -1,29 +1,59 @@
-"""Build configurations: the settings that shape what an action does.
+"""Build configurations: everything that can change an output, as one frozen value.
 
-A configuration is a frozen value: its name picks the output directory
-(`kiln-out/k8-fastbuild/bin`), its fields feed select() and action keys.
+All fields take part in equality and in the configuration's id. The top-level
+configuration's output directory is `<cpu>-<mode>` (`kiln-out/k8-fastbuild`);
+a configuration a transition made carries a digest of what the transitions
+changed (`k8-fastbuild-ST-1a2b3c4d5e6f`), and the exec configuration, which
+builds tools for the execution platform, is `<cpu>-opt-exec-<digest>`: two
+configurations never share an output directory.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+import hashlib
+from dataclasses import dataclass
+
+HOST_PLATFORM = "@platforms//host"
+
 
 @dataclass(frozen=True)
 class Configuration:
     compilation_mode: str = "fastbuild"
     cpu: str = "k8"
+    # The target platform's label (--platforms).
+    platform: str = HOST_PLATFORM
     # --define name=value pairs, sorted.
     defines: tuple[tuple[str, str], ...] = ()
-    # Starlark flag values set on the command line, by canonical label text, sorted.
+    # Starlark flag values set on the command line or by transitions, by canonical label text, sorted.
     flags: tuple[tuple[str, str], ...] = ()
     # --action_env values resolved against the client environment, sorted.
     action_env: tuple[tuple[str, str], ...] = ()
-    # Native options a config_setting's `values` may test (name -> value as written).
-    options: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+    # Other native options a config_setting's `values` may test (name -> value as written), sorted.
+    options: tuple[tuple[str, str], ...] = ()
+    # Builds tools for the execution platform (an attribute's cfg = "exec").
+    is_exec: bool = False
+    # (field, value) pairs transitions changed from the top-level configuration, sorted.
+    transitioned: tuple[tuple[str, str], ...] = ()
 
     @property
     def name(self) -> str:
-        return f"{self.cpu}-{self.compilation_mode}"
+        """The output directory's name (Bazel's "mnemonic")."""
+        if self.is_exec:
+            return f"{self.cpu}-opt-exec-{self.id[:8]}"
+        base = f"{self.cpu}-{self.compilation_mode}"
+        if self.transitioned:
+            return f"{base}-ST-{_digest(repr(self.transitioned))[:12]}"
+        return base
+
+    @property
+    def id(self) -> str:
+        """A digest of every field: the configuration's identity (cquery shows its first 7 characters)."""
+        return _digest(repr(dataclasses.astuple(self)))
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:7]
 
     @property
     def output_dir(self) -> str:
@@ -54,7 +84,50 @@ class Configuration:
             return self.compilation_mode
         if name == "cpu":
             return self.cpu
+        if name == "platforms":
+            return self.platform
         for k, v in self.options:
             if k == name:
                 return v
         return None
+
+    def with_flags(self, changes: dict[str, str]) -> Configuration:
+        """The configuration a transition setting these Starlark flags leads to."""
+        flags = dict(self.flags)
+        flags.update(changes)
+        marks = dict(self.transitioned)
+        marks.update(changes)
+        new = dataclasses.replace(self, flags=tuple(sorted(flags.items())), transitioned=tuple(sorted(marks.items())))
+        return self if new.flags == self.flags else new
+
+    def exec_configuration(self, exec_platform: str = HOST_PLATFORM) -> Configuration:
+        """Where tools for this configuration's actions are built: optimised, for the execution platform.
+
+        Starlark flags and --define values carry over (as in Bazel); transitions' marks do not.
+        """
+        return Configuration(
+            compilation_mode="opt",
+            cpu=self.cpu,
+            platform=exec_platform,
+            defines=self.defines,
+            flags=self.flags,
+            action_env=self.action_env,
+            options=self.options,
+            is_exec=True,
+        )
+
+    def describe(self) -> str:
+        """What `kiln config ID` prints: every field with its value."""
+        lines = [f"Configuration {self.id}", f"  output directory: {self.output_dir}"]
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, tuple):
+                lines.append(f"  {f.name}:" + ("" if value else " (none)"))
+                lines.extend(f"    {k}={v}" for k, v in value)
+            else:
+                lines.append(f"  {f.name}: {value}")
+        return "\n".join(lines)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -1,0 +1,37 @@
+"""Configurations as the build uses them: exec tools in their own output directory, conflicting actions."""
+
+from __future__ import annotations
+
+import os
+
+from kiln.core.config import Configuration
+
+
+def test_two_actions_generating_one_file_is_an_error_naming_both(ws):
+    ws.write("p/BUILD.bazel", 'genrule(name = "a", outs = ["sub/x.txt"], cmd = "echo a > $@")\n')
+    ws.write("p/sub/BUILD.bazel", 'genrule(name = "b", outs = ["x.txt"], cmd = "echo b > $@")\n')
+    r = ws.kiln("build", "//p/...")
+    assert r.code == 1, r.output
+    c = Configuration()
+    assert (f"ERROR: p/sub/BUILD.bazel:1:1: in genrule rule //p/sub:b: file '{c.bin_dir}/p/sub/x.txt' is generated "
+            "by these conflicting actions:\n"
+            f"  //p/sub:b ({c.short_id}, k8-fastbuild)\n"
+            f"  //p:a ({c.short_id}, k8-fastbuild)") in r.output
+    assert "Traceback" not in r.output
+
+
+def test_a_genrule_tool_is_built_in_the_exec_configuration(ws):
+    ws.write("p/tool.py", "import sys\nopen(sys.argv[1], 'w').write('made by the tool\\n')\n")
+    ws.write("p/BUILD.bazel", """
+        py_binary(name = "tool", srcs = ["tool.py"])
+        genrule(name = "g", outs = ["g.txt"], tools = [":tool"], cmd = "$(execpath :tool) $@")
+    """)
+    r = ws.kiln("build", "//p:g", "-c", "dbg")
+    assert r.code == 0, r.output
+    assert (ws.root / "kiln-bin/p/g.txt").read_text() == "made by the tool\n"
+    exec_dir = Configuration(compilation_mode="dbg").exec_configuration().output_dir
+    assert exec_dir.startswith("kiln-out/k8-opt-exec-")
+    tool = ws.output_base / "execroot/_main" / exec_dir / "bin/p/tool"
+    assert os.access(tool, os.X_OK)
+    # The tool is not in the target configuration's directory.
+    assert not (ws.root / "kiln-bin/p/tool").exists()
