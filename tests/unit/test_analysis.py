@@ -614,3 +614,44 @@ def test_configurations_differ_in_every_field_and_never_share_a_directory():
     exec_ = top.exec_configuration()
     assert exec_.is_exec and exec_.output_dir != top.output_dir
     assert exec_.exec_configuration() == exec_
+
+
+def test_a_rule_with_an_incoming_transition_is_analysed_in_the_configuration_it_chooses(tmp_path):
+    from kiln.core.attrs import Attr, AttrType
+    from kiln.core.depset import Depset
+    from kiln.core.providers import DefaultInfo
+    from kiln.core.rule_class import RuleClass
+
+    flag = "//:version"
+
+    def transition(config, attrs):
+        return config.with_flags({flag: attrs["version"]}) if attrs.get("version") else config
+
+    def impl(ctx):
+        out = ctx.actions.declare_file(ctx.label.name + ".txt")
+        ctx.actions.write(out, ctx.config.flag(flag) or "none")
+        return [DefaultInfo(Depset((out,)))]
+
+    registry = default_registry()
+    registry.register(RuleClass.make("versioned", impl, [Attr("version", AttrType.STRING),
+                                                         Attr("deps", AttrType.LABEL_LIST)], transition=transition))
+    root = tmp_path / "ws"
+    (root / "x").mkdir(parents=True)
+    (root / "MODULE.bazel").write_text("")
+    (root / "x/BUILD").write_text(
+        'versioned(name = "a", version = "3.12", deps = [":plain"])\n'
+        'versioned(name = "b", version = "3.12")\n'
+        'versioned(name = "plain")\n'
+    )
+    analyzer = Analyzer(Loader(Workspace(root), registry, report=lambda level, text: None), Configuration(),
+                        toolchains=Toolchains())
+    a = analyzer.analyze(parse_label("//x:a"))
+    b = analyzer.analyze(parse_label("//x:b"))
+    assert a.config == b.config == Configuration().with_flags({flag: "3.12"})
+    assert a.config.name.startswith("k8-fastbuild-ST-")
+    assert a.files[0].exec_path == f"{a.config.bin_dir}/x/a.txt"
+    # The dependency is analysed in the configuration the transition chose; asking again is the same target.
+    assert {ct.config for ct in analyzer.configured_targets() if str(ct.label) == "//x:plain"} == {a.config}
+    assert analyzer.analyze(parse_label("//x:a")) is a
+    plain = analyzer.analyze(parse_label("//x:plain"))
+    assert plain.config == Configuration()

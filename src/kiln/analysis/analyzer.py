@@ -55,6 +55,13 @@ class Analyzer:
     def _analyze_key(self, key: tuple[Label, Configuration]) -> ConfiguredTarget:
         label, config = key
         done = self._done.get(key)
+        if done is None:
+            # A rule's incoming transition decides the configuration it is analysed in.
+            incoming = self._incoming(label, config)
+            if incoming is not config:
+                key = (label, incoming)
+                label, config = key
+                done = self._done.get(key)
         if done is not None:
             return done
         failed = self._failed.get(key)
@@ -74,6 +81,16 @@ class Analyzer:
             self._on_stack.discard(key)
         self._done[key] = ct
         return ct
+
+    def _incoming(self, label: Label, config: Configuration) -> Configuration:
+        try:
+            target = self.loader.get_target(label)
+        except KilnError:
+            return config  # reported by _analyze, with its context
+        if not isinstance(target, RuleTarget) or target.rule_class.transition is None:
+            return config
+        new = target.rule_class.transition(config, target.attrs)
+        return config if new == config else new
 
     def configured_targets(self) -> list[ConfiguredTarget]:
         return list(self._done.values())

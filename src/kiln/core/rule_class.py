@@ -63,6 +63,9 @@ class RuleClass:
     doc: str = ""
     # Attributes whose values name files this rule creates (genrule outs, copy_file out).
     output_attrs: tuple[str, ...] = field(default=())
+    # An incoming transition: (configuration, the target's attribute values as written) -> the
+    # configuration the target is analysed in (py_binary's python_version). A pure function.
+    transition: Callable[[Any, dict[str, Any]], Any] | None = None
 
     @staticmethod
     def make(
@@ -74,6 +77,7 @@ class RuleClass:
         test: bool = False,
         version: str = "1",
         doc: str = "",
+        transition: Callable[[Any, dict[str, Any]], Any] | None = None,
     ) -> "RuleClass":
         table: dict[str, Attr] = {a.name: a for a in COMMON_ATTRS}
         if test:
@@ -83,7 +87,7 @@ class RuleClass:
         for a in attrs:
             table[a.name] = a
         outs = tuple(a.name for a in table.values() if a.type in (AttrType.OUTPUT, AttrType.OUTPUT_LIST))
-        return RuleClass(name, table, impl, executable or test, test, version, doc, outs)
+        return RuleClass(name, table, impl, executable or test, test, version, doc, outs, transition)
 
 
 class RuleRegistry:
