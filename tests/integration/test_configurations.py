@@ -35,3 +35,26 @@ def test_a_genrule_tool_is_built_in_the_exec_configuration(ws):
     assert os.access(tool, os.X_OK)
     # The tool is not in the target configuration's directory.
     assert not (ws.root / "kiln-bin/p/tool").exists()
+
+
+def test_kiln_config_lists_and_explains_the_configurations_a_build_used(ws):
+    ws.write("p/tool.py", "import sys\nopen(sys.argv[1], 'w').write('x')\n")
+    ws.write("p/BUILD.bazel", """
+        py_binary(name = "tool", srcs = ["tool.py"])
+        genrule(name = "g", outs = ["g.txt"], tools = [":tool"], cmd = "$(execpath :tool) $@")
+    """)
+    assert ws.kiln("build", "//p:g", "--define=color=blue").code == 0
+    target = Configuration(defines=(("color", "blue"),))
+    exec_ = target.exec_configuration()
+    r = ws.kiln("config")
+    assert r.code == 0, r.output
+    assert r.stdout.splitlines() == ["Available configurations:", f"{target.short_id} k8-fastbuild",
+                                     f"{exec_.short_id} {exec_.name}"]
+    r = ws.kiln("config", exec_.short_id)
+    assert r.code == 0, r.output
+    assert f"Configuration {exec_.id}" in r.stdout
+    assert "  compilation_mode: opt\n" in r.stdout and "  is_exec: True\n" in r.stdout
+    assert "  defines:\n    color=blue\n" in r.stdout  # --define carries over into the exec configuration
+    r = ws.kiln("config", "0000000")
+    assert r.code == 2
+    assert "ERROR: No configuration found with id: 0000000" in r.output

@@ -20,6 +20,7 @@ Commands:
   query    Executes a dependency graph query.
   clean    Removes output files and optionally the output base.
   info     Displays runtime info about the workspace.
+  config   Lists the configurations builds used, or shows what one stands for.
   version  Prints version information for kiln.
 """
 

@@ -31,7 +31,7 @@ from typing import Any, Callable
 from kiln.cli.bazelrc import RcOptions, RcSource, command_chain, read_rc_files
 from kiln.core.errors import CommandLineError, Location
 
-COMMANDS = ("build", "test", "run", "query", "clean", "info", "version", "help")
+COMMANDS = ("build", "test", "run", "query", "clean", "info", "config", "version", "help")
 
 BOOL, STR, INT, ENUM, TRISTATE = "bool", "str", "int", "enum", "tristate"
 

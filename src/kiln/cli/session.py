@@ -159,6 +159,7 @@ class Session:
             raise CommandLineError("no targets specified: name at least one target pattern, e.g. //...")
         from kiln.analysis.analyzer import Analyzer
         from kiln.analysis.conflicts import check_action_conflicts
+        from kiln.cli.config_store import remember
         from kiln.analysis.toolchains import Toolchains
         from kiln.loading.target_patterns import PatternResolver
 
@@ -200,6 +201,8 @@ class Session:
                     self.events.error(e.render())
                 failed.add(t.label)
         check_action_conflicts(analyzer.configured_targets())
+        remember(self.output_base.root / "configurations", self.output_base.tmp,
+                 {ct.config for ct in analyzer.configured_targets()})
         actions = [flatten_action(a) for ct in analyzer.configured_targets() for a in ct.actions]
         locations = {ct.label: ct.target.location for ct in analyzer.configured_targets()
                      if isinstance(ct.target, RuleTarget)}
