@@ -72,10 +72,22 @@ def make_configuration(inv: Invocation) -> Configuration:
         action_env.append((name, value))
     return Configuration(
         compilation_mode=opts.get("compilation_mode") or "fastbuild",
+        cpu=host_cpu(),
         defines=tuple(sorted(dict(opts.get("define") or ()).items())),
         flags=tuple(sorted(flags)),
         action_env=tuple(sorted(action_env)),
     )
+
+
+def host_cpu() -> str:
+    """Bazel's name for this machine's CPU, the first part of output directory names (k8-fastbuild)."""
+    import platform
+
+    machine = platform.machine().lower()
+    arch = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}.get(machine, machine)
+    if sys.platform == "darwin":
+        return f"darwin_{arch}"
+    return {"x86_64": "k8", "arm64": "aarch64"}.get(arch, arch)
 
 
 class Session:
