@@ -6,7 +6,6 @@ run the needed actions, lay out runfiles trees and the kiln-* links.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kiln.cli.lock import hold_output_base
+from kiln.cli.isolation import IsolationChoice
 from kiln.cli.options import Invocation
 from kiln.cli.plan import Plan, TopTarget, flatten_action, flatten_runfiles
 from kiln.cli.saved_results import SavedResults
@@ -31,9 +31,7 @@ from kiln.execution.cas import Cas
 from kiln.execution.events import AnalysisFinished, BuildFinished, EventBus, Message
 from kiln.execution.explain import Explainer
 from kiln.execution.file_digests import FileDigests
-from kiln.execution import linux_sandbox, strategies
-from kiln.execution.linux_sandbox import SandboxPolicy
-from kiln.execution.local_executor import Isolation, LocalExecutor
+from kiln.execution.local_executor import LocalExecutor
 from kiln.execution.materialize import Materializer
 from kiln.execution.materialized_outputs import MaterializedOutputs
 from kiln.execution.output_view import OutputView
@@ -254,45 +252,8 @@ class Session:
         """--experimental_ui_max_stdouterr_bytes: how much of an action's or test's output to print."""
         return int(self.opts.get("experimental_ui_max_stdouterr_bytes", 1048576))
 
-    def _sandbox_policy(self) -> SandboxPolicy:
-        """The sandbox flags, checked; the tool directories are added when a process first runs."""
-        pairs = []
-        for text in self.opts.get("sandbox_add_mount_pair") or ():
-            source, _, target = text.partition(":")
-            target = target or source
-            if not (source.startswith("/") and target.startswith("/")):
-                raise CommandLineError(f"--sandbox_add_mount_pair={text}: paths must be absolute (SOURCE or "
-                                       "SOURCE:TARGET)")
-            pairs.append((source, target))
-        for name in ("sandbox_writable_path", "sandbox_tmpfs_path"):
-            for path in self.opts.get(name) or ():
-                if not path.startswith("/"):
-                    raise CommandLineError(f"--{name}={path}: the path must be absolute")
-        return SandboxPolicy(
-            hermetic=bool(self.opts.get("experimental_use_hermetic_linux_sandbox")),
-            default_allow_network=bool(self.opts.get("sandbox_default_allow_network", True)),
-            extra_mounts=tuple(pairs),
-            writable_paths=tuple(self.opts.get("sandbox_writable_path") or ()),
-            tmpfs_paths=tuple(self.opts.get("sandbox_tmpfs_path") or ()),
-        )
-
-    def _isolation(self) -> Isolation:
-        """Picks how actions run; called when the first one does (a cached build never probes)."""
-        choice = strategies.choose(self.spawn_strategies, lambda: linux_sandbox.availability()[1])
-        if choice.degraded_reason:
-            self.events.warning(
-                f"the Linux sandbox cannot be used ({choice.degraded_reason}); actions run in a private exec root "
-                "of copies without namespaces, so kiln does not stop them from reading files outside their inputs "
-                "by absolute path, writing outside their outputs, using the network, or leaving processes running")
-        from kiln.repos.local_runtime import host_runtime_dirs
-
-        policy = dataclasses.replace(self.sandbox_policy, tool_dirs=host_runtime_dirs())
-        return Isolation(choice.mode, policy, linux_sandbox.availability()[0])
-
     def execute(self, plan: Plan) -> BuildResult:
-        self.spawn_strategies = tuple(self.opts.get("spawn_strategy") or ())
-        strategies.validate(self.spawn_strategies)
-        self.sandbox_policy = self._sandbox_policy()
+        isolation = IsolationChoice(self.opts, self.events.warning)
         generating = plan.generating()
         wanted: list[Artifact] = []
         trees: list[tuple[Artifact, Any]] = []
@@ -316,7 +277,7 @@ class Session:
             action_cache=ActionCache(self.output_base.action_cache, self.output_base.tmp),
             file_digests=file_digests,
             executor=LocalExecutor(self.output_base.sandboxes, cas, execroot=self.output_base.execroot,
-                                   isolation=self._isolation, keep_sandboxes=bool(self.opts.get("sandbox_debug"))),
+                                   isolation=isolation, keep_sandboxes=bool(self.opts.get("sandbox_debug"))),
             materializer=Materializer(self.output_base.execroot, cas, self.output_base.tmp, materialized),
             output_view=OutputView(cas, self.output_base.execroot / "kiln-out/_tmp/actions", self.max_shown,
                                    f"{self.opts.get('symlink_prefix') or 'kiln-'}out/_tmp/actions"),
