@@ -258,3 +258,21 @@ def test_module_name_is_none_without_module_bazel(tmp_path):
              "pkg/BUILD": 'filegroup(name = "t", tags = [str(module_name())])\n'}
     pkg = loader(tmp_path, files).load_package(PackageId("", "pkg"))
     assert pkg.targets["t"].attrs["tags"] == ("None",)
+
+
+# --- package() ------------------------------------------------------------------------
+
+def test_package_accepts_bazels_metadata_arguments(tmp_path):
+    build = (
+        'package(default_visibility = ["//visibility:public"], default_deprecation = "old",\n'
+        '        default_applicable_licenses = [], default_package_metadata = [], features = ["-layering_check"])\n'
+        'filegroup(name = "t", tags = ["kept"])\n'
+    )
+    assert tags(tmp_path, {"pkg/BUILD": build}) == ("kept",)
+
+
+def test_package_rejects_an_unknown_argument(tmp_path):
+    e = error(tmp_path, {"pkg/BUILD": '\npackage(defualt_visibility = ["//visibility:public"])\n'})
+    assert e.message.startswith("package() got an unexpected keyword argument 'defualt_visibility' "
+                                "(it takes default_visibility, default_testonly, default_deprecation,")
+    assert str(e.location) == "pkg/BUILD:2:1"
