@@ -1,7 +1,8 @@
 """Evaluates BUILD and .bzl files with starlark-pyo3 into Packages.
 
 User files are only ever evaluated as Starlark. Builtins are Python callables
-bound to the package under construction; .bzl modules are evaluated once
+bound to the package under construction, except depset() and `type`, written in
+Starlark (kiln.loading.starlark_lib); .bzl modules are evaluated once
 and frozen; loads from well-known rule repositories resolve to kiln's rules.
 """
 
@@ -150,13 +151,8 @@ class Loader:
         return None
 
     def _module_name(self, repo: str) -> str | None:
-        """The Bazel module a repository belongs to, as native.module_name() reports it.
-
-        The root module's name ("" when module() names none, as in Bazel) for the main repository;
-        None for a workspace without MODULE.bazel, as Bazel without Bzlmod. kiln's copies of the
-        well-known rule sets are those modules. Repositories kiln generates (crate indexes) get None:
-        their BUILD files never ask.
-        """
+        """native.module_name(): the root module's name ("" if module() names none, as Bazel) for the
+        main repo, None without MODULE.bazel (Bazel without Bzlmod); crate indexes never ask."""
         if repo == "":
             has_module_file = any(Path(f).name == "MODULE.bazel" for f in self.module.files)
             return self.module.name if has_module_file else None
@@ -350,12 +346,8 @@ class Loader:
     # ---- builtins --------------------------------------------------------
 
     def _add_depset(self, module: Any, text: str) -> None:
-        """Bazel's depset(), written in Starlark (see starlark_lib), and `type` that knows it.
-
-        Only where the file's text names them: Starlark code reaches a global only by writing
-        its name, and a depset made in a loaded .bzl works without them. This keeps the cost
-        (~0.15 ms a file) off the many BUILD files that need neither.
-        """
+        """depset() and a `type` that knows it (starlark_lib), where the text names either: code
+        reaches a global only by its name, so most BUILD files skip the cost (~0.15 ms a file)."""
         if "depset" not in text and "type" not in text:
             return
         module.add_callable("_kiln_depset_id", self._depset_ids.__next__)

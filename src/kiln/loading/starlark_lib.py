@@ -89,11 +89,13 @@ CAPTURE_TYPE_BZL = "_kiln_builtin_type = type\n"
 
 # Bazel's depset over Starlark values. A depset is a struct whose `to_list` closes over its node;
 # `type` is shadowed so that `type(d) == "depset"` as in Bazel. Nodes carry an id from Python
-# (`_kiln_depset_id`) so a traversal visits a node shared by many parents once. Like Bazel (and
-# unlike a struct), iteration, `in` and `len` are errors: `to_list()` is the way in.
-# Known difference: an empty depset is truthy (Starlark gives a struct no way to be falsy).
+# (`_kiln_depset_id`) so a traversal visits a node shared by many parents once. As in Bazel,
+# iterating a depset, `in` and `len` are errors (a struct allows none of them): `to_list()` is
+# the way in. Known differences: an empty depset is truthy (Starlark gives a struct no way to be
+# falsy), and print()/str() of a depset fail or show a struct instead of `depset([...])`.
 DEPSET_BZL = '''
 _KILN_DEPSET_ORDERS = ("default", "postorder", "preorder", "topological")
+# Starlark has no `while`: the walk loops over this range and breaks out.
 _KILN_UNBOUNDED = range(2147483647)
 
 def _kiln_is_depset(x):
