@@ -268,12 +268,12 @@ class Graph:
     def out(self, name: str) -> Artifact:
         return self.actions[name].outputs[0]
 
-    def add(self, name: str, inputs=(), argv=("run",), kind=ActionKind.SPAWN, content=b"") -> Action:
+    def add(self, name: str, inputs=(), argv=("run",), kind=ActionKind.SPAWN, content=b"", env=()) -> Action:
         arts = [self.out(i) if i in self.actions else Artifact("", i) for i in inputs]
         out = Artifact(BIN, f"pkg/{name}.out", Label("", "pkg", name))
         action = Action(
             owner=Label("", "pkg", name), mnemonic=name, progress_message=f"making {name}",
-            outputs=(out,), kind=kind, inputs=Depset(arts), argv=tuple(argv) + (name,), content=content,
+            outputs=(out,), kind=kind, inputs=Depset(arts), argv=tuple(argv) + (name,), content=content, env=env,
         )
         self.actions[name] = action
         self.generating[out] = action
@@ -361,8 +361,19 @@ def test_spawn_inputs_carry_digests(env):
     (one,) = second.inputs
     assert one.exec_path == f"{BIN}/pkg/one.out"
     assert Path(one.local_path).read_bytes().startswith(b"A\nrun one\n")
-    assert ("PATH", "/bin:/usr/bin:/usr/local/bin") in first.env
     assert first.key != second.key
+
+
+def test_spawn_environment_is_the_actions_own(env):
+    # Analysis resolved PATH and --action_env into the action: the scheduler adds nothing.
+    g = Graph()
+    g.add("with_env", ["src/a.txt"], env=(("GREETING", "hi"), ("PATH", "/opt/bin")))
+    g.add("without_env", ["src/a.txt"])
+    sched, ex, _ = make_scheduler(env)
+    sched.build([g.out("with_env"), g.out("without_env")], g.generating)
+    spawns = {s.action.mnemonic: s for s in ex.spawns}
+    assert spawns["with_env"].env == (("GREETING", "hi"), ("PATH", "/opt/bin"))
+    assert spawns["without_env"].env == ()
 
 
 def test_failed_action_skips_dependents(env):

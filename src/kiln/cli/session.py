@@ -286,7 +286,6 @@ class Session:
             keep_going=bool(self.opts.get("keep_going")),
             locations=plan.locations,
             explainer=explainer,
-            action_env=plan.config.action_env,
             subcommands=bool(self.opts.get("subcommands")),
         )
         self.scheduler = scheduler

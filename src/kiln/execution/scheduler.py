@@ -31,9 +31,6 @@ from kiln.execution.materialize import CorruptBlob, Materializer, MissingBlob
 from kiln.execution.output_view import OutputView
 from kiln.execution.spawn import Executor, Spawn, SpawnInput, SpawnResult
 
-# Actions see this PATH unless they declare one: fixed, never the user's.
-DEFAULT_PATH = "/bin:/usr/bin:/usr/local/bin"
-
 
 @dataclass
 class BuildOutcome:
@@ -80,7 +77,6 @@ class Scheduler:
         locations: dict[Label, Location],
         output_view: OutputView,
         explainer: Explainer | None = None,
-        action_env: tuple[tuple[str, str], ...] = (),
         subcommands: bool = False,
     ):
         self.workspace_root = str(workspace_root)
@@ -95,7 +91,6 @@ class Scheduler:
         self.locations = locations
         self.explainer = explainer
         self.output_view = output_view
-        self.action_env = action_env
         self.subcommands = subcommands
         # exec path -> (digest, executable) of every derived file known so far.
         self.digests: dict[str, tuple[Digest, bool]] = {}
@@ -274,13 +269,8 @@ class Scheduler:
             )))
             for exe, rf in action.tool_runfiles
         )
-        env = dict(action.env)
-        if action.kind is ActionKind.SPAWN:
-            # Only processes see an environment; a file write must not rerun when it changes.
-            for k, v in self.action_env:
-                env.setdefault(k, v)
-            env.setdefault("PATH", DEFAULT_PATH)
-        env_items = tuple(sorted(env.items()))
+        # Analysis gave the action its whole environment (kiln.core.action_env): nothing is added here.
+        env_items = action.env
         key = digest_fields(
             "kiln-action-v1",
             action.salt,

@@ -19,6 +19,14 @@ from kiln.loading.markers import SelectTable
 from kiln.loading.package import PRIVATE, PUBLIC, FileTarget, Package, PackageGroup, RuleTarget
 
 
+# package() arguments Bazel accepts that change no output kiln builds (README: "What kiln accepts
+# and ignores"); `features` is among them although Bazel's C/C++ toolchains read it.
+IGNORED_PACKAGE_ARGS = (
+    "default_deprecation", "default_applicable_licenses", "default_package_metadata",
+    "default_compatible_with", "default_restricted_to", "features",
+)
+
+
 class PackageBuilder:
     def __init__(
         self,
@@ -139,7 +147,13 @@ class PackageBuilder:
 
     # ---- other builtins ----------------------------------------------------
 
-    def package(self, default_visibility: Any = None, default_testonly: Any = None, **_: Any) -> None:
+    def package(self, default_visibility: Any = None, default_testonly: Any = None, **ignored: Any) -> None:
+        unknown = sorted(set(ignored) - set(IGNORED_PACKAGE_ARGS))
+        if unknown:
+            raise LoadingError(
+                f"package() got an unexpected keyword argument '{unknown[0]}' (it takes default_visibility, "
+                f"default_testonly, {', '.join(IGNORED_PACKAGE_ARGS)})"
+            )
         if self.package_called:
             raise LoadingError("package() may be called only once per BUILD file")
         if self.targets:

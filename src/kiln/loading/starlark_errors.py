@@ -14,6 +14,9 @@ from kiln.core.errors import KilnError, LoadingError, Location
 _ARROW = re.compile(r"^\s*--> (.+?):(\d+):(\d+)", re.MULTILINE)
 _FRAME = re.compile(r"^\s*\* (.+?):(\d+), in (\S+)", re.MULTILINE)
 _ERROR = re.compile(r"^error: (.*)$", re.MULTILINE)
+_STRUCT_AS_COLLECTION = re.compile(r"Operation `(\(iter\)|in|len\(\))` not supported .*`struct`$")
+# Names kiln gives the Starlark sources it evaluates itself ("<kiln depset>", "<kiln prelude>").
+KILN_SOURCE_PREFIX = "<kiln"
 
 
 def parse_location(text: str) -> Location | None:
@@ -47,17 +50,31 @@ def to_kiln_error(text: str, pending: KilnError | None, source: str = "") -> Kil
             line, col, char = opened
             return LoadingError(f"syntax error: '{char}' is never closed", location=Location(location.file, line, col))
     frames = call_frames(text)
+    message = error_message(text)
+    if location is not None and location.file.startswith(KILN_SOURCE_PREFIX):
+        location, message = _blame_caller(frames, message, location)
     if pending is not None:
         err = pending
         if err.location is None:
             err.location = location
     else:
-        err = LoadingError(_explain(error_message(text)), location=location)
+        err = LoadingError(_explain(message), location=location)
     # A macro's error points into the .bzl; say which BUILD line called it.
     if frames and location is not None and frames[0][0] != location.file:
         outer = frames[0]
         err.message += f" (called from {outer[0]}:{outer[1]})"
     return err
+
+
+def _blame_caller(frames: list[tuple[str, int, str]], message: str, location: Location) -> tuple[Location, str]:
+    """An error inside kiln's own Starlark (e.g. depset) points at the user's call, named as Bazel does."""
+    for i in range(len(frames) - 1, -1, -1):
+        if not frames[i][0].startswith(KILN_SOURCE_PREFIX):
+            called = frames[i + 1][2] if i + 1 < len(frames) else ""
+            if called and message.startswith("Error in fail: "):
+                message = f"Error in {called}: " + message[len("Error in fail: "):]
+            return Location(frames[i][0], frames[i][1]), message
+    return location, message
 
 
 def _explain(msg: str) -> str:
@@ -66,6 +83,11 @@ def _explain(msg: str) -> str:
         return "function definitions are not allowed in BUILD files: move the function to a .bzl file and load() it"
     if "Parse error" in msg:
         return "syntax error: " + msg.split("Parse error: ", 1)[-1]
+    # A depset is a struct to starlark-rust: its errors must still lead to .to_list().
+    if _STRUCT_AS_COLLECTION.match(msg):
+        return msg + " (if it is a depset: a depset is not iterable, use .to_list())"
+    if msg.endswith("Operation `serde::serialize` not supported on type `function`"):
+        return "a function or a depset cannot be passed to a rule or builtin (use depset.to_list())"
     return msg
 
 

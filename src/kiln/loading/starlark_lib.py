@@ -3,6 +3,11 @@
 The prelude gives every .bzl module Bazel's globals that need no Python:
 `native` (a struct of kiln's builtins, bound by the loader), `provider`,
 `rule` and `attr` stand-ins that fail only when a rule is instantiated.
+
+`depset` lives in Starlark (DEPSET_BZL, evaluated into every BUILD and .bzl
+module) because its elements must stay Starlark values: crossing into Python
+turns a struct into a dict and a tuple into a list, and a Python object comes
+back opaque, without `.to_list()`. Its traversal mirrors kiln.core.depset.
 """
 
 from __future__ import annotations
@@ -13,17 +18,6 @@ native = struct({native_fields})
 
 def provider(doc = "", fields = None, init = None):
     return struct
-
-def depset(direct = None, order = "default", transitive = None):
-    items = []
-    for t in transitive or []:
-        items.extend(t.to_list())
-    items.extend(direct or [])
-    unique = {{}}
-    for item in items:
-        unique[item] = True
-    flat = list(unique.keys())
-    return struct(to_list = lambda: flat)
 
 def _kiln_attr(**kwargs):
     return None
@@ -88,6 +82,105 @@ selects = struct(
     with_or_dict = _with_or_dict,
     config_setting_group = _config_setting_group,
 )
+'''
+
+# Evaluated before DEPSET_BZL, which shadows `type` module-wide (so it cannot capture it itself).
+CAPTURE_TYPE_BZL = "_kiln_builtin_type = type\n"
+
+# Bazel's depset over Starlark values. A depset is a struct whose `to_list` closes over its node;
+# `type` is shadowed so that `type(d) == "depset"` as in Bazel. Nodes carry an id from Python
+# (`_kiln_depset_id`) so a traversal visits a node shared by many parents once. As in Bazel,
+# iterating a depset, `in` and `len` are errors (a struct allows none of them): `to_list()` is
+# the way in. Known differences: an empty depset is truthy (Starlark gives a struct no way to be
+# falsy), and print()/str() of a depset fail or show a struct instead of `depset([...])`.
+DEPSET_BZL = '''
+_KILN_DEPSET_ORDERS = ("default", "postorder", "preorder", "topological")
+# Starlark has no `while`: the walk loops over this range and breaks out.
+_KILN_UNBOUNDED = range(2147483647)
+
+def _kiln_is_depset(x):
+    return _kiln_builtin_type(x) == "struct" and hasattr(x, "_kiln_depset")
+
+def type(x):
+    return "depset" if _kiln_is_depset(x) else _kiln_builtin_type(x)
+
+def _kiln_element_type(elem_type, item):
+    t = _kiln_builtin_type(item)
+    if t in ("list", "dict"):
+        fail("depset elements must not be mutable values")
+    if elem_type != None and t != elem_type:
+        fail("cannot add an item of type '%s' to a depset of '%s'" % (t, elem_type))
+    return t
+
+def depset(direct = None, order = "default", *, transitive = None):
+    if order not in _KILN_DEPSET_ORDERS:
+        fail("Invalid order: %s" % (order,))
+    if direct == None:
+        direct = []
+    elif _kiln_builtin_type(direct) not in ("list", "tuple"):
+        fail("for parameter 'direct': got value of type '%s', want 'sequence or NoneType'" % type(direct))
+    if transitive == None:
+        transitive = []
+    elif _kiln_builtin_type(transitive) not in ("list", "tuple"):
+        fail("for parameter 'transitive': got value of type '%s', want 'sequence or NoneType'" % type(transitive))
+    elem_type = None
+    unique = {}
+    for item in direct:
+        elem_type = _kiln_element_type(elem_type, item)
+        unique[item] = None
+    children = []
+    for i, t in enumerate(transitive):
+        if not _kiln_is_depset(t):
+            fail("at index %d of transitive, got element of type %s, want depset" % (i, type(t)))
+        child = t._kiln_depset
+        # Empty members add nothing, so their order and type do not matter (as in Bazel).
+        if child.empty:
+            continue
+        if child.order != order and "default" not in (order, child.order):
+            fail("Order '%s' is incompatible with order '%s'" % (order, child.order))
+        if elem_type == None:
+            elem_type = child.elem_type
+        elif child.elem_type != elem_type:
+            fail("cannot add an item of type '%s' to a depset of '%s'" % (child.elem_type, elem_type))
+        children.append(child)
+    node = struct(
+        id = _kiln_depset_id(), order = order, direct = tuple(unique.keys()), transitive = tuple(children),
+        elem_type = elem_type, empty = not unique and not children,
+    )
+    return struct(to_list = lambda: _kiln_depset_flatten(node), _kiln_depset = node)
+
+def _kiln_depset_emit(items, seen, out):
+    for item in items:
+        if item not in seen:
+            seen[item] = None
+            out.append(item)
+
+def _kiln_depset_flatten(root):
+    # The walk of kiln.core.depset.Depset._flatten: iterative (deep chains), each node once.
+    preorder = root.order == "preorder"
+    topological = root.order == "topological"
+    visited = {}
+    seen = {}
+    out = []
+    stack = [(root, False)]
+    for _ in _KILN_UNBOUNDED:
+        if not stack:
+            break
+        node, expanded = stack.pop()
+        if expanded:
+            _kiln_depset_emit(reversed(node.direct) if topological else node.direct, seen, out)
+            continue
+        if node.id in visited:
+            continue
+        visited[node.id] = None
+        if preorder:
+            _kiln_depset_emit(node.direct, seen, out)
+            stack.extend([(child, False) for child in reversed(node.transitive)])
+        else:
+            stack.append((node, True))
+            children = node.transitive if topological else reversed(node.transitive)
+            stack.extend([(child, False) for child in children])
+    return list(reversed(out)) if topological else out
 '''
 
 # Starlark sources of well-known modules, by symbol they define.

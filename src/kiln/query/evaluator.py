@@ -3,11 +3,9 @@
 Owns the parts every function shares: resolving words through the
 environment, `let` scopes, the set operators, and the target graph's edges
 (loaded lazily, each target once). The functions themselves live in
-`kiln.query.functions`.
-
-A set of targets is a dict keyed by label: targets are compared by label
-because the environment may hand out a new object for a target it loaded
-twice. The first object seen for a label is kept for the whole evaluation.
+`kiln.query.functions`, which see the Evaluator only as the QueryContext of
+`kiln.query.interface`. The first object seen for a label is kept for the
+whole evaluation.
 
 Errors while loading a dependency (or a label named by `labels()` or a
 test_suite) stop the query with a KilnError naming both ends of the edge;
@@ -27,17 +25,9 @@ from kiln.loading.package import Target
 from kiln.query.ast import BinaryOp, Expr, FunctionCall, Let, Op, SetExpr, TargetLiteral, Variable
 from kiln.query.environment import QueryEnvironment
 from kiln.query.errors import QueryError
+from kiln.query.functions import call
+from kiln.query.interface import Scope, TargetSet, sorted_targets
 from kiln.query.parser import parse
-
-TargetSet = dict[Label, Target]
-
-
-def sort_key(target: Target) -> str:
-    return str(target.label)
-
-
-def sorted_targets(targets: Iterable[Target]) -> list[Target]:
-    return sorted(targets, key=sort_key)
 
 
 @dataclass
@@ -194,7 +184,7 @@ class Evaluator:
 
     # ---- expressions --------------------------------------------------------------------
 
-    def eval(self, expr: Expr, scope: dict[str, TargetSet]) -> TargetSet:
+    def eval(self, expr: Expr, scope: Scope) -> TargetSet:
         if isinstance(expr, TargetLiteral):
             return self.resolve(expr.text)
         if isinstance(expr, Variable):
@@ -218,8 +208,6 @@ class Evaluator:
             value = self.eval(expr.value, scope)
             return self.eval(expr.body, {**scope, expr.name: value})
         if isinstance(expr, FunctionCall):
-            from kiln.query.functions import call
-
             return call(self, expr, scope)
         raise TypeError(f"not a query expression: {expr!r}")
 

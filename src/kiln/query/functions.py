@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from kiln.core.attrs import Attr, labels_in
 from kiln.core.labels import Label, PackageId
@@ -38,11 +38,7 @@ from kiln.core.select import Select, SelectorList, concat
 from kiln.loading.test_suites import expand_tests
 from kiln.loading.package import RuleTarget, Target
 from kiln.query.ast import FunctionCall, IntArg, WordArg
-
-if TYPE_CHECKING:
-    from kiln.query.evaluator import Evaluator, TargetSet
-
-Scope = dict[str, "TargetSet"]
+from kiln.query.interface import QueryContext, Scope, TargetSet, sorted_targets
 
 # Past this many branch combinations a SelectorList is matched branch by branch instead.
 _MAX_COMBINATIONS = 256
@@ -51,11 +47,11 @@ _MAX_COMBINATIONS = 256
 _VISIBILITY_PACKAGE = PackageId("", "visibility")
 
 
-def call(ev: "Evaluator", node: FunctionCall, scope: Scope) -> "TargetSet":
+def call(ev: QueryContext, node: FunctionCall, scope: Scope) -> TargetSet:
     return _FUNCTIONS[node.name](ev, node, scope)
 
 
-def _expr(ev: "Evaluator", node: FunctionCall, index: int, scope: Scope) -> "TargetSet":
+def _expr(ev: QueryContext, node: FunctionCall, index: int, scope: Scope) -> TargetSet:
     return ev.eval(node.args[index], scope)  # type: ignore[arg-type]
 
 
@@ -67,7 +63,7 @@ def _int(node: FunctionCall, index: int) -> int | None:
     return arg.value
 
 
-def _regex(ev: "Evaluator", node: FunctionCall, index: int) -> re.Pattern[str]:
+def _regex(ev: QueryContext, node: FunctionCall, index: int) -> re.Pattern[str]:
     arg = node.args[index]
     assert isinstance(arg, WordArg)
     try:
@@ -85,23 +81,23 @@ def _word(node: FunctionCall, index: int) -> str:
 # ---- graph functions ----------------------------------------------------------------------
 
 
-def _deps(ev: "Evaluator", node: FunctionCall, scope: Scope) -> "TargetSet":
+def _deps(ev: QueryContext, node: FunctionCall, scope: Scope) -> TargetSet:
     return ev.forward(_expr(ev, node, 0, scope), _int(node, 1))
 
 
-def _rdeps(ev: "Evaluator", node: FunctionCall, scope: Scope) -> "TargetSet":
+def _rdeps(ev: QueryContext, node: FunctionCall, scope: Scope) -> TargetSet:
     universe = ev.forward(_expr(ev, node, 0, scope))
     roots = {k: v for k, v in _expr(ev, node, 1, scope).items() if k in universe}
     return ev.backward(roots, ev.reverse_edges(universe), _int(node, 2))
 
 
-def _allpaths(ev: "Evaluator", node: FunctionCall, scope: Scope) -> "TargetSet":
+def _allpaths(ev: QueryContext, node: FunctionCall, scope: Scope) -> TargetSet:
     reachable = ev.forward(_expr(ev, node, 0, scope))
     ends = {k: v for k, v in _expr(ev, node, 1, scope).items() if k in reachable}
     return ev.backward(ends, ev.reverse_edges(reachable))
 
 
-def _somepath(ev: "Evaluator", node: FunctionCall, scope: Scope) -> "TargetSet":
+def _somepath(ev: QueryContext, node: FunctionCall, scope: Scope) -> TargetSet:
     sources = _expr(ev, node, 0, scope)
     ends = _expr(ev, node, 1, scope)
     return {t.label: t for t in ev.shortest_path(sources, ends)}
@@ -110,17 +106,17 @@ def _somepath(ev: "Evaluator", node: FunctionCall, scope: Scope) -> "TargetSet":
 # ---- filters ------------------------------------------------------------------------------
 
 
-def _kind(ev: "Evaluator", node: FunctionCall, scope: Scope) -> "TargetSet":
+def _kind(ev: QueryContext, node: FunctionCall, scope: Scope) -> TargetSet:
     pattern = _regex(ev, node, 0)
     return {k: t for k, t in _expr(ev, node, 1, scope).items() if pattern.search(t.kind)}
 
 
-def _filter(ev: "Evaluator", node: FunctionCall, scope: Scope) -> "TargetSet":
+def _filter(ev: QueryContext, node: FunctionCall, scope: Scope) -> TargetSet:
     pattern = _regex(ev, node, 0)
     return {k: t for k, t in _expr(ev, node, 1, scope).items() if pattern.search(str(k))}
 
 
-def _attr(ev: "Evaluator", node: FunctionCall, scope: Scope) -> "TargetSet":
+def _attr(ev: QueryContext, node: FunctionCall, scope: Scope) -> TargetSet:
     name = _word(node, 0)
     pattern = _regex(ev, node, 1)
     out: TargetSet = {}
@@ -172,7 +168,7 @@ def render_attr_value(value: Any) -> str:
 # ---- labels, tests, siblings, some --------------------------------------------------------
 
 
-def _labels(ev: "Evaluator", node: FunctionCall, scope: Scope) -> "TargetSet":
+def _labels(ev: QueryContext, node: FunctionCall, scope: Scope) -> TargetSet:
     name = _word(node, 0)
     out: TargetSet = {}
     for t in _expr(ev, node, 1, scope).values():
@@ -183,7 +179,7 @@ def _labels(ev: "Evaluator", node: FunctionCall, scope: Scope) -> "TargetSet":
     return out
 
 
-def _load_labels(ev: "Evaluator", target: RuleTarget, name: str) -> list[Target]:
+def _load_labels(ev: QueryContext, target: RuleTarget, name: str) -> list[Target]:
     attr: Attr = target.rule_class.attrs[name]
     value = target.attrs.get(name)
     if value is None:
@@ -203,7 +199,7 @@ def _package_pattern(label: Label, suffix: str) -> str:
     return f"{repo}//{label.package}:{suffix}"
 
 
-def _tests(ev: "Evaluator", node: FunctionCall, scope: Scope) -> "TargetSet":
+def _tests(ev: QueryContext, node: FunctionCall, scope: Scope) -> TargetSet:
     return expand_tests(
         _expr(ev, node, 0, scope).values(),
         listed=lambda suite: [t for attr in ("tests", "suites") if attr in suite.rule_class.attrs
@@ -212,7 +208,7 @@ def _tests(ev: "Evaluator", node: FunctionCall, scope: Scope) -> "TargetSet":
     )
 
 
-def _siblings(ev: "Evaluator", node: FunctionCall, scope: Scope) -> "TargetSet":
+def _siblings(ev: QueryContext, node: FunctionCall, scope: Scope) -> TargetSet:
     out: TargetSet = {}
     packages: dict[PackageId, Label] = {}
     for t in _expr(ev, node, 0, scope).values():
@@ -222,9 +218,7 @@ def _siblings(ev: "Evaluator", node: FunctionCall, scope: Scope) -> "TargetSet":
     return out
 
 
-def _some(ev: "Evaluator", node: FunctionCall, scope: Scope) -> "TargetSet":
-    from kiln.query.evaluator import sorted_targets
-
+def _some(ev: QueryContext, node: FunctionCall, scope: Scope) -> TargetSet:
     found = _expr(ev, node, 0, scope)
     if not found:
         raise ev.error("argument set of some() is empty", node.column)
@@ -235,7 +229,7 @@ def _some(ev: "Evaluator", node: FunctionCall, scope: Scope) -> "TargetSet":
     return {t.label: t for t in sorted_targets(found.values())[:count]}
 
 
-_FUNCTIONS: dict[str, Callable[["Evaluator", FunctionCall, Scope], "TargetSet"]] = {
+_FUNCTIONS: dict[str, Callable[[QueryContext, FunctionCall, Scope], TargetSet]] = {
     "allpaths": _allpaths,
     "attr": _attr,
     "deps": _deps,
