@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Iterable, Mapping
 
+from kiln.core.action_env import spawn_environment
 from kiln.core.actions import Action, ActionKind
 from kiln.core.artifacts import Artifact
 from kiln.core.config import Configuration
@@ -85,7 +86,7 @@ class Actions:
             kind=ActionKind.SPAWN,
             inputs=all_inputs,
             argv=tuple(argv),
-            env=tuple(sorted((env or {}).items())),
+            env=spawn_environment(self._config.action_env, env),
             execution_requirements=tuple(sorted((execution_requirements or {}).items())),
             tool_runfiles=tuple(tool_runfiles),
             is_executable=executable_outputs,
