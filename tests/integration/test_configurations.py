@@ -58,3 +58,45 @@ def test_kiln_config_lists_and_explains_the_configurations_a_build_used(ws):
     r = ws.kiln("config", "0000000")
     assert r.code == 2
     assert "ERROR: No configuration found with id: 0000000" in r.output
+
+
+def _tool_workspace(ws):
+    ws.write("p/tool.py", "import sys\nopen(sys.argv[1], 'w').write('x')\n")
+    ws.write("p/BUILD.bazel", """
+        py_binary(name = "tool", srcs = ["tool.py"])
+        genrule(name = "g", outs = ["g.txt"], tools = [":tool"], cmd = "$(execpath :tool) $@")
+    """)
+
+
+def test_cquery_shows_configured_targets_with_their_configurations(ws):
+    _tool_workspace(ws)
+    t, e = Configuration(), Configuration().exec_configuration()
+    r = ws.kiln("cquery", "deps(//p:g)")
+    assert r.code == 0, r.output
+    assert r.stdout.splitlines() == [f"//p:g ({t.short_id})", f"//p:tool ({e.short_id})", "//p:tool.py (null)"]
+    r = ws.kiln("cquery", "deps(//p:g)", "--output=label_kind")
+    assert r.stdout.splitlines() == [f"genrule rule //p:g ({t.short_id})", f"py_binary rule //p:tool ({e.short_id})",
+                                     "source file //p:tool.py (null)"]
+    r = ws.kiln("cquery", "//p:g", "--output=transitions")
+    assert r.stdout.splitlines() == [f"//p:g ({t.short_id})", "  tools#//p:tool#exec",
+                                     f"    {t.short_id} -> {e.short_id}"]
+    r = ws.kiln("cquery", "somepath(//p:g, //p:tool.py)")
+    assert r.stdout.splitlines() == [f"//p:g ({t.short_id})", f"//p:tool ({e.short_id})", "//p:tool.py (null)"]
+    # The same target named on the command line is in the top-level configuration.
+    r = ws.kiln("cquery", "//p:tool", "-c", "opt")
+    assert r.stdout.splitlines() == [f"//p:tool ({Configuration(compilation_mode='opt').short_id})"]
+    # The ids cquery prints are the ones `kiln config` knows.
+    assert ws.kiln("config", e.short_id).code == 0
+
+
+def test_cquery_refuses_what_it_cannot_do(ws):
+    _tool_workspace(ws)
+    r = ws.kiln("cquery", "allpaths(//p:g, //p:tool.py)")
+    assert r.code == 1, r.output
+    assert "cquery does not support the function 'allpaths' yet" in r.output
+    r = ws.kiln("cquery", "//p:g", "--output=build")
+    assert r.code == 2
+    assert "--output=build is not a cquery output; kiln cquery supports label, label_kind, transitions" in r.output
+    r = ws.kiln("query", "//p:g", "--output=transitions")
+    assert r.code == 2
+    assert "--output=transitions is a cquery output" in r.output

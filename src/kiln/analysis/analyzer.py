@@ -121,7 +121,8 @@ class Analyzer:
             art = outputs.by_name[target.label.name] if outputs else None
             if art is None:
                 raise AnalysisError(f"internal error: {target.generating_rule} did not declare {target.label.name}")
-            return ConfiguredTarget(target.label, config, target, {DefaultInfo: DefaultInfo(Depset((art,)))})
+            return ConfiguredTarget(target.label, config, target, {DefaultInfo: DefaultInfo(Depset((art,)))},
+                                    dependencies=(("", rule_ct),))
         art = source_artifact(target.label)
         return ConfiguredTarget(target.label, config, target, {DefaultInfo: DefaultInfo(Depset((art,)))})
 
@@ -189,7 +190,8 @@ class Analyzer:
         providers.setdefault(DefaultInfo, DefaultInfo())
         providers[_OutputFiles] = _OutputFiles(by_name)
         self._check_outputs(ctx, target)
-        return ConfiguredTarget(target.label, config, target, providers, tuple(ctx.actions.registered))
+        edges = tuple((name, ct) for name, dep in deps.items() for ct in _as_list(dep) if isinstance(ct, ConfiguredTarget))
+        return ConfiguredTarget(target.label, config, target, providers, tuple(ctx.actions.registered), edges)
 
     def _check_outputs(self, ctx: RuleContext, target: RuleTarget) -> None:
         made = {o for a in ctx.actions.registered for o in a.outputs}

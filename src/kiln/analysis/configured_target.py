@@ -20,6 +20,8 @@ class ConfiguredTarget:
     target: Any  # the loaded RuleTarget / FileTarget / PackageGroup
     providers: dict[type, Any] = field(default_factory=dict)
     actions: tuple[Action, ...] = ()
+    # Direct dependencies as analysed: (attribute name, configured target); cquery walks these.
+    dependencies: tuple[tuple[str, "ConfiguredTarget"], ...] = ()
 
     def get(self, provider: type[P]) -> P | None:
         return self.providers.get(provider)

@@ -18,6 +18,7 @@ Commands:
   test     Builds and runs the specified test targets.
   run      Builds and runs the specified target.
   query    Executes a dependency graph query.
+  cquery   Executes a query over configured targets (after analysis).
   clean    Removes output files and optionally the output base.
   info     Displays runtime info about the workspace.
   config   Lists the configurations builds used, or shows what one stands for.

@@ -31,7 +31,7 @@ from typing import Any, Callable
 from kiln.cli.bazelrc import RcOptions, RcSource, command_chain, read_rc_files
 from kiln.core.errors import CommandLineError, Location
 
-COMMANDS = ("build", "test", "run", "query", "clean", "info", "config", "version", "help")
+COMMANDS = ("build", "test", "run", "query", "cquery", "clean", "info", "config", "version", "help")
 
 BOOL, STR, INT, ENUM, TRISTATE = "bool", "str", "int", "enum", "tristate"
 
@@ -229,8 +229,9 @@ OPTIONS = _table(
     OptionDef("test_size_filters", STR, (), commands=_TEST, convert=_size_filters, help="Comma-separated sizes."),
     OptionDef("build_tests_only", BOOL, False, commands=_TEST, help="Build only the tests that will run."),
     # query.
-    OptionDef("output", ENUM, "label", commands=_QUERY,
-              choices=("label", "label_kind", "build", "graph", "package", "location"), help="Output format."),
+    OptionDef("output", ENUM, "label", commands=_QUERY | frozenset({"cquery"}),
+              choices=("label", "label_kind", "build", "graph", "package", "location", "transitions"),
+              help="Output format (cquery: label, label_kind or transitions)."),
     OptionDef("order_output", ENUM, "auto", commands=_QUERY, choices=("no", "deps", "auto", "full"),
               help="Output order."),
     # clean.

@@ -39,6 +39,8 @@ def run(inv: Invocation, cwd: Path) -> int:
     opts = inv.options.values
     output_base, _lock = hold_output_base(inv, workspace.root)
     output = opts.get("output") or "label"
+    if output == "transitions":
+        raise CommandLineError("--output=transitions is a cquery output: use 'kiln cquery'")
     order = opts.get("order_output") or "auto"
     keep_going = bool(opts.get("keep_going"))
     # A query's answer depends only on the BUILD and .bzl files it read: reuse it while they are unchanged.
