@@ -30,7 +30,8 @@ INSIDE_SCRATCH = f"{INSIDE_ROOT}/scratch"
 # the pipe it got instead, whose only writer is kiln. If kiln dies - even in the moment before
 # bwrap's --die-with-parent takes hold - the pipe ends and the watcher kills everything the
 # action started (kill -1 in a PID namespace reaches all of it).
-LIFELINE = ["/bin/sh", "-c", 'exec 9<&0 </dev/null; (read -r _ <&9; kill -KILL -1) & exec 9<&- "$@"', "kiln"]
+LIFELINE = ["/bin/sh", "-c", 'exec 9<&0 </dev/null; (read -r _ <&9; kill -KILL -1 2>/dev/null) & exec 9<&- "$@"',
+            "kiln"]
 _STAGING = {Mode.LINUX_SANDBOX: Staging.LINK, Mode.PROCESSWRAPPER: Staging.COPY, Mode.LOCAL: Staging.SYMLINK}
 
 
