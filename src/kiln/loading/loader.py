@@ -20,12 +20,12 @@ from kiln.core.rule_class import RuleClass, RuleRegistry
 from kiln.core.select import Select
 from kiln.loading import wellknown
 from kiln.loading.markers import SelectTable
-from kiln.loading.module_file import read_module_files
+from kiln.loading.module_file import Registration, read_module_files
 from kiln.loading.package import Package
 from kiln.loading.package_builder import PackageBuilder
 from kiln.loading.source_files import read_source
 from kiln.loading.starlark_errors import to_kiln_error
-from kiln.loading.starlark_lib import BZL_PRELUDE_TEMPLATE, STARLARK_SYMBOLS
+from kiln.loading.starlark_lib import BZL_PRELUDE_TEMPLATE, CONFIG_COMMON, STARLARK_SYMBOLS
 from kiln.loading.workspace import Workspace, find_build_file
 
 _GLOBALS = sl.Globals.extended_by([sl.LibraryExtension.StructType, sl.LibraryExtension.Json])
@@ -88,6 +88,7 @@ class Loader:
         self._rule_fns = {name: self._rule_fn(registry.get(name)) for name in registry.names()}
         native_fields = ", ".join(f"{n} = _kiln_native_{n}" for n in [*self._rule_fns, *self._native_only()])
         self._prelude = sl.parse("<kiln prelude>", BZL_PRELUDE_TEMPLATE.format(native_fields=native_fields))
+        self._config_common = sl.parse("<kiln config_common>", CONFIG_COMMON)
 
     # ---- public API ------------------------------------------------------
 
@@ -125,6 +126,15 @@ class Loader:
                 f"'exports_files([\"{label.name}\"])' to {pkg.build_file}?)"
             )
         raise NoSuchTarget(msg + where)
+
+    def toolchain_registrations(self) -> tuple[Registration, ...]:
+        """register_toolchains() patterns in Bazel's order (root module, then WORKSPACE); the caller puts
+        --extra_toolchains first and expands each pattern."""
+        return tuple(self.module.toolchains)
+
+    def execution_platform_registrations(self) -> tuple[Registration, ...]:
+        """register_execution_platforms() patterns, ordered as toolchain_registrations()."""
+        return tuple(self.module.execution_platforms)
 
     # ---- packages --------------------------------------------------------
 
@@ -187,6 +197,9 @@ class Loader:
         self._builder = builder
         self._stack.append(Label(pkg_id.repo, pkg_id.package, build_file.rsplit("/", 1)[-1]))
         try:
+            # Only BUILD files that name it pay for defining it.
+            if "config_common" in text:
+                sl.eval(module, self._config_common, _GLOBALS)
             self._eval(module, display, text, _BUILD_DIALECT)
         finally:
             self._builder = None
@@ -459,7 +472,7 @@ UNSUPPORTED_NATIVE_RULES = (
     "cc_library", "cc_binary", "cc_test", "cc_import", "cc_shared_library", "cc_toolchain",
     "java_library", "java_binary", "java_test", "java_import", "java_plugin",
     "sh_library", "sh_binary", "sh_test", "proto_library", "objc_library", "android_library",
-    "android_binary", "py_runtime", "py_runtime_pair", "toolchain", "toolchain_type",
+    "android_binary", "py_runtime", "py_runtime_pair",
     "environment", "environment_group", "starlark_doc_extract", "label_flag", "label_setting",
 )
 

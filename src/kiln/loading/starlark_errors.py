@@ -47,6 +47,10 @@ def to_kiln_error(text: str, pending: KilnError | None, source: str = "") -> Kil
             line, col, char = opened
             return LoadingError(f"syntax error: '{char}' is never closed", location=Location(location.file, line, col))
     frames = call_frames(text)
+    # kiln's own Starlark (preludes, config_common) is never where the user's mistake is.
+    users = [f for f in frames if not f[0].startswith("<kiln")]
+    if location is not None and location.file.startswith("<kiln") and users:
+        location = Location(users[-1][0], users[-1][1], 0)
     if pending is not None:
         err = pending
         if err.location is None:

@@ -3,12 +3,25 @@
 The prelude gives every .bzl module Bazel's globals that need no Python:
 `native` (a struct of kiln's builtins, bound by the loader), `provider`,
 `rule` and `attr` stand-ins that fail only when a rule is instantiated.
+`config_common` is also given to BUILD files that name it.
 """
 
 from __future__ import annotations
 
+# A rule's `toolchains` entry: a frozen struct of the type's canonical label and whether it must resolve.
+CONFIG_COMMON = '''
+def _kiln_toolchain_type(name, mandatory = True):
+    if type(name) != "string":
+        fail("config_common.toolchain_type() takes the toolchain type's label as a string, got %s" % type(name))
+    if type(mandatory) != "bool":
+        fail("config_common.toolchain_type(): mandatory must be a bool, got %s" % type(mandatory))
+    return struct(toolchain_type = Label(name), mandatory = mandatory)
+
+config_common = struct(toolchain_type = _kiln_toolchain_type)
+'''
+
 # `native` is assembled by the loader from callables named _kiln_native_<name>.
-BZL_PRELUDE_TEMPLATE = '''
+BZL_PRELUDE_TEMPLATE = CONFIG_COMMON + '''
 native = struct({native_fields})
 
 def provider(doc = "", fields = None, init = None):
