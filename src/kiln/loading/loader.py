@@ -343,6 +343,7 @@ class Loader:
         """What the .bzl prelude refers to besides the rules: native-only builtins and stand-ins."""
         for name, fn in self._native_only().items():
             module.add_callable(f"_kiln_native_{name}", fn)
+        module.add_callable("Label", self._builtins["Label"])  # config_common.toolchain_type resolves with it
         module.add_callable("_kiln_unsupported_rule", self._guard(_unsupported("rules written with rule() in .bzl files")))
         module.add_callable(
             "_kiln_unsupported_repository_rule",
