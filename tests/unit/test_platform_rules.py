@@ -8,6 +8,7 @@ import pytest
 
 from kiln.analysis.analyzer import Analyzer
 from kiln.analysis.providers import (
+    ConfigMatchingInfo,
     ConstraintValueInfo,
     DeclaredToolchainInfo,
     PlatformInfo,
@@ -126,3 +127,15 @@ def test_toolchain_whose_type_is_not_a_toolchain_type(tmp_path):
     assert e.message == "'//c:linux' is not a toolchain_type (toolchain //t:bad names it as its toolchain_type)"
     assert e.target == "toolchain_type attribute of toolchain rule //t:bad"
     assert e.location.line == 12
+
+
+def test_config_setting_constraint_values_honour_setting_defaults(tmp_path):
+    # The (host) target platform says nothing about //c:libc, so it has the default, glibc.
+    build = '''
+config_setting(name = "glibc", constraint_values = ["//c:glibc"])
+config_setting(name = "musl", constraint_values = ["//c:musl"])
+'''
+    files = {"s/BUILD.bazel": build}
+    assert analyze(tmp_path, files, "//s:glibc").get(ConfigMatchingInfo).matches
+    musl = analyze(tmp_path, files, "//s:musl").get(ConfigMatchingInfo)
+    assert (musl.matches, musl.mismatch) == (False, "the target platform lacks //c:musl")
