@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from kiln.core.errors import LoadingError, Location
-from kiln.loading.module_file import CRATE_UNIVERSE_DEFS, ModuleInfo, read_module_files
+from kiln.loading.module_file import CRATE_UNIVERSE_DEFS, ModuleInfo, Registration, read_module_files
 
 CRATE = '"@rules_rust//crate_universe:extensions.bzl", "crate"'
 
@@ -160,16 +160,16 @@ rust.toolchain(edition = "2021", versions = ["1.84.0"])
 use_repo(rust, "rust_toolchains")
 ''')
     assert info.rust_edition == "2021"
-    assert info.toolchains == ["@rust_toolchains//:all"]
+    assert [r.pattern for r in info.toolchains] == ["@rust_toolchains//:all"]
     assert info.extensions[0].tags[0].attrs == {"edition": "2021", "versions": ["1.84.0"]}
     assert info.repos["rust_toolchains"].kind == "rust"
     assert not info.extensions[0].is_crate_universe
 
 
-def test_other_toolchains_still_unsupported(tmp_path):
+def test_registering_from_a_repository_not_visible(tmp_path):
     e = error(tmp_path, 'module(name = "ws")\n\nregister_toolchains("@pythons_hub//:all")\n')
-    assert e.message.startswith('kiln does not support register_toolchains("@pythons_hub//:all") in MODULE.bazel yet')
-    assert e.location.line == 3
+    assert e.message == 'register_toolchains("@pythons_hub//:all"): no repository \'@pythons_hub\' is visible from MODULE.bazel'
+    assert e.location == Location("MODULE.bazel", 3, 1)
 
 
 def test_other_directives_still_unsupported(tmp_path):
@@ -267,3 +267,89 @@ crates_repository(name = "c", packages = {"pyo3": "0.23"})
 def test_workspace_still_rejects_other_rule_sets(tmp_path):
     e = error(tmp_path, workspace='load("@rules_python//python:pip.bzl", "pip_parse")\npip_parse(name = "pip")\n')
     assert e.message == "kiln does not support pip_parse in WORKSPACE yet"
+
+
+# ---- register_toolchains / register_execution_platforms ----------------------
+
+REG_MODULE = '''module(name = "ws")
+bazel_dep(name = "platforms", version = "0.0.10")
+
+register_toolchains("//toolchains:all")
+register_execution_platforms("//platforms:linux_x86", "@platforms//host")
+register_toolchains(
+    "//tools:py",
+    "@ws//more/...",
+    dev_dependency = True,
+)
+'''
+
+REG_WORKSPACE = '''workspace(name = "ws")
+# register_toolchains("//commented:out")
+register_toolchains("//ws_toolchains:a", "//ws_toolchains:b")
+register_execution_platforms("//platforms:ws_exec")
+'''
+
+
+def test_module_registrations_in_order_with_lines_and_dev_dependency(tmp_path):
+    info = evaluate(tmp_path, REG_MODULE)
+    assert info.toolchains == [
+        Registration("//toolchains:all", Location("MODULE.bazel", 4, 1)),
+        Registration("//tools:py", Location("MODULE.bazel", 6, 1), dev_dependency=True),
+        Registration("@ws//more/...", Location("MODULE.bazel", 6, 1), dev_dependency=True),
+    ]
+    assert info.execution_platforms == [
+        Registration("//platforms:linux_x86", Location("MODULE.bazel", 5, 1)),
+        Registration("@platforms//host", Location("MODULE.bazel", 5, 1)),
+    ]
+
+
+def test_workspace_registrations(tmp_path):
+    info = evaluate(tmp_path, workspace=REG_WORKSPACE)
+    assert info.toolchains == [
+        Registration("//ws_toolchains:a", Location("WORKSPACE", 3, 1)),
+        Registration("//ws_toolchains:b", Location("WORKSPACE", 3, 1)),
+    ]
+    assert info.execution_platforms == [Registration("//platforms:ws_exec", Location("WORKSPACE", 4, 1))]
+
+
+def test_root_module_comes_before_workspace(tmp_path):
+    info = evaluate(tmp_path, REG_MODULE, REG_WORKSPACE)
+    assert [r.pattern for r in info.toolchains] == [
+        "//toolchains:all", "//tools:py", "@ws//more/...", "//ws_toolchains:a", "//ws_toolchains:b"]
+    assert [(r.pattern, r.location.file) for r in info.execution_platforms] == [
+        ("//platforms:linux_x86", "MODULE.bazel"), ("@platforms//host", "MODULE.bazel"),
+        ("//platforms:ws_exec", "WORKSPACE")]
+
+
+def test_registration_before_its_use_repo_is_fine(tmp_path):
+    info = evaluate(tmp_path, '''module(name = "ws")
+bazel_dep(name = "rules_rust", version = "0.57.0")
+register_execution_platforms("@rust_toolchains//:all")
+rust = use_extension("@rules_rust//rust:extensions.bzl", "rust")
+use_repo(rust, "rust_toolchains")
+''')
+    assert info.execution_platforms == [Registration("@rust_toolchains//:all", Location("MODULE.bazel", 3, 1))]
+
+
+def test_bad_registrations(tmp_path):
+    e = error(tmp_path, 'module(name = "ws")\nregister_toolchains("//a:b:c")\n')
+    assert e.message.startswith('register_toolchains("//a:b:c"): invalid')
+    assert e.location == Location("MODULE.bazel", 2, 1)
+    e = error(tmp_path, 'module(name = "ws")\n\nregister_execution_platforms("@nowhere//:p")\n')
+    assert e.message == ("register_execution_platforms(\"@nowhere//:p\"): no repository '@nowhere' "
+                         "is visible from MODULE.bazel")
+    assert e.location == Location("MODULE.bazel", 3, 1)
+    e = error(tmp_path, 'module(name = "ws")\nregister_toolchains(3)\n')
+    assert e.message == "register_toolchains() takes target patterns as strings, got 3"
+    assert e.location.line == 2
+    e = error(tmp_path, 'module(name = "ws")\nregister_toolchains("//a", dev_dependency = "yes")\n')
+    assert e.message == "register_toolchains(): dev_dependency must be a bool"
+
+
+def test_workspace_has_no_dev_dependency(tmp_path):
+    (tmp_path / "MODULE.bazel").unlink(missing_ok=True)
+    e = error(tmp_path, workspace='workspace(name = "ws")\n\nregister_toolchains("//a", dev_dependency = True)\n')
+    assert e.message == "register_toolchains() got an unexpected keyword argument 'dev_dependency'"
+    assert e.location == Location("WORKSPACE", 3, 1)
+    e = error(tmp_path, workspace='register_execution_platforms("@nowhere//:p")\n')
+    assert e.message == "register_execution_platforms(\"@nowhere//:p\"): no repository '@nowhere' is visible from WORKSPACE"

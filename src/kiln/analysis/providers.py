@@ -1,4 +1,4 @@
-"""Providers analysis itself reads: config matching, build settings, platforms."""
+"""Providers analysis itself reads: config matching, build settings, platforms, toolchains."""
 
 from __future__ import annotations
 
@@ -36,9 +36,29 @@ class ConstraintSettingInfo:
 class ConstraintValueInfo:
     label: Label
     setting: Label
+    # The setting's default_constraint_value: what a platform without a value for the setting has.
+    setting_default: Label | None = None
 
 
 @dataclass(frozen=True)
 class PlatformInfo:
     label: Label
     constraints: tuple[ConstraintValueInfo, ...]
+    # Sorted (key, value) pairs, parents' merged in; carried to actions for remote execution.
+    exec_properties: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ToolchainTypeInfo:
+    label: Label
+
+
+@dataclass(frozen=True)
+class DeclaredToolchainInfo:
+    """A toolchain() target: which type it implements, where it applies, and its (unanalysed) implementation."""
+
+    toolchain_type: Label
+    toolchain: Label
+    target_compatible_with: tuple[ConstraintValueInfo, ...]
+    exec_compatible_with: tuple[ConstraintValueInfo, ...]
+    target_settings: tuple[Label, ...]

@@ -210,6 +210,8 @@ OPTIONS = _table(
     OptionDef("host_platform", STR, "", commands=_BUILD, help="Host platform label."),
     OptionDef("extra_toolchains", STR, (), commands=_BUILD, multiple=True,
               help="Toolchains considered before registered ones."),
+    OptionDef("extra_execution_platforms", STR, (), commands=_BUILD, multiple=True,
+              help="Execution platforms considered before registered ones."),
     OptionDef("symlink_prefix", STR, "kiln-", commands=_BUILD, help="Prefix of the convenience symlinks."),
     OptionDef("build_tag_filters", STR, (), commands=_BUILD, convert=_comma_list,
               help="Comma-separated tags; `-tag` excludes."),

@@ -22,12 +22,13 @@ from kiln.core.rule_class import RuleClass, RuleRegistry
 from kiln.core.select import Select
 from kiln.loading import wellknown
 from kiln.loading.markers import SelectTable
-from kiln.loading.module_file import read_module_files
+from kiln.loading.module_file import Registration, read_module_files
 from kiln.loading.package import Package
 from kiln.loading.package_builder import PackageBuilder
 from kiln.loading.source_files import read_source
 from kiln.loading.starlark_errors import to_kiln_error
-from kiln.loading.starlark_lib import BZL_PRELUDE_TEMPLATE, CAPTURE_TYPE_BZL, DEPSET_BZL, STARLARK_SYMBOLS
+from kiln.loading.starlark_lib import (BZL_PRELUDE_TEMPLATE, CAPTURE_TYPE_BZL, CONFIG_COMMON, DEPSET_BZL,
+                                      STARLARK_SYMBOLS)
 from kiln.loading.workspace import Workspace, find_build_file
 
 _GLOBALS = sl.Globals.extended_by([sl.LibraryExtension.StructType, sl.LibraryExtension.Json])
@@ -96,6 +97,7 @@ class Loader:
         self._capture_type = sl.parse("<kiln type>", CAPTURE_TYPE_BZL)
         self._depset_lib = sl.parse("<kiln depset>", DEPSET_BZL, _KILN_DIALECT)
         self._depset_ids = itertools.count()
+        self._config_common = sl.parse("<kiln config_common>", CONFIG_COMMON)
 
     # ---- public API ------------------------------------------------------
 
@@ -133,6 +135,15 @@ class Loader:
                 f"'exports_files([\"{label.name}\"])' to {pkg.build_file}?)"
             )
         raise NoSuchTarget(msg + where)
+
+    def toolchain_registrations(self) -> tuple[Registration, ...]:
+        """register_toolchains() patterns in Bazel's order (root module, then WORKSPACE); the caller puts
+        --extra_toolchains first and expands each pattern."""
+        return tuple(self.module.toolchains)
+
+    def execution_platform_registrations(self) -> tuple[Registration, ...]:
+        """register_execution_platforms() patterns, ordered as toolchain_registrations()."""
+        return tuple(self.module.execution_platforms)
 
     # ---- packages --------------------------------------------------------
 
@@ -205,6 +216,9 @@ class Loader:
         self._builder = builder
         self._stack.append(Label(pkg_id.repo, pkg_id.package, build_file.rsplit("/", 1)[-1]))
         try:
+            # Only BUILD files that name it pay for defining it.
+            if "config_common" in text:
+                sl.eval(module, self._config_common, _GLOBALS)
             self._eval(module, display, text, _BUILD_DIALECT)
         finally:
             self._builder = None
@@ -358,6 +372,7 @@ class Loader:
         """What the .bzl prelude refers to besides the rules: native-only builtins and stand-ins."""
         for name, fn in self._native_only().items():
             module.add_callable(f"_kiln_native_{name}", fn)
+        module.add_callable("Label", self._builtins["Label"])  # config_common.toolchain_type resolves with it
         module.add_callable("_kiln_unsupported_rule", self._guard(_unsupported("rules written with rule() in .bzl files")))
         module.add_callable(
             "_kiln_unsupported_repository_rule",
@@ -481,7 +496,7 @@ UNSUPPORTED_NATIVE_RULES = (
     "cc_library", "cc_binary", "cc_test", "cc_import", "cc_shared_library", "cc_toolchain",
     "java_library", "java_binary", "java_test", "java_import", "java_plugin",
     "sh_library", "sh_binary", "sh_test", "proto_library", "objc_library", "android_library",
-    "android_binary", "py_runtime", "py_runtime_pair", "toolchain", "toolchain_type",
+    "android_binary", "py_runtime", "py_runtime_pair",
     "environment", "environment_group", "starlark_doc_extract", "label_flag", "label_setting",
 )
 

@@ -23,6 +23,7 @@ import starlark as sl
 
 from kiln.core.errors import KilnError, LabelError, LoadingError, Location
 from kiln.core.labels import PackageId, parse_label
+from kiln.core.patterns import parse_pattern
 from kiln.loading import wellknown
 from kiln.loading.call_sites import CallSites
 from kiln.loading.source_files import read_source
@@ -37,7 +38,6 @@ HARMLESS_MODULES = frozenset({"rules_cc", "rules_license", "rules_shell", "rules
 # Directives the next issues implement; until then they are named in the error.
 _LATER = {
     "use_repo_rule": "repository rules (use_repo_rule)",
-    "register_execution_platforms": "register_execution_platforms",
     "single_version_override": "single_version_override",
     "multiple_version_override": "multiple_version_override",
     "archive_override": "archive_override",
@@ -142,6 +142,15 @@ class RepoDecl:
     location: Location
 
 
+@dataclass(frozen=True)
+class Registration:
+    """A register_toolchains / register_execution_platforms target pattern, as written, and where."""
+
+    pattern: str
+    location: Location
+    dev_dependency: bool = False
+
+
 @dataclass
 class ModuleInfo:
     name: str = ""
@@ -151,7 +160,9 @@ class ModuleInfo:
     files: list[str] = field(default_factory=list)
     extensions: list[ExtensionUsage] = field(default_factory=list)
     repos: dict[str, RepoDecl] = field(default_factory=dict)
-    toolchains: list[str] = field(default_factory=list)  # register_toolchains() labels, as written
+    # In Bazel's order: the root module's MODULE.bazel, then WORKSPACE (kiln reads no other module's).
+    toolchains: list[Registration] = field(default_factory=list)
+    execution_platforms: list[Registration] = field(default_factory=list)
     rust_edition: str = ""  # rust.toolchain(edition) / rust_register_toolchains(edition)
 
     def crate_universe_usages(self) -> list[ExtensionUsage]:
@@ -225,6 +236,41 @@ def _relocate_prelude_error(err: KilnError, text: str, source: str) -> None:
             text_line = lines[line - 1]
             column = len(text_line) - len(text_line.lstrip()) + 1
         err.location = Location(file, line, column)
+
+
+def registrar(fn: str, file: str, sites: CallSites, into: list[Registration], *, dev: bool) -> Callable[..., None]:
+    """register_toolchains / register_execution_platforms: patterns recorded with their line."""
+
+    def register(*patterns: Any, **kwargs: Any) -> None:
+        line, column = sites.call(fn)
+        where = Location(file, line, column)
+        extra = set(kwargs) - ({"dev_dependency"} if dev else set())
+        if extra:
+            raise LoadingError(f"{fn}() got an unexpected keyword argument '{sorted(extra)[0]}'", location=where)
+        dev_dependency = kwargs.get("dev_dependency", False)
+        if not isinstance(dev_dependency, bool):
+            raise LoadingError(f"{fn}(): dev_dependency must be a bool", location=where)
+        for pattern in patterns:
+            if not isinstance(pattern, str):
+                raise LoadingError(f"{fn}() takes target patterns as strings, got {pattern!r}", location=where)
+            try:
+                parse_pattern(pattern)
+            except LabelError as e:
+                raise LoadingError(f"{fn}(\"{pattern}\"): {e.message}", location=where) from None
+            into.append(Registration(pattern, where, dev_dependency))
+
+    return register
+
+
+def check_registered_repos(info: ModuleInfo, file: str, visible: Callable[[str], bool]) -> None:
+    """Each registration of `file` names a repository the file can see (checked once all of it is read)."""
+    for fn, registrations in (("register_toolchains", info.toolchains),
+                              ("register_execution_platforms", info.execution_platforms)):
+        for r in registrations:
+            repo = parse_pattern(r.pattern).repo
+            if r.location.file == file and not visible(repo):
+                raise LoadingError(f"{fn}(\"{r.pattern}\"): no repository '@{repo}' is visible from {file}",
+                                   location=r.location)
 
 
 def unsupported(what: str, file: str) -> Callable[..., Any]:
@@ -310,15 +356,8 @@ def _evaluate_module(path: Path, info: ModuleInfo) -> None:
             usage.imports[local] = generated
             info.repos[local] = RepoDecl(local, generated, usage.name, usage, where)
 
-    toolchains: list[tuple[str, Location]] = []
-
-    def register_toolchains(*labels: Any, dev_dependency: bool = False) -> None:
-        line, column = sites.call("register_toolchains")
-        where = Location(display, line, column)
-        for label in labels:
-            if not isinstance(label, str):
-                raise LoadingError("register_toolchains() takes label strings", location=where)
-            toolchains.append((label, where))
+    def visible(repo: str) -> bool:
+        return repo == "" or repo in info.main_repo_names or repo in info.bazel_deps or repo in info.repos
 
     m = sl.Module()
     m.add_callable("module", rec.guard(module))
@@ -326,7 +365,10 @@ def _evaluate_module(path: Path, info: ModuleInfo) -> None:
     m.add_callable("_kiln_use_extension", rec.guard(use_extension))
     m.add_callable("_kiln_tag", rec.guard(tag))
     m.add_callable("_kiln_use_repo", rec.guard(use_repo))
-    m.add_callable("register_toolchains", rec.guard(register_toolchains))
+    m.add_callable("register_toolchains", rec.guard(
+        registrar("register_toolchains", display, sites, info.toolchains, dev=True)))
+    m.add_callable("register_execution_platforms", rec.guard(
+        registrar("register_execution_platforms", display, sites, info.execution_platforms, dev=True)))
     m.add_callable("_kiln_not_a_proxy", rec.guard(_not_a_proxy))
     for fn, what in _LATER.items():
         m.add_callable(fn, rec.guard(unsupported(what, "MODULE.bazel")))
@@ -336,21 +378,7 @@ def _evaluate_module(path: Path, info: ModuleInfo) -> None:
         _explain_proxy_error(e, info, text)
         raise
     _check_crate_imports(info)
-    _check_toolchains(info, toolchains)
-
-
-def _check_toolchains(info: ModuleInfo, toolchains: list[tuple[str, Location]]) -> None:
-    """kiln takes Rust from the machine: only the rust extension's toolchains may be registered (and are no-ops)."""
-    for label, where in toolchains:
-        repo = label.lstrip("@").split("//", 1)[0] if label.startswith("@") else ""
-        decl = info.repos.get(repo)
-        if decl is None or decl.kind not in ("rust", "rust_host_tools"):
-            raise LoadingError(
-                f"kiln does not support register_toolchains(\"{label}\") in MODULE.bazel yet "
-                "(only the toolchains of rules_rust's rust extension, which kiln takes from the machine)",
-                location=where,
-            )
-        info.toolchains.append(label)
+    check_registered_repos(info, display, visible)
 
 
 def _not_a_proxy(fn: str, value: Any) -> None:

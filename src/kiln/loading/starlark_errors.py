@@ -51,6 +51,7 @@ def to_kiln_error(text: str, pending: KilnError | None, source: str = "") -> Kil
             return LoadingError(f"syntax error: '{char}' is never closed", location=Location(location.file, line, col))
     frames = call_frames(text)
     message = error_message(text)
+    # kiln's own Starlark (depset, preludes, config_common) is never where the user's mistake is.
     if location is not None and location.file.startswith(KILN_SOURCE_PREFIX):
         location, message = _blame_caller(frames, message, location)
     if pending is not None:

@@ -8,12 +8,25 @@ The prelude gives every .bzl module Bazel's globals that need no Python:
 module) because its elements must stay Starlark values: crossing into Python
 turns a struct into a dict and a tuple into a list, and a Python object comes
 back opaque, without `.to_list()`. Its traversal mirrors kiln.core.depset.
+`config_common` is also given to BUILD files that name it.
 """
 
 from __future__ import annotations
 
+# A rule's `toolchains` entry: a frozen struct of the type's canonical label and whether it must resolve.
+CONFIG_COMMON = '''
+def _kiln_toolchain_type(name, mandatory = True):
+    if type(name) != "string":
+        fail("config_common.toolchain_type() takes the toolchain type's label as a string, got %s" % type(name))
+    if type(mandatory) != "bool":
+        fail("config_common.toolchain_type(): mandatory must be a bool, got %s" % type(mandatory))
+    return struct(toolchain_type = Label(name), mandatory = mandatory)
+
+config_common = struct(toolchain_type = _kiln_toolchain_type)
+'''
+
 # `native` is assembled by the loader from callables named _kiln_native_<name>.
-BZL_PRELUDE_TEMPLATE = '''
+BZL_PRELUDE_TEMPLATE = CONFIG_COMMON + '''
 native = struct({native_fields})
 
 def provider(doc = "", fields = None, init = None):

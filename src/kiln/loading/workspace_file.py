@@ -1,4 +1,4 @@
-"""WORKSPACE / WORKSPACE.bazel: the workspace name, well-known rule sets and crates_repository.
+"""WORKSPACE / WORKSPACE.bazel: the workspace name, well-known rule sets, crates_repository and registrations.
 
 Fetching a well-known rule set is a no-op (kiln has it built in);
 crates_repository and crates_vendor are recorded like MODULE.bazel's crate
@@ -26,6 +26,8 @@ from kiln.loading.module_file import (
     RepoDecl,
     Tag,
     WORKSPACE_CRATE_RULES,
+    check_registered_repos,
+    registrar,
     unsupported,
 )
 from kiln.repos import crate_tags
@@ -145,13 +147,21 @@ def evaluate_workspace(path: Path, info: ModuleInfo) -> None:
         sl.eval(mod, sl.parse("<kiln crate_universe>", _CRATE_STRUCT), GLOBALS)
         return mod.freeze()
 
+    def visible(repo: str) -> bool:
+        return (repo == "" or repo in info.main_repo_names or repo in info.repos
+                or wellknown.canonical_repo(repo) in wellknown.WELL_KNOWN_REPOS)
+
     m = sl.Module()
     m.add_callable("workspace", rec.guard(workspace))
-    for fn in ("register_toolchains", "register_execution_platforms", "bind"):
-        m.add_callable(fn, rec.guard(unsupported(fn, display)))
+    m.add_callable("register_toolchains", rec.guard(
+        registrar("register_toolchains", display, sites, info.toolchains, dev=False)))
+    m.add_callable("register_execution_platforms", rec.guard(
+        registrar("register_execution_platforms", display, sites, info.execution_platforms, dev=False)))
+    m.add_callable("bind", rec.guard(unsupported("bind", display)))
     for fn in ("local_repository", "new_local_repository"):
         m.add_callable(fn, rec.guard(archive))
     rec.run(path, display, m, sl.FileLoader(load_module), text=text)
+    check_registered_repos(info, display, visible)
 
 
 def _check_workspace_crate_attrs(rule: str, attrs: dict[str, Any], where: Location) -> None:

@@ -6,7 +6,7 @@ from kiln.core.rule_class import RuleRegistry
 
 
 def default_registry() -> RuleRegistry:
-    from kiln.rules.common import copy_file, filegroup, genrule, platform, settings, test_suite
+    from kiln.rules.common import copy_file, filegroup, genrule, platform, settings, test_suite, toolchain
     from kiln.rules.python import py_binary, py_library
     from kiln.rules.rust import pyo3, rust_rules
 
@@ -23,6 +23,8 @@ def default_registry() -> RuleRegistry:
         platform.CONSTRAINT_SETTING,
         platform.CONSTRAINT_VALUE,
         platform.PLATFORM,
+        toolchain.TOOLCHAIN_TYPE,
+        toolchain.TOOLCHAIN,
         test_suite.TEST_SUITE,
         py_library.PY_LIBRARY,
         py_binary.PY_BINARY,

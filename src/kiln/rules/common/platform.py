@@ -1,14 +1,43 @@
-"""constraint_setting, constraint_value and platform."""
+"""constraint_setting, constraint_value and platform, as Bazel defines them.
+
+A platform inherits its parent's constraint values except for the settings it
+sets itself, and its parent's exec_properties under its own (an empty value
+removes a key). A constraint_setting's default value is what a platform
+without a value for that setting has; each constraint_value carries it so
+matching needs nothing else.
+"""
 
 from __future__ import annotations
 
 from kiln.analysis.providers import ConstraintSettingInfo, ConstraintValueInfo, PlatformInfo
 from kiln.core.attrs import Attr, AttrType
+from kiln.core.errors import KilnError
+from kiln.core.labels import parse_label
 from kiln.core.rule_class import RuleClass
 
 
+def nodep_label(ctx, attribute):
+    """A label attribute kept as text so it is not analysed as a dependency (Bazel's nodep label)."""
+    raw = getattr(ctx.attr, attribute)
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raise ctx.error(f"expected a label, got {raw!r}", attribute=attribute)
+    try:
+        return parse_label(raw, base=ctx.label.package_id)
+    except KilnError as e:
+        raise ctx.error(e.message, attribute=attribute) from None
+
+
 def _constraint_setting(ctx):
-    return [ConstraintSettingInfo(ctx.label, ctx.attr.default_constraint_value)]
+    # Not a dependency: the default value depends on this setting.
+    default = nodep_label(ctx, "default_constraint_value")
+    if default is None:
+        return [ConstraintSettingInfo(ctx.label, None)]
+    if default.package_id != ctx.label.package_id:
+        raise ctx.error(f"the default value '{default}' must be in the same package as the constraint_setting",
+                        attribute="default_constraint_value")
+    return [ConstraintSettingInfo(ctx.label, default)]
 
 
 CONSTRAINT_SETTING = RuleClass.make(
@@ -20,9 +49,10 @@ CONSTRAINT_SETTING = RuleClass.make(
 
 def _constraint_value(ctx):
     setting = ctx.attr.constraint_setting
-    if setting.get(ConstraintSettingInfo) is None:
+    info = setting.get(ConstraintSettingInfo)
+    if info is None:
         raise ctx.error(f"'{setting.label}' is not a constraint_setting", attribute="constraint_setting")
-    return [ConstraintValueInfo(ctx.label, setting.label)]
+    return [ConstraintValueInfo(ctx.label, setting.label, info.default_value)]
 
 
 CONSTRAINT_VALUE = RuleClass.make(
@@ -33,19 +63,34 @@ CONSTRAINT_VALUE = RuleClass.make(
 
 
 def _platform(ctx):
-    constraints = {}
+    if len(ctx.attr.parents) > 1:
+        raise ctx.error("a platform can have at most one parent (as in Bazel), got "
+                        + ", ".join(str(p.label) for p in ctx.attr.parents), attribute="parents")
+    constraints: dict = {}
+    properties: dict[str, str] = {}
     for parent in ctx.attr.parents:
         info = parent.get(PlatformInfo)
         if info is None:
             raise ctx.error(f"'{parent.label}' is not a platform", attribute="parents")
-        for c in info.constraints:
-            constraints[c.setting] = c
+        constraints.update((c.setting, c) for c in info.constraints)
+        properties.update(info.exec_properties)
+    own: dict = {}
     for cv in ctx.attr.constraint_values:
         info = cv.get(ConstraintValueInfo)
         if info is None:
             raise ctx.error(f"'{cv.label}' is not a constraint_value", attribute="constraint_values")
-        constraints[info.setting] = info
-    return [PlatformInfo(ctx.label, tuple(constraints.values()))]
+        own.setdefault(info.setting, []).append(info)
+    for setting, values in own.items():
+        if len(values) > 1:
+            raise ctx.error(f"Duplicate constraint values detected: constraint_setting {setting} has "
+                            f"[{', '.join(str(v.label) for v in values)}]", attribute="constraint_values")
+        constraints[setting] = values[0]
+    for key, value in (ctx.attr.exec_properties or {}).items():
+        if value:
+            properties[key] = value
+        else:
+            properties.pop(key, None)
+    return [PlatformInfo(ctx.label, tuple(constraints.values()), tuple(sorted(properties.items())))]
 
 
 PLATFORM = RuleClass.make(
@@ -54,7 +99,7 @@ PLATFORM = RuleClass.make(
     [
         Attr("constraint_values", AttrType.LABEL_LIST, configurable=False),
         Attr("parents", AttrType.LABEL_LIST, configurable=False),
-        Attr("exec_properties", AttrType.STRING_DICT),
+        Attr("exec_properties", AttrType.STRING_DICT, configurable=False),
         Attr("flags", AttrType.STRING_LIST),
     ],
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kiln.analysis.providers import BuildSettingInfo, ConfigMatchingInfo, ConstraintValueInfo
+from kiln.analysis.toolchain_resolution import missing_constraints
 from kiln.core.attrs import Attr, AttrType
 from kiln.core.errors import AnalysisError
 from kiln.core.rule_class import RuleClass
@@ -116,7 +117,7 @@ def _config_setting(ctx):
         if info is None:
             raise ctx.error(f"'{cv.label}' in constraint_values is not a constraint_value", attribute="constraint_values")
         settings.add(("constraint", str(info.label)))
-        present = platform is not None and info.label in {c.label for c in platform.constraints}
+        present = platform is not None and not missing_constraints(platform, [info])
         if not present and not mismatch:
             mismatch = f"the target platform lacks {info.label}"
     if not settings:
