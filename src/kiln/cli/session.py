@@ -79,9 +79,7 @@ def make_configuration(inv: Invocation) -> Configuration:
 
 def host_cpu() -> str:
     """Bazel's name for this machine's CPU, the first part of output directory names (k8-fastbuild)."""
-    import platform
-
-    machine = platform.machine().lower()
+    machine = os.uname().machine.lower()
     arch = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}.get(machine, machine)
     if sys.platform == "darwin":
         return f"darwin_{arch}"
