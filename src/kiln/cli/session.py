@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kiln.cli.lock import hold_output_base
-from kiln.cli.isolation import IsolationChoice
+from kiln.cli.isolation import IsolationChoice, local_executor
 from kiln.cli.options import Invocation
 from kiln.cli.plan import Plan, TopTarget, flatten_action, flatten_runfiles
 from kiln.cli.saved_results import SavedResults
@@ -31,12 +31,12 @@ from kiln.execution.cas import Cas
 from kiln.execution.events import AnalysisFinished, BuildFinished, EventBus, Message
 from kiln.execution.explain import Explainer
 from kiln.execution.file_digests import FileDigests
-from kiln.execution.local_executor import LocalExecutor
 from kiln.execution.materialize import Materializer
 from kiln.execution.materialized_outputs import MaterializedOutputs
 from kiln.execution.output_view import OutputView
 from kiln.execution.runfiles_tree import materialize, tree_path
 from kiln.execution.scheduler import BuildOutcome, Scheduler
+from kiln.execution.spawn import LazyExecutor
 from kiln.loading import wellknown
 from kiln.loading.package import RuleTarget
 from kiln.loading.test_suites import tags_pass
@@ -274,8 +274,8 @@ class Session:
             cas=cas,
             action_cache=ActionCache(self.output_base.action_cache, self.output_base.tmp),
             file_digests=file_digests,
-            executor=LocalExecutor(self.output_base.sandboxes, cas, execroot=self.output_base.execroot,
-                                   isolation=isolation, keep_sandboxes=bool(self.opts.get("sandbox_debug"))),
+            executor=LazyExecutor(lambda: local_executor(self.output_base, cas, isolation,
+                                                        bool(self.opts.get("sandbox_debug")))),
             materializer=Materializer(self.output_base.execroot, cas, self.output_base.tmp, materialized),
             output_view=OutputView(cas, self.output_base.execroot / "kiln-out/_tmp/actions", self.max_shown,
                                    f"{self.opts.get('symlink_prefix') or 'kiln-'}out/_tmp/actions"),

@@ -71,7 +71,7 @@ def run(inv: Invocation, cwd: Path) -> int:
             base_env[name] = value
     cache_mode = str(opts.get("cache_test_results") or "auto")
     runner = TestRunner(
-        executor=scheduler.executor,
+        executor=scheduler.executor.get(),
         sandbox_base=session.output_base.sandboxes,
         testlogs=execroot / plan.config.output_dir / "testlogs",
         cache_dir=session.output_base.test_cache,

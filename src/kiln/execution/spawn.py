@@ -6,8 +6,9 @@ caching and fallback wrap any of them.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Callable, Protocol
 
 from kiln.core.actions import Action
 from kiln.core.digests import Digest
@@ -50,3 +51,22 @@ class SpawnResult:
 
 class Executor(Protocol):
     def execute(self, spawn: Spawn) -> SpawnResult: ...
+
+
+class LazyExecutor:
+    """An executor made when the first spawn needs it: a build served from the cache never makes one
+    (nor imports the process and sandbox machinery)."""
+
+    def __init__(self, make: Callable[[], Any]):
+        self._make = make
+        self._executor: Any = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Any:
+        with self._lock:
+            if self._executor is None:
+                self._executor = self._make()
+            return self._executor
+
+    def execute(self, spawn: Spawn) -> SpawnResult:
+        return self.get().execute(spawn)
