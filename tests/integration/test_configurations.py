@@ -100,3 +100,48 @@ def test_cquery_refuses_what_it_cannot_do(ws):
     r = ws.kiln("query", "//p:g", "--output=transitions")
     assert r.code == 2
     assert "--output=transitions is a cquery output" in r.output
+
+
+PLATFORM_BUILD = """
+    platform(name = "win", constraint_values = ["@platforms//os:windows", "@platforms//cpu:x86_64"])
+    config_setting(name = "is_windows", constraint_values = ["@platforms//os:windows"])
+    genrule(
+        name = "which",
+        outs = ["which.txt"],
+        cmd = select({":is_windows": "echo windows > $@", "//conditions:default": "echo other > $@"}),
+    )
+    genrule(name = "not_a_platform", outs = ["n.txt"], cmd = "echo > $@")
+"""
+
+
+def test_platforms_sets_the_target_platform_that_config_settings_read(ws):
+    ws.write("plat/BUILD.bazel", PLATFORM_BUILD)
+    r = ws.kiln("build", "//plat:which")
+    assert r.code == 0, r.output
+    assert (ws.root / "kiln-bin/plat/which.txt").read_text() == "other\n"
+    r = ws.kiln("build", "//plat:which", "--platforms=//plat:win")
+    assert r.code == 0, r.output
+    assert (ws.root / "kiln-bin/plat/which.txt").read_text() == "windows\n"
+    # The target platform is part of the configuration.
+    r = ws.kiln("cquery", "//plat:which", "--platforms=//plat:win")
+    assert r.stdout.strip() == f"//plat:which ({Configuration(platform='//plat:win').short_id})"
+    assert Configuration(platform="//plat:win").short_id != Configuration().short_id
+
+
+def test_the_host_platform_is_a_target(ws):
+    ws.write("BUILD.bazel", "")
+    r = ws.kiln("query", "@platforms//host", "--output=label_kind")
+    assert r.code == 0, r.output
+    assert r.stdout.strip() == "host_platform rule @platforms//host:host"
+
+
+def test_platforms_naming_something_that_is_not_a_platform(ws):
+    ws.write("plat/BUILD.bazel", PLATFORM_BUILD)
+    r = ws.kiln("build", "//plat:which", "--platforms=//plat:not_a_platform")
+    assert r.code == 2, r.output
+    assert ("ERROR: --platforms=//plat:not_a_platform: '//plat:not_a_platform' was given as the target platform "
+            "(--platforms), but it is a genrule and does not provide PlatformInfo: name a platform() target") in r.output
+    r = ws.kiln("build", "//plat:which", "--platforms=//plat:missing")
+    assert r.code == 2, r.output
+    assert "--platforms=//plat:missing: no such target '//plat:missing'" in r.output
+    assert "Traceback" not in r.output

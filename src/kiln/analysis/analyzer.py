@@ -13,7 +13,7 @@ from typing import Any
 
 from kiln.analysis.configured_target import ConfiguredTarget
 from kiln.analysis.context import RuleContext
-from kiln.analysis.providers import ConfigMatchingInfo
+from kiln.analysis.providers import ConfigMatchingInfo, PlatformInfo
 from kiln.analysis.visibility import is_visible
 from kiln.core.artifacts import Artifact, source_artifact
 from kiln.core.attrs import AttrType, LABEL_TYPES
@@ -43,6 +43,7 @@ class Analyzer:
         self._stack: list[tuple[Label, Configuration]] = []
         self._on_stack: set[tuple[Label, Configuration]] = set()
         self.workspace_root = str(loader.workspace.root)
+        self._platforms: dict[Configuration, PlatformInfo] = {}
 
     # ---- entry points ----------------------------------------------------
 
@@ -91,6 +92,19 @@ class Analyzer:
             return config
         new = target.rule_class.transition(config, target.attrs)
         return config if new == config else new
+
+    def target_platform(self, config: Configuration) -> PlatformInfo:
+        """The platform `config` builds for (--platforms; by default @platforms//host)."""
+        info = self._platforms.get(config)
+        if info is None:
+            label = parse_label(config.platform, repo_mapping=self.loader.repo_mapping)
+            ct = self.analyze(label, config)
+            info = ct.get(PlatformInfo)
+            if info is None:
+                raise AnalysisError(f"'{label}' was given as the target platform (--platforms), but it is a "
+                                    f"{ct.kind} and does not provide PlatformInfo: name a platform() target")
+            self._platforms[config] = info
+        return info
 
     def configured_targets(self) -> list[ConfiguredTarget]:
         return list(self._done.values())
@@ -166,7 +180,7 @@ class Analyzer:
             file=file_ns,
             executable=exec_ns,
             outputs=SimpleNamespace(),
-            toolchains=self.toolchains,
+            toolchains=self.toolchains.for_platform(lambda: self.target_platform(config)) if self.toolchains else None,
             rule_version=f"{rule.name}/{rule.version}",
             workspace_root=self.workspace_root,
             make_variables=self._make_variables(config),

@@ -7,7 +7,7 @@ and the target platform is the host; rules reach both only through here.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any
+from typing import Any, Callable
 
 from kiln.analysis.providers import ConstraintValueInfo, PlatformInfo
 from kiln.core.labels import Label
@@ -54,3 +54,25 @@ class Toolchains:
 
     def target_platform(self) -> PlatformInfo:
         return host_platform()
+
+    def for_platform(self, platform: Callable[[], PlatformInfo]) -> "Toolchains":
+        """The same toolchains, seen by a target whose configuration targets `platform()`.
+
+        A callable: the platform is analysed only when a rule asks for it (config_setting), never
+        while its own constraint values are being analysed."""
+        return _ForPlatform(self, platform)
+
+
+class _ForPlatform:
+    def __init__(self, base: Toolchains, platform: Callable[[], PlatformInfo]):
+        self._base = base
+        self._platform = platform
+
+    def python_runtime(self) -> PyRuntimeInfo:
+        return self._base.python_runtime()
+
+    def rust(self) -> Any:
+        return self._base.rust()
+
+    def target_platform(self) -> PlatformInfo:
+        return self._platform()

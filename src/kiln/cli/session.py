@@ -22,7 +22,7 @@ from kiln.cli.saved_results import SavedResults
 from kiln.cli.ui import Reporter
 from kiln.core.actions import Action, requirements_from_tags
 from kiln.core.artifacts import Artifact
-from kiln.core.config import Configuration
+from kiln.core.config import HOST_PLATFORM, Configuration
 from kiln.core.errors import CommandLineError, KilnError
 from kiln.core.labels import Label, parse_label
 from kiln.core.providers import RunEnvironmentInfo
@@ -68,9 +68,19 @@ def make_configuration(inv: Invocation) -> Configuration:
             if value is None:
                 continue
         action_env.append((name, value))
+    platform = HOST_PLATFORM
+    if opts.get("platforms"):
+        # Bazel takes a list but uses its first platform as the target platform.
+        text = opts["platforms"].split(",")[0]
+        try:
+            label = parse_label(text)
+        except KilnError as e:
+            raise CommandLineError(f"invalid --platforms={text}: {e.message}") from None
+        platform = str(Label(wellknown.canonical_repo(label.repo), label.package, label.name))
     return Configuration(
         compilation_mode=opts.get("compilation_mode") or "fastbuild",
         cpu=host_cpu(),
+        platform=platform,
         defines=tuple(sorted(dict(opts.get("define") or ()).items())),
         flags=tuple(sorted(flags)),
         action_env=tuple(sorted(action_env)),
@@ -193,6 +203,10 @@ class Session:
         analyzer = Analyzer(self.loader, config, toolchains=Toolchains(),
                             check_visibility=bool(opts.get("check_visibility", True)))
         self._check_flags(analyzer, config)
+        try:
+            analyzer.target_platform(config)
+        except KilnError as e:
+            raise CommandLineError(f"--platforms={self.opts.get('platforms')}: {e.message}") from None
         keep_going = bool(opts.get("keep_going"))
         top: list[TopTarget] = []
         failed: set[Label] = set()
@@ -374,7 +388,7 @@ class Session:
 # Options that change what loading and analysis produce: part of the plan's key.
 _ANALYSIS_OPTIONS = ("check_visibility", "keep_going", "build_tests_only", "incompatible_disallow_empty_glob",
                      "build_tag_filters", "test_tag_filters", "test_size_filters")
-_TOOLCHAIN_OPTIONS = ("platforms", "host_platform", "extra_toolchains", "toolchain_resolution_debug")
+_TOOLCHAIN_OPTIONS = ("host_platform", "extra_toolchains", "toolchain_resolution_debug")
 
 
 

@@ -23,6 +23,7 @@ def default_registry() -> RuleRegistry:
         platform.CONSTRAINT_SETTING,
         platform.CONSTRAINT_VALUE,
         platform.PLATFORM,
+        platform.HOST_PLATFORM,
         toolchain.TOOLCHAIN_TYPE,
         toolchain.TOOLCHAIN,
         test_suite.TEST_SUITE,

@@ -9,6 +9,8 @@ matching needs nothing else.
 
 from __future__ import annotations
 
+import os
+
 from kiln.analysis.providers import ConstraintSettingInfo, ConstraintValueInfo, PlatformInfo
 from kiln.core.attrs import Attr, AttrType
 from kiln.core.errors import KilnError
@@ -101,5 +103,26 @@ PLATFORM = RuleClass.make(
         Attr("parents", AttrType.LABEL_LIST, configurable=False),
         Attr("exec_properties", AttrType.STRING_DICT, configurable=False),
         Attr("flags", AttrType.STRING_LIST),
+    ],
+)
+
+
+def _host_constraints() -> tuple:
+    """This machine's OS and CPU as @platforms constraint values (Bazel's HOST_CONSTRAINTS)."""
+    uname = os.uname()
+    system = {"linux": "linux", "darwin": "osx", "freebsd": "freebsd"}.get(uname.sysname.lower(), "linux")
+    machine = uname.machine.lower()
+    cpu = {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
+    return (parse_label(f"@platforms//os:{system}"), parse_label(f"@platforms//cpu:{cpu}"))
+
+
+# @platforms//host: a platform whose constraint values are detected on this machine.
+HOST_PLATFORM = RuleClass.make(
+    "host_platform",
+    _platform,
+    [
+        Attr("constraint_values", AttrType.LABEL_LIST, default=_host_constraints(), configurable=False),
+        Attr("parents", AttrType.LABEL_LIST, configurable=False),
+        Attr("exec_properties", AttrType.STRING_DICT, configurable=False),
     ],
 )
