@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any, Callable
 
+from kiln.analysis.host import host_os_and_cpu
 from kiln.analysis.providers import ConstraintValueInfo, PlatformInfo
 from kiln.core.labels import Label
 from kiln.repos.local_runtime import host_runtime
@@ -19,17 +20,12 @@ _CPU = Label("platforms", "cpu", "")
 
 
 def host_platform() -> PlatformInfo:
-    import platform
-
-    machine = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}.get(
-        platform.machine().lower(), platform.machine().lower()
-    )
-    system = {"linux": "linux", "darwin": "osx", "windows": "windows"}.get(platform.system().lower(), "linux")
+    system, cpu = host_os_and_cpu()
     return PlatformInfo(
         Label("", "", "host_platform"),
         (
             ConstraintValueInfo(Label("platforms", "os", system), _OS.sibling("os")),
-            ConstraintValueInfo(Label("platforms", "cpu", machine), _CPU.sibling("cpu")),
+            ConstraintValueInfo(Label("platforms", "cpu", cpu), _CPU.sibling("cpu")),
         ),
     )
 

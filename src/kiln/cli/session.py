@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kiln.cli.lock import hold_output_base
+from kiln.analysis.host import host_os_and_cpu
 from kiln.cli.isolation import IsolationChoice, local_executor
 from kiln.cli.options import Invocation
 from kiln.cli.plan import Plan, TopTarget, flatten_action, flatten_runfiles
@@ -89,11 +90,10 @@ def make_configuration(inv: Invocation) -> Configuration:
 
 def host_cpu() -> str:
     """Bazel's name for this machine's CPU, the first part of output directory names (k8-fastbuild)."""
-    machine = os.uname().machine.lower()
-    arch = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}.get(machine, machine)
-    if sys.platform == "darwin":
-        return f"darwin_{arch}"
-    return {"x86_64": "k8", "arm64": "aarch64"}.get(arch, arch)
+    system, cpu = host_os_and_cpu()
+    if system == "osx":
+        return f"darwin_{'arm64' if cpu == 'aarch64' else cpu}"
+    return {"x86_64": "k8"}.get(cpu, cpu)
 
 
 class Session:

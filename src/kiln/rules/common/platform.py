@@ -9,9 +9,8 @@ matching needs nothing else.
 
 from __future__ import annotations
 
-import os
-
 from kiln.analysis.providers import ConstraintSettingInfo, ConstraintValueInfo, PlatformInfo
+from kiln.analysis.host import host_os_and_cpu
 from kiln.core.attrs import Attr, AttrType
 from kiln.core.errors import KilnError
 from kiln.core.labels import parse_label
@@ -109,10 +108,7 @@ PLATFORM = RuleClass.make(
 
 def _host_constraints() -> tuple:
     """This machine's OS and CPU as @platforms constraint values (Bazel's HOST_CONSTRAINTS)."""
-    uname = os.uname()
-    system = {"linux": "linux", "darwin": "osx", "freebsd": "freebsd"}.get(uname.sysname.lower(), "linux")
-    machine = uname.machine.lower()
-    cpu = {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
+    system, cpu = host_os_and_cpu()
     return (parse_label(f"@platforms//os:{system}"), parse_label(f"@platforms//cpu:{cpu}"))
 
 
