@@ -133,6 +133,11 @@ def test_the_host_platform_is_a_target(ws):
     r = ws.kiln("query", "@platforms//host", "--output=label_kind")
     assert r.code == 0, r.output
     assert r.stdout.strip() == "host_platform rule @platforms//host:host"
+    # Bazel 7's name for it works as --platforms too.
+    ws.write("plat/BUILD.bazel", PLATFORM_BUILD)
+    r = ws.kiln("build", "//plat:which", "--platforms=@local_config_platform//:host")
+    assert r.code == 0, r.output
+    assert (ws.root / "kiln-bin/plat/which.txt").read_text() == "other\n"
 
 
 def test_platforms_naming_something_that_is_not_a_platform(ws):

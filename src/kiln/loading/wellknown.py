@@ -17,6 +17,8 @@ WELL_KNOWN_REPOS = frozenset({
     "bazel_skylib",
     "aspect_bazel_lib",
     "platforms",
+    # Bazel 7's name for the host platform: @local_config_platform//:host.
+    "local_config_platform",
     "bazel_tools",
     "rules_rust",
     "rules_rust_pyo3",
