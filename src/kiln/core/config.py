@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 
 HOST_PLATFORM = "@platforms//host"
 
@@ -36,7 +37,9 @@ class Configuration:
     # (field, value) pairs transitions changed from the top-level configuration, sorted.
     transitioned: tuple[tuple[str, str], ...] = ()
 
-    @property
+    # Cached: artifacts of exec and transitioned configurations ask for their directory once per file.
+    # (cached_property writes the instance dict directly, so it works on a frozen dataclass.)
+    @cached_property
     def name(self) -> str:
         """The output directory's name (Bazel's "mnemonic")."""
         if self.is_exec:
@@ -46,7 +49,7 @@ class Configuration:
             return f"{base}-ST-{_digest(repr(self.transitioned))[:12]}"
         return base
 
-    @property
+    @cached_property
     def id(self) -> str:
         """A digest of every field: the configuration's identity (cquery shows its first 7 characters)."""
         return _digest(repr(dataclasses.astuple(self)))
