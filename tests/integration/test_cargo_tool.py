@@ -19,9 +19,29 @@ from pathlib import Path
 
 import pytest
 
-from kiln.repos.local_runtime import host_runtime
+import functools
+import tempfile
+
+from kiln.analysis.analyzer import Analyzer
+from kiln.core.config import Configuration
+from kiln.core.labels import parse_label
+from kiln.loading.loader import Loader
+from kiln.loading.workspace import Workspace
+from kiln.repos.host_repos import HostRepositories
+from kiln.rules import default_registry
+from kiln.rules.python.providers import PyRuntimeInfo
 from kiln.rules.rust.pyo3_config import config_file_text, extension_file_name
 from kiln.tools.cargo_elf import pyinit_symbols
+
+
+@functools.cache
+def host_runtime() -> PyRuntimeInfo:
+    """The runtime kiln registers for the interpreter it runs on, as analysis sees it."""
+    root = Path(tempfile.mkdtemp(prefix="kiln-runtime-"))
+    (root / "MODULE.bazel").write_text("")
+    loader = Loader(Workspace(root), default_registry(), report=lambda level, text: None,
+                    repositories=HostRepositories(root / "external"))
+    return Analyzer(loader, Configuration()).analyze(parse_label("@kiln_local_python//:runtime"))[PyRuntimeInfo]
 
 
 @pytest.fixture(scope="session")

@@ -73,10 +73,13 @@ def test_cquery_shows_configured_targets_with_their_configurations(ws):
     t, e = Configuration(), Configuration().exec_configuration()
     r = ws.kiln("cquery", "deps(//p:g)")
     assert r.code == 0, r.output
-    assert r.stdout.splitlines() == [f"//p:g ({t.short_id})", f"//p:tool ({e.short_id})", "//p:tool.py (null)"]
+    # The tool's resolved Python toolchain is a dependency too, in the tool's (exec) configuration.
+    assert r.stdout.splitlines() == [f"//p:g ({t.short_id})", f"//p:tool ({e.short_id})", "//p:tool.py (null)",
+                                     f"@kiln_local_python//:runtime ({e.short_id})",
+                                     f"@kiln_local_python//:runtime_pair ({e.short_id})"]
     r = ws.kiln("cquery", "deps(//p:g)", "--output=label_kind")
-    assert r.stdout.splitlines() == [f"genrule rule //p:g ({t.short_id})", f"py_binary rule //p:tool ({e.short_id})",
-                                     "source file //p:tool.py (null)"]
+    assert r.stdout.splitlines()[:3] == [f"genrule rule //p:g ({t.short_id})",
+                                         f"py_binary rule //p:tool ({e.short_id})", "source file //p:tool.py (null)"]
     r = ws.kiln("cquery", "//p:g", "--output=transitions")
     assert r.stdout.splitlines() == [f"//p:g ({t.short_id})", "  tools#//p:tool#exec",
                                      f"    {t.short_id} -> {e.short_id}"]

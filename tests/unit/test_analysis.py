@@ -13,7 +13,7 @@ import pytest
 
 from kiln.analysis.analyzer import Analyzer
 from kiln.analysis.providers import BuildSettingInfo, ConfigMatchingInfo
-from kiln.analysis.toolchains import Toolchains
+from kiln.repos.host_repos import HostRepositories
 from kiln.core.actions import ActionKind
 from kiln.core.config import Configuration
 from kiln.core.errors import AnalysisError, KilnError
@@ -32,8 +32,9 @@ class World:
 
     def __init__(self, root: Path, config: Configuration):
         self.root = root
-        self.loader = Loader(Workspace(root), default_registry(), report=lambda level, text: None)
-        self.analyzer = Analyzer(self.loader, config, toolchains=Toolchains())
+        self.loader = Loader(Workspace(root), default_registry(), report=lambda level, text: None,
+                  repositories=HostRepositories(root / "kiln-external"))
+        self.analyzer = Analyzer(self.loader, config)
 
     def analyze(self, label: str):
         return self.analyzer.analyze(parse_label(label))
@@ -459,7 +460,7 @@ def test_same_package_is_always_visible(world):
 
 def test_visibility_check_can_be_disabled(world):
     w = vis_world(world, "b", "private")
-    unchecked = Analyzer(w.loader, Configuration(), toolchains=Toolchains(), check_visibility=False)
+    unchecked = Analyzer(w.loader, Configuration(), check_visibility=False)
     assert unchecked.analyze(parse_label("//b:user")).label == parse_label("//b:user")
 
 
@@ -643,8 +644,8 @@ def test_a_rule_with_an_incoming_transition_is_analysed_in_the_configuration_it_
         'versioned(name = "b", version = "3.12")\n'
         'versioned(name = "plain")\n'
     )
-    analyzer = Analyzer(Loader(Workspace(root), registry, report=lambda level, text: None), Configuration(),
-                        toolchains=Toolchains())
+    analyzer = Analyzer(Loader(Workspace(root), registry, report=lambda level, text: None,
+                  repositories=HostRepositories(root / "kiln-external")), Configuration())
     a = analyzer.analyze(parse_label("//x:a"))
     b = analyzer.analyze(parse_label("//x:b"))
     assert a.config == b.config == Configuration().with_flags({flag: "3.12"})

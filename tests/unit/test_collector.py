@@ -13,7 +13,7 @@ import gc
 from pathlib import Path
 
 from kiln.analysis.analyzer import Analyzer
-from kiln.analysis.toolchains import Toolchains
+from kiln.repos.host_repos import HostRepositories
 from kiln.core.config import Configuration
 from kiln.loading.collector import collector_paused
 from kiln.loading.loader import Loader
@@ -53,9 +53,10 @@ py_binary(name = "app", srcs = ["app.py"], deps = ["//lib"], data = ["//lib:gen"
 
 
 def _load_and_analyse(root: Path) -> Analyzer:
-    loader = Loader(Workspace(root), default_registry(), report=lambda level, text: None)
+    loader = Loader(Workspace(root), default_registry(), report=lambda level, text: None,
+                  repositories=HostRepositories(root / "kiln-external"))
     targets = PatternResolver(loader).resolve(["//..."])
-    analyzer = Analyzer(loader, Configuration(), toolchains=Toolchains())
+    analyzer = Analyzer(loader, Configuration())
     for t in targets:
         analyzer.analyze(t.label)
     return analyzer

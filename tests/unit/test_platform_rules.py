@@ -14,7 +14,7 @@ from kiln.analysis.providers import (
     PlatformInfo,
     ToolchainTypeInfo,
 )
-from kiln.analysis.toolchains import Toolchains
+from kiln.repos.host_repos import HostRepositories
 from kiln.core.config import Configuration
 from kiln.core.errors import KilnError
 from kiln.core.labels import Label, parse_label
@@ -45,8 +45,9 @@ def analyze(tmp_path: Path, files: dict[str, str], label: str):
         p = tmp_path / rel
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(text)
-    loader = Loader(Workspace(tmp_path), default_registry(), report=lambda level, text: None)
-    return Analyzer(loader, Configuration(), toolchains=Toolchains()).analyze(parse_label(label))
+    loader = Loader(Workspace(tmp_path), default_registry(), report=lambda level, text: None,
+                  repositories=HostRepositories(tmp_path / "kiln-external"))
+    return Analyzer(loader, Configuration()).analyze(parse_label(label))
 
 
 def error(tmp_path: Path, files: dict[str, str], label: str) -> KilnError:

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from kiln.analysis.analyzer import Analyzer
-from kiln.analysis.toolchains import Toolchains
 from kiln.core.actions import ActionKind
 from kiln.core.config import Configuration
 from kiln.core.errors import KilnError
@@ -22,9 +21,14 @@ from kiln.loading.workspace import Workspace
 from kiln.rules import default_registry
 from kiln.rules.python.providers import PyInfo
 from kiln.rules.rust.providers import CrateInfo
-from kiln.rules.rust.toolchain import RustToolchainInfo
+from kiln.repos.host_repos import HostRepositories
 
-FAKE_RUST = RustToolchainInfo("/rust", "/rust/bin/cargo", "/rust/bin/rustc", "rustc 1.0.0", "/cargo-home")
+# A Rust toolchain registered by the workspace: resolution prefers it to the machine's.
+FAKE_RUST = '''
+local_rust_toolchain(name = "impl", sysroot = "/rust", cargo = "/rust/bin/cargo", rustc = "/rust/bin/rustc",
+                     version = "rustc 1.0.0", cargo_home = "/cargo-home")
+toolchain(name = "fake", toolchain = ":impl", toolchain_type = "@rules_rust//rust:toolchain_type")
+'''
 
 CRATES = '''
 package(default_visibility = ["//visibility:public"])
@@ -36,19 +40,16 @@ rust_registry_crate(name = "unlocked", version = "1", lock_error = "crate 'unloc
 '''
 
 
-class FakeToolchains(Toolchains):
-    def rust(self):
-        return FAKE_RUST
-
-
 def world(tmp_path: Path, files: dict[str, str], config: Configuration | None = None):
     root = tmp_path / "ws"
-    for rel, text in {"MODULE.bazel": "", "third_party/BUILD": CRATES, "Cargo.lock": "", **files}.items():
+    for rel, text in {"MODULE.bazel": 'register_toolchains("//fake_rust:all")', "fake_rust/BUILD": FAKE_RUST,
+                      "third_party/BUILD": CRATES, "Cargo.lock": "", **files}.items():
         p = root / rel
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(text)
-    loader = Loader(Workspace(root), default_registry(), report=lambda level, text: None)
-    return Analyzer(loader, config or Configuration(), toolchains=FakeToolchains())
+    loader = Loader(Workspace(root), default_registry(), report=lambda level, text: None,
+                    repositories=HostRepositories(tmp_path / "external"))
+    return Analyzer(loader, config or Configuration())
 
 
 def spec_of(ct) -> dict:

@@ -13,15 +13,20 @@ from typing import Any
 
 from kiln.analysis.configured_target import ConfiguredTarget
 from kiln.analysis.context import RuleContext
-from kiln.analysis.providers import ConfigMatchingInfo, PlatformInfo
+from kiln.analysis.providers import (ConfigMatchingInfo, ConstraintValueInfo, IncompatiblePlatformInfo,
+                                     PlatformInfo, ToolchainInfo, ToolchainTypeInfo)
+from kiln.analysis.toolchain_registry import ToolchainRegistry
+from kiln.analysis.toolchain_resolution import ResolvedToolchains, missing_constraints
+from kiln.analysis.toolchains import ToolchainContext, ToolchainOptions
 from kiln.analysis.visibility import is_visible
 from kiln.core.artifacts import Artifact, source_artifact
 from kiln.core.attrs import AttrType, LABEL_TYPES
 from kiln.core.config import Configuration
 from kiln.core.depset import Depset
-from kiln.core.errors import AnalysisError, KilnError
+from kiln.core.errors import AnalysisError, CommandLineError, KilnError
 from kiln.core.labels import Label, parse_label
 from kiln.core.providers import DefaultInfo
+from kiln.core.rule_class import EXEC_COMPATIBLE_WITH, TARGET_COMPATIBLE_WITH, ToolchainTypeRequirement
 from kiln.core.select import DEFAULT_CONDITION, Select, SelectorList, concat
 from kiln.loading.collector import collector_paused
 from kiln.loading.loader import Loader
@@ -31,10 +36,11 @@ DEFAULT_LABEL = parse_label(DEFAULT_CONDITION)
 
 
 class Analyzer:
-    def __init__(self, loader: Loader, config: Configuration, *, toolchains: Any = None, check_visibility: bool = True):
+    def __init__(self, loader: Loader, config: Configuration, *, toolchain_options: ToolchainOptions = ToolchainOptions(),
+                 check_visibility: bool = True):
         self.loader = loader
         self.config = config
-        self.toolchains = toolchains
+        self.toolchains = ToolchainRegistry(loader, toolchain_options, self.analyze, self.target_platform)
         self.check_visibility = check_visibility
         self._done: dict[tuple[Label, Configuration], ConfiguredTarget] = {}
         self._failed: dict[tuple[Label, Configuration], KilnError] = {}
@@ -131,6 +137,12 @@ class Analyzer:
     def _file_target(self, target: FileTarget, config: Configuration) -> ConfiguredTarget:
         if target.generating_rule is not None:
             rule_ct = self.analyze(target.generating_rule, config)
+            info = rule_ct.get(IncompatiblePlatformInfo)
+            if info is not None:
+                return ConfiguredTarget(target.label, config, target, {
+                    IncompatiblePlatformInfo: IncompatiblePlatformInfo(
+                        info.platform, (_chain_entry(target.label, config), *info.chain), info.missing),
+                    DefaultInfo: DefaultInfo()}, dependencies=(("", rule_ct),))
             outputs = rule_ct.providers.get(_OutputFiles)
             art = outputs.by_name[target.label.name] if outputs else None
             if art is None:
@@ -144,18 +156,34 @@ class Analyzer:
         rule = target.rule_class
         where = f"{target.kind} {target.label}"
         values: dict[str, Any] = {}
+        try:
+            for name in rule.attrs:
+                values[name] = self.resolve(target.attrs.get(name), target, name, config)
+            incompatible = self._directly_incompatible(target, values, config)
+            if incompatible is not None:
+                return incompatible
+            resolved = self._resolve_toolchains(target, values, config)
+        except CommandLineError:
+            raise  # a flag's fault (--extra_toolchains), not this target's
+        except KilnError as e:
+            e.location = e.location or target.location
+            e.target = e.target or where
+            raise
         deps: dict[str, Any] = {}
         for name, attr in rule.attrs.items():
-            raw = target.attrs.get(name)
-            try:
-                value = self.resolve(raw, target, name, config)
-            except KilnError as e:
-                e.location = e.location or target.location
-                e.target = e.target or where
-                raise
-            values[name] = value
             if attr.type in LABEL_TYPES and name not in _NON_DEPENDENCY_ATTRS:
-                deps[name] = self._dependencies(target, name, attr.type, value, _dependency_config(attr, config))
+                dep_config = config
+                if attr.cfg == "exec" and values[name]:
+                    dep_config = config.exec_configuration(str(self._exec_platform(resolved, config).label))
+                deps[name] = self._dependencies(target, name, attr.type, values[name], dep_config)
+        edges = tuple((name, ct) for name, dep in deps.items() for ct in _as_list(dep) if isinstance(ct, ConfiguredTarget))
+        by_type, toolchain_edges = self._toolchain_implementations(target, resolved, config)
+        edges += toolchain_edges
+        for _, dep in edges:
+            info = dep.get(IncompatiblePlatformInfo)
+            if info is not None:  # a target depending on an incompatible one is incompatible too
+                return _incompatible(target, config, IncompatiblePlatformInfo(
+                    info.platform, (_chain_entry(target.label, config), *info.chain), info.missing), edges)
 
         attr_ns = SimpleNamespace(**{n: deps.get(n, v) for n, v in values.items()})
         files_ns = SimpleNamespace()
@@ -180,7 +208,9 @@ class Analyzer:
             file=file_ns,
             executable=exec_ns,
             outputs=SimpleNamespace(),
-            toolchains=self.toolchains.for_platform(lambda: self.target_platform(config)) if self.toolchains else None,
+            toolchains=ToolchainContext(by_type, lambda: self.target_platform(config),
+                                        resolved.exec_platform if resolved else None, where),
+            exec_properties=lambda: self._exec_properties(resolved, values, config),
             rule_version=f"{rule.name}/{rule.version}",
             workspace_root=self.workspace_root,
             make_variables=self._make_variables(config),
@@ -204,8 +234,84 @@ class Analyzer:
         providers.setdefault(DefaultInfo, DefaultInfo())
         providers[_OutputFiles] = _OutputFiles(by_name)
         self._check_outputs(ctx, target)
-        edges = tuple((name, ct) for name, dep in deps.items() for ct in _as_list(dep) if isinstance(ct, ConfiguredTarget))
-        return ConfiguredTarget(target.label, config, target, providers, tuple(ctx.actions.registered), edges)
+        return ConfiguredTarget(target.label, config, target, providers, tuple(ctx.actions.registered), edges,
+                                resolved)
+
+    # ---- platforms and toolchains ------------------------------------------
+
+    def _constraint_values(self, target: RuleTarget, attr_name: str, labels: Any,
+                           config: Configuration) -> tuple[ConstraintValueInfo, ...]:
+        infos = []
+        for label in labels or ():
+            ct = self._dep(target, attr_name, label, config)
+            info = ct.get(ConstraintValueInfo)
+            if info is None:
+                raise AnalysisError(f"'{label}' is a {ct.kind}, not a constraint_value: {attr_name} takes "
+                                    "constraint_value targets", location=target.location,
+                                    target=f"{attr_name} attribute of {target.kind} {target.label}")
+            infos.append(info)
+        return tuple(infos)
+
+    def _directly_incompatible(self, target: RuleTarget, values: dict[str, Any],
+                               config: Configuration) -> ConfiguredTarget | None:
+        """A target whose target_compatible_with the target platform does not satisfy: not analysed further."""
+        if not target.rule_class.constrained(TARGET_COMPATIBLE_WITH):
+            return None
+        required = self._constraint_values(target, "target_compatible_with", values.get("target_compatible_with"),
+                                           config)
+        if not required:
+            return None
+        platform = self.target_platform(config)
+        missing = missing_constraints(platform, required)
+        if not missing:
+            return None
+        return _incompatible(target, config, IncompatiblePlatformInfo(
+            platform.label, (_chain_entry(target.label, config),), tuple(m.label for m in missing)))
+
+    def _resolve_toolchains(self, target: RuleTarget, values: dict[str, Any],
+                            config: Configuration) -> ResolvedToolchains | None:
+        """Resolution for a target that needs toolchains or constrains its execution platform."""
+        required = list(target.rule_class.toolchains)
+        for label in values.get("toolchains") or ():
+            info = self._dep(target, "toolchains", label, config).get(ToolchainTypeInfo)
+            if info is not None:
+                required.append(ToolchainTypeRequirement(info.label))
+        exec_constraints = self._constraint_values(target, "exec_compatible_with",
+                                                   values.get("exec_compatible_with"), config) \
+            if target.rule_class.constrained(EXEC_COMPATIBLE_WITH) else ()
+        if not required and not exec_constraints:
+            return None
+        return self.toolchains.resolve(config, required, exec_constraints)
+
+    def _toolchain_implementations(self, target: RuleTarget, resolved: ResolvedToolchains | None,
+                                   config: Configuration) -> tuple[dict[Label, Any], tuple]:
+        """Each resolved toolchain's ToolchainInfo by type, and the edges to the implementations."""
+        by_type: dict[Label, Any] = {}
+        edges = []
+        for type_label, impl in resolved.toolchains if resolved else ():
+            if impl is None:
+                by_type[type_label] = None
+                continue
+            ct = self.analyze(impl, config)
+            edges.append(("$toolchains", ct))
+            info = ct.get(ToolchainInfo)
+            if info is None and ct.get(IncompatiblePlatformInfo) is None:
+                raise AnalysisError(f"toolchain {impl} (of type {type_label}) is a {ct.kind} and does not provide "
+                                    "ToolchainInfo", location=target.location,
+                                    target=f"{target.kind} {target.label}")
+            by_type[type_label] = info
+        return by_type, tuple(edges)
+
+    def _exec_platform(self, resolved: ResolvedToolchains | None, config: Configuration) -> PlatformInfo:
+        """Where the target's actions run: resolution's choice, or the first execution platform."""
+        return resolved.exec_platform if resolved else self.toolchains.execution_platforms(config)[0]
+
+    def _exec_properties(self, resolved: ResolvedToolchains | None, values: dict[str, Any],
+                         config: Configuration) -> tuple[tuple[str, str], ...]:
+        """The execution platform's exec_properties, overridden by the target's own, for its actions."""
+        merged = dict(self._exec_platform(resolved, config).exec_properties)
+        merged.update(values.get("exec_properties") or {})
+        return tuple(sorted(merged.items()))
 
     def _check_outputs(self, ctx: RuleContext, target: RuleTarget) -> None:
         made = {o for a in ctx.actions.registered for o in a.outputs}
@@ -287,7 +393,7 @@ class Analyzer:
         try:
             ct = self.analyze(label, config)
         except KilnError as e:
-            if e.location is None and e.target is None:
+            if e.location is None and e.target is None and not isinstance(e, CommandLineError):
                 e.location = target.location
                 e.target = where
             raise
@@ -336,11 +442,15 @@ _NO_DEFAULT = object()
 _NON_DEPENDENCY_ATTRS = {"visibility", "applicable_licenses", "package_metadata", "compatible_with", "restricted_to"}
 
 
-def _dependency_config(attr: Any, config: Configuration) -> Configuration:
-    """The configuration an attribute's dependencies are analysed in (its `cfg`)."""
-    if attr.cfg == "exec":
-        return config.exec_configuration()
-    return config
+def _chain_entry(label: Label, config: Configuration) -> str:
+    return f"{label} ({config.short_id})"
+
+
+def _incompatible(target: RuleTarget, config: Configuration, info: IncompatiblePlatformInfo,
+                  edges: tuple = ()) -> ConfiguredTarget:
+    """A target skipped for its platform: no actions, no files; asking to build it is an error."""
+    return ConfiguredTarget(target.label, config, target, {IncompatiblePlatformInfo: info, DefaultInfo: DefaultInfo(),
+                                                          _OutputFiles: _OutputFiles({})}, (), edges)
 
 
 def _as_list(value: Any) -> list:

@@ -22,6 +22,8 @@ class ConfiguredTarget:
     actions: tuple[Action, ...] = ()
     # Direct dependencies as analysed: (attribute name, configured target); cquery walks these.
     dependencies: tuple[tuple[str, "ConfiguredTarget"], ...] = ()
+    # The execution platform and toolchains resolution chose (None when the target needed none).
+    toolchains: Any = None
 
     def get(self, provider: type[P]) -> P | None:
         return self.providers.get(provider)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from kiln.core.action_env import spawn_environment
 from kiln.core.actions import Action, ActionKind
@@ -27,10 +27,12 @@ class Actions:
 
     # Holds what it needs of ctx, not ctx itself: a ctx <-> actions cycle would leave every
     # target's context to the cyclic garbage collector, which dominates analysis of large graphs.
-    def __init__(self, label: Label, config: Configuration, rule_version: str):
+    def __init__(self, label: Label, config: Configuration, rule_version: str,
+                 exec_properties: Callable[[], tuple[tuple[str, str], ...]]):
         self._label = label
         self._config = config
         self._rule_version = rule_version
+        self._exec_properties = exec_properties
         self.registered: list[Action] = []
         self._declared: dict[str, Artifact] = {}
 
@@ -91,6 +93,7 @@ class Actions:
             tool_runfiles=tuple(tool_runfiles),
             is_executable=executable_outputs,
             salt=self._rule_version,
+            exec_properties=self._exec_properties(),
         )
         self.registered.append(action)
         return action
@@ -135,13 +138,15 @@ class RuleContext:
     file: SimpleNamespace       # single-file label attributes
     executable: SimpleNamespace  # executables of label attributes marked executable
     outputs: SimpleNamespace    # output attributes as artifacts
-    toolchains: Any             # toolchain lookup (see analysis.toolchains)
+    toolchains: Any             # ctx.toolchains (analysis.toolchains.ToolchainContext)
     rule_version: str
     workspace_root: str
     make_variables: dict[str, str]
+    # The execution platform's exec_properties merged with the target's, asked for when a spawn is registered.
+    exec_properties: Callable[[], tuple[tuple[str, str], ...]] = lambda: ()
 
     def __post_init__(self) -> None:
-        self.actions = Actions(self.label, self.config, self.rule_version)
+        self.actions = Actions(self.label, self.config, self.rule_version, self.exec_properties)
 
     @property
     def location(self) -> Location:

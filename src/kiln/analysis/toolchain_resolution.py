@@ -19,16 +19,9 @@ from typing import Callable, Iterable, Sequence
 from kiln.analysis.providers import ConstraintValueInfo, DeclaredToolchainInfo, PlatformInfo
 from kiln.core.errors import AnalysisError
 from kiln.core.labels import Label
+from kiln.core.rule_class import ToolchainTypeRequirement
 
 SettingsMatch = Callable[[tuple[Label, ...]], bool]
-
-
-@dataclass(frozen=True)
-class ToolchainTypeRequirement:
-    """A toolchain type a rule needs (config_common.toolchain_type(type, mandatory = ...))."""
-
-    toolchain_type: Label
-    mandatory: bool = True
 
 
 @dataclass(frozen=True)

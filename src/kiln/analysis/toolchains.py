@@ -1,74 +1,57 @@
-"""Toolchains a rule asks for through ctx.toolchains.
+"""What a rule implementation sees as ctx.toolchains, and the options that steer resolution.
 
-Until toolchain resolution lands, the Python runtime is the one kiln runs on
-and the target platform is the host; rules reach both only through here.
+A configured target's toolchains are resolved before its implementation runs
+(analysis.toolchain_registry); the implementation reads them by type, as
+`ctx.toolchains[type]`, and config_setting reads the target platform here.
 """
 
 from __future__ import annotations
 
-from functools import cached_property
+from dataclasses import dataclass
 from typing import Any, Callable
 
-from kiln.analysis.host import host_os_and_cpu
-from kiln.analysis.providers import ConstraintValueInfo, PlatformInfo
-from kiln.core.labels import Label
-from kiln.repos.local_runtime import host_runtime
-from kiln.rules.python.providers import PyRuntimeInfo
-
-_OS = Label("platforms", "os", "")
-_CPU = Label("platforms", "cpu", "")
+from kiln.analysis.providers import PlatformInfo
+from kiln.core.errors import AnalysisError
+from kiln.core.labels import Label, parse_label
+from kiln.loading.wellknown import canonical_repo
 
 
-def host_platform() -> PlatformInfo:
-    system, cpu = host_os_and_cpu()
-    return PlatformInfo(
-        Label("", "", "host_platform"),
-        (
-            ConstraintValueInfo(Label("platforms", "os", system), _OS.sibling("os")),
-            ConstraintValueInfo(Label("platforms", "cpu", cpu), _CPU.sibling("cpu")),
-        ),
-    )
+@dataclass(frozen=True)
+class ToolchainOptions:
+    """--extra_toolchains, --extra_execution_platforms and --toolchain_resolution_debug."""
+
+    extra_toolchains: tuple[str, ...] = ()
+    extra_execution_platforms: tuple[str, ...] = ()
+    debug: str | None = None
 
 
-class Toolchains:
-    @cached_property
-    def _python(self) -> PyRuntimeInfo:
-        return host_runtime()
+class ToolchainContext:
+    """ctx.toolchains: the toolchain chosen for each type the rule declared (None: optional, none matched)."""
 
-    def python_runtime(self) -> PyRuntimeInfo:
-        return self._python
-
-    @cached_property
-    def _rust(self) -> Any:
-        from kiln.rules.rust.toolchain import find_rust_toolchain
-
-        return find_rust_toolchain()
-
-    def rust(self) -> Any:
-        """The Rust toolchain (looked up only when a Rust target is analysed)."""
-        return self._rust
-
-    def target_platform(self) -> PlatformInfo:
-        return host_platform()
-
-    def for_platform(self, platform: Callable[[], PlatformInfo]) -> "Toolchains":
-        """The same toolchains, seen by a target whose configuration targets `platform()`.
-
-        A callable: the platform is analysed only when a rule asks for it (config_setting), never
-        while its own constraint values are being analysed."""
-        return _ForPlatform(self, platform)
-
-
-class _ForPlatform:
-    def __init__(self, base: Toolchains, platform: Callable[[], PlatformInfo]):
-        self._base = base
+    def __init__(self, by_type: dict[Label, Any], platform: Callable[[], PlatformInfo],
+                 exec_platform: PlatformInfo | None = None, where: str = ""):
+        self._by_type = by_type
         self._platform = platform
+        self.exec_platform = exec_platform
+        self._where = where
 
-    def python_runtime(self) -> PyRuntimeInfo:
-        return self._base.python_runtime()
+    def __getitem__(self, key: Label | str) -> Any:
+        label = _type_label(key)
+        if label not in self._by_type:
+            known = ", ".join(str(t) for t in self._by_type) or "none"
+            raise AnalysisError(f"In {self._where}, toolchain type {label} was requested but only types "
+                                f"[{known}] are configured (declare it in the rule's toolchains)")
+        return self._by_type[label]
 
-    def rust(self) -> Any:
-        return self._base.rust()
+    def __contains__(self, key: Label | str) -> bool:
+        return _type_label(key) in self._by_type
 
     def target_platform(self) -> PlatformInfo:
+        """The platform this configured target is built for (config_setting's constraint_values)."""
         return self._platform()
+
+
+def _type_label(key: Label | str) -> Label:
+    label = key if isinstance(key, Label) else parse_label(key)
+    repo = canonical_repo(label.repo)
+    return label if repo == label.repo else Label(repo, label.package, label.name)

@@ -27,14 +27,11 @@ def run(inv: Invocation, cwd: Path) -> int:
         raise CommandLineError(f"--output={output} is not a cquery output; kiln cquery supports "
                                + ", ".join(_OUTPUTS))
     session = Session(inv, cwd)
-    from kiln.analysis.analyzer import Analyzer
-    from kiln.analysis.toolchains import Toolchains
     from kiln.cli.config_store import remember
     from kiln.loading.target_patterns import PatternResolver
     from kiln.query.cquery import evaluate, format_results
 
-    analyzer = Analyzer(session.loader, session.top_config, toolchains=Toolchains(),
-                        check_visibility=bool(session.opts.get("check_visibility", True)))
+    analyzer = session.analyzer()
     resolver = PatternResolver(session.loader, session.offset, skip_manual=False)
 
     def resolve(pattern: str) -> list:

@@ -45,6 +45,9 @@ class Plan:
     tests: list[TopTarget] = field(default_factory=list)
     # Contents of `_repo_mapping` in runfiles trees.
     repo_mapping: str = ""
+    # Targets a wildcard matched that are incompatible with the target platform: not built, not tested.
+    skipped: list[Label] = field(default_factory=list)
+    skipped_tests: list[Label] = field(default_factory=list)
 
     def generating(self) -> dict[Artifact, Action]:
         return {o: a for a in self.actions for o in a.outputs}

@@ -7,6 +7,7 @@ run the needed actions, lay out runfiles trees and the kiln-* links.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from typing import Any
 
 from kiln.cli.lock import hold_output_base
 from kiln.analysis.host import host_os_and_cpu
+from kiln.analysis.providers import IncompatiblePlatformInfo
 from kiln.cli.isolation import IsolationChoice, local_executor
 from kiln.cli.options import Invocation
 from kiln.cli.plan import Plan, TopTarget, flatten_action, flatten_runfiles
@@ -24,7 +26,7 @@ from kiln.cli.ui import Reporter
 from kiln.core.actions import Action, requirements_from_tags
 from kiln.core.artifacts import Artifact
 from kiln.core.config import HOST_PLATFORM, Configuration
-from kiln.core.errors import CommandLineError, KilnError
+from kiln.core.errors import AnalysisError, CommandLineError, KilnError
 from kiln.core.labels import Label, parse_label
 from kiln.core.providers import RunEnvironmentInfo
 from kiln.execution.action_cache import ActionCache
@@ -50,6 +52,8 @@ class BuildResult:
     targets: list[TopTarget] = field(default_factory=list)
     outcome: BuildOutcome | None = None
     failed_targets: set[Label] = field(default_factory=set)
+    # Targets a wildcard matched that are incompatible with the target platform.
+    skipped: tuple[Label, ...] = ()
 
 
 def make_configuration(inv: Invocation) -> Configuration:
@@ -116,12 +120,10 @@ class Session:
             explain_stream = self._explain_file
         else:
             explain_stream = None
-        for name in _TOOLCHAIN_OPTIONS:
-            if self.opts.get(name):
-                raise CommandLineError(
-                    f"--{name} is not supported by kiln yet: platforms and toolchain resolution come with Python "
-                    "toolchains; until then kiln builds for the host, with the interpreter it runs on"
-                )
+        if self.opts.get("host_platform"):
+            raise CommandLineError("--host_platform is not supported by kiln: the host platform is the detected "
+                                   "@platforms//host; register other execution platforms with "
+                                   "--extra_execution_platforms or register_execution_platforms()")
         color = {"yes": True, "no": False}.get(str(self.opts.get("color") or "auto"))
         curses = {"yes": True, "no": False}.get(str(self.opts.get("curses") or "auto"))
         if not self.opts.get("show_progress", True):
@@ -154,12 +156,37 @@ class Session:
         from kiln.loading.loader import Loader
         from kiln.rules import default_registry
 
+        from kiln.repos.host_repos import HostRepositories
+
+        external = self.output_base.root / "external"
         return Loader(
             self.workspace, default_registry(),
             report=lambda level, text: self.events.post(Message(level, text)),
             disallow_empty_glob=bool(self.opts.get("incompatible_disallow_empty_glob", True)),
-            external_dir=self.output_base.root / "external",
+            external_dir=external,
+            repositories=HostRepositories(external),
         )
+
+    def analyzer(self) -> Any:
+        """An analyzer for this command's configuration, with its toolchain options."""
+        from kiln.analysis.analyzer import Analyzer
+        from kiln.analysis.toolchains import ToolchainOptions
+
+        def patterns(name: str) -> tuple[str, ...]:
+            # Each occurrence may itself be a comma-separated list, as in Bazel.
+            return tuple(p for value in self.opts.get(name) or () for p in value.split(",") if p)
+
+        debug = self.opts.get("toolchain_resolution_debug")
+        options = ToolchainOptions(patterns("extra_toolchains"), patterns("extra_execution_platforms"),
+                                   debug if debug not in (None, "-.*") else None)
+        if options.debug is not None:
+            try:
+                re.compile(options.debug)
+            except re.error as e:
+                raise CommandLineError(f"--toolchain_resolution_debug={options.debug}: not a regular "
+                                       f"expression: {e}") from None
+        return Analyzer(self.loader, self.top_config, toolchain_options=options,
+                        check_visibility=bool(self.opts.get("check_visibility", True)))
 
     # ---- phases ----------------------------------------------------------
 
@@ -175,10 +202,8 @@ class Session:
             return plan, set()
         if not patterns:
             raise CommandLineError("no targets specified: name at least one target pattern, e.g. //...")
-        from kiln.analysis.analyzer import Analyzer
         from kiln.analysis.conflicts import check_action_conflicts
         from kiln.cli.config_store import remember
-        from kiln.analysis.toolchains import Toolchains
         from kiln.loading.target_patterns import PatternResolver
 
         resolver = PatternResolver(self.loader, self.offset, keep_going=bool(opts.get("keep_going")))
@@ -200,8 +225,7 @@ class Session:
             targets = tests
         elif tests:
             targets = list({t.label: t for t in [*targets, *tests]}.values())
-        analyzer = Analyzer(self.loader, config, toolchains=Toolchains(),
-                            check_visibility=bool(opts.get("check_visibility", True)))
+        analyzer = self.analyzer()
         self._check_flags(analyzer, config)
         try:
             analyzer.target_platform(config)
@@ -211,9 +235,19 @@ class Session:
         top: list[TopTarget] = []
         failed: set[Label] = set()
         reported: set[str] = set()
+        explicit = _explicit_labels(resolver, patterns)
+        skipped: list[Label] = []
         for t in targets:
             try:
-                top.append(_top_target(analyzer.analyze(t.label)))
+                ct = analyzer.analyze(t.label)
+                incompatible = ct.get(IncompatiblePlatformInfo)
+                if incompatible is not None and t.label not in explicit:
+                    skipped.append(t.label)  # a wildcard skips what cannot be built for this platform
+                    continue
+                if incompatible is not None:
+                    raise AnalysisError(f"Target {t.label} is incompatible and cannot be built, but was explicitly "
+                                        f"requested.\n{incompatible.explain()}")
+                top.append(_top_target(ct))
             except KilnError as e:
                 if not keep_going:
                     raise
@@ -232,10 +266,11 @@ class Session:
         name = self.loader.module.name
         plan = Plan(config, top, actions, locations, len(self.loader.packages),
                     [by_label[t.label] for t in tests if t.label in by_label],
-                    f",{name},_main\n" if name else "")
+                    f",{name},_main\n" if name else "", skipped,
+                    [t.label for t in tests if t.label in set(skipped)])
         if not failed and not resolver.errors:
             cache.save(key, plan, self.loader.files_read | self.loader.dirs_read)
-        return plan, failed | {t.label for t in tests if t.label not in by_label}
+        return plan, failed | {t.label for t in tests if t.label not in by_label and t.label not in skipped}
 
     def _check_flags(self, analyzer: Any, config: Configuration) -> None:
         """Every --//pkg:flag=value must name a build setting, as Bazel requires."""
@@ -321,7 +356,7 @@ class Session:
             materialize(tree_path(self.output_base.execroot, exe), runfiles, str(self.workspace.root), execroot,
                         plan.repo_mapping)
         self.link_convenience_symlinks(plan.config)
-        return BuildResult(outcome.ok and not failed, plan.top, outcome, failed)
+        return BuildResult(outcome.ok and not failed, plan.top, outcome, failed, tuple(plan.skipped))
 
     def link_convenience_symlinks(self, config: Configuration) -> None:
         prefix = self.opts.get("symlink_prefix") or "kiln-"
@@ -361,7 +396,7 @@ class Session:
         o = result.outcome
         self.events.post(BuildFinished(
             result.ok, len(result.targets), o.executed if o else 0, o.cached if o else 0,
-            time.monotonic() - self.started, tuple(outputs)))
+            time.monotonic() - self.started, tuple(outputs), tuple(str(l) for l in result.skipped)))
         if self._explain_file:
             self._explain_file.close()
 
@@ -387,9 +422,17 @@ class Session:
 
 # Options that change what loading and analysis produce: part of the plan's key.
 _ANALYSIS_OPTIONS = ("check_visibility", "keep_going", "build_tests_only", "incompatible_disallow_empty_glob",
-                     "build_tag_filters", "test_tag_filters", "test_size_filters")
-_TOOLCHAIN_OPTIONS = ("host_platform", "extra_toolchains", "toolchain_resolution_debug")
+                     "build_tag_filters", "test_tag_filters", "test_size_filters", "extra_toolchains",
+                     "extra_execution_platforms", "toolchain_resolution_debug")
 
+
+
+def _explicit_labels(resolver: Any, patterns: list[str]) -> set[Label]:
+    """Targets named one by one on the command line: asking for an incompatible one is an error."""
+    from kiln.core.patterns import PatternKind
+
+    named = (resolver.parse(p) for p in patterns)
+    return {p.label for p in named if p.kind is PatternKind.SINGLE and not p.negative and p.label is not None}
 
 
 def _top_target(ct: Any) -> TopTarget:

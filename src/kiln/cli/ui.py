@@ -20,7 +20,8 @@ from kiln.execution import events as ev
 # A line is a sequence of (text, style) segments; styles only matter on a terminal.
 Segment = tuple[str, str | None]
 
-_STATUS_STYLE = {"PASSED": "green", "FAILED": "red", "TIMEOUT": "red", "NO STATUS": "yellow", "FAILED TO BUILD": "red"}
+_STATUS_STYLE = {"PASSED": "green", "FAILED": "red", "TIMEOUT": "red", "NO STATUS": "yellow", "FAILED TO BUILD": "red",
+                 "SKIPPED": "yellow"}
 
 
 class Reporter:
@@ -143,17 +144,21 @@ class Reporter:
         width = max(len(r.label) for r in results) + 2
         for r in sorted(results, key=lambda r: r.label):
             cached = "(cached) " if r.cached else ""
-            took = f" in {r.seconds:.1f}s" if r.status != "FAILED TO BUILD" else ""
+            took = f" in {r.seconds:.1f}s" if r.status not in ("FAILED TO BUILD", "SKIPPED") else ""
             self._print(r.label.ljust(width), (f"{cached}{r.status}", _STATUS_STYLE.get(r.status)), took)
-            if r.status not in ("PASSED", "FAILED TO BUILD"):
+            if r.status not in ("PASSED", "FAILED TO BUILD", "SKIPPED"):
                 self._print(f"  {r.log_path}")
         passed = sum(r.status == "PASSED" for r in results)
-        failed = len(results) - passed
+        skipped = sum(r.status == "SKIPPED" for r in results)
+        failed = len(results) - passed - skipped
         total = len(results)
-        summary = f"Executed {sum(not r.cached for r in results)} out of {total} test{'s' if total != 1 else ''}: "
+        ran = sum(not r.cached and r.status != "SKIPPED" for r in results)
+        summary = f"Executed {ran} out of {total} test{'s' if total != 1 else ''}: "
         summary += f"{passed} test{' passes' if passed == 1 else 's pass'}"
         if failed:
             summary += f" and {failed} fail{'s' if failed == 1 else ''} locally"
+        if skipped:
+            summary += f" and {skipped} {'was' if skipped == 1 else 'were'} skipped"
         self._print((summary + ".", "green" if not failed else "red"))
 
     def _summary(self, event: ev.BuildFinished) -> None:
@@ -161,6 +166,8 @@ class Reporter:
             self._print(f"Target {label} up-to-date:")
             for p in paths:
                 self._print(f"  {p}")
+        for label in event.skipped:
+            self._print(f"Target {label} was skipped")
         word = "successfully" if event.success else "with errors"
         style = "green" if event.success else "bold red"
         self._print(("INFO: " if event.success else "ERROR: ", style),

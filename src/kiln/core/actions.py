@@ -48,6 +48,9 @@ class Action:
     tool_runfiles: tuple[tuple[Artifact, Runfiles], ...] = ()
     # The owning rule's version: a changed implementation changes every key.
     salt: str = ""
+    # The execution platform's properties (exec_properties of platform and target), sorted: what a
+    # remote executor is asked for (REAPI Platform properties).
+    exec_properties: tuple[tuple[str, str], ...] = ()
 
     def input_list(self) -> list[Artifact]:
         files = self.inputs.to_list()

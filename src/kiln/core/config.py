@@ -15,7 +15,8 @@ import hashlib
 from dataclasses import dataclass
 from functools import cached_property
 
-HOST_PLATFORM = "@platforms//host"
+# Platform labels are kept in canonical form, so `--platforms=@platforms//host` is the default configuration.
+HOST_PLATFORM = "@platforms//host:host"
 
 
 @dataclass(frozen=True)

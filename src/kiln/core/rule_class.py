@@ -10,6 +10,12 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from kiln.core.attrs import Attr, AttrType
+from kiln.core.labels import Label
+
+# Where a target may be built and run (platform constraints): common to all rules, except that a
+# toolchain() declares its own attributes of these names, saying where the toolchain applies.
+TARGET_COMPATIBLE_WITH = Attr("target_compatible_with", AttrType.LABEL_LIST)
+EXEC_COMPATIBLE_WITH = Attr("exec_compatible_with", AttrType.LABEL_LIST, configurable=False)
 
 COMMON_ATTRS: tuple[Attr, ...] = (
     Attr("name", AttrType.STRING, mandatory=True, configurable=False),
@@ -20,8 +26,8 @@ COMMON_ATTRS: tuple[Attr, ...] = (
     Attr("features", AttrType.STRING_LIST),
     Attr("compatible_with", AttrType.LABEL_LIST, configurable=False),
     Attr("restricted_to", AttrType.LABEL_LIST, configurable=False),
-    Attr("target_compatible_with", AttrType.LABEL_LIST),
-    Attr("exec_compatible_with", AttrType.LABEL_LIST, configurable=False),
+    TARGET_COMPATIBLE_WITH,
+    EXEC_COMPATIBLE_WITH,
     Attr("exec_properties", AttrType.STRING_DICT),
     Attr("toolchains", AttrType.LABEL_LIST),
     Attr("licenses", AttrType.STRING_LIST),
@@ -52,6 +58,14 @@ TEST_ATTRS: tuple[Attr, ...] = BINARY_ATTRS + (
 
 
 @dataclass(frozen=True)
+class ToolchainTypeRequirement:
+    """A toolchain type a rule needs (Bazel's config_common.toolchain_type(type, mandatory = ...))."""
+
+    toolchain_type: Label
+    mandatory: bool = True
+
+
+@dataclass(frozen=True)
 class RuleClass:
     name: str
     attrs: dict[str, Attr]
@@ -66,6 +80,12 @@ class RuleClass:
     # An incoming transition: (configuration, the target's attribute values as written) -> the
     # configuration the target is analysed in (py_binary's python_version). A pure function.
     transition: Callable[[Any, dict[str, Any]], Any] | None = None
+    # The toolchain types the implementation reads as ctx.toolchains[type].
+    toolchains: tuple[ToolchainTypeRequirement, ...] = ()
+
+    def constrained(self, attribute: Attr) -> bool:
+        """Whether this rule's targets carry the common platform constraint `attribute` (not a rule's own)."""
+        return self.attrs.get(attribute.name) is attribute
 
     @staticmethod
     def make(
@@ -78,6 +98,7 @@ class RuleClass:
         version: str = "1",
         doc: str = "",
         transition: Callable[[Any, dict[str, Any]], Any] | None = None,
+        toolchains: Iterable[ToolchainTypeRequirement] = (),
     ) -> "RuleClass":
         table: dict[str, Attr] = {a.name: a for a in COMMON_ATTRS}
         if test:
@@ -87,7 +108,8 @@ class RuleClass:
         for a in attrs:
             table[a.name] = a
         outs = tuple(a.name for a in table.values() if a.type in (AttrType.OUTPUT, AttrType.OUTPUT_LIST))
-        return RuleClass(name, table, impl, executable or test, test, version, doc, outs, transition)
+        return RuleClass(name, table, impl, executable or test, test, version, doc, outs, transition,
+                         tuple(toolchains))
 
 
 class RuleRegistry:
@@ -95,6 +117,9 @@ class RuleRegistry:
 
     def __init__(self) -> None:
         self._rules: dict[str, RuleClass] = {}
+        # Toolchains the rule sets register themselves, as target patterns: considered after the
+        # user's (Bazel's order puts modules other than the root last).
+        self.default_toolchains: list[str] = []
 
     def register(self, rule: RuleClass) -> RuleClass:
         self._rules[rule.name] = rule

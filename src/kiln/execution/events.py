@@ -70,6 +70,8 @@ class BuildFinished:
     seconds: float
     # Paths of the top-level outputs to show, per target label.
     outputs: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Targets skipped as incompatible with the target platform.
+    skipped: tuple[str, ...] = ()
 
 
 Event = (

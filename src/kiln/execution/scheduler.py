@@ -283,5 +283,7 @@ class Scheduler:
             action.content,
             str(action.is_executable),
             action.execution_requirements,
+            # Only when set, so actions on a platform without properties keep their keys.
+            *((action.exec_properties,) if action.exec_properties else ()),
         )
         return Spawn(action, tuple(inputs), trees, env_items, key)

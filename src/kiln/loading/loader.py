@@ -62,6 +62,7 @@ class Loader:
         disallow_empty_glob: bool = True,
         external_repos: dict[str, Path] | None = None,
         external_dir: Path | None = None,
+        repositories: Callable[[str], tuple[Path, tuple[str, ...]] | None] | None = None,
     ):
         self.workspace = workspace
         self.registry = registry
@@ -69,6 +70,9 @@ class Loader:
         self.external_repos = dict(external_repos or {})
         # Where repositories kiln generates (crate indexes) are written.
         self.external_dir = external_dir
+        # The repository resolver the command layer wires in: a repo's directory and the files whose
+        # change invalidates it, or None for a name it does not define.
+        self.repositories = repositories
         self.report = report or (lambda level, text: print(f"{level}: {text}", file=sys.stderr))
         self.disallow_empty_glob = disallow_empty_glob
         self.selects = SelectTable()
@@ -153,6 +157,12 @@ class Loader:
             return self.workspace.root
         if repo in self.external_repos:
             return self.external_repos[repo]
+        found = self.repositories(repo) if self.repositories is not None else None
+        if found is not None:
+            directory, files = found
+            self.files_read.update(files)
+            self.external_repos[repo] = directory
+            return directory
         decl = self.module.repos.get(repo)
         if decl is not None and decl.kind in _CRATE_REPO_KINDS and self.external_dir is not None:
             return self._generate_crate_repo(repo, decl)
@@ -496,7 +506,7 @@ UNSUPPORTED_NATIVE_RULES = (
     "cc_library", "cc_binary", "cc_test", "cc_import", "cc_shared_library", "cc_toolchain",
     "java_library", "java_binary", "java_test", "java_import", "java_plugin",
     "sh_library", "sh_binary", "sh_test", "proto_library", "objc_library", "android_library",
-    "android_binary", "py_runtime", "py_runtime_pair",
+    "android_binary",
     "environment", "environment_group", "starlark_doc_extract", "label_flag", "label_setting",
 )
 

@@ -23,6 +23,8 @@ WELL_KNOWN_REPOS = frozenset({
     "rules_rust",
     "rules_rust_pyo3",
     "rules_pyo3",
+    # The declarations of the toolchains kiln registers itself (the machine's Python and Rust).
+    "kiln_toolchains",
 })
 
 # Repo names Bazel users also write for the same rule sets.

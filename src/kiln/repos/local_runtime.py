@@ -1,35 +1,43 @@
-"""Local Python runtimes: describe an interpreter installed on this machine.
+"""Local Python runtimes: an interpreter installed on this machine, as a repository.
 
-For now this is the interpreter kiln runs on, read in process; the toolchain
-issue adds introspection of other interpreters (local_runtime_repo).
+For now this is the interpreter kiln runs on, read in process and written as
+@kiln_local_python's BUILD file (a py_runtime and its py_runtime_pair); the
+toolchain issue adds introspection of other interpreters (local_runtime_repo).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
-from kiln.rules.python.providers import PyRuntimeInfo
 
-
-def host_runtime() -> PyRuntimeInfo:
-    """The interpreter kiln itself runs on, described without starting a process."""
+def host_runtime_build_file() -> tuple[str, tuple[str, ...]]:
+    """@kiln_local_python's BUILD text for the interpreter kiln runs on, and the files it describes."""
     import sysconfig
 
     v = sysconfig.get_config_var
-    return PyRuntimeInfo(
-        implementation_name=sys.implementation.name,
-        version_info=tuple(sys.version_info[:3]),
-        pyc_tag=sys.implementation.cache_tag or "",
-        abi_flags=getattr(sys, "abiflags", ""),
-        ext_suffix=v("EXT_SUFFIX") or "",
-        soabi=v("SOABI") or "",
-        interpreter_path=_real_executable(),
-        include_dir=sysconfig.get_paths().get("include") or "",
-        lib_dir=v("LIBDIR") or "",
-        ld_library=v("LDLIBRARY") or "",
-        gil_disabled=bool(v("Py_GIL_DISABLED")),
+    version = dict(zip(("major", "minor", "micro"), map(str, sys.version_info[:3])))
+    attrs = {
+        "interpreter_path": _real_executable(),
+        "implementation_name": sys.implementation.name,
+        "interpreter_version_info": version,
+        "pyc_tag": sys.implementation.cache_tag or "",
+        "abi_flags": getattr(sys, "abiflags", ""),
+        "ext_suffix": v("EXT_SUFFIX") or "",
+        "soabi": v("SOABI") or "",
+        "include_dir": sysconfig.get_paths().get("include") or "",
+        "lib_dir": v("LIBDIR") or "",
+        "ld_library": v("LDLIBRARY") or "",
+    }
+    body = "".join(f"    {k} = {json.dumps(val, sort_keys=True)},\n" for k, val in attrs.items())
+    text = (
+        "# Written by kiln: the interpreter it runs on, as a Python runtime.\n"
+        'package(default_visibility = ["//visibility:public"])\n\n'
+        f'py_runtime(\n    name = "runtime",\n{body})\n\n'
+        'py_runtime_pair(name = "runtime_pair", py3_runtime = ":runtime")\n'
     )
+    return text, (os.path.realpath(sys.executable),)
 
 
 def _real_executable() -> str:

@@ -7,8 +7,9 @@ from kiln.core.rule_class import RuleRegistry
 
 def default_registry() -> RuleRegistry:
     from kiln.rules.common import copy_file, filegroup, genrule, platform, settings, test_suite, toolchain
-    from kiln.rules.python import py_binary, py_library
+    from kiln.rules.python import py_binary, py_library, py_runtime
     from kiln.rules.rust import pyo3, rust_rules
+    from kiln.rules.rust import toolchain as rust_toolchain
 
     registry = RuleRegistry()
     for rule in (
@@ -30,6 +31,9 @@ def default_registry() -> RuleRegistry:
         py_library.PY_LIBRARY,
         py_binary.PY_BINARY,
         py_binary.PY_TEST,
+        py_runtime.PY_RUNTIME,
+        py_runtime.PY_RUNTIME_PAIR,
+        rust_toolchain.LOCAL_RUST_TOOLCHAIN,
         rust_rules.RUST_LIBRARY,
         rust_rules.RUST_PROC_MACRO,
         rust_rules.RUST_SHARED_LIBRARY,
@@ -40,4 +44,6 @@ def default_registry() -> RuleRegistry:
         pyo3.PYO3_MODULE,
     ):
         registry.register(rule)
+    # Each rule set's fallback toolchain, considered after every one the workspace registers.
+    registry.default_toolchains.extend(("@kiln_toolchains//python:all", "@kiln_toolchains//rust:all"))
     return registry

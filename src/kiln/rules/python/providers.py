@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from kiln.core.artifacts import Artifact
 from kiln.core.depset import EMPTY, Depset
+from kiln.core.labels import Label
 
 
 @dataclass(frozen=True)
@@ -47,3 +48,7 @@ class PyRuntimeInfo:
     def describe(self) -> str:
         where = self.interpreter_path or (self.interpreter.exec_path if self.interpreter else "?")
         return f"{self.implementation_name} {'.'.join(map(str, self.version_info))} at {where}"
+
+
+# The toolchain type py_binary, py_test and PyO3 extensions ask for; a py_runtime_pair implements it.
+PY_TOOLCHAIN_TYPE = Label("rules_python", "python", "toolchain_type")

@@ -13,7 +13,9 @@ from kiln.rules.common.genrule import dependency_locations
 from kiln.rules.common.make_vars import expand
 from kiln.rules.python.launcher import launcher_script
 from kiln.rules.python.py_library import LIBRARY_ATTRS, check_srcs, collect
-from kiln.rules.python.providers import PyRuntimeInfo
+from kiln.core.rule_class import ToolchainTypeRequirement
+from kiln.rules.python.providers import PY_TOOLCHAIN_TYPE, PyRuntimeInfo
+from kiln.rules.python.py_runtime import python_runtime
 
 
 BINARY_ATTRS = LIBRARY_ATTRS + [
@@ -54,8 +56,8 @@ def _check_version(ctx, runtime: PyRuntimeInfo) -> None:
         raise ctx.error("Python 2 is not supported", attribute="python_version")
     if wanted != runtime.major_minor and not ".".join(map(str, runtime.version_info)).startswith(wanted + "."):
         raise ctx.error(
-            f"python_version '{wanted}' needs a registered Python toolchain for it; kiln does not support "
-            f"python toolchains yet and runs {runtime.describe()}",
+            f"python_version '{wanted}' does not match the resolved Python toolchain, {runtime.describe()}; "
+            "kiln does not yet choose a runtime per python_version",
             attribute="python_version",
         )
 
@@ -77,7 +79,7 @@ def init_files(runfiles: Runfiles) -> tuple[str, ...]:
 def _py_executable(ctx):
     srcs = check_srcs(ctx)
     main = _main_file(ctx, srcs)
-    runtime = ctx.toolchains.python_runtime()
+    runtime = python_runtime(ctx)
     _check_version(ctx, runtime)
     py_info, runfiles = collect(ctx, srcs)
     launcher = ctx.actions.declare_file(ctx.label.name)
@@ -103,5 +105,6 @@ def _py_executable(ctx):
     ]
 
 
-PY_BINARY = RuleClass.make("py_binary", _py_executable, BINARY_ATTRS, executable=True)
-PY_TEST = RuleClass.make("py_test", _py_executable, BINARY_ATTRS, test=True)
+_TOOLCHAINS = (ToolchainTypeRequirement(PY_TOOLCHAIN_TYPE),)
+PY_BINARY = RuleClass.make("py_binary", _py_executable, BINARY_ATTRS, executable=True, toolchains=_TOOLCHAINS)
+PY_TEST = RuleClass.make("py_test", _py_executable, BINARY_ATTRS, test=True, toolchains=_TOOLCHAINS)

@@ -15,7 +15,8 @@ import sys
 
 from kiln.core.depset import Depset
 from kiln.rules.python.providers import PyRuntimeInfo
-from kiln.rules.rust.providers import CrateInfo, RegistryCrateInfo
+from kiln.rules.python.py_runtime import python_runtime
+from kiln.rules.rust.providers import RUST_TOOLCHAIN_TYPE, CrateInfo, RegistryCrateInfo
 from kiln.rules.rust.pyo3_config import abi3_minimum, config_file_text
 
 # Relative to the exec root (<output_base>/execroot/_main), where no-sandbox actions run.
@@ -57,7 +58,7 @@ def register_cargo_build(
     extension_module: bool = False,
     pyo3_module: str | None = None,
 ):
-    toolchain = ctx.toolchains.rust()
+    toolchain = ctx.toolchains[RUST_TOOLCHAIN_TYPE]
     crates = crate.transitive()
     pyo3 = find_pyo3(crate)
     pyo3_features: tuple[str, ...] = ()
@@ -70,7 +71,7 @@ def register_cargo_build(
     pyo3_config = None
     if pyo3 is not None:
         if runtime is None:
-            runtime = ctx.toolchains.python_runtime()
+            runtime = python_runtime(ctx)
         pyo3_config = config_file_text(runtime, abi3=pyo3_abi3(crate), extension_module=extension_module)
         if extension_module:
             env["PYO3_BUILD_EXTENSION_MODULE"] = "1"

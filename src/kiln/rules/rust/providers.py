@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from kiln.core.artifacts import Artifact
 from kiln.core.labels import Label
+from kiln.core.rule_class import ToolchainTypeRequirement
+from kiln.rules.python.providers import PY_TOOLCHAIN_TYPE
 
 
 @dataclass(frozen=True)
@@ -68,3 +70,11 @@ class CrateInfo:
 
     def all_registry_deps(self) -> list[RegistryCrateInfo]:
         return [r for c in self.transitive() for r in c.registry_deps]
+
+
+# The toolchain type Rust rules ask for (rules_rust's name); local_rust_toolchain implements it.
+RUST_TOOLCHAIN_TYPE = Label("rules_rust", "rust", "toolchain_type")
+# What a Rust rule asks for: the Rust toolchain, and a Python runtime when a crate uses pyo3 (optional:
+# a pure Rust target builds without one).
+RUST_TOOLCHAINS = (ToolchainTypeRequirement(RUST_TOOLCHAIN_TYPE),
+                   ToolchainTypeRequirement(PY_TOOLCHAIN_TYPE, mandatory=False))

@@ -12,13 +12,14 @@ from kiln.core.attrs import Attr, AttrType
 from kiln.core.depset import Depset
 from kiln.core.labels import parse_label
 from kiln.core.providers import DefaultInfo
-from kiln.core.rule_class import RuleClass
+from kiln.core.rule_class import RuleClass, ToolchainTypeRequirement
 from kiln.core.runfiles import Runfiles
-from kiln.rules.python.providers import PyInfo
+from kiln.rules.python.providers import PY_TOOLCHAIN_TYPE, PyInfo
+from kiln.rules.python.py_runtime import python_runtime
 from kiln.rules.python.py_library import import_paths
 from kiln.rules.rust.cargo_action import find_pyo3, pyo3_abi3, register_cargo_build
 from kiln.rules.rust.crate import RUST_ATTRS, make_crate
-from kiln.rules.rust.providers import RegistryCrateInfo
+from kiln.rules.rust.providers import RUST_TOOLCHAIN_TYPE, RegistryCrateInfo
 from kiln.rules.rust.pyo3_config import extension_file_name
 from kiln.rules.rust.rust_rules import data_runfiles
 
@@ -44,7 +45,7 @@ def _extension(ctx, extra_registry=()):
     if pyo3 is None:
         raise ctx.error("a PyO3 extension needs the pyo3 crate among its deps (e.g. \"@crate_index//:pyo3\")",
                         attribute="deps")
-    runtime = ctx.toolchains.python_runtime()
+    runtime = python_runtime(ctx)
     # Whether this pyo3 has the abi3 feature asked for, and whether it fits the runtime, is
     # pyo3's and cargo's to say: they know the crate's features (see tools/cargo_build's hints).
     abi3 = pyo3_abi3(crate)
@@ -80,9 +81,12 @@ def _pyo3_module(ctx):
     return _extension(ctx, extra)
 
 
-PYO3_EXTENSION = RuleClass.make("pyo3_extension", _pyo3_extension, PYO3_ATTRS)
+# A Python extension needs both toolchains.
+_TOOLCHAINS = (ToolchainTypeRequirement(RUST_TOOLCHAIN_TYPE), ToolchainTypeRequirement(PY_TOOLCHAIN_TYPE))
+PYO3_EXTENSION = RuleClass.make("pyo3_extension", _pyo3_extension, PYO3_ATTRS, toolchains=_TOOLCHAINS)
 PYO3_MODULE = RuleClass.make(
     "pyo3_module",
     _pyo3_module,
     PYO3_ATTRS + [Attr("pyo3", AttrType.LABEL, default=parse_label("@crate_index//:pyo3"))],
+    toolchains=_TOOLCHAINS,
 )

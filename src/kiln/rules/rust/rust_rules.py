@@ -12,7 +12,7 @@ from kiln.core.rule_class import RuleClass
 from kiln.core.runfiles import Runfiles, merge_all
 from kiln.rules.rust.cargo_action import register_cargo_build
 from kiln.rules.rust.crate import RUST_ATTRS, cargo_package_name, make_crate
-from kiln.rules.rust.providers import CrateInfo, RegistryCrateInfo
+from kiln.rules.rust.providers import RUST_TOOLCHAINS, CrateInfo, RegistryCrateInfo
 
 
 def data_runfiles(ctx) -> Runfiles:
@@ -81,11 +81,13 @@ def _rust_test(ctx):
     return _executable(ctx, "test", crate)
 
 
-RUST_LIBRARY = RuleClass.make("rust_library", _rust_library, RUST_ATTRS)
-RUST_PROC_MACRO = RuleClass.make("rust_proc_macro", _rust_proc_macro, RUST_ATTRS)
-RUST_SHARED_LIBRARY = RuleClass.make("rust_shared_library", _rust_shared_library, RUST_ATTRS)
-RUST_BINARY = RuleClass.make("rust_binary", _rust_binary, RUST_ATTRS, executable=True)
-RUST_TEST = RuleClass.make("rust_test", _rust_test, RUST_ATTRS + [Attr("crate", AttrType.LABEL)], test=True)
+RUST_LIBRARY = RuleClass.make("rust_library", _rust_library, RUST_ATTRS, toolchains=RUST_TOOLCHAINS)
+RUST_PROC_MACRO = RuleClass.make("rust_proc_macro", _rust_proc_macro, RUST_ATTRS, toolchains=RUST_TOOLCHAINS)
+RUST_SHARED_LIBRARY = RuleClass.make("rust_shared_library", _rust_shared_library, RUST_ATTRS,
+                                     toolchains=RUST_TOOLCHAINS)
+RUST_BINARY = RuleClass.make("rust_binary", _rust_binary, RUST_ATTRS, executable=True, toolchains=RUST_TOOLCHAINS)
+RUST_TEST = RuleClass.make("rust_test", _rust_test, RUST_ATTRS + [Attr("crate", AttrType.LABEL)], test=True,
+                           toolchains=RUST_TOOLCHAINS)
 
 
 def _rust_registry_crate(ctx):

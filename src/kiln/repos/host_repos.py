@@ -1,0 +1,45 @@
+"""The repositories kiln writes for the machine's own toolchains, and the resolver loading asks.
+
+@kiln_local_python (the interpreter kiln runs on) and @kiln_local_rust (the
+machine's rustc and cargo) are written under the output base when a build
+first loads them; the command layer hands `HostRepositories` to the loader.
+A BUILD file is rewritten only when its text changes, so a saved plan that
+read it stays valid.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from kiln.repos.local_runtime import host_runtime_build_file
+from kiln.repos.local_rust import local_rust_build_file
+
+_WRITERS: dict[str, Callable[[], tuple[str, tuple[str, ...]]]] = {
+    "kiln_local_python": host_runtime_build_file,
+    "kiln_local_rust": local_rust_build_file,
+}
+
+
+class HostRepositories:
+    def __init__(self, external_dir: Path):
+        self._external_dir = external_dir
+
+    def __call__(self, name: str) -> tuple[Path, tuple[str, ...]] | None:
+        """The repository's directory and the files whose change invalidates it; None if not ours."""
+        writer = _WRITERS.get(name)
+        if writer is None:
+            return None
+        text, files = writer()
+        directory = self._external_dir / name
+        build = directory / "BUILD.bazel"
+        try:
+            unchanged = build.read_text() == text
+        except OSError:
+            unchanged = False
+        if not unchanged:
+            directory.mkdir(parents=True, exist_ok=True)
+            tmp = build.with_suffix(".tmp")
+            tmp.write_text(text)
+            tmp.replace(build)
+        return directory, files
