@@ -30,42 +30,42 @@ def error(*argv, rc=None) -> CommandLineError:
 
 def test_defaults_are_filled():
     o = parse("build").options
-    assert o["compilation_mode"] == "fastbuild"
-    assert o["keep_going"] is False
-    assert o["check_visibility"] is True
-    assert o["incompatible_disallow_empty_glob"] is True
-    assert o["symlink_prefix"] == "kiln-"
-    assert o["jobs"] == opts.host_cpus()
-    assert o["explain"] is None
-    assert o["config"] == [] and o["define"] == []
-    assert "test_output" not in o.values
+    assert o.values.compilation_mode == "fastbuild"
+    assert o.values.keep_going is False
+    assert o.values.check_visibility is True
+    assert o.values.incompatible_disallow_empty_glob is True
+    assert o.values.symlink_prefix == "kiln-"
+    assert o.values.jobs == opts.host_cpus()
+    assert o.values.explain is None
+    assert o.values.config == () and o.values.define == ()
+    assert o.values.test_output == "summary"  # a test option: build cannot set it, it keeps its default
     assert o.sources == {}
 
 
 def test_test_defaults():
     o = parse("test").options
-    assert o["test_output"] == "summary"
-    assert o["cache_test_results"] == "auto"
-    assert o["test_timeout"] == (60, 300, 900, 3600)
-    assert o["compilation_mode"] == "fastbuild"  # test takes build options
+    assert o.values.test_output == "summary"
+    assert o.values.cache_test_results == "auto"
+    assert o.values.test_timeout == (60, 300, 900, 3600)
+    assert o.values.compilation_mode == "fastbuild"  # test takes build options
 
 
 def test_equals_and_separate_value():
-    assert parse("build", "--compilation_mode=opt").options["compilation_mode"] == "opt"
-    assert parse("build", "--compilation_mode", "dbg").options["compilation_mode"] == "dbg"
+    assert parse("build", "--compilation_mode=opt").options.values.compilation_mode == "opt"
+    assert parse("build", "--compilation_mode", "dbg").options.values.compilation_mode == "dbg"
     assert parse("build", "--symlink_prefix", "out-", "//a").options.residue == ["//a"]
 
 
 def test_bool_forms():
-    assert parse("build", "--keep_going").options["keep_going"] is True
-    assert parse("build", "--check_visibility", "--nocheck_visibility").options["check_visibility"] is False
+    assert parse("build", "--keep_going").options.values.keep_going is True
+    assert parse("build", "--check_visibility", "--nocheck_visibility").options.values.check_visibility is False
     for text, value in [("true", True), ("yes", True), ("1", True), ("false", False), ("no", False), ("0", False)]:
-        assert parse("build", f"--keep_going={text}").options["keep_going"] is value
+        assert parse("build", f"--keep_going={text}").options.values.keep_going is value
 
 
 def test_bool_never_takes_the_next_word():
     o = parse("build", "--keep_going", "false").options
-    assert o["keep_going"] is True
+    assert o.values.keep_going is True
     assert o.residue == ["false"]
 
 
@@ -79,22 +79,22 @@ def test_negated_bool_with_value_is_an_error():
 
 def test_abbreviations():
     o = parse("build", "-c", "opt", "-k", "-j", "3", "-s").options
-    assert (o["compilation_mode"], o["keep_going"], o["jobs"], o["subcommands"]) == ("opt", True, 3, True)
-    assert parse("build", "-c=dbg").options["compilation_mode"] == "dbg"
+    assert (o.values.compilation_mode, o.values.keep_going, o.values.jobs, o.values.subcommands) == ("opt", True, 3, True)
+    assert parse("build", "-c=dbg").options.values.compilation_mode == "dbg"
     assert "Unrecognized option: -copt" in error("build", "-copt").message
 
 
 def test_enum_ignores_case():
-    assert parse("build", "-c", "OPT").options["compilation_mode"] == "opt"
+    assert parse("build", "-c", "OPT").options.values.compilation_mode == "opt"
 
 
 def test_jobs_keywords(monkeypatch):
     monkeypatch.setattr(opts, "host_cpus", lambda: 8)
-    assert parse("build", "--jobs=auto").options["jobs"] == 8
-    assert parse("build", "-j", "HOST_CPUS").options["jobs"] == 8
-    assert parse("build", "--jobs=HOST_CPUS*0.5").options["jobs"] == 4
-    assert parse("build", "--jobs=HOST_CPUS-2").options["jobs"] == 6
-    assert parse("build", "--jobs=HOST_CPUS*0.01").options["jobs"] == 1
+    assert parse("build", "--jobs=auto").options.values.jobs == 8
+    assert parse("build", "-j", "HOST_CPUS").options.values.jobs == 8
+    assert parse("build", "--jobs=HOST_CPUS*0.5").options.values.jobs == 4
+    assert parse("build", "--jobs=HOST_CPUS-2").options.values.jobs == 6
+    assert parse("build", "--jobs=HOST_CPUS*0.01").options.values.jobs == 1
 
 
 def test_jobs_errors():
@@ -103,19 +103,19 @@ def test_jobs_errors():
 
 
 def test_explain_optional_value():
-    assert parse("build", "--explain").options["explain"] == "-"
+    assert parse("build", "--explain").options.values.explain == "-"
     assert parse("build", "--explain", "//a").options.residue == ["//a"]
-    assert parse("build", "--explain=out.txt").options["explain"] == "out.txt"
-    assert parse("build", "--toolchain_resolution_debug").options["toolchain_resolution_debug"] == ".*"
+    assert parse("build", "--explain=out.txt").options.values.explain == "out.txt"
+    assert parse("build", "--toolchain_resolution_debug").options.values.toolchain_resolution_debug == ".*"
 
 
 def test_repeatable_options_accumulate_and_single_ones_override():
     o = parse("build", "--define=a=1", "--define", "b=2", "-c", "dbg", "-c", "opt",
               "--action_env=PATH", "--action_env=X=1=2", "--extra_toolchains=//t:a").options
-    assert o["define"] == [("a", "1"), ("b", "2")]
-    assert o["compilation_mode"] == "opt"
-    assert o["action_env"] == [("PATH", None), ("X", "1=2")]
-    assert o["extra_toolchains"] == ["//t:a"]
+    assert o.values.define == (("a", "1"), ("b", "2"))
+    assert o.values.compilation_mode == "opt"
+    assert o.values.action_env == (("PATH", None), ("X", "1=2"))
+    assert o.values.extra_toolchains == ("//t:a",)
 
 
 def test_define_needs_name_and_value():
@@ -124,7 +124,7 @@ def test_define_needs_name_and_value():
 
 def test_color_and_curses_are_tristates():
     o = parse("version", "--color=yes", "--nocurses").options
-    assert (o["color"], o["curses"]) == ("yes", "no")
+    assert (o.values.color, o.values.curses) == ("yes", "no")
     assert "yes, no or auto" in error("build", "--color=sometimes").message
 
 
@@ -132,26 +132,26 @@ def test_test_options():
     o = parse("test", "--test_output=errors", "--test_filter=Foo.bar", "--test_env=HOME",
               "--test_env=A=b", "--test_arg=-v", "--test_arg", "--x", "--test_tag_filters=fast,-slow",
               "--test_size_filters=small,-large", "--build_tests_only").options
-    assert o["test_output"] == "errors"
-    assert o["test_filter"] == "Foo.bar"
-    assert o["test_env"] == [("HOME", None), ("A", "b")]
-    assert o["test_arg"] == ["-v", "--x"]
-    assert o["test_tag_filters"] == ("fast", "-slow")
-    assert o["test_size_filters"] == ("small", "-large")
-    assert o["build_tests_only"] is True
+    assert o.values.test_output == "errors"
+    assert o.values.test_filter == "Foo.bar"
+    assert o.values.test_env == (("HOME", None), ("A", "b"))
+    assert o.values.test_arg == ("-v", "--x")
+    assert o.values.test_tag_filters == ("fast", "-slow")
+    assert o.values.test_size_filters == ("small", "-large")
+    assert o.values.build_tests_only is True
     assert "not a test size" in error("test", "--test_size_filters=huge").message
 
 
 def test_cache_test_results_tristate():
-    assert parse("test", "--nocache_test_results").options["cache_test_results"] == "no"
-    assert parse("test", "--cache_test_results").options["cache_test_results"] == "yes"
-    assert parse("test", "--cache_test_results=auto").options["cache_test_results"] == "auto"
-    assert parse("test", "--cache_test_results=false").options["cache_test_results"] == "no"
+    assert parse("test", "--nocache_test_results").options.values.cache_test_results == "no"
+    assert parse("test", "--cache_test_results").options.values.cache_test_results == "yes"
+    assert parse("test", "--cache_test_results=auto").options.values.cache_test_results == "auto"
+    assert parse("test", "--cache_test_results=false").options.values.cache_test_results == "no"
 
 
 def test_test_timeout():
-    assert parse("test", "--test_timeout=10").options["test_timeout"] == (10, 10, 10, 10)
-    assert parse("test", "--test_timeout=1,-1,3,4").options["test_timeout"] == (1, 300, 3, 4)
+    assert parse("test", "--test_timeout=10").options.values.test_timeout == (10, 10, 10, 10)
+    assert parse("test", "--test_timeout=1,-1,3,4").options.values.test_timeout == (1, 300, 3, 4)
     assert "four comma-separated" in error("test", "--test_timeout=1,2").message
     assert "is not an int" in error("test", "--test_timeout=x").message
 
@@ -159,17 +159,17 @@ def test_test_timeout():
 def test_query_options():
     o = parse("query", "--output=label_kind", "--noimplicit_deps", "--notool_deps", "-k",
               "--order_output=full", "deps(//a)").options
-    assert (o["output"], o["keep_going"]) == ("label_kind", True)
-    assert o["order_output"] == "full"
+    assert (o.values.output, o.values.keep_going) == ("label_kind", True)
+    assert o.values.order_output == "full"
     # kiln has no implicit or exec-configuration edges to drop: accepted, reported as ignored.
     assert {word for word, _ in o.ignored} == {"--noimplicit_deps", "--notool_deps"}
     assert o.residue == ["deps(//a)"]
-    assert "compilation_mode" not in o.values
+    assert o.values.compilation_mode == "fastbuild" and "compilation_mode" not in o.sources
 
 
 def test_clean_options():
     o = parse("clean", "--expunge", "--async").options
-    assert o["expunge"] is True
+    assert o.values.expunge is True
     assert [word for word, _ in o.ignored] == ["--async"]
 
 
@@ -210,9 +210,9 @@ def test_starlark_flags_only_for_building_commands(tmp_path):
 def test_startup_options_and_command():
     inv = parse("--output_base", "/ob", "--nohome_rc", "--bazelrc=a.rc", "--bazelrc", "b.rc", "build", "//a")
     assert inv.command == "build"
-    assert inv.startup["output_base"] == "/ob"
-    assert inv.startup["home_rc"] is False
-    assert inv.startup["bazelrc"] == ["a.rc", "b.rc"]
+    assert inv.startup.values.output_base == "/ob"
+    assert inv.startup.values.home_rc is False
+    assert inv.startup.values.bazelrc == ("a.rc", "b.rc")
     assert inv.options.residue == ["//a"]
 
 
@@ -231,14 +231,14 @@ def test_build_option_before_command_is_not_a_startup_option():
 
 def test_options_may_follow_targets():
     o = parse("build", "//a", "-c", "opt", "//b").options
-    assert o.residue == ["//a", "//b"] and o["compilation_mode"] == "opt"
+    assert o.residue == ["//a", "//b"] and o.values.compilation_mode == "opt"
 
 
 def test_words_after_dashdash_are_untouched():
     o = parse("run", "//tool", "-c", "opt", "--", "--flag", "-c", "x", "--").options
     assert o.residue == ["//tool"]
     assert o.after_dashdash == ["--flag", "-c", "x", "--"]
-    assert o["compilation_mode"] == "opt"
+    assert o.values.compilation_mode == "opt"
 
 
 def test_subtracted_patterns_after_dashdash():
@@ -248,7 +248,7 @@ def test_subtracted_patterns_after_dashdash():
 
 def test_query_expression_after_dashdash_is_kept_as_is():
     o = parse("query", "--output=build", "--", "deps(//a)", "-", "//b", "--output=x").options
-    assert o["output"] == "build"
+    assert o.values.output == "build"
     assert o.after_dashdash == ["deps(//a)", "-", "//b", "--output=x"]
 
 
@@ -314,34 +314,34 @@ def test_rc_line_may_not_contain_residue(tmp_path):
 def test_rc_options_apply_and_command_line_wins(tmp_path):
     rc = rc_from(tmp_path, "build -c opt --keep_going --define=a=1\n")
     o = parse("build", rc=rc).options
-    assert (o["compilation_mode"], o["keep_going"]) == ("opt", True)
+    assert (o.values.compilation_mode, o.values.keep_going) == ("opt", True)
     assert o.sources["compilation_mode"] == f"{tmp_path / '.bazelrc'}:1"
     o = parse("build", "-c", "dbg", "--nokeep_going", "--define=b=2", rc=rc).options
-    assert (o["compilation_mode"], o["keep_going"]) == ("dbg", False)
-    assert o["define"] == [("a", "1"), ("b", "2")]
+    assert (o.values.compilation_mode, o.values.keep_going) == ("dbg", False)
+    assert o.values.define == (("a", "1"), ("b", "2"))
     assert o.sources["compilation_mode"] == "command line"
 
 
 def test_test_inherits_build_and_overrides_it(tmp_path):
     rc = rc_from(tmp_path, "test -c dbg\nbuild -c opt --keep_going\n")
-    assert parse("test", rc=rc).options["compilation_mode"] == "dbg"
-    assert parse("run", rc=rc).options["compilation_mode"] == "opt"
-    assert parse("build", rc=rc).options["compilation_mode"] == "opt"
-    assert parse("query", rc=rc).options["keep_going"] is False
+    assert parse("test", rc=rc).options.values.compilation_mode == "dbg"
+    assert parse("run", rc=rc).options.values.compilation_mode == "opt"
+    assert parse("build", rc=rc).options.values.compilation_mode == "opt"
+    assert parse("query", rc=rc).options.values.keep_going is False
 
 
 def test_common_skips_options_the_command_does_not_take(tmp_path):
     rc = rc_from(tmp_path, "common -c opt --keep_going --output=build --color=no\n")
-    assert parse("query", rc=rc).options["output"] == "build"
+    assert parse("query", rc=rc).options.values.output == "build"
     o = parse("clean", rc=rc).options
-    assert o["color"] == "no" and "compilation_mode" not in o.values
-    assert parse("build", rc=rc).options["compilation_mode"] == "opt"
+    assert o.values.color == "no" and o.values.compilation_mode == "fastbuild" and "compilation_mode" not in o.sources
+    assert parse("build", rc=rc).options.values.compilation_mode == "opt"
 
 
 def test_build_line_may_hold_test_options_for_test(tmp_path):
     rc = rc_from(tmp_path, "build --test_output=errors\n")
-    assert "test_output" not in parse("build", rc=rc).options.values
-    assert parse("test", rc=rc).options["test_output"] == "errors"
+    assert parse("build", rc=rc).options.values.test_output == "summary"
+    assert parse("test", rc=rc).options.values.test_output == "errors"
 
 
 def test_build_line_with_query_option_is_an_error(tmp_path):
@@ -354,15 +354,15 @@ def test_build_line_with_query_option_is_an_error(tmp_path):
 
 def test_always_lines_are_strict(tmp_path):
     rc = rc_from(tmp_path, "always --keep_going\n")
-    assert parse("build", rc=rc).options["keep_going"] is True
+    assert parse("build", rc=rc).options.values.keep_going is True
     assert "is not an option of 'kiln clean'" in error("clean", rc=rc).message
 
 
 def test_startup_lines_and_command_line_wins(tmp_path):
     rc = rc_from(tmp_path, "startup --output_base=/from/rc\n")
-    assert parse("build", rc=rc).startup["output_base"] == "/from/rc"
+    assert parse("build", rc=rc).startup.values.output_base == "/from/rc"
     inv = parse("--output_base=/from/cli", "build", rc=rc)
-    assert inv.startup["output_base"] == "/from/cli"
+    assert inv.startup.values.output_base == "/from/cli"
     assert inv.startup.sources["output_base"] == "command line"
 
 
@@ -380,7 +380,7 @@ def test_ignored_options_are_reported(tmp_path):
         ("--noincompatible_strict_action_env", IGNORED["incompatible_strict_action_env"].help),
         ("--java_runtime_version=remotejdk_17", "kiln builds no Java"),
     ]
-    assert "enable_bzlmod" not in o.values
+    assert not hasattr(o.values, "enable_bzlmod")
 
 
 def test_ignored_startup_option():
@@ -398,30 +398,30 @@ def test_experimental_flags_are_not_blanket_accepted():
 def test_config_expands_in_place(tmp_path):
     rc = rc_from(tmp_path, "build:opt -c opt --define=c=1\n")
     o = parse("build", "-c", "dbg", "--config=opt", rc=rc).options
-    assert o["compilation_mode"] == "opt"
-    assert o["config"] == ["opt"]
+    assert o.values.compilation_mode == "opt"
+    assert o.values.config == ("opt",)
     assert o.sources["compilation_mode"] == f"{tmp_path / '.bazelrc'}:1"
-    assert parse("build", "--config", "opt", "-c", "dbg", rc=rc).options["compilation_mode"] == "dbg"
+    assert parse("build", "--config", "opt", "-c", "dbg", rc=rc).options.values.compilation_mode == "dbg"
 
 
 def test_config_uses_inherited_lines(tmp_path):
     rc = rc_from(tmp_path, "build:ci --keep_going\ntest:ci --test_output=all\ncommon:ci --color=no\n")
     o = parse("test", "--config=ci", rc=rc).options
-    assert (o["keep_going"], o["test_output"], o["color"]) == (True, "all", "no")
+    assert (o.values.keep_going, o.values.test_output, o.values.color) == (True, "all", "no")
     o = parse("build", "--config=ci", rc=rc).options
-    assert (o["keep_going"], o["color"]) == (True, "no")
+    assert (o.values.keep_going, o.values.color) == (True, "no")
 
 
 def test_config_in_rc_line_and_nested(tmp_path):
     rc = rc_from(tmp_path, "build --config=ci\nbuild:ci --config=fast --keep_going\nbuild:fast -c opt\n")
     o = parse("build", rc=rc).options
-    assert (o["compilation_mode"], o["keep_going"]) == ("opt", True)
-    assert o["config"] == ["ci", "fast"]
+    assert (o.values.compilation_mode, o.values.keep_going) == ("opt", True)
+    assert o.values.config == ("ci", "fast")
 
 
 def test_config_used_twice_is_not_a_cycle(tmp_path):
     rc = rc_from(tmp_path, "build:a --config=c --config=c\nbuild:c --define=x=1\n")
-    assert parse("build", "--config=a", rc=rc).options["define"] == [("x", "1"), ("x", "1")]
+    assert parse("build", "--config=a", rc=rc).options.values.define == (("x", "1"), ("x", "1"))
 
 
 def test_config_cycle(tmp_path):
@@ -456,11 +456,11 @@ def test_config_with_starlark_flags(tmp_path):
 def test_platform_specific_config(tmp_path, monkeypatch):
     monkeypatch.setattr(opts, "_host_os_config", lambda: "linux")
     rc = rc_from(tmp_path, "common --enable_platform_specific_config\nbuild:linux -c opt\nbuild:macos -c dbg\n")
-    assert parse("build", rc=rc).options["compilation_mode"] == "opt"
+    assert parse("build", rc=rc).options.values.compilation_mode == "opt"
     # Expanded where the flag stands (in the rc file), so the command line still wins.
-    assert parse("build", "-c", "fastbuild", rc=rc).options["compilation_mode"] == "fastbuild"
+    assert parse("build", "-c", "fastbuild", rc=rc).options.values.compilation_mode == "fastbuild"
     # Only when it ends up true.
-    assert parse("build", "--noenable_platform_specific_config", rc=rc).options["compilation_mode"] == "fastbuild"
+    assert parse("build", "--noenable_platform_specific_config", rc=rc).options.values.compilation_mode == "fastbuild"
     # A missing host config is not an error.
     assert parse("query", rc=rc).command == "query"
 
@@ -475,12 +475,12 @@ def test_parse_command_line_reads_the_files_startup_options_name(tmp_path):
     (home / ".bazelrc").write_text("build --define=from=home\n")
     (tmp_path / "extra.rc").write_text("build --define=from=extra\n")
     inv = parse_command_line(["--bazelrc", str(tmp_path / "extra.rc"), "build"], workspace_root=ws, home=home)
-    assert inv.options["define"] == [("from", "ws"), ("from", "home"), ("from", "extra")]
+    assert inv.options.values.define == (("from", "ws"), ("from", "home"), ("from", "extra"))
     inv = parse_command_line(["--nohome_rc", "--noworkspace_rc", "build"], workspace_root=ws, home=home)
-    assert inv.options["define"] == []
+    assert inv.options.values.define == ()
     inv = parse_command_line(["--ignore_all_rc_files", f"--bazelrc={tmp_path / 'extra.rc'}", "build"],
                              workspace_root=ws, home=home)
-    assert inv.options["define"] == []
+    assert inv.options.values.define == ()
 
 
 def test_every_option_names_commands_kiln_has():

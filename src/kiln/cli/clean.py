@@ -16,8 +16,8 @@ def run(inv: Invocation, cwd: Path) -> int:
     workspace = find_workspace(cwd)
     # Waits for a running command: removing its outputs under it would fail it or corrupt them.
     ob, _lock = hold_output_base(inv, workspace.root)
-    prefix = inv.options.values.get("symlink_prefix") or "kiln-"
-    if inv.options.values.get("expunge"):
+    prefix = inv.options.values.symlink_prefix
+    if inv.options.values.expunge:
         print("INFO: Starting clean (this will remove the output base: cache, outputs and logs).", file=sys.stderr)
         shutil.rmtree(ob.root, ignore_errors=True)
     else:

@@ -13,7 +13,7 @@ from kiln.loading.workspace import find_workspace
 
 def run(inv: Invocation, cwd: Path) -> int:
     workspace = find_workspace(cwd)
-    ob = locate_output_base(inv.startup.values.get("output_base"), workspace.root)
+    ob = locate_output_base(inv.startup.values.output_base, workspace.root)
     configs = known(ob.root / "configurations")
     ids = inv.options.residue
     if not ids:

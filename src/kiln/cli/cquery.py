@@ -22,7 +22,7 @@ def run(inv: Invocation, cwd: Path) -> int:
     words = inv.options.residue + inv.options.after_dashdash
     if not words:
         raise CommandLineError("missing query expression. Use 'kiln cquery <expression>'")
-    output = inv.options.values.get("output") or "label"
+    output = inv.options.values.output
     if output not in _OUTPUTS:
         raise CommandLineError(f"--output={output} is not a cquery output; kiln cquery supports "
                                + ", ".join(_OUTPUTS))

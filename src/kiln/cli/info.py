@@ -16,7 +16,7 @@ from kiln.loading.workspace import find_workspace
 def run(inv: Invocation, cwd: Path) -> int:
     workspace = find_workspace(cwd)
     # Only names paths: it neither creates nor locks the output base.
-    ob = locate_output_base(inv.startup.values.get("output_base"), workspace.root)
+    ob = locate_output_base(inv.startup.values.output_base, workspace.root)
     config = make_configuration(inv)
     table = {
         "workspace": str(workspace.root),

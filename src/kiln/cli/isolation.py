@@ -11,17 +11,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
+from kiln.cli.options import Options
 from kiln.core.errors import CommandLineError
 from kiln.execution import strategies
 
 
 class IsolationChoice:
-    def __init__(self, opts: dict[str, Any], warn: Callable[[str], None]):
-        self.names = tuple(opts.get("spawn_strategy") or ())
+    def __init__(self, opts: Options, warn: Callable[[str], None]):
+        self.names = opts.spawn_strategy
         strategies.validate(self.names)
-        self.mounts = _mount_pairs(opts)
-        for name in ("sandbox_writable_path", "sandbox_tmpfs_path"):
-            for path in opts.get(name) or ():
+        self.mounts = _mount_pairs(opts.sandbox_add_mount_pair)
+        for name, paths in (("sandbox_writable_path", opts.sandbox_writable_path),
+                            ("sandbox_tmpfs_path", opts.sandbox_tmpfs_path)):
+            for path in paths:
                 if not path.startswith("/"):
                     raise CommandLineError(f"--{name}={path}: the path must be absolute")
         self.opts = opts
@@ -42,11 +44,11 @@ class IsolationChoice:
         opts = self.opts
         policy = SandboxPolicy(
             tool_dirs=host_runtime_dirs(),
-            hermetic=bool(opts.get("experimental_use_hermetic_linux_sandbox")),
-            default_allow_network=bool(opts.get("sandbox_default_allow_network", True)),
+            hermetic=opts.experimental_use_hermetic_linux_sandbox,
+            default_allow_network=opts.sandbox_default_allow_network,
             extra_mounts=self.mounts,
-            writable_paths=tuple(opts.get("sandbox_writable_path") or ()),
-            tmpfs_paths=tuple(opts.get("sandbox_tmpfs_path") or ()),
+            writable_paths=opts.sandbox_writable_path,
+            tmpfs_paths=opts.sandbox_tmpfs_path,
         )
         return Isolation(choice.mode, policy, linux_sandbox.availability()[0])
 
@@ -58,9 +60,9 @@ def local_executor(output_base: Any, cas: Any, isolation: IsolationChoice, keep_
                          keep_sandboxes=keep_sandboxes)
 
 
-def _mount_pairs(opts: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+def _mount_pairs(given: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     pairs = []
-    for text in opts.get("sandbox_add_mount_pair") or ():
+    for text in given:
         source, _, target = text.partition(":")
         target = target or source
         if not (source.startswith("/") and target.startswith("/")):

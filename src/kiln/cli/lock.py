@@ -12,8 +12,8 @@ from kiln.execution.output_lock import OutputLock, lock_output_base
 
 def hold_output_base(inv: Invocation, workspace_root: Path) -> tuple[OutputBase, OutputLock]:
     """The output base, locked for this command (waiting for another one unless --noblock_for_lock)."""
-    output_base = locate_output_base(inv.startup.values.get("output_base"), workspace_root)
-    lock = lock_output_base(output_base, block=bool(inv.startup.values.get("block_for_lock", True)),
+    output_base = locate_output_base(inv.startup.values.output_base, workspace_root)
+    lock = lock_output_base(output_base, block=inv.startup.values.block_for_lock,
                             on_wait=_say)
     return output_base, lock
 

@@ -3,7 +3,8 @@
 This module owns which options each command accepts, their types and
 defaults, the options kiln accepts but ignores, and turning
 `[startup options] COMMAND [options and residue] [-- args]` plus the rc files
-(bazelrc.py) into one `Invocation`.
+(bazelrc.py) into one `Invocation`, whose option values are one frozen typed
+value (`Options`, `StartupOptions`: a field per option, `opts.keep_going`).
 
 Syntax, as Bazel's: `--name=value`, `--name value` (never for booleans and
 tristates), `--name`/`--noname` for booleans and tristates, `-c opt`, `-c=opt`,
@@ -24,7 +25,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, make_dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -63,6 +64,16 @@ class OptionDef:
     # the next word as its value (`--explain` alone prints to the terminal).
     implicit: str | None = None
     convert: Callable[[str], Any] | None = None
+    # What `convert` returns, when it is not the kind's own type (bool, int or str).
+    converts_to: Any = None
+
+    @property
+    def annotation(self) -> Any:
+        """The type of the option's value in `Options`: a repeatable option's values are a tuple."""
+        one = self.converts_to or {BOOL: bool, INT: int}.get(self.kind, str)
+        if self.multiple:
+            return tuple[one, ...]
+        return one | None if self.default is None else one
 
     @property
     def takes_next_word(self) -> bool:
@@ -73,7 +84,7 @@ class OptionDef:
 
     def default_value(self) -> Any:
         value = self.default() if callable(self.default) else self.default
-        return list(value or ()) if self.multiple else value
+        return tuple(value or ()) if self.multiple else value
 
 
 def host_cpus() -> int:
@@ -186,11 +197,12 @@ OPTIONS = _table(
     OptionDef("explain", STR, None, commands=_BUILD, implicit="-", convert=lambda s: s or None,
               help="Say why each action ran; `--explain=FILE` writes it there, '-' is the terminal."),
     OptionDef("action_env", STR, (), commands=_BUILD, multiple=True, convert=_env_pair,
-              help="NAME or NAME=VALUE added to the environment of actions."),
-    OptionDef("define", STR, (), commands=_BUILD, multiple=True, convert=_define, help="name=value for select()."),
+              converts_to=tuple[str, str | None], help="NAME or NAME=VALUE added to the environment of actions."),
+    OptionDef("define", STR, (), commands=_BUILD, multiple=True, convert=_define,
+              converts_to=tuple[str, str], help="name=value for select()."),
     OptionDef("subcommands", BOOL, False, abbrev="s", commands=_BUILD, help="Print each command before it runs."),
     OptionDef("sandbox_debug", BOOL, False, commands=_BUILD, help="Keep sandboxes for inspection."),
-    OptionDef("spawn_strategy", STR, (), commands=_BUILD, convert=_comma_list,
+    OptionDef("spawn_strategy", STR, (), commands=_BUILD, convert=_comma_list, converts_to=tuple[str, ...],
               help="How actions run: linux-sandbox, processwrapper-sandbox, sandboxed, local or standalone; "
                    "a comma-separated list falls back in order."),
     OptionDef("sandbox_add_mount_pair", STR, (), commands=_BUILD, multiple=True,
@@ -206,6 +218,9 @@ OPTIONS = _table(
     OptionDef("experimental_ui_max_stdouterr_bytes", INT, 1048576, commands=_BUILD,
               help="At most this many bytes of an action's or test's output on the terminal (-1: no limit)."),
     OptionDef("check_visibility", BOOL, True, commands=_BUILD, help="Enforce visibility."),
+    OptionDef("stamp", BOOL, False, commands=_BUILD,
+              help="Stamp outputs with build information. kiln has no workspace status yet: the option is part of "
+                   "the configuration, seen by config_setting(values = {\"stamp\": ...}) and select()s on it."),
     OptionDef("platforms", STR, "", commands=_BUILD, help="Target platform label."),
     OptionDef("host_platform", STR, "", commands=_BUILD, help="Host platform label."),
     OptionDef("extra_toolchains", STR, (), commands=_BUILD, multiple=True,
@@ -213,7 +228,7 @@ OPTIONS = _table(
     OptionDef("extra_execution_platforms", STR, (), commands=_BUILD, multiple=True,
               help="Execution platforms considered before registered ones."),
     OptionDef("symlink_prefix", STR, "kiln-", commands=_BUILD, help="Prefix of the convenience symlinks."),
-    OptionDef("build_tag_filters", STR, (), commands=_BUILD, convert=_comma_list,
+    OptionDef("build_tag_filters", STR, (), commands=_BUILD, convert=_comma_list, converts_to=tuple[str, ...],
               help="Comma-separated tags; `-tag` excludes."),
     OptionDef("toolchain_resolution_debug", STR, None, commands=_BUILD, implicit=".*",
               help="Explain toolchain resolution for toolchain types matching this regex."),
@@ -223,12 +238,15 @@ OPTIONS = _table(
     OptionDef("test_filter", STR, None, commands=_TEST, help="Passed to tests as TESTBRIDGE_TEST_ONLY."),
     OptionDef("cache_test_results", TRISTATE, "auto", commands=_TEST, help="Reuse passing results (yes, no, auto)."),
     OptionDef("test_timeout", STR, _TIMEOUT_DEFAULTS, commands=_TEST, convert=_test_timeout,
+              converts_to=tuple[int, ...],
               help="Seconds: one value, or short,moderate,long,eternal; -1 keeps a default."),
     OptionDef("test_env", STR, (), commands=_TEST, multiple=True, convert=_env_pair,
-              help="NAME or NAME=VALUE added to the environment of tests."),
+              converts_to=tuple[str, str | None], help="NAME or NAME=VALUE added to the environment of tests."),
     OptionDef("test_arg", STR, (), commands=_TEST, multiple=True, help="Extra argument for each test."),
-    OptionDef("test_tag_filters", STR, (), commands=_TEST, convert=_comma_list, help="Comma-separated tags."),
-    OptionDef("test_size_filters", STR, (), commands=_TEST, convert=_size_filters, help="Comma-separated sizes."),
+    OptionDef("test_tag_filters", STR, (), commands=_TEST, convert=_comma_list, converts_to=tuple[str, ...],
+              help="Comma-separated tags."),
+    OptionDef("test_size_filters", STR, (), commands=_TEST, convert=_size_filters, converts_to=tuple[str, ...],
+              help="Comma-separated sizes."),
     OptionDef("build_tests_only", BOOL, False, commands=_TEST, help="Build only the tests that will run."),
     # query.
     OptionDef("output", ENUM, "label", commands=_QUERY | frozenset({"cquery"}),
@@ -275,9 +293,22 @@ IGNORED_STARTUP = _table(
 _COMMAND_LINE_ONLY = frozenset({"bazelrc", "home_rc", "workspace_rc", "ignore_all_rc_files", "system_rc"})
 
 
+def _options_value(name: str, table: dict[str, OptionDef], doc: str) -> type:
+    """A frozen dataclass with one typed field per option of `table`: typos fail, values are immutable."""
+    # A given __doc__ also spares dataclasses deriving one from the signature, which is slow.
+    return make_dataclass(name, [(opt.name, opt.annotation) for opt in table.values()], frozen=True,
+                          namespace={"__module__": __name__, "__doc__": doc})
+
+
+# Every field is present for every command: an option the command does not take keeps its default
+# (parsing refuses to set it), so consumers never ask whether an option exists.
+Options = _options_value("Options", OPTIONS, "The values of kiln's command options, after rc files and the command line.")
+StartupOptions = _options_value("StartupOptions", STARTUP_OPTIONS, "The values of kiln's startup options.")
+
+
 @dataclass(frozen=True)
 class ParsedOptions:
-    values: dict[str, Any]
+    values: Any  # Options or StartupOptions
     starlark_flags: dict[str, str] = field(default_factory=dict)
     residue: list[str] = field(default_factory=list)
     after_dashdash: list[str] = field(default_factory=list)
@@ -285,9 +316,6 @@ class ParsedOptions:
     # Option name (or Starlark flag label) -> where its value was last set:
     # "FILE:LINE" or "command line". Options left at their default are absent.
     sources: dict[str, str] = field(default_factory=dict)
-
-    def __getitem__(self, name: str) -> Any:
-        return self.values[name]
 
 
 @dataclass(frozen=True)
@@ -326,9 +354,9 @@ class _Occurrence:
 def parse_command_line(argv: list[str], *, workspace_root: Path | None, home: Path | None) -> Invocation:
     """Reads the rc files the command line's startup options ask for, then parses."""
     startup, _ = _parse_startup(argv, RcOptions())
-    rc = read_rc_files(workspace_root, home, [Path(p) for p in startup["bazelrc"]],
-                       workspace_rc=startup["workspace_rc"], home_rc=startup["home_rc"],
-                       ignore_all=startup["ignore_all_rc_files"])
+    given = startup.values
+    rc = read_rc_files(workspace_root, home, [Path(p) for p in given.bazelrc], workspace_rc=given.workspace_rc,
+                       home_rc=given.home_rc, ignore_all=given.ignore_all_rc_files)
     return parse_args(argv, rc)
 
 
@@ -343,7 +371,7 @@ def parse_args(argv: list[str], rc: RcOptions | None) -> Invocation:
     words += [_Word(text, None) for text in rest[1:]]
     occurrences, residue, after = _flatten(words, command, rc)
     occurrences = _add_platform_config(occurrences, command, rc)
-    options = _apply(occurrences, command, OPTIONS, residue, after)
+    options = _apply(occurrences, command, OPTIONS, Options, residue, after)
     return Invocation(startup, command, options, rc)
 
 
@@ -363,7 +391,7 @@ def _parse_startup(argv: list[str], rc: RcOptions) -> tuple[ParsedOptions, list[
         if word.source is not None and occ.key in _COMMAND_LINE_ONLY:
             raise CommandLineError(f"--{occ.key} can only be given on the command line", location=word.location)
         occurrences.append(occ)
-    startup = _apply(occurrences, "startup", STARTUP_OPTIONS, [], [])
+    startup = _apply(occurrences, "startup", STARTUP_OPTIONS, StartupOptions, [], [])
     return startup, argv[max(0, i - rc_count):]
 
 
@@ -518,11 +546,12 @@ def _skippable(occ: _Occurrence) -> bool:
     return any(_applies(occ, c) for c in COMMANDS if source.command in command_chain(c))
 
 
-def _apply(
-    occurrences: list[_Occurrence], command: str, table: dict[str, OptionDef], residue: list[str], after: list[str]
-) -> ParsedOptions:
-    values = {name: opt.default_value() for name, opt in table.items() if opt.applies_to(command)}
-    result = ParsedOptions(values, residue=residue, after_dashdash=after)
+def _apply(occurrences: list[_Occurrence], command: str, table: dict[str, OptionDef], value_class: type,
+           residue: list[str], after: list[str]) -> ParsedOptions:
+    values = {name: opt.default_value() for name, opt in table.items()}
+    starlark_flags: dict[str, str] = {}
+    ignored: list[tuple[str, str]] = []
+    sources: dict[str, str] = {}
     for occ in occurrences:
         word, opt = occ.word, occ.opt
         if not _applies(occ, command):
@@ -531,13 +560,13 @@ def _apply(
             raise CommandLineError(f"{occ.text.partition('=')[0]} is not an option of 'kiln {command}'",
                                    location=word.location)
         if opt is None:
-            result.starlark_flags[occ.key] = occ.raw or ""
+            starlark_flags[occ.key] = occ.raw or ""
         elif table.get(opt.name) is not opt:
-            result.ignored.append((occ.text, opt.help))
+            ignored.append((occ.text, opt.help))
             continue
         elif opt.multiple:
-            values[opt.name].append(_convert(occ))
+            values[opt.name] += (_convert(occ),)
         else:
             values[opt.name] = _convert(occ)
-        result.sources[occ.key] = word.where
-    return result
+        sources[occ.key] = word.where
+    return ParsedOptions(value_class(**values), starlark_flags, residue, after, ignored, sources)

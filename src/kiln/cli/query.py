@@ -36,17 +36,16 @@ def run(inv: Invocation, cwd: Path) -> int:
         raise CommandLineError("missing query expression. Use 'kiln query <expression>'")
     expression = " ".join(words)
     workspace = find_workspace(cwd)
-    opts = inv.options.values
     output_base, _lock = hold_output_base(inv, workspace.root)
-    output = opts.get("output") or "label"
+    output = inv.options.values.output
     if output == "transitions":
         raise CommandLineError("--output=transitions is a cquery output: use 'kiln cquery'")
-    order = opts.get("order_output") or "auto"
-    keep_going = bool(opts.get("keep_going"))
+    order = inv.options.values.order_output
+    keep_going = inv.options.values.keep_going
     # A query's answer depends only on the BUILD and .bzl files it read: reuse it while they are unchanged.
     cache = SavedResults(output_base.root / "queries", output_base.tmp, output_base.root)
     key = cache.key("query", expression, output, order, keep_going, workspace.offset_of(cwd),
-                    opts.get("incompatible_disallow_empty_glob", True), str(workspace.root))
+                    inv.options.values.incompatible_disallow_empty_glob, str(workspace.root))
     saved = cache.load(key)
     if saved is not None:
         sys.stdout.write(saved)
@@ -60,7 +59,7 @@ def run(inv: Invocation, cwd: Path) -> int:
 
     loader = Loader(workspace, default_registry(),
                     report=lambda level, text: print(f"{level}: {text}", file=sys.stderr),
-                    disallow_empty_glob=bool(opts.get("incompatible_disallow_empty_glob", True)),
+                    disallow_empty_glob=inv.options.values.incompatible_disallow_empty_glob,
                     external_dir=output_base.root / "external")
     env = LoaderQueryEnvironment(loader, workspace.offset_of(cwd))
     result = evaluate(expression, env, keep_going=keep_going)

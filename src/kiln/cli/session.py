@@ -25,7 +25,7 @@ from kiln.cli.saved_results import SavedResults
 from kiln.cli.ui import Reporter
 from kiln.core.actions import Action, requirements_from_tags
 from kiln.core.artifacts import Artifact
-from kiln.core.config import HOST_PLATFORM, Configuration
+from kiln.core.config import CONFIGURATION_OPTIONS, HOST_PLATFORM, Configuration
 from kiln.core.errors import AnalysisError, CommandLineError, KilnError
 from kiln.core.labels import Label, parse_label
 from kiln.core.providers import RunEnvironmentInfo
@@ -67,29 +67,40 @@ def make_configuration(inv: Invocation) -> Configuration:
         label = Label(wellknown.canonical_repo(label.repo), label.package, label.name)
         flags.append((str(label), value))
     action_env = []
-    for name, value in opts.get("action_env") or ():
+    for name, value in opts.action_env:
         if value is None:
             value = os.environ.get(name)
             if value is None:
                 continue
         action_env.append((name, value))
     platform = HOST_PLATFORM
-    if opts.get("platforms"):
+    if opts.platforms:
         # Bazel takes a list but uses its first platform as the target platform.
-        text = opts["platforms"].split(",")[0]
+        text = opts.platforms.split(",")[0]
         try:
             label = parse_label(text)
         except KilnError as e:
             raise CommandLineError(f"invalid --platforms={text}: {e.message}") from None
         platform = str(Label(wellknown.canonical_repo(label.repo), label.package, label.name))
     return Configuration(
-        compilation_mode=opts.get("compilation_mode") or "fastbuild",
+        compilation_mode=opts.compilation_mode,
         cpu=host_cpu(),
         platform=platform,
-        defines=tuple(sorted(dict(opts.get("define") or ()).items())),
+        defines=tuple(sorted(dict(opts.define).items())),
         flags=tuple(sorted(flags)),
         action_env=tuple(sorted(action_env)),
+        options=tuple((name, text) for name in CONFIGURATION_OPTIONS for text in _option_texts(getattr(opts, name))),
     )
+
+
+def _option_texts(value: bool | str | tuple[str, ...]) -> tuple[str, ...]:
+    """An option's value as Configuration.options holds it: a repeatable option's items one by one,
+    comma-separated items apart (Bazel's list options split on commas), booleans as true/false."""
+    if isinstance(value, bool):
+        return ("true" if value else "false",)
+    if isinstance(value, tuple):
+        return tuple(part for item in value for part in item.split(",") if part)
+    return (value,)
 
 
 def host_cpu() -> str:
@@ -111,7 +122,7 @@ class Session:
         # Held until the command ends (kiln run lets go before it starts the program).
         self.output_base, self.lock = hold_output_base(inv, self.workspace.root)
         self.events = EventBus()
-        explain = self.opts.get("explain")
+        explain = self.opts.explain
         self._explain_file = None
         if explain == "-":
             explain_stream = sys.stderr
@@ -120,18 +131,18 @@ class Session:
             explain_stream = self._explain_file
         else:
             explain_stream = None
-        if self.opts.get("host_platform"):
+        if self.opts.host_platform:
             raise CommandLineError("--host_platform is not supported by kiln: the host platform is the detected "
                                    "@platforms//host; register other execution platforms with "
                                    "--extra_execution_platforms or register_execution_platforms()")
-        color = {"yes": True, "no": False}.get(str(self.opts.get("color") or "auto"))
-        curses = {"yes": True, "no": False}.get(str(self.opts.get("curses") or "auto"))
-        if not self.opts.get("show_progress", True):
+        color = {"yes": True, "no": False}.get(self.opts.color)
+        curses = {"yes": True, "no": False}.get(self.opts.curses)
+        if not self.opts.show_progress:
             curses = False
         self.reporter = Reporter(live=curses, color=color, explain=explain_stream,
-                                 test_output=self.opts.get("test_output") or "summary")
+                                 test_output=self.opts.test_output)
         self.events.subscribe(self.reporter)
-        if self.opts.get("announce_rc"):
+        if self.opts.announce_rc:
             self._announce_rc()
 
     def _announce_rc(self) -> None:
@@ -162,7 +173,7 @@ class Session:
         return Loader(
             self.workspace, default_registry(),
             report=lambda level, text: self.events.post(Message(level, text)),
-            disallow_empty_glob=bool(self.opts.get("incompatible_disallow_empty_glob", True)),
+            disallow_empty_glob=self.opts.incompatible_disallow_empty_glob,
             external_dir=external,
             repositories=HostRepositories(external),
         )
@@ -172,12 +183,12 @@ class Session:
         from kiln.analysis.analyzer import Analyzer
         from kiln.analysis.toolchains import ToolchainOptions
 
-        def patterns(name: str) -> tuple[str, ...]:
+        def patterns(values: tuple[str, ...]) -> tuple[str, ...]:
             # Each occurrence may itself be a comma-separated list, as in Bazel.
-            return tuple(p for value in self.opts.get(name) or () for p in value.split(",") if p)
+            return tuple(p for value in values for p in value.split(",") if p)
 
-        debug = self.opts.get("toolchain_resolution_debug")
-        options = ToolchainOptions(patterns("extra_toolchains"), patterns("extra_execution_platforms"),
+        debug = self.opts.toolchain_resolution_debug
+        options = ToolchainOptions(patterns(self.opts.extra_toolchains), patterns(self.opts.extra_execution_platforms),
                                    debug if debug not in (None, "-.*") else None)
         if options.debug is not None:
             try:
@@ -186,7 +197,7 @@ class Session:
                 raise CommandLineError(f"--toolchain_resolution_debug={options.debug}: not a regular "
                                        f"expression: {e}") from None
         return Analyzer(self.loader, self.top_config, toolchain_options=options,
-                        check_visibility=bool(self.opts.get("check_visibility", True)))
+                        check_visibility=self.opts.check_visibility)
 
     # ---- phases ----------------------------------------------------------
 
@@ -196,7 +207,7 @@ class Session:
         opts = self.opts
         cache = SavedResults(self.output_base.root / "plans", self.output_base.tmp, self.output_base.root)
         key = cache.key(command, tuple(patterns), self.offset, config, tuple(sorted(
-            (k, repr(opts.get(k))) for k in _ANALYSIS_OPTIONS)), str(self.workspace.root))
+            (k, repr(getattr(opts, k))) for k in _ANALYSIS_OPTIONS)), str(self.workspace.root))
         plan = cache.load(key)
         if plan is not None:
             return plan, set()
@@ -206,22 +217,22 @@ class Session:
         from kiln.cli.config_store import remember
         from kiln.loading.target_patterns import PatternResolver
 
-        resolver = PatternResolver(self.loader, self.offset, keep_going=bool(opts.get("keep_going")))
+        resolver = PatternResolver(self.loader, self.offset, keep_going=opts.keep_going)
         targets = resolver.resolve(patterns)
         for err in resolver.errors:
             self.events.error(err.render())
         self.pattern_errors = len(resolver.errors)
-        build_tags = tuple(opts.get("build_tag_filters") or ())
+        build_tags = opts.build_tag_filters
         if build_tags:
             targets = [t for t in targets if tags_pass(t.tags, build_tags)]
         tests = expand_tests(self.loader, targets) if expand_tests else []
-        test_tags = tuple(opts.get("test_tag_filters") or ())
-        sizes = tuple(opts.get("test_size_filters") or ())
+        test_tags = opts.test_tag_filters
+        sizes = opts.test_size_filters
         if test_tags:
             tests = [t for t in tests if tags_pass(t.tags, test_tags)]
         if sizes:
             tests = [t for t in tests if tags_pass((t.attrs.get("size") or "medium",), sizes)]
-        if tests and opts.get("build_tests_only"):
+        if tests and opts.build_tests_only:
             targets = tests
         elif tests:
             targets = list({t.label: t for t in [*targets, *tests]}.values())
@@ -230,8 +241,8 @@ class Session:
         try:
             analyzer.target_platform(config)
         except KilnError as e:
-            raise CommandLineError(f"--platforms={self.opts.get('platforms')}: {e.message}") from None
-        keep_going = bool(opts.get("keep_going"))
+            raise CommandLineError(f"--platforms={self.opts.platforms}: {e.message}") from None
+        keep_going = opts.keep_going
         top: list[TopTarget] = []
         failed: set[Label] = set()
         reported: set[str] = set()
@@ -297,7 +308,7 @@ class Session:
     @property
     def max_shown(self) -> int:
         """--experimental_ui_max_stdouterr_bytes: how much of an action's or test's output to print."""
-        return int(self.opts.get("experimental_ui_max_stdouterr_bytes", 1048576))
+        return self.opts.experimental_ui_max_stdouterr_bytes
 
     def execute(self, plan: Plan) -> BuildResult:
         isolation = IsolationChoice(self.opts, self.events.warning)
@@ -317,23 +328,23 @@ class Session:
         materialized = MaterializedOutputs(self.output_base.materialized_outputs, self.output_base.tmp)
         # Every build records action keys so that a later --explain can say what changed.
         explainer = Explainer(self.output_base.root / "explain", self.output_base.tmp,
-                              enabled=bool(self.opts.get("explain")))
+                              enabled=bool(self.opts.explain))
         scheduler = Scheduler(
             workspace_root=self.workspace.root,
             cas=cas,
             action_cache=ActionCache(self.output_base.action_cache, self.output_base.tmp),
             file_digests=file_digests,
             executor=LazyExecutor(lambda: local_executor(self.output_base, cas, isolation,
-                                                        bool(self.opts.get("sandbox_debug")))),
+                                                        self.opts.sandbox_debug)),
             materializer=Materializer(self.output_base.execroot, cas, self.output_base.tmp, materialized),
             output_view=OutputView(cas, self.output_base.execroot / "kiln-out/_tmp/actions", self.max_shown,
-                                   f"{self.opts.get('symlink_prefix') or 'kiln-'}out/_tmp/actions"),
+                                   f"{self.opts.symlink_prefix}out/_tmp/actions"),
             events=self.events,
-            jobs=int(self.opts.get("jobs") or os.cpu_count() or 1),
-            keep_going=bool(self.opts.get("keep_going")),
+            jobs=self.opts.jobs,
+            keep_going=self.opts.keep_going,
             locations=plan.locations,
             explainer=explainer,
-            subcommands=bool(self.opts.get("subcommands")),
+            subcommands=self.opts.subcommands,
         )
         self.scheduler = scheduler
         try:
@@ -359,7 +370,7 @@ class Session:
         return BuildResult(outcome.ok and not failed, plan.top, outcome, failed, tuple(plan.skipped))
 
     def link_convenience_symlinks(self, config: Configuration) -> None:
-        prefix = self.opts.get("symlink_prefix") or "kiln-"
+        prefix = self.opts.symlink_prefix
         if prefix == "/":
             return
         links = {
@@ -401,7 +412,7 @@ class Session:
             self._explain_file.close()
 
     def display_path(self, art: Artifact) -> str:
-        prefix = self.opts.get("symlink_prefix") or "kiln-"
+        prefix = self.opts.symlink_prefix
         if art.is_source:
             return art.exec_path
         # kiln-bin is the top-level configuration's bin directory; other configurations' files
@@ -411,7 +422,7 @@ class Session:
         return art.exec_path
 
     def display_path_for_log(self, spec: Any) -> str:
-        prefix = self.opts.get("symlink_prefix") or "kiln-"
+        prefix = self.opts.symlink_prefix
         return f"{prefix}testlogs/{spec.package}/{spec.name}/test.log" if spec.package else f"{prefix}testlogs/{spec.name}/test.log"
 
     def output_path(self, art: Artifact) -> Path:

@@ -64,12 +64,12 @@ def run(inv: Invocation, cwd: Path) -> int:
     execroot = session.output_base.execroot
 
     base_env = {"PATH": "/bin:/usr/bin:/usr/local/bin"}
-    for name, value in opts.get("test_env") or ():
+    for name, value in opts.test_env:
         if value is None:
             value = os.environ.get(name)
         if value is not None:
             base_env[name] = value
-    cache_mode = str(opts.get("cache_test_results") or "auto")
+    cache_mode = opts.cache_test_results
     runner = TestRunner(
         executor=scheduler.executor.get(),
         sandbox_base=session.output_base.sandboxes,
@@ -77,13 +77,13 @@ def run(inv: Invocation, cwd: Path) -> int:
         cache_dir=session.output_base.test_cache,
         tmp=session.output_base.tmp,
         input_of=scheduler.input_of,
-        test_filter=opts.get("test_filter"),
+        test_filter=opts.test_filter,
         use_cache=cache_mode != "no",
         base_env=base_env,
         repo_mapping=plan.repo_mapping,
         max_shown=session.max_shown,
-        keep_sandboxes=bool(opts.get("sandbox_debug")),
-        stream=sys.stderr if opts.get("test_output") == "streamed" else None,
+        keep_sandboxes=opts.sandbox_debug,
+        stream=sys.stderr if opts.test_output == "streamed" else None,
     )
     results: list[TestFinished] = []
     specs = []
@@ -98,8 +98,8 @@ def run(inv: Invocation, cwd: Path) -> int:
         run_env = t.run_env or RunEnvironmentInfo()
         specs.append(TestSpec(
             str(t.label), t.label.package, t.label.name, t.executable, t.runfiles,
-            t.size or "medium", _timeout(t, opts.get("test_timeout")),
-            tuple(run_env.args) + tuple(opts.get("test_arg") or ()), tuple(run_env.environment), t.requirements,
+            t.size or "medium", _timeout(t, opts.test_timeout),
+            tuple(run_env.args) + opts.test_arg, tuple(run_env.environment), t.requirements,
         ))
 
     def one(spec: TestSpec) -> TestFinished:
@@ -110,7 +110,7 @@ def run(inv: Invocation, cwd: Path) -> int:
         return event
 
     # Streamed output from several tests at once would interleave: run them one at a time.
-    jobs = 1 if runner.stream else int(opts.get("jobs") or os.cpu_count() or 1)
+    jobs = 1 if runner.stream else opts.jobs
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         results.extend(pool.map(one, specs))
     session.reporter.report_tests(results)

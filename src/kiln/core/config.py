@@ -18,6 +18,16 @@ from functools import cached_property
 # Platform labels are kept in canonical form, so `--platforms=@platforms//host` is the default configuration.
 HOST_PLATFORM = "@platforms//host:host"
 
+# The native options a configuration holds besides its own fields (compilation_mode, cpu, platforms,
+# define), sorted: the ones kiln accepts that change what actions produce, and so the ones a
+# config_setting(values = ...) may test. --stamp (rules_python's and rules_rust's stamp detection and
+# skylib's selects.with_or test it); the toolchains and execution platforms considered before the registered
+# ones. Options that change only how kiln runs (--jobs, --keep_going, sandbox, test and UI options) stay
+# out: they must not change the configuration's id, or equal outputs would be built twice.
+CONFIGURATION_OPTIONS = ("extra_execution_platforms", "extra_toolchains", "stamp")
+# config_setting's names for the options that are fields of their own.
+_OPTION_FIELDS = {"compilation_mode": "compilation_mode", "cpu": "cpu", "platforms": "platform"}
+
 
 @dataclass(frozen=True)
 class Configuration:
@@ -31,8 +41,10 @@ class Configuration:
     flags: tuple[tuple[str, str], ...] = ()
     # --action_env values resolved against the client environment, sorted.
     action_env: tuple[tuple[str, str], ...] = ()
-    # Other native options a config_setting's `values` may test (name -> value as written), sorted.
-    options: tuple[tuple[str, str], ...] = ()
+    # CONFIGURATION_OPTIONS' values (name, value), by name; a repeatable option has a pair per value,
+    # in command-line order, and none when it is empty; booleans are "true" or "false". The default is
+    # the command line's defaults, as for every field.
+    options: tuple[tuple[str, str], ...] = (("stamp", "false"),)
     # Builds tools for the execution platform (an attribute's cfg = "exec").
     is_exec: bool = False
     # (field, value) pairs transitions changed from the top-level configuration, sorted.
@@ -83,16 +95,12 @@ class Configuration:
                 return v
         return None
 
-    def option(self, name: str) -> str | None:
-        if name == "compilation_mode":
-            return self.compilation_mode
-        if name == "cpu":
-            return self.cpu
-        if name == "platforms":
-            return self.platform
-        for k, v in self.options:
-            if k == name:
-                return v
+    def option_values(self, name: str) -> tuple[str, ...] | None:
+        """The values of a native option config_setting(values = ...) may test; None for any other name."""
+        if name in _OPTION_FIELDS:
+            return (getattr(self, _OPTION_FIELDS[name]),)
+        if name in CONFIGURATION_OPTIONS:
+            return tuple(v for k, v in self.options if k == name)
         return None
 
     def with_flags(self, changes: dict[str, str]) -> Configuration:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from kiln.analysis.providers import BuildSettingInfo, ConfigMatchingInfo, ConstraintValueInfo
 from kiln.analysis.toolchain_resolution import missing_constraints
 from kiln.core.attrs import Attr, AttrType
+from kiln.core.config import CONFIGURATION_OPTIONS
 from kiln.core.errors import AnalysisError
 from kiln.core.rule_class import RuleClass
 
@@ -78,6 +79,10 @@ def _render(value):
     return str(value)
 
 
+def _same_value(actual, expected):
+    return actual == expected or (actual in _TRUE and expected in _TRUE) or (actual in _FALSE and expected in _FALSE)
+
+
 def _config_setting(ctx):
     settings = set()
     mismatch = ""
@@ -88,11 +93,13 @@ def _config_setting(ctx):
             actual = ctx.config.define(key)
             ok = actual == val
         else:
-            actual = ctx.config.option(name)
-            if actual is None:
-                raise ctx.error(f"unknown option: '{name}' (kiln's config_setting supports compilation_mode, "
-                                "cpu, define and the options it knows)", attribute="values")
-            ok = actual == expected or (actual in _TRUE and expected in _TRUE) or (actual in _FALSE and expected in _FALSE)
+            values = ctx.config.option_values(name)
+            if values is None:
+                raise ctx.error(f"unknown option: '{name}' (kiln's config_setting supports compilation_mode, cpu, "
+                                f"platforms, define, {', '.join(CONFIGURATION_OPTIONS)})", attribute="values")
+            actual = ",".join(values)
+            # As Bazel: each comma-separated expected value must be among a repeatable option's values.
+            ok = all(any(_same_value(v, part) for v in values) for part in expected.split(","))
         if not ok and not mismatch:
             mismatch = f"{name}={actual!r} (wants {expected!r})"
     for key, val in sorted(ctx.attr.define_values.items()):
