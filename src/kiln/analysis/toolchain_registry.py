@@ -68,7 +68,7 @@ class ToolchainRegistry:
     def _declared(self, config: Configuration) -> tuple[DeclaredToolchainInfo, ...]:
         found = self._candidates.get(config)
         if found is None:
-            found = tuple(self._expand(self._registrations(), config, DeclaredToolchainInfo, "toolchain",
+            found = tuple(self._expand(self._registrations(), config, DeclaredToolchainInfo, ("toolchain",),
                                        "register_toolchains"))
             self._candidates[config] = found
         return found
@@ -81,15 +81,19 @@ class ToolchainRegistry:
             registrations = ([Registration(p, flag) for p in self._options.extra_execution_platforms]
                              + list(self._loader.execution_platform_registrations())
                              + [Registration(HOST_PLATFORM, Location("the host platform"))])
-            platforms = self._expand(registrations, config, PlatformInfo, "platform", "register_execution_platforms")
+            platforms = self._expand(registrations, config, PlatformInfo, ("platform", "host_platform"),
+                                     "register_execution_platforms")
             # The host platform is last, and each platform counts once, where it first appears.
             found = tuple({p.label: p for p in reversed(platforms)}.values())[::-1]
             self._exec_platforms[config] = found
         return found
 
     def _expand(self, registrations: list[Registration], config: Configuration, provider: type,
-                kind: str, function: str) -> list[Any]:
-        """Each pattern's targets analysed for `provider`; wildcards keep only `kind` rules."""
+                kinds: tuple[str, ...], function: str) -> list[Any]:
+        """Each pattern's targets analysed for `provider`; wildcards keep only rules of `kinds`.
+
+        A target named alone must be of those kinds (or an alias): analysing anything else could need
+        toolchains itself."""
         out: list[Any] = []
         resolver = PatternResolver(self._loader, skip_manual=False)
         for reg in registrations:
@@ -97,11 +101,13 @@ class ToolchainRegistry:
                 pattern = resolver.parse(reg.pattern)
                 targets = resolver.targets_of(pattern)
                 if pattern.kind is not PatternKind.SINGLE:
-                    targets = [t for t in targets if isinstance(t, RuleTarget) and t.rule_class.name == kind]
+                    targets = [t for t in targets if isinstance(t, RuleTarget) and t.rule_class.name in kinds]
                 for t in targets:
+                    if not (isinstance(t, RuleTarget) and t.rule_class.name in (*kinds, "alias")):
+                        raise AnalysisError(f"'{t.label}' is a {t.rule_kind}, not a {kinds[0]}() target")
                     info = self._analyze(t.label, config).get(provider)
                     if info is None:
-                        raise AnalysisError(f"'{t.label}' is a {t.rule_kind}, not a {kind}() target")
+                        raise AnalysisError(f"'{t.label}' is a {t.rule_kind}, not a {kinds[0]}() target")
                     out.append(info)
             except KilnError as e:
                 if reg.location.line:  # written in MODULE.bazel or WORKSPACE

@@ -72,7 +72,9 @@ def _blame_caller(frames: list[tuple[str, int, str]], message: str, location: Lo
     for i in range(len(frames) - 1, -1, -1):
         if not frames[i][0].startswith(KILN_SOURCE_PREFIX):
             called = frames[i + 1][2] if i + 1 < len(frames) else ""
-            if called and message.startswith("Error in fail: "):
+            if called.startswith("_kiln_") and message.startswith("Error in fail: "):
+                message = message[len("Error in fail: "):]  # a kiln helper's message names the builtin itself
+            elif called and message.startswith("Error in fail: "):
                 message = f"Error in {called}: " + message[len("Error in fail: "):]
             return Location(frames[i][0], frames[i][1]), message
     return location, message

@@ -32,14 +32,22 @@ native = struct({native_fields})
 def provider(doc = "", fields = None, init = None):
     return struct
 
-def _kiln_attr(**kwargs):
-    return None
+def _kiln_attr(kind):
+    def _kiln_attr_function(**kwargs):
+        cfg = kwargs.get("cfg")
+        if type(cfg) == "string" and cfg not in ("exec", "target"):
+            fail('attr.%s(): cfg = "%s" is not a configuration kiln knows (use "exec", "target" or a transition)'
+                 % (kind, cfg))
+        return None
+    return _kiln_attr_function
 
 attr = struct(
-    label = _kiln_attr, label_list = _kiln_attr, label_keyed_string_dict = _kiln_attr,
-    string_keyed_label_dict = _kiln_attr, string = _kiln_attr, string_list = _kiln_attr,
-    string_dict = _kiln_attr, string_list_dict = _kiln_attr, int = _kiln_attr, int_list = _kiln_attr,
-    bool = _kiln_attr, output = _kiln_attr, output_list = _kiln_attr,
+    label = _kiln_attr("label"), label_list = _kiln_attr("label_list"),
+    label_keyed_string_dict = _kiln_attr("label_keyed_string_dict"),
+    string_keyed_label_dict = _kiln_attr("string_keyed_label_dict"), string = _kiln_attr("string"),
+    string_list = _kiln_attr("string_list"), string_dict = _kiln_attr("string_dict"),
+    string_list_dict = _kiln_attr("string_list_dict"), int = _kiln_attr("int"), int_list = _kiln_attr("int_list"),
+    bool = _kiln_attr("bool"), output = _kiln_attr("output"), output_list = _kiln_attr("output_list"),
 )
 
 def rule(implementation = None, **kwargs):
