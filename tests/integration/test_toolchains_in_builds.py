@@ -233,3 +233,25 @@ def test_an_unknown_cfg_value_in_a_bzl_attribute(ws):
     assert ("ERROR: t/defs.bzl:1: attr.label(): cfg = \"host\" is not a configuration kiln knows "
             "(use \"exec\", \"target\" or a transition)") in r.stderr
     assert "Traceback" not in r.output
+
+
+def test_target_settings_choose_a_toolchain_by_flag(ws):
+    interpreter = _other_python()
+    ws.write("MODULE.bazel", 'register_toolchains("//tc:all")\n')
+    ws.write("tc/BUILD.bazel", '''
+load("@bazel_skylib//rules:common_settings.bzl", "string_flag")
+string_flag(name = "py", build_setting_default = "default")
+config_setting(name = "is_312", flag_values = {":py": "3.12"})
+py_runtime(name = "r312", interpreter_path = "%s", interpreter_version_info = {"major": "3", "minor": "12"})
+py_runtime_pair(name = "p312", py3_runtime = ":r312")
+toolchain(name = "t312", toolchain = ":p312", toolchain_type = "@rules_python//python:toolchain_type",
+          target_settings = [":is_312"])
+''' % interpreter)
+    _version_app(ws)
+    r = ws.kiln("run", "//app:main")
+    assert "running on %d.%d" % os.sys.version_info[:2] in r.stdout, r.output
+    r = ws.kiln("run", "//app:main", "--//tc:py=3.12")
+    assert r.code == 0, r.output
+    assert "running on 3.12" in r.stdout
+    r = ws.kiln("build", "//app:main", "--toolchain_resolution_debug=python")
+    assert "Rejected toolchain //tc:p312; mismatching config settings: //tc:is_312" in r.stderr, r.output
