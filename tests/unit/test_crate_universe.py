@@ -9,7 +9,8 @@ import pytest
 import starlark as sl
 
 from kiln.core.errors import LoadingError, Location
-from kiln.loading.module_file import read_module_files
+from kiln.loading.module_files import read_module_files
+from kiln.repos.definitions import default_definitions
 from kiln.repos.cargo_cfg import HostTarget, target_matches
 from kiln.repos.cargo_versions import req_matches
 from kiln.repos.crate_cargo import read_lock, read_manifest
@@ -48,7 +49,7 @@ def lock(*packages: tuple[str, str, list[str] | None]) -> str:
 
 
 def index(root: Path, repo: str = "crates") -> CrateIndex:
-    return build_crate_index(read_module_files(root), repo, root, host=LINUX)
+    return build_crate_index(read_module_files(root, default_definitions()), repo, root, host=LINUX)
 
 
 MODULE_FROM_CARGO = '''module(name = "ws")
@@ -311,7 +312,7 @@ crate.from_specs()
 crate.from_specs(name = "other")
 use_repo(crate, "crates", "other")
 '''})
-    info = read_module_files(tmp_path)
+    info = read_module_files(tmp_path, default_definitions())
     assert sorted(crate_universes(info)) == ["crates", "other"]
     crates = build_crate_index(info, "crates", tmp_path, host=LINUX)
     assert sorted(crates.crates) == ["mylib", "rand07", "serde"]
@@ -334,7 +335,7 @@ crate.from_specs()
 crate.spec(package = "serde", version = "1", repositories = ["crate_index"])
 '''})
     with pytest.raises(LoadingError) as e:
-        crate_universes(read_module_files(tmp_path))
+        crate_universes(read_module_files(tmp_path, default_definitions()))
     assert e.value.message == "crate.spec() applies to repository 'crate_index', but the crate universes are: crates"
     assert e.value.location.line == 3
 

@@ -7,7 +7,11 @@ from pathlib import Path
 import pytest
 
 from kiln.core.errors import LoadingError, Location
-from kiln.loading.module_file import CRATE_UNIVERSE_DEFS, ModuleInfo, Registration, read_module_files
+from kiln.loading.module_files import read_module_files
+from kiln.loading.module_info import ModuleInfo, Registration
+from kiln.repos.crate_universe import is_crate_extension, is_workspace_crate_rule
+from kiln.repos.crate_workspace import CRATE_UNIVERSE_DEFS
+from kiln.repos.definitions import default_definitions
 
 CRATE = '"@rules_rust//crate_universe:extensions.bzl", "crate"'
 
@@ -17,7 +21,7 @@ def evaluate(tmp_path: Path, module: str | None = None, workspace: str | None = 
         (tmp_path / "MODULE.bazel").write_text(module)
     if workspace is not None:
         (tmp_path / "WORKSPACE").write_text(workspace)
-    return read_module_files(tmp_path)
+    return read_module_files(tmp_path, default_definitions())
 
 
 def error(tmp_path: Path, module: str | None = None, workspace: str | None = None) -> LoadingError:
@@ -54,7 +58,7 @@ use_repo(crate, "crate_index")
     decl = info.repos["crate_index"]
     assert (decl.generated_name, decl.kind, decl.usage) == ("crate_index", "crate", usage)
     assert decl.location.line == 13
-    assert info.crate_universe_usages() == [usage]
+    assert [u for u in info.extensions if is_crate_extension(u)] == [usage]
 
 
 def test_use_repo_aliases_and_dev_dependency(tmp_path):
@@ -97,7 +101,7 @@ def test_extension_through_repo_name_of_bazel_dep(tmp_path):
 crate = use_extension("@rr//crate_universe:extensions.bzl", "crate")
 crate.from_specs()
 ''')
-    assert info.extensions[0].repo == "rules_rust" and info.extensions[0].is_crate_universe
+    assert info.extensions[0].repo == "rules_rust" and is_crate_extension(info.extensions[0])
 
 
 def test_misspelt_tag_attribute(tmp_path):
@@ -159,11 +163,10 @@ rust = use_extension("@rules_rust//rust:extensions.bzl", "rust")
 rust.toolchain(edition = "2021", versions = ["1.84.0"])
 use_repo(rust, "rust_toolchains")
 ''')
-    assert info.rust_edition == "2021"
     assert [r.pattern for r in info.toolchains] == ["@rust_toolchains//:all"]
     assert info.extensions[0].tags[0].attrs == {"edition": "2021", "versions": ["1.84.0"]}
     assert info.repos["rust_toolchains"].kind == "rust"
-    assert not info.extensions[0].is_crate_universe
+    assert not is_crate_extension(info.extensions[0])
 
 
 def test_registering_from_a_repository_not_visible(tmp_path):
@@ -222,10 +225,10 @@ crate_repositories()
 
 def test_workspace_crates_repository(tmp_path):
     info = evaluate(tmp_path, workspace=WORKSPACE)
-    assert info.name == "pyo3_example" and info.rust_edition == "2018"
+    assert info.name == "pyo3_example"
     [usage] = info.extensions
     assert (usage.bzl_label, usage.name) == (CRATE_UNIVERSE_DEFS, "crates_repository")
-    assert usage.is_crate_universe
+    assert is_workspace_crate_rule(usage)
     [tag] = usage.tags
     assert tag.location == Location("WORKSPACE", 12, 1)
     assert tag.attrs["packages"] == {"pyo3": {"version": "0.23", "features": ["extension-module"]}}

@@ -23,7 +23,7 @@ from kiln.core.labels import Label
 from kiln.core.patterns import PatternKind
 from kiln.core.rule_class import ToolchainTypeRequirement
 from kiln.loading.loader import Loader
-from kiln.loading.module_file import Registration
+from kiln.loading.module_info import Registration
 from kiln.loading.package import RuleTarget
 from kiln.loading.target_patterns import PatternResolver
 

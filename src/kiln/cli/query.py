@@ -53,14 +53,12 @@ def run(inv: Invocation, cwd: Path) -> int:
             print("INFO: Empty results", file=sys.stderr)
         return ExitCode.SUCCESS
 
-    from kiln.loading.loader import Loader
+    from kiln.cli.loading_setup import new_loader
     from kiln.query import evaluate, format_result
-    from kiln.rules import default_registry
 
-    loader = Loader(workspace, default_registry(),
-                    report=lambda level, text: print(f"{level}: {text}", file=sys.stderr),
-                    disallow_empty_glob=inv.options.values.incompatible_disallow_empty_glob,
-                    external_dir=output_base.root / "external")
+    loader = new_loader(workspace, output_base.root,
+                        disallow_empty_glob=inv.options.values.incompatible_disallow_empty_glob,
+                        report=lambda level, text: print(f"{level}: {text}", file=sys.stderr))
     env = LoaderQueryEnvironment(loader, workspace.offset_of(cwd))
     result = evaluate(expression, env, keep_going=keep_going)
     for w in result.warnings:

@@ -163,20 +163,11 @@ class Session:
 
     @cached_property
     def loader(self) -> Any:
-        # Imported here: a command served from a saved plan never evaluates Starlark.
-        from kiln.loading.loader import Loader
-        from kiln.rules import default_registry
+        from kiln.cli.loading_setup import new_loader
 
-        from kiln.repos.host_repos import HostRepositories
-
-        external = self.output_base.root / "external"
-        return Loader(
-            self.workspace, default_registry(),
-            report=lambda level, text: self.events.post(Message(level, text)),
-            disallow_empty_glob=self.opts.incompatible_disallow_empty_glob,
-            external_dir=external,
-            repositories=HostRepositories(external),
-        )
+        return new_loader(self.workspace, self.output_base.root,
+                          disallow_empty_glob=self.opts.incompatible_disallow_empty_glob,
+                          report=lambda level, text: self.events.post(Message(level, text)))
 
     def analyzer(self) -> Any:
         """An analyzer for this command's configuration, with its toolchain options."""

@@ -22,7 +22,10 @@ from kiln.core.rule_class import RuleClass, RuleRegistry
 from kiln.core.select import Select
 from kiln.loading import wellknown
 from kiln.loading.markers import SelectTable
-from kiln.loading.module_file import Registration, read_module_files
+from kiln.loading.extension_schema import RepositoryDefinitions
+from kiln.loading.module_files import read_module_files
+from kiln.loading.module_info import Registration
+from kiln.loading.repository_resolver import RepositoryResolver
 from kiln.loading.package import Package
 from kiln.loading.package_builder import PackageBuilder
 from kiln.loading.source_files import read_source
@@ -61,17 +64,14 @@ class Loader:
         report: Callable[[str, str], None] | None = None,
         disallow_empty_glob: bool = True,
         external_repos: dict[str, Path] | None = None,
-        external_dir: Path | None = None,
-        repositories: Callable[[str], tuple[Path, tuple[str, ...]] | None] | None = None,
+        repositories: RepositoryResolver | None = None,
+        definitions: RepositoryDefinitions = RepositoryDefinitions(),
     ):
         self.workspace = workspace
         self.registry = registry
         # Repositories generated on disk (e.g. @crate_index from crate_universe), by name.
         self.external_repos = dict(external_repos or {})
-        # Where repositories kiln generates (crate indexes) are written.
-        self.external_dir = external_dir
-        # The repository resolver the command layer wires in: a repo's directory and the files whose
-        # change invalidates it, or None for a name it does not define.
+        # The repository resolver the command layer wires in (kiln.repos).
         self.repositories = repositories
         self.report = report or (lambda level, text: print(f"{level}: {text}", file=sys.stderr))
         self.disallow_empty_glob = disallow_empty_glob
@@ -88,7 +88,7 @@ class Loader:
         # What this session read, for caching its results: files and listed directories.
         self.files_read: set[str] = set()
         self.dirs_read: set[str] = set()
-        self.module = read_module_files(workspace.root)
+        self.module = read_module_files(workspace.root, definitions)
         self.files_read.update(self.module.files)
         # `@<module name>//...` is the main repository, as in Bazel.
         self.repo_mapping = {self.module.name: ""} if self.module.name else {}
@@ -157,15 +157,11 @@ class Loader:
             return self.workspace.root
         if repo in self.external_repos:
             return self.external_repos[repo]
-        found = self.repositories(repo) if self.repositories is not None else None
+        found = self.repositories(repo, self.module) if self.repositories is not None else None
         if found is not None:
-            directory, files = found
-            self.files_read.update(files)
-            self.external_repos[repo] = directory
-            return directory
-        decl = self.module.repos.get(repo)
-        if decl is not None and decl.kind in _CRATE_REPO_KINDS and self.external_dir is not None:
-            return self._generate_crate_repo(repo, decl)
+            self.files_read.update(found.files)
+            self.external_repos[repo] = found.directory
+            return found.directory
         canonical = wellknown.canonical_repo(repo)
         if canonical in wellknown.WELL_KNOWN_REPOS:
             return wellknown.BUILTIN_REPOS / canonical
@@ -179,18 +175,6 @@ class Loader:
             return self.module.name if has_module_file else None
         canonical = wellknown.canonical_repo(repo)
         return canonical if canonical in wellknown.WELL_KNOWN_REPOS else None
-
-    def _generate_crate_repo(self, repo: str, decl: Any) -> Path:
-        """Writes @repo's BUILD and defs.bzl from the Cargo files its crate_universe names."""
-        from kiln.repos.crate_repo_files import write_crate_repo
-        from kiln.repos.crate_universe import build_crate_index
-
-        index = build_crate_index(self.module, decl.generated_name, self.workspace.root)
-        directory = self.external_dir / decl.generated_name
-        write_crate_repo(index, directory, self.workspace.root, repo=repo)
-        self.files_read.update(index.files)
-        self.external_repos[repo] = directory
-        return directory
 
     def _load(self, pkg_id: PackageId) -> Package:
         root = self.repo_root(pkg_id.repo)
@@ -498,8 +482,6 @@ class Loader:
                 "exports_files", "package_group", "subpackages", "licenses")
         return {k: self._builtins[k] for k in keep}
 
-
-_CRATE_REPO_KINDS = ("crate", "crates_repository", "crates_vendor")
 
 # Rules Bazel has natively that kiln does not build; calling one says so instead of "not found".
 UNSUPPORTED_NATIVE_RULES = (

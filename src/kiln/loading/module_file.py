@@ -1,39 +1,33 @@
-"""MODULE.bazel and WORKSPACE: the workspace's name and the rule sets it uses.
+"""MODULE.bazel: the module's name, its bazel_deps, module extensions and registrations.
 
-kiln provides the well-known rule sets itself, so `bazel_dep` on them (and
-WORKSPACE's `http_archive` of them) is accepted without fetching anything.
-Every other directive fails with a message naming it, never silently.
+kiln provides the well-known rule sets itself, so `bazel_dep` on them is
+accepted without fetching anything. Every other directive fails with a
+message naming it, never silently.
 
-Module extensions are recorded, not run: `use_extension` of an extension kiln
-implements (see kiln.repos.crate_tags) returns a proxy whose tag calls are
-recorded with their attributes and lines, and `use_repo` records which of the
-extension's repositories the module imports. kiln.repos.crate_universe turns
-the crate_universe usages (and WORKSPACE's `crates_repository`) into crate
-repositories. Any other extension is reported at its `use_extension` call.
+Module extensions are recorded, not run: `use_extension` of an extension a
+rule set registered (RepositoryDefinitions) returns a proxy whose tag calls
+are recorded with their attributes and lines, and `use_repo` records which
+of the extension's repositories the module imports; kiln.repos generates
+them. Any other extension is reported at its `use_extension` call.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import starlark as sl
 
 from kiln.core.errors import KilnError, LabelError, LoadingError, Location
 from kiln.core.labels import PackageId, parse_label
-from kiln.core.patterns import parse_pattern
 from kiln.loading import wellknown
 from kiln.loading.call_sites import CallSites
+from kiln.loading.extension_schema import ModuleExtension, RepositoryDefinitions, check_attrs
+from kiln.loading.module_eval import (HARMLESS_MODULES, Recorder, check_registered_repos, registrar,
+                                      unsupported)
+from kiln.loading.module_info import ExtensionUsage, ModuleInfo, RepoDecl, Tag
 from kiln.loading.source_files import read_source
-from kiln.loading.starlark_errors import call_frames, parse_location, to_kiln_error
-from kiln.repos import crate_tags
-
-GLOBALS = sl.Globals.extended_by([sl.LibraryExtension.StructType, sl.LibraryExtension.Json])
-
-# Modules whose names Bazel users depend on that kiln needs nothing from.
-HARMLESS_MODULES = frozenset({"rules_cc", "rules_license", "rules_shell", "rules_pkg", "protobuf", "rules_proto"})
 
 # Directives the next issues implement; until then they are named in the error.
 _LATER = {
@@ -47,13 +41,6 @@ _LATER = {
     "inject_repo": "inject_repo",
     "override_repo": "override_repo",
 }
-
-# Where WORKSPACE's crate_universe rules come from; their calls are recorded as
-# an ExtensionUsage of this "file" named after the rule, with one tag of the same name.
-CRATE_UNIVERSE_DEFS = "@rules_rust//crate_universe:defs.bzl"
-WORKSPACE_CRATE_RULES = ("crates_repository", "crates_vendor")
-
-_PRELUDE_NAME = "<kiln MODULE.bazel prelude>"
 
 # Evaluated in the MODULE.bazel module before the user's text. A tag call
 # becomes `_kiln_tag(usage index, tag name, kwargs)`; a Starlark struct of
@@ -73,223 +60,13 @@ def use_repo(extension_proxy, *args, **kwargs):
 '''
 
 
-@dataclass
-class Tag:
-    """One tag call on an extension proxy (`crate.spec(...)`), or one WORKSPACE rule call."""
-
-    name: str
-    attrs: dict[str, Any]
-    line: int = 0
-    column: int = 0
-    file: str = ""
-    # Lines of dict keys inside the call, e.g. "packages.pyo3" -> 18 (WORKSPACE crates_repository).
-    key_lines: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def location(self) -> Location:
-        return Location(self.file, self.line, self.column)
-
-    def key_location(self, attr: str, key: str) -> Location:
-        line = self.key_lines.get(f"{attr}.{key}")
-        return Location(self.file, line, 0) if line else self.location
-
-
-@dataclass
-class ExtensionUsage:
-    """A `use_extension` call and everything done through its proxy.
-
-    `bzl_label` is as written; `repo`/`path` name the .bzl canonically
-    (`rules_rust`, `crate_universe/extensions.bzl`). WORKSPACE's
-    crates_repository/crates_vendor calls are recorded as usages of
-    CRATE_UNIVERSE_DEFS named after the rule.
-    """
-
-    bzl_label: str
-    name: str
-    dev_dependency: bool = False
-    isolate: bool = False
-    tags: list[Tag] = field(default_factory=list)
-    # use_repo: apparent name in this module -> repository name the extension generates.
-    imports: dict[str, str] = field(default_factory=dict)
-    repo: str = ""
-    path: str = ""
-    file: str = ""
-    line: int = 0
-    column: int = 0
-
-    @property
-    def location(self) -> Location:
-        return Location(self.file, self.line, self.column)
-
-    def tags_named(self, name: str) -> list[Tag]:
-        return [t for t in self.tags if t.name == name]
-
-    @property
-    def is_crate_universe(self) -> bool:
-        return crate_tags.is_crate_extension(self.repo, self.path, self.name) or (
-            self.bzl_label == CRATE_UNIVERSE_DEFS and self.name in WORKSPACE_CRATE_RULES
-        )
-
-
-@dataclass
-class RepoDecl:
-    """A repository the workspace declares and BUILD files may name as `@name`."""
-
-    name: str            # apparent name (`@name//...` in BUILD files)
-    generated_name: str  # the name its extension or rule gives it
-    kind: str            # extension name ("crate", "rust", ...) or WORKSPACE rule ("crates_repository")
-    usage: ExtensionUsage
-    location: Location
-
-
-@dataclass(frozen=True)
-class Registration:
-    """A register_toolchains / register_execution_platforms target pattern, as written, and where."""
-
-    pattern: str
-    location: Location
-    dev_dependency: bool = False
-
-
-@dataclass
-class ModuleInfo:
-    name: str = ""
-    version: str = ""
-    repo_name: str = ""
-    bazel_deps: dict[str, str] = field(default_factory=dict)  # apparent name -> module name
-    files: list[str] = field(default_factory=list)
-    extensions: list[ExtensionUsage] = field(default_factory=list)
-    repos: dict[str, RepoDecl] = field(default_factory=dict)
-    # In Bazel's order: the root module's MODULE.bazel, then WORKSPACE (kiln reads no other module's).
-    toolchains: list[Registration] = field(default_factory=list)
-    execution_platforms: list[Registration] = field(default_factory=list)
-    rust_edition: str = ""  # rust.toolchain(edition) / rust_register_toolchains(edition)
-
-    def crate_universe_usages(self) -> list[ExtensionUsage]:
-        return [u for u in self.extensions if u.is_crate_universe]
-
-    @property
-    def main_repo_names(self) -> frozenset[str]:
-        """Apparent names of the main repository (`@<module name>//`)."""
-        return frozenset(n for n in (self.name, self.repo_name) if n)
-
-
-def read_module_files(root: Path) -> ModuleInfo:
-    info = ModuleInfo()
-    module_file = root / "MODULE.bazel"
-    if module_file.is_file():
-        _evaluate_module(module_file, info)
-    for name in ("WORKSPACE.bazel", "WORKSPACE"):
-        ws = root / name
-        if ws.is_file():
-            from kiln.loading.workspace_file import evaluate_workspace  # WORKSPACE is rare: load on demand
-
-            evaluate_workspace(ws, info)
-            break
-    return info
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.pending: KilnError | None = None
-
-    def guard(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return fn(*args, **kwargs)
-            except KilnError as e:
-                self.pending = e
-                raise
-
-        return wrapper
-
-    def run(self, path: Path, display: str, module: Any, loader: Any = None, *, text: str | None = None,
-            prelude: str | None = None) -> None:
-        source = read_source(path, display) if text is None else text
-        try:
-            if prelude is not None:
-                sl.eval(module, sl.parse(_PRELUDE_NAME, prelude), GLOBALS)
-            ast = sl.parse(display, source)
-            sl.eval(module, ast, GLOBALS, loader)
-        except sl.StarlarkError as e:
-            err = to_kiln_error(str(e), self.pending, source)
-            _relocate_prelude_error(err, str(e), source)
-            raise err from None
-
-
-def _relocate_prelude_error(err: KilnError, text: str, source: str) -> None:
-    """An error inside the prelude's use_extension/use_repo/tag wrappers is the error of the user's call."""
-    arrow = parse_location(text)
-    if arrow is None or arrow.file != _PRELUDE_NAME:
-        return
-    user = [f for f in call_frames(text) if f[0] != _PRELUDE_NAME]
-    if not user:
-        return
-    file, line, _ = user[-1]
-    suffix = f" (called from {user[0][0]}:{user[0][1]})"
-    if err.message.endswith(suffix):
-        err.message = err.message[: -len(suffix)]
-    if err.location is None or err.location.file == _PRELUDE_NAME:
-        lines = source.splitlines()
-        column = 0
-        if 0 < line <= len(lines):
-            text_line = lines[line - 1]
-            column = len(text_line) - len(text_line.lstrip()) + 1
-        err.location = Location(file, line, column)
-
-
-def registrar(fn: str, file: str, sites: CallSites, into: list[Registration], *, dev: bool) -> Callable[..., None]:
-    """register_toolchains / register_execution_platforms: patterns recorded with their line."""
-
-    def register(*patterns: Any, **kwargs: Any) -> None:
-        line, column = sites.call(fn)
-        where = Location(file, line, column)
-        extra = set(kwargs) - ({"dev_dependency"} if dev else set())
-        if extra:
-            raise LoadingError(f"{fn}() got an unexpected keyword argument '{sorted(extra)[0]}'", location=where)
-        dev_dependency = kwargs.get("dev_dependency", False)
-        if not isinstance(dev_dependency, bool):
-            raise LoadingError(f"{fn}(): dev_dependency must be a bool", location=where)
-        for pattern in patterns:
-            if not isinstance(pattern, str):
-                raise LoadingError(f"{fn}() takes target patterns as strings, got {pattern!r}", location=where)
-            try:
-                parse_pattern(pattern)
-            except LabelError as e:
-                raise LoadingError(f"{fn}(\"{pattern}\"): {e.message}", location=where) from None
-            into.append(Registration(pattern, where, dev_dependency))
-
-    return register
-
-
-def check_registered_repos(info: ModuleInfo, file: str, visible: Callable[[str], bool]) -> None:
-    """Each registration of `file` names a repository the file can see (checked once all of it is read)."""
-    for fn, registrations in (("register_toolchains", info.toolchains),
-                              ("register_execution_platforms", info.execution_platforms)):
-        for r in registrations:
-            repo = parse_pattern(r.pattern).repo
-            if r.location.file == file and not visible(repo):
-                raise LoadingError(f"{fn}(\"{r.pattern}\"): no repository '@{repo}' is visible from {file}",
-                                   location=r.location)
-
-
-def unsupported(what: str, file: str) -> Callable[..., Any]:
-    def fail(*args: Any, **kwargs: Any) -> None:
-        raise LoadingError(f"kiln does not support {what} in {file} yet")
-
-    return fail
-
-
-# ---- MODULE.bazel -----------------------------------------------------------
-
-
-def _evaluate_module(path: Path, info: ModuleInfo) -> None:
+def evaluate_module(path: Path, info: ModuleInfo, definitions: RepositoryDefinitions) -> None:
     info.files.append(str(path))
     rec = Recorder()
     display = "MODULE.bazel"
     text = read_source(path, display)
     sites = CallSites(text)
-    specs: list[crate_tags.ExtensionSpec] = []
+    specs: list[ModuleExtension] = []
 
     def module(name: str = "", version: str = "", compatibility_level: int = 0, repo_name: str = "",
                bazel_compatibility: Any = None) -> None:
@@ -319,7 +96,7 @@ def _evaluate_module(path: Path, info: ModuleInfo) -> None:
         except LabelError as e:
             raise LoadingError(f"use_extension(): {e.message}", location=where) from None
         repo = wellknown.canonical_repo(label.repo)
-        spec = crate_tags.find_extension(repo, label.relative_path(), name)
+        spec = definitions.extension(repo, label.relative_path(), name)
         if spec is None:
             raise LoadingError(f"kiln does not implement the module extension '{name}' from {bzl} yet",
                                location=where)
@@ -335,12 +112,10 @@ def _evaluate_module(path: Path, info: ModuleInfo) -> None:
         usage, spec = info.extensions[index], specs[index]
         line, column = sites.method(tag_name)
         where = Location(display, line, column)
-        why = crate_tags.check_attrs(f"{usage.name}.{tag_name}()", spec.tags[tag_name], attrs)
+        why = check_attrs(f"{usage.name}.{tag_name}()", spec.tags[tag_name], attrs)
         if why:
             raise LoadingError(why, location=where)
         usage.tags.append(Tag(tag_name, dict(attrs), line, column, display))
-        if spec is crate_tags.RUST_EXTENSION and tag_name == "toolchain" and isinstance(attrs.get("edition"), str):
-            info.rust_edition = attrs["edition"]
 
     def use_repo(index: int, args: list[Any], kwargs: dict[str, Any]) -> None:
         line, column = sites.call("use_repo")
@@ -375,9 +150,9 @@ def _evaluate_module(path: Path, info: ModuleInfo) -> None:
     try:
         rec.run(path, display, m, text=text, prelude=_MODULE_PRELUDE)
     except KilnError as e:
-        _explain_proxy_error(e, info, text)
+        _explain_proxy_error(e, info, text, definitions)
         raise
-    _check_crate_imports(info)
+    _check_imports(info, specs)
     check_registered_repos(info, display, visible)
 
 
@@ -388,7 +163,7 @@ def _not_a_proxy(fn: str, value: Any) -> None:
 _NO_ATTR = re.compile(r"^Object of type `struct` has no attribute `(\w+)`(?:, did you mean `(\w+)`\?)?$")
 
 
-def _explain_proxy_error(err: KilnError, info: ModuleInfo, text: str) -> None:
+def _explain_proxy_error(err: KilnError, info: ModuleInfo, text: str, definitions: RepositoryDefinitions) -> None:
     """Starlark's own messages for misused extension proxies, in the terms of module extensions."""
     if err.location is None or err.location.file != "MODULE.bazel":
         return
@@ -407,7 +182,7 @@ def _explain_proxy_error(err: KilnError, info: ModuleInfo, text: str) -> None:
     for usage in info.extensions:
         decl = lines[usage.line - 1] if 0 < usage.line <= len(lines) else ""
         if re.match(rf"\s*{var}\s*=\s*use_extension\s*\(", decl):
-            spec = crate_tags.find_extension(usage.repo, usage.path, usage.name)
+            spec = definitions.extension(usage.repo, usage.path, usage.name)
             tags = ", ".join(sorted(spec.tags)) if spec else ""
             hint = f" (did you mean '{m.group(2)}'?)" if m.group(2) else ""
             err.message = (f"module extension '{usage.name}' from {usage.bzl_label} has no tag class "
@@ -415,21 +190,18 @@ def _explain_proxy_error(err: KilnError, info: ModuleInfo, text: str) -> None:
             return
 
 
-def _check_crate_imports(info: ModuleInfo) -> None:
-    """use_repo of the crate extension must name a repository one of its from_cargo/from_specs tags makes."""
-    usages = [u for u in info.extensions if crate_tags.is_crate_extension(u.repo, u.path, u.name)]
-    generated: list[str] = []
-    for usage in usages:
-        for t in usage.tags:
-            if t.name in ("from_cargo", "from_specs"):
-                generated.append(t.attrs.get("name") or crate_tags.DEFAULT_CRATE_REPO)
+def _check_imports(info: ModuleInfo, specs: list[ModuleExtension]) -> None:
+    """use_repo must name a repository the extension generates (when it says which it does)."""
     for decl in info.repos.values():
-        if decl.usage in usages and decl.generated_name not in generated:
-            made = ", ".join(sorted(set(generated))) or "none (it needs crate.from_cargo() or crate.from_specs())"
+        spec = next(s for u, s in zip(info.extensions, specs) if u is decl.usage)
+        if spec.generated_repos is None:
+            continue
+        usages = [u for u, s in zip(info.extensions, specs) if s is spec]
+        generated = spec.generated_repos(usages)
+        if decl.generated_name not in generated:
+            made = ", ".join(sorted(generated)) or "none"
             raise LoadingError(
-                f"module extension 'crate' from {decl.usage.bzl_label} does not generate repository "
+                f"module extension '{spec.name}' from {decl.usage.bzl_label} does not generate repository "
                 f"'{decl.generated_name}', yet use_repo() imports it; it generates: {made}",
                 location=decl.location,
             )
-
-

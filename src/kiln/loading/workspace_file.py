@@ -1,8 +1,10 @@
-"""WORKSPACE / WORKSPACE.bazel: the workspace name, well-known rule sets, crates_repository and registrations.
+"""WORKSPACE / WORKSPACE.bazel: the workspace's name, well-known rule sets, repository rules and registrations.
 
-Fetching a well-known rule set is a no-op (kiln has it built in);
-crates_repository and crates_vendor are recorded like MODULE.bazel's crate
-extension; every other repository rule fails with a message naming it.
+Fetching a well-known rule set is a no-op (kiln has it built in). The
+repository rules and helpers a rule set registered (RepositoryDefinitions'
+WORKSPACE .bzls) are recorded like a module extension's tags; every other
+repository rule fails with a message naming it. A `load()` sees every symbol
+kiln provides for WORKSPACE files, whichever .bzl it names.
 """
 
 from __future__ import annotations
@@ -15,54 +17,20 @@ import starlark as sl
 from kiln.core.errors import LoadingError, Location
 from kiln.loading import wellknown
 from kiln.loading.call_sites import CallSites
+from kiln.loading.extension_schema import RepositoryDefinitions, WorkspaceBzl, WorkspaceRule
+from kiln.loading.module_eval import (GLOBALS, HARMLESS_MODULES, Recorder, check_registered_repos, registrar,
+                                      unsupported)
+from kiln.loading.module_info import ExtensionUsage, ModuleInfo, RepoDecl, Tag
 from kiln.loading.source_files import read_source
-from kiln.loading.module_file import (
-    CRATE_UNIVERSE_DEFS,
-    ExtensionUsage,
-    GLOBALS,
-    HARMLESS_MODULES,
-    ModuleInfo,
-    Recorder,
-    RepoDecl,
-    Tag,
-    WORKSPACE_CRATE_RULES,
-    check_registered_repos,
-    registrar,
-    unsupported,
-)
-from kiln.repos import crate_tags
 
-
-def _crate_helper(kind: str, tag: crate_tags.TagClass, display: str) -> Callable[..., Any]:
-    """WORKSPACE's crate.spec()/crate.annotation(): the attributes as a dict, checked like the bzlmod tags."""
-
-    def helper(**attrs: Any) -> dict[str, Any]:
-        why = crate_tags.check_attrs(f"crate.{kind}()", tag, attrs)
-        if why:
-            raise LoadingError(why)
-        return {k: v for k, v in attrs.items() if v is not None}
-
-    return helper
-
-
-_WORKSPACE_SPEC = crate_tags.TagClass(
-    {k: v for k, v in crate_tags.SPEC_ATTRS.items() if k not in ("repositories", "package_alias")}
-)
-_WORKSPACE_ANNOTATION = crate_tags.TagClass(
-    {k: v for k, v in crate_tags.ANNOTATION_ATTRS.items() if k not in ("repositories", "crate")}
+# Setup macros of the well-known rule sets: nothing to do, kiln has them built in.
+_SETUP_FUNCTIONS = (
+    "py_repositories", "rules_python_dependencies", "bazel_skylib_workspace", "aspect_bazel_lib_dependencies",
+    "pip_install_dependencies", "rules_pkg_dependencies",
 )
 
-_CRATE_STRUCT = """
-crate = struct(
-    spec = _kiln_crate_spec,
-    annotation = _kiln_crate_annotation,
-    select = _kiln_crate_select,
-    workspace_member = _kiln_crate_workspace_member,
-)
-"""
 
-
-def evaluate_workspace(path: Path, info: ModuleInfo) -> None:
+def evaluate_workspace(path: Path, info: ModuleInfo, definitions: RepositoryDefinitions) -> None:
     info.files.append(str(path))
     rec = Recorder()
     display = path.name
@@ -80,71 +48,51 @@ def evaluate_workspace(path: Path, info: ModuleInfo) -> None:
     def noop(*args: Any, **kwargs: Any) -> None:
         return None
 
-    def rust_register_toolchains(*args: Any, edition: Any = None, **kwargs: Any) -> None:
-        if isinstance(edition, str):
-            info.rust_edition = edition
-
-    def crate_rule(rule: str) -> Callable[..., None]:
+    def repository_rule(bzl: WorkspaceBzl, rule: WorkspaceRule) -> Callable[..., None]:
         def record(**attrs: Any) -> None:
-            line, column = sites.call(rule)
+            line, column = sites.call(rule.name)
             where = Location(display, line, column)
             name = attrs.get("name")
             if not isinstance(name, str) or not name:
-                raise LoadingError(f"{rule}() needs a name", location=where)
-            _check_workspace_crate_attrs(rule, attrs, where)
+                raise LoadingError(f"{rule.name}() needs a name", location=where)
+            why = rule.check(attrs)
+            if why:
+                raise LoadingError(why, location=where)
             if name in info.repos:
-                raise LoadingError(f"{rule}(name = \"{name}\"): the repository name '{name}' is already in use",
+                raise LoadingError(f"{rule.name}(name = \"{name}\"): the repository name '{name}' is already in use",
                                    location=where)
             key_lines = {}
-            for attr in ("packages", "annotations"):
+            for attr in rule.keyed_attrs:
                 if isinstance(attrs.get(attr), dict):
                     key_lines.update(sites.key_lines(text, line, column, attr, list(attrs[attr])))
-            tag = Tag(rule, {k: v for k, v in attrs.items() if v is not None}, line, column, display, key_lines)
+            tag = Tag(rule.name, {k: v for k, v in attrs.items() if v is not None}, line, column, display, key_lines)
             usage = ExtensionUsage(
-                bzl_label=CRATE_UNIVERSE_DEFS, name=rule, repo="rules_rust", path="crate_universe/defs.bzl",
+                bzl_label=bzl.label, name=rule.name, repo=bzl.repo, path=bzl.path,
                 file=display, line=line, column=column, tags=[tag], imports={name: name},
             )
             info.extensions.append(usage)
-            info.repos[name] = RepoDecl(name, name, rule, usage, where)
+            info.repos[name] = RepoDecl(name, name, rule.name, usage, where)
 
         return record
-
-    def select(common: Any = None, selects: Any = None) -> dict[str, Any]:
-        return {"common": common, "selects": selects or {}}
-
-    def workspace_member(version: str = "", sha256: str = "") -> dict[str, Any]:
-        return {"version": version, "sha256": sha256}
-
-    def config(**attrs: Any) -> dict[str, Any]:
-        return {k: v for k, v in attrs.items() if v is not None}
-
-    setup_functions = {
-        "py_repositories", "rules_python_dependencies", "bazel_skylib_workspace", "aspect_bazel_lib_dependencies",
-        "rules_rust_dependencies", "pip_install_dependencies", "rules_pkg_dependencies",
-        "crate_universe_dependencies", "rust_repositories", "rust_analyzer_dependencies",
-        # `load("@crate_index//:defs.bzl", "crate_repositories")`: the crates are kiln's to fetch.
-        "crate_repositories",
-    }
 
     def load_module(module_id: str) -> Any:
         mod = sl.Module()
         for fn in ("http_archive", "git_repository", "local_repository", "new_local_repository", "http_file"):
             mod.add_callable(fn, rec.guard(archive))
-        for fn in setup_functions:
+        for fn in _SETUP_FUNCTIONS:
             mod.add_callable(fn, rec.guard(noop))
-        mod.add_callable("rust_register_toolchains", rec.guard(rust_register_toolchains))
         for fn in ("python_register_toolchains", "pip_parse"):
             mod.add_callable(fn, rec.guard(unsupported(fn, display)))
-        for rule in WORKSPACE_CRATE_RULES:
-            mod.add_callable(rule, rec.guard(crate_rule(rule)))
-        mod.add_callable("_kiln_crate_spec", rec.guard(_crate_helper("spec", _WORKSPACE_SPEC, display)))
-        mod.add_callable("_kiln_crate_annotation",
-                         rec.guard(_crate_helper("annotation", _WORKSPACE_ANNOTATION, display)))
-        mod.add_callable("_kiln_crate_select", rec.guard(select))
-        mod.add_callable("_kiln_crate_workspace_member", rec.guard(workspace_member))
-        mod.add_callable("render_config", rec.guard(config))
-        mod.add_callable("splicing_config", rec.guard(config))
-        sl.eval(mod, sl.parse("<kiln crate_universe>", _CRATE_STRUCT), GLOBALS)
+        for bzl in definitions.workspace_bzls:
+            for fn in bzl.setup_functions:
+                mod.add_callable(fn, rec.guard(noop))
+            for rule in bzl.rules:
+                mod.add_callable(rule.name, rec.guard(repository_rule(bzl, rule)))
+            for fn_name, fn in bzl.functions.items():
+                mod.add_callable(fn_name, rec.guard(fn))
+        for bzl in definitions.workspace_bzls:
+            if bzl.starlark:
+                sl.eval(mod, sl.parse(f"<kiln {bzl.label}>", bzl.starlark), GLOBALS)
         return mod.freeze()
 
     def visible(repo: str) -> bool:
@@ -162,26 +110,3 @@ def evaluate_workspace(path: Path, info: ModuleInfo) -> None:
         m.add_callable(fn, rec.guard(archive))
     rec.run(path, display, m, sl.FileLoader(load_module), text=text)
     check_registered_repos(info, display, visible)
-
-
-def _check_workspace_crate_attrs(rule: str, attrs: dict[str, Any], where: Location) -> None:
-    def fail(why: str) -> None:
-        raise LoadingError(f"{rule}(name = \"{attrs['name']}\"): {why}", location=where)
-
-    packages = attrs.get("packages")
-    if packages is not None:
-        if not isinstance(packages, dict) or not all(isinstance(v, dict) for v in packages.values()):
-            fail("'packages' must be a dict of crate names to crate.spec(...)")
-    annotations = attrs.get("annotations")
-    if annotations is not None:
-        ok = isinstance(annotations, dict) and all(
-            isinstance(v, list) and all(isinstance(a, dict) for a in v) for v in annotations.values()
-        )
-        if not ok:
-            fail("'annotations' must be a dict of crate names to lists of crate.annotation(...)")
-    manifests = attrs.get("manifests")
-    if manifests is not None and not (isinstance(manifests, list) and all(isinstance(x, str) for x in manifests)):
-        fail("'manifests' must be a list of labels")
-    for key in ("cargo_lockfile", "lockfile"):
-        if attrs.get(key) is not None and not isinstance(attrs[key], str):
-            fail(f"'{key}' must be a label")

@@ -1,10 +1,7 @@
 """The module extensions kiln implements for Rust, and the tags each accepts.
 
-MODULE.bazel's `use_extension` is checked against this table: a known
-extension gets a proxy whose fields are its tag classes, a tag's attributes
-are checked by name (a misspelt `featurs` is an error, not a silent no-op) and,
-for the attributes kiln reads, by type. Any other extension is reported by
-name at the `use_extension` call.
+Registered with loading (kiln.repos.definitions), which checks MODULE.bazel's
+`use_extension` and every tag against them.
 
 The attribute names follow rules_rust's tag classes (crate_universe and the
 rust toolchain extension); the same checks serve WORKSPACE's `crate.spec` and
@@ -13,28 +10,10 @@ rust toolchain extension); the same checks serve WORKSPACE's `crate.spec` and
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-# Attribute kinds. "any" is accepted as written (kiln does not read it).
-STRING, BOOL, INT, STRING_LIST, STRING_DICT, LABEL, LABEL_LIST, ANY = (
-    "string", "bool", "int", "string_list", "string_dict", "label", "label_list", "any",
-)
-
-
-@dataclass(frozen=True)
-class TagClass:
-    attrs: dict[str, str] | None  # None: any attribute is accepted
-    mandatory: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class ExtensionSpec:
-    name: str
-    tags: dict[str, TagClass]
-    # Repositories the extension makes that are not named by a tag (None: whatever use_repo asks for).
-    fixed_repos: frozenset[str] | None = frozenset()
-
+from kiln.loading.extension_schema import (ANY, BOOL, LABEL, LABEL_LIST, STRING, STRING_DICT, STRING_LIST,
+                                           ModuleExtension, TagClass)
 
 _FROM_COMMON = {
     "cargo_config": LABEL,
@@ -122,7 +101,19 @@ ANNOTATION_ATTRS = {
     **_ANNOTATION_SELECTABLE,
 }
 
-CRATE_EXTENSION = ExtensionSpec(
+# Repos the crate extension makes when from_cargo/from_specs give no name.
+DEFAULT_CRATE_REPO = "crates"
+
+
+def _crate_repos(usages: list[Any]) -> set[str]:
+    """The repositories from_cargo/from_specs tags generate."""
+    return {t.attrs.get("name") or DEFAULT_CRATE_REPO for u in usages for t in u.tags
+            if t.name in ("from_cargo", "from_specs")}
+
+
+CRATE_EXTENSION = ModuleExtension(
+    repo="rules_rust",
+    paths=("crate_universe/extensions.bzl", "crate_universe/extension.bzl"),
     name="crate",
     tags={
         "from_cargo": TagClass({"name": STRING, "manifests": LABEL_LIST, **_FROM_COMMON}),
@@ -137,97 +128,26 @@ CRATE_EXTENSION = ExtensionSpec(
         "render_config": TagClass(None),
         "splicing_config": TagClass(None),
     },
+    generated_repos=_crate_repos,
 )
 
-# kiln builds with the machine's cargo and rustc: the toolchain tags are recorded
-# (the edition is used as the default edition), never downloaded.
-RUST_EXTENSION = ExtensionSpec(
+# kiln builds with the machine's cargo and rustc: the toolchain tags are accepted, nothing is downloaded.
+RUST_EXTENSION = ModuleExtension(
+    repo="rules_rust",
+    paths=("rust/extensions.bzl",),
     name="rust",
     tags={
         "toolchain": TagClass(None),
         "repository_set": TagClass(None),
         "host_tools": TagClass(None),
     },
-    fixed_repos=None,
 )
 
-RUST_HOST_TOOLS_EXTENSION = ExtensionSpec(
+RUST_HOST_TOOLS_EXTENSION = ModuleExtension(
+    repo="rules_rust",
+    paths=("rust/extensions.bzl",),
     name="rust_host_tools",
     tags={"host_tools": TagClass(None)},
-    fixed_repos=None,
 )
 
-# (canonical repo, path inside it) -> extensions that .bzl defines.
-KNOWN_EXTENSIONS: dict[tuple[str, str], dict[str, ExtensionSpec]] = {
-    ("rules_rust", "crate_universe/extensions.bzl"): {"crate": CRATE_EXTENSION},
-    ("rules_rust", "crate_universe/extension.bzl"): {"crate": CRATE_EXTENSION},
-    ("rules_rust", "rust/extensions.bzl"): {"rust": RUST_EXTENSION, "rust_host_tools": RUST_HOST_TOOLS_EXTENSION},
-}
-
-# Repos the crate extension makes when from_cargo/from_specs give no name.
-DEFAULT_CRATE_REPO = "crates"
-
-
-def find_extension(repo: str, path: str, name: str) -> ExtensionSpec | None:
-    return KNOWN_EXTENSIONS.get((repo, path), {}).get(name)
-
-
-def is_crate_extension(repo: str, path: str, name: str) -> bool:
-    return find_extension(repo, path, name) is CRATE_EXTENSION
-
-
-def check_attrs(what: str, tag: TagClass, attrs: dict[str, Any]) -> str | None:
-    """Why these attributes do not fit the tag class, or None."""
-    for name in tag.mandatory:
-        if attrs.get(name) in (None, ""):
-            return f"{what}: missing mandatory attribute '{name}'"
-    if tag.attrs is None:
-        return None
-    for name, value in attrs.items():
-        kind = tag.attrs.get(name)
-        if kind is None:
-            close = _closest(name, tag.attrs)
-            hint = f" (did you mean '{close}'?)" if close else ""
-            return f"{what}: unknown attribute '{name}'{hint}"
-        why = _check_type(kind, value)
-        if why:
-            return f"{what}: attribute '{name}' {why}"
-    return None
-
-
-def _check_type(kind: str, value: Any) -> str | None:
-    if value is None or kind == ANY:
-        return None
-    if kind in (STRING, LABEL):
-        ok = isinstance(value, str)
-    elif kind == BOOL:
-        ok = isinstance(value, bool)
-    elif kind == INT:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif kind in (STRING_LIST, LABEL_LIST):
-        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
-    elif kind == STRING_DICT:
-        ok = isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
-    else:
-        ok = True
-    if ok:
-        return None
-    expected = {
-        STRING: "a string", LABEL: "a label string", BOOL: "a bool", INT: "an int",
-        STRING_LIST: "a list of strings", LABEL_LIST: "a list of label strings",
-        STRING_DICT: "a dict of strings to strings",
-    }[kind]
-    return f"must be {expected}, got {_type_name(value)}"
-
-
-def _type_name(value: Any) -> str:
-    return {bool: "bool", int: "int", str: "string", list: "list", dict: "dict", tuple: "tuple"}.get(
-        type(value), type(value).__name__
-    )
-
-
-def _closest(name: str, known: dict[str, str]) -> str | None:
-    import difflib
-
-    matches = difflib.get_close_matches(name, list(known), n=1, cutoff=0.75)
-    return matches[0] if matches else None
+EXTENSIONS = (CRATE_EXTENSION, RUST_EXTENSION, RUST_HOST_TOOLS_EXTENSION)

@@ -21,8 +21,9 @@ from typing import Any, Iterable
 
 from kiln.core.errors import LabelError, LoadingError, Location
 from kiln.core.labels import PackageId, parse_label
-from kiln.loading.module_file import CRATE_UNIVERSE_DEFS, ExtensionUsage, ModuleInfo, Tag
+from kiln.loading.module_info import ExtensionUsage, ModuleInfo, Tag
 from kiln.repos import crate_tags
+from kiln.repos.crate_workspace import CRATE_UNIVERSE_DEFS, WORKSPACE_CRATE_RULES
 from kiln.repos.cargo_cfg import HostTarget, host_target, target_matches
 from kiln.repos.cargo_versions import req_matches
 from kiln.repos.crate_cargo import (
@@ -107,13 +108,22 @@ class CrateUniverse:
 def crate_universes(info: ModuleInfo) -> dict[str, CrateUniverse]:
     """Every crate universe the workspace declares, by repository name."""
     universes: dict[str, CrateUniverse] = {}
-    module_usages = [u for u in info.crate_universe_usages() if u.bzl_label != CRATE_UNIVERSE_DEFS]
+    module_usages = [u for u in info.extensions if is_crate_extension(u)]
     if module_usages:
         _module_universes(module_usages, universes)
-    for usage in info.crate_universe_usages():
-        if usage.bzl_label == CRATE_UNIVERSE_DEFS:
+    for usage in info.extensions:
+        if is_workspace_crate_rule(usage):
             _workspace_universe(usage, universes)
     return universes
+
+
+def is_crate_extension(usage: ExtensionUsage) -> bool:
+    ext = crate_tags.CRATE_EXTENSION
+    return usage.repo == ext.repo and usage.path in ext.paths and usage.name == ext.name
+
+
+def is_workspace_crate_rule(usage: ExtensionUsage) -> bool:
+    return usage.bzl_label == CRATE_UNIVERSE_DEFS and usage.name in WORKSPACE_CRATE_RULES
 
 
 def _module_universes(usages: list[ExtensionUsage], out: dict[str, CrateUniverse]) -> None:

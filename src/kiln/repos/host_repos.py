@@ -2,7 +2,7 @@
 
 @kiln_local_python (the interpreter kiln runs on) and @kiln_local_rust (the
 machine's rustc and cargo) are written under the output base when a build
-first loads them; the command layer hands `HostRepositories` to the loader.
+first loads them (kiln.repos.resolver asks here first).
 A BUILD file is rewritten only when its text changes, so a saved plan that
 read it stays valid.
 """
@@ -12,6 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+from kiln.loading.module_info import ModuleInfo
+from kiln.loading.repository_resolver import ResolvedRepository
 from kiln.repos.local_runtime import host_runtime_build_file
 from kiln.repos.local_rust import local_rust_build_file
 
@@ -25,7 +27,7 @@ class HostRepositories:
     def __init__(self, external_dir: Path):
         self._external_dir = external_dir
 
-    def __call__(self, name: str) -> tuple[Path, tuple[str, ...]] | None:
+    def __call__(self, name: str, module: ModuleInfo | None = None) -> ResolvedRepository | None:
         """The repository's directory and the files whose change invalidates it; None if not ours."""
         writer = _WRITERS.get(name)
         if writer is None:
@@ -42,4 +44,4 @@ class HostRepositories:
             tmp = build.with_suffix(".tmp")
             tmp.write_text(text)
             tmp.replace(build)
-        return directory, files
+        return ResolvedRepository(directory, files)

@@ -1,0 +1,136 @@
+"""Module extensions and WORKSPACE symbols as loading sees them: names, tag classes, checks.
+
+Loading knows what a MODULE.bazel or WORKSPACE may call, never what the
+call means: a rule set (kiln.repos) registers each module extension it
+implements with its tag classes, and each WORKSPACE .bzl whose symbols it
+provides. A tag's attributes are checked by name (a misspelt `featurs` is an
+error, not a silent no-op) and, for the kinds declared, by type.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+# Attribute kinds. "any" is accepted as written.
+STRING, BOOL, INT, STRING_LIST, STRING_DICT, LABEL, LABEL_LIST, ANY = (
+    "string", "bool", "int", "string_list", "string_dict", "label", "label_list", "any",
+)
+
+
+@dataclass(frozen=True)
+class TagClass:
+    attrs: dict[str, str] | None  # None: any attribute is accepted
+    mandatory: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ModuleExtension:
+    """An extension `use_extension("@repo//path", "name")` may name, and the tags it takes."""
+
+    repo: str   # canonical repository of the .bzl defining it
+    paths: tuple[str, ...]  # the .bzl's path(s) inside it
+    name: str
+    tags: dict[str, TagClass]
+    # The repositories the given usages of it generate, for checking use_repo; None: any name.
+    generated_repos: Callable[[list[Any]], set[str]] | None = None
+
+
+@dataclass(frozen=True)
+class WorkspaceRule:
+    """A repository rule a WORKSPACE may call (loaded from a .bzl a rule set provides)."""
+
+    name: str
+    check: Callable[[dict[str, Any]], str | None] = lambda attrs: None
+    # Attributes holding dicts whose keys deserve their own line in messages (crates_repository's packages).
+    keyed_attrs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class WorkspaceBzl:
+    """What a rule set provides for one .bzl loaded by WORKSPACE files."""
+
+    repo: str
+    path: str
+    rules: tuple[WorkspaceRule, ...] = ()
+    # Plain functions: name -> Python callable (its keyword arguments in, a value out).
+    functions: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    # Starlark evaluated into the module after the functions are bound (e.g. a struct of them).
+    starlark: str = ""
+    # Setup macros (`rules_rust_dependencies()`) that have nothing to do in kiln.
+    setup_functions: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """The .bzl's label as users write it: `@rules_rust//crate_universe:defs.bzl`."""
+        package, _, name = self.path.rpartition("/")
+        return f"@{self.repo}//{package}:{name}"
+
+
+@dataclass(frozen=True)
+class RepositoryDefinitions:
+    """Everything the rule sets registered: module extensions and WORKSPACE .bzl symbols."""
+
+    extensions: tuple[ModuleExtension, ...] = ()
+    workspace_bzls: tuple[WorkspaceBzl, ...] = ()
+
+    def extension(self, repo: str, path: str, name: str) -> ModuleExtension | None:
+        for ext in self.extensions:
+            if ext.repo == repo and path in ext.paths and ext.name == name:
+                return ext
+        return None
+
+    def workspace_bzl(self, repo: str, path: str) -> WorkspaceBzl | None:
+        for bzl in self.workspace_bzls:
+            if bzl.repo == repo and bzl.path == path:
+                return bzl
+        return None
+
+
+def check_attrs(what: str, tag: TagClass, attrs: dict[str, Any]) -> str | None:
+    """Why these attributes do not fit the tag class, or None."""
+    for name in tag.mandatory:
+        if attrs.get(name) in (None, ""):
+            return f"{what}: missing mandatory attribute '{name}'"
+    if tag.attrs is None:
+        return None
+    for name, value in attrs.items():
+        kind = tag.attrs.get(name)
+        if kind is None:
+            close = difflib.get_close_matches(name, list(tag.attrs), n=1, cutoff=0.75)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            return f"{what}: unknown attribute '{name}'{hint}"
+        why = _check_type(kind, value)
+        if why:
+            return f"{what}: attribute '{name}' {why}"
+    return None
+
+
+_EXPECTED = {
+    STRING: "a string", LABEL: "a label string", BOOL: "a bool", INT: "an int",
+    STRING_LIST: "a list of strings", LABEL_LIST: "a list of label strings",
+    STRING_DICT: "a dict of strings to strings",
+}
+
+
+def _check_type(kind: str, value: Any) -> str | None:
+    if value is None or kind == ANY:
+        return None
+    if kind in (STRING, LABEL):
+        ok = isinstance(value, str)
+    elif kind == BOOL:
+        ok = isinstance(value, bool)
+    elif kind == INT:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind in (STRING_LIST, LABEL_LIST):
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+    elif kind == STRING_DICT:
+        ok = isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+    else:
+        ok = True
+    if ok:
+        return None
+    name = {bool: "bool", int: "int", str: "string", list: "list", dict: "dict", tuple: "tuple"}.get(
+        type(value), type(value).__name__)
+    return f"must be {_EXPECTED[kind]}, got {name}"

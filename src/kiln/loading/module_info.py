@@ -1,0 +1,104 @@
+"""What MODULE.bazel and WORKSPACE declare, as values: the module, its extensions, repositories, registrations.
+
+Extension usages are recorded, not run: tags with their attributes and lines,
+and the repositories `use_repo` imports. kiln.repos reads them to generate
+repositories; loading only needs the names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kiln.core.errors import Location
+
+
+@dataclass
+class Tag:
+    """One tag call on an extension proxy (`crate.spec(...)`), or one WORKSPACE rule call."""
+
+    name: str
+    attrs: dict[str, Any]
+    line: int = 0
+    column: int = 0
+    file: str = ""
+    # Lines of dict keys inside the call, e.g. "packages.pyo3" -> 18 (WORKSPACE crates_repository).
+    key_lines: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def location(self) -> Location:
+        return Location(self.file, self.line, self.column)
+
+    def key_location(self, attr: str, key: str) -> Location:
+        line = self.key_lines.get(f"{attr}.{key}")
+        return Location(self.file, line, 0) if line else self.location
+
+
+@dataclass
+class ExtensionUsage:
+    """A `use_extension` call and everything done through its proxy.
+
+    `bzl_label` is as written; `repo`/`path` name the .bzl canonically
+    (`rules_rust`, `crate_universe/extensions.bzl`). A WORKSPACE repository
+    rule call (crates_repository) is recorded as a usage of the .bzl it was
+    loaded from, named after the rule, with one tag of that name.
+    """
+
+    bzl_label: str
+    name: str
+    dev_dependency: bool = False
+    isolate: bool = False
+    tags: list[Tag] = field(default_factory=list)
+    # use_repo: apparent name in this module -> repository name the extension generates.
+    imports: dict[str, str] = field(default_factory=dict)
+    repo: str = ""
+    path: str = ""
+    file: str = ""
+    line: int = 0
+    column: int = 0
+
+    @property
+    def location(self) -> Location:
+        return Location(self.file, self.line, self.column)
+
+    def tags_named(self, name: str) -> list[Tag]:
+        return [t for t in self.tags if t.name == name]
+
+
+@dataclass
+class RepoDecl:
+    """A repository the workspace declares and BUILD files may name as `@name`."""
+
+    name: str            # apparent name (`@name//...` in BUILD files)
+    generated_name: str  # the name its extension or rule gives it
+    kind: str            # extension name ("crate", "rust", ...) or WORKSPACE rule ("crates_repository")
+    usage: ExtensionUsage
+    location: Location
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A register_toolchains / register_execution_platforms target pattern, as written, and where."""
+
+    pattern: str
+    location: Location
+    dev_dependency: bool = False
+
+
+@dataclass
+class ModuleInfo:
+    name: str = ""
+    version: str = ""
+    repo_name: str = ""
+    bazel_deps: dict[str, str] = field(default_factory=dict)  # apparent name -> module name
+    files: list[str] = field(default_factory=list)
+    extensions: list[ExtensionUsage] = field(default_factory=list)
+    repos: dict[str, RepoDecl] = field(default_factory=dict)
+    # In Bazel's order: the root module's MODULE.bazel, then WORKSPACE (kiln reads no other module's).
+    toolchains: list[Registration] = field(default_factory=list)
+    execution_platforms: list[Registration] = field(default_factory=list)
+
+    @property
+    def main_repo_names(self) -> frozenset[str]:
+        """Apparent names of the main repository (`@<module name>//`)."""
+        return frozenset(n for n in (self.name, self.repo_name) if n)
