@@ -34,6 +34,7 @@ _CHUNK = 1 << 16
 PROGRESS_AFTER_S = 2.0
 PROGRESS_EVERY_S = 1.0
 _RETRIED_STATUSES = {408, 429}
+_SCHEMES = ("http", "https", "file")
 
 
 class DownloadError(KilnError):
@@ -140,6 +141,9 @@ class Downloader:
 
     @contextlib.contextmanager
     def _open(self, url: str) -> Iterator[http.client.HTTPResponse]:
+        scheme = urllib.parse.urlsplit(url).scheme
+        if scheme not in _SCHEMES:
+            raise _Failed(f"unsupported URL scheme '{scheme}' (kiln downloads {', '.join(_SCHEMES)} URLs)")
         request = urllib.request.Request(url, headers={"User-Agent": "kiln", "Accept-Encoding": "identity"})
         try:
             response = urllib.request.urlopen(request, timeout=self.timeout)
@@ -194,7 +198,7 @@ class Downloader:
         if isinstance(e, socket.gaierror):
             return _Failed(f"unknown host ({e.strerror})")
         if isinstance(e, ValueError):
-            return _Failed(f"not a URL kiln can download ({e})")
+            return _Failed(f"not a URL ({e})")
         if isinstance(e, urllib.error.URLError):
             return _Failed(str(e.reason))
         if isinstance(e, OSError) and e.strerror:
