@@ -266,3 +266,19 @@ def test_add_prefix_must_stay_inside(tmp_path: Path) -> None:
     with pytest.raises(ArchiveError) as e:
         extract(archive, tmp_path / "out", add_prefix="../x")
     assert e.value.render() == "add_prefix '../x' must be a path inside the repository"
+
+
+def test_a_later_entry_of_the_same_path_wins(tmp_path: Path) -> None:
+    archive = tmp_path / "dup.tar"
+    archive.write_bytes(_tar_bytes([("a", b"first"), ("a", b"second"), _link("b", "a"), ("b", b"file b"),
+                                    ("c", b"file c"), _link("c", "a")]))
+    extract(archive, tmp_path / "out")
+    assert _tree(tmp_path / "out") == {"a": b"second", "b": b"file b", "c": "-> a"}
+
+
+def test_a_path_that_is_both_file_and_directory(tmp_path: Path) -> None:
+    archive = tmp_path / "both.tar"
+    archive.write_bytes(_tar_bytes([("p/a", b"file"), ("p/a/b", b"under it")]))
+    with pytest.raises(ArchiveError) as e:
+        extract(archive, tmp_path / "out")
+    assert e.value.render() == "both.tar: 'p/a' is both a file and a directory in the archive"

@@ -177,20 +177,22 @@ class _Writer:
     top_level: set[str] = field(default_factory=set)
     prefix_found: bool = False
     files: set[tuple[str, ...]] = field(default_factory=set)
-    symlinks: list[tuple[str, tuple[str, ...], str]] = field(default_factory=list)
+    # Made last, in archive order; a later entry of the same path replaces one.
+    symlinks: dict[tuple[str, ...], tuple[str, str]] = field(default_factory=dict)
     checked_dirs: set[tuple[str, ...]] = field(default_factory=set)
 
     def add(self, entry: _Entry) -> None:
         parts = self._place(entry.name, entry.name)
         if parts is None:
             return
+        self.symlinks.pop(parts, None)
         if entry.kind == "dir":
             self._make_dirs(parts)
         elif entry.kind == "file":
             self._write_file(entry, parts)
         elif entry.kind == "symlink":
             self._check_link_target(entry, parts)
-            self.symlinks.append((entry.name, parts, entry.link))
+            self.symlinks[parts] = (entry.name, entry.link)
         elif entry.kind == "hardlink":
             self._copy_hardlink(entry, parts)
         else:
@@ -218,7 +220,11 @@ class _Writer:
         if parts in self.checked_dirs:
             return
         path = self._path(parts)
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise ArchiveError(f"{self.archive}: '{'/'.join(parts)}' is both a file and a directory "
+                               "in the archive") from None
         # Only a directory that was there before extraction can be a link here (links are
         # made last); the caller's fresh dest has none, but a wrong one must not be followed.
         if not _inside(os.path.realpath(path), os.path.realpath(self.dest)):
@@ -280,13 +286,14 @@ class _Writer:
             more = f" and {len(shown) - _TOP_LEVEL_SHOWN} more" if len(shown) > _TOP_LEVEL_SHOWN else ""
             raise ArchiveError(f"strip_prefix '{'/'.join(self.strip)}' is not in {self.archive}; "
                                f"its top-level entries are: {listing}{more}")
-        for name, parts, target in self.symlinks:
+        for parts, (name, target) in self.symlinks.items():
             self._make_dirs(parts[:-1])
             path = self._path(parts)
             self._replaceable(name, path)
             os.symlink(target, path)
         root = os.path.realpath(self.dest)
-        resolved = [(name, parts, os.path.realpath(self._path(parts))) for name, parts, _ in self.symlinks]
+        resolved = [(name, parts, os.path.realpath(self._path(parts)))
+                    for parts, (name, _) in self.symlinks.items()]
         escaping = [(name, parts, real) for name, parts, real in resolved if not _inside(real, root)]
         for _, parts, _ in escaping:
             self._path(parts).unlink()

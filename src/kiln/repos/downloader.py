@@ -112,7 +112,8 @@ class Downloader:
 
     def _download(self, url: str, checksum: Checksum | None, output: Path, canonical_id: str) -> Fetched:
         delay = self.backoff
-        for attempt in range(1, self.attempts + 1):
+        attempt = 1
+        while True:
             try:
                 return self._download_once(url, checksum, output, canonical_id)
             except _Failed as e:
@@ -122,7 +123,7 @@ class Downloader:
                     raise _Failed(f"{e.reason} (tried {self.attempts} times)") from None
             time.sleep(delay)
             delay *= 2
-        raise AssertionError("unreachable")
+            attempt += 1
 
     def _download_once(self, url: str, checksum: Checksum | None, output: Path, canonical_id: str) -> Fetched:
         algorithm = checksum.algorithm if checksum is not None else "sha256"
