@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
+import io
 import os
 import socket
+import tarfile
 import time
 from pathlib import Path
 
 import pytest
 from archive_server import ArchiveServer, Route
 
+from kiln.repos.archives import ArchiveError, extract
 from kiln.repos.checksums import Checksum
 from kiln.repos.downloader import DownloadError, Downloader
 from kiln.repos.repository_cache import RepositoryCache
@@ -226,3 +230,62 @@ def test_no_urls(tmp_path: Path) -> None:
     with pytest.raises(DownloadError) as e:
         _downloader(tmp_path).fetch([], sha256=SHA, output=tmp_path / "x.tar.gz")
     assert e.value.render() == "no URL to download x.tar.gz from"
+
+
+def _targz(entries: list[tuple[str, bytes] | tuple[str, str, bytes]]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for e in entries:
+            info = tarfile.TarInfo(e[0])
+            if len(e) == 3:
+                info.type, info.linkname = e[1], e[2].decode()
+                tar.addfile(info)
+            else:
+                info.size = len(e[1])
+                tar.addfile(info, io.BytesIO(e[1]))
+    return gzip.compress(buf.getvalue())
+
+
+def _fetch_and_extract(tmp_path: Path, server, name: str, body: bytes, **extract_kw):
+    """What an http_archive does: fetch the archive, extract it into the repository's directory."""
+    url = server.add(f"/{name}", Route(body))
+    got = _downloader(tmp_path).fetch([url], sha256=hashlib.sha256(body).hexdigest(),
+                                      output=tmp_path / "dl" / name)
+    extract(got.path, tmp_path / "repo", **extract_kw)
+    return tmp_path / "repo"
+
+
+def test_served_archive_extracts_with_strip_prefix(tmp_path: Path, server) -> None:
+    body = _targz([("lib-2.1/BUILD.bazel", b"# b\n"), ("lib-2.1/lib.py", b"V = 2\n")])
+    repo = _fetch_and_extract(tmp_path, server, "lib-2.1.tar.gz", body, strip_prefix="lib-2.1")
+    assert sorted(os.listdir(repo)) == ["BUILD.bazel", "lib.py"]
+
+
+def test_served_truncated_archive_is_a_clear_error(tmp_path: Path, server) -> None:
+    body = _targz([("lib/a.bin", os.urandom(100_000))])
+    with pytest.raises(ArchiveError) as e:
+        _fetch_and_extract(tmp_path, server, "lib.tar.gz", body[: len(body) // 2])
+    assert e.value.render() == ("lib.tar.gz is truncated or corrupt (Compressed file ended before the "
+                                "end-of-stream marker was reached)")
+
+
+def test_served_archive_with_escaping_entry_and_link_is_refused(tmp_path: Path, server) -> None:
+    for name, body, message in [
+        ("dotdot.tar.gz", _targz([("lib/ok", b"ok"), ("../escape", b"owned")]),
+         "dotdot.tar.gz: entry '../escape' would be written outside the directory it is extracted to (refused)"),
+        ("link.tar.gz", _targz([("lib/ok", b"ok"), ("lib/etc", tarfile.SYMTYPE, b"/etc")]),
+         "link.tar.gz: entry 'lib/etc' is a symlink to '/etc', which points outside the directory it is "
+         "extracted to (refused)"),
+    ]:
+        with pytest.raises(ArchiveError) as e:
+            _fetch_and_extract(tmp_path / name, server, name, body)
+        assert e.value.render() == message
+        assert not (tmp_path / name / "escape").exists()
+
+
+def test_served_archive_strip_prefix_missing_lists_top_level(tmp_path: Path, server) -> None:
+    body = _targz([("lib-2.1/lib.py", b"V = 2\n"), ("LICENSE", b"MIT\n")])
+    with pytest.raises(ArchiveError) as e:
+        _fetch_and_extract(tmp_path, server, "lib-2.1.tar.gz", body, strip_prefix="lib-2.0")
+    assert e.value.render() == ("strip_prefix 'lib-2.0' is not in lib-2.1.tar.gz; "
+                                "its top-level entries are: LICENSE, lib-2.1")
