@@ -85,6 +85,18 @@ def test_sha256_mismatch_names_both_hashes_and_stores_nothing(tmp_path: Path, se
     assert not (tmp_path / "pkg.tar.gz").exists()
 
 
+def test_integrity_mismatch_shows_both_in_sri_form(tmp_path: Path, server) -> None:
+    url = server.add("/pkg.tar.gz", Route(BODY))
+    wrong = "sha512-" + base64.b64encode(b"\1" * 64).decode()
+    actual = "sha512-" + base64.b64encode(hashlib.sha512(BODY).digest()).decode()
+    with pytest.raises(DownloadError) as e:
+        _downloader(tmp_path).fetch([url], integrity=wrong, output=tmp_path / "pkg.tar.gz")
+    assert e.value.render() == (
+        f"could not download pkg.tar.gz:\n  {url}: sha512 mismatch: expected {wrong}, got {actual} "
+        "(the file was not stored in the repository cache)")
+    assert _cache_entries(tmp_path) == []
+
+
 def test_without_checksum_the_file_is_stored_by_its_sha256(tmp_path: Path, server) -> None:
     route = Route(BODY)
     url = server.add("/pkg.tar.gz", route)

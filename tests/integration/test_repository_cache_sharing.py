@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from archive_server import ArchiveServer, Route
+from test_disk_full import _private_tmpfs_works
 
 BODY = os.urandom(3 << 20)
 SHA = hashlib.sha256(BODY).hexdigest()
@@ -117,3 +119,26 @@ def test_a_killed_download_leaves_no_entry_and_its_temp_file_is_removed_later(tm
     assert done.wait(timeout=60) == 0, done.stderr.read()
     assert os.listdir(cache / "tmp") == []
     assert (tmp_path / "ws2" / "pkg.tar.gz").read_bytes() == BODY
+
+
+def test_a_full_disk_is_not_blamed_on_the_url_and_leaves_nothing_in_the_cache(tmp_path: Path, server) -> None:
+    if not _private_tmpfs_works(tmp_path / "probe"):
+        if os.environ.get("CI") == "true":
+            pytest.fail("cannot mount a tmpfs in a private mount namespace (unshare -m, as root)")
+        pytest.skip("cannot mount a tmpfs in a private mount namespace (needs unshare and root)")
+    url = server.add("/pkg.tar.gz", Route(BODY))
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    q = {k: shlex.quote(str(v)) for k, v in
+         {"cache": cache, "py": sys.executable, "script": FETCH, "url": url, "out": tmp_path / "ws" / "a.tar.gz",
+          "res": tmp_path / "res"}.items()}
+    script = (f"mount -t tmpfs -o size=1m tmpfs {q['cache']} || exit 90\n"
+              f"{q['py']} -c {q['script']} {q['cache']} {q['url']} {SHA} {q['out']} 2>{q['res']}.err;"
+              f" echo $? >{q['res']}.rc\n"
+              f"find {q['cache']} -type f >{q['res']}.files\n")
+    r = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    err = (tmp_path / "res.err").read_text()
+    assert (tmp_path / "res.rc").read_text().strip() == "1"
+    assert err.strip().splitlines()[-1] == "OSError: [Errno 28] No space left on device", err
+    assert (tmp_path / "res.files").read_text() == ""

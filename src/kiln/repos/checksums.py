@@ -35,8 +35,9 @@ class Checksum:
         """The SRI form, as a user writes it in `integrity`."""
         return f"{self.algorithm}-{base64.b64encode(bytes.fromhex(self.hex)).decode()}"
 
-    def __str__(self) -> str:
-        return f"{self.algorithm} {self.hex}"
+    def as_written(self) -> str:
+        """As a user writes it: hex for sha256 (the `sha256` attribute), SRI for the others."""
+        return self.hex if self.algorithm == "sha256" else self.integrity()
 
 
 def parse_checksum(sha256: str = "", integrity: str = "") -> Checksum | None:

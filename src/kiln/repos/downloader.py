@@ -129,10 +129,10 @@ class Downloader:
         algorithm = checksum.algorithm if checksum is not None else "sha256"
         with self._open(url) as response, self._temp_for(output) as temp:
             actual = self._receive(url, response, temp.file, hashlib.new(algorithm))
-            if checksum is not None and actual != checksum.hex:
-                raise _Failed(f"{checksum.algorithm} mismatch: expected {checksum.hex}, got {actual} "
-                              "(the file was not stored in the repository cache)")
             got = Checksum(algorithm, actual)
+            if checksum is not None and got != checksum:
+                raise _Failed(f"{algorithm} mismatch: expected {checksum.as_written()}, got {got.as_written()} "
+                              "(the file was not stored in the repository cache)")
             if self.cache is None:
                 temp.move_to(output)
             else:
@@ -167,18 +167,21 @@ class Downloader:
         length = response.headers.get("Content-Length")
         total = int(length) if length and length.isdigit() else None
         done = 0
-        start = time.monotonic()
-        next_report = start + PROGRESS_AFTER_S
-        try:
-            while chunk := response.read(_CHUNK):
-                h.update(chunk)
-                sink.write(chunk)
-                done += len(chunk)
-                if self.progress is not None and time.monotonic() >= next_report:
-                    self.progress(_progress_text(url, done, total))
-                    next_report = time.monotonic() + PROGRESS_EVERY_S
-        except (OSError, http.client.HTTPException) as e:
-            raise self._failure(e) from None
+        next_report = time.monotonic() + PROGRESS_AFTER_S
+        while True:
+            try:
+                chunk = response.read(_CHUNK)
+            except (OSError, http.client.HTTPException) as e:
+                raise self._failure(e) from None
+            if not chunk:
+                break
+            # Errors writing (a full disk) are not the URL's: they propagate as they are.
+            h.update(chunk)
+            sink.write(chunk)
+            done += len(chunk)
+            if self.progress is not None and time.monotonic() >= next_report:
+                self.progress(_progress_text(url, done, total))
+                next_report = time.monotonic() + PROGRESS_EVERY_S
         # http.client returns a short body without complaint when the server closes early.
         if total is not None and done < total:
             raise _Failed(f"connection closed after {done} of {total} bytes", retry=True)
