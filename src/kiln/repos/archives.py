@@ -64,7 +64,8 @@ def extract(archive: Path, dest: Path, *, strip_prefix: str = "", add_prefix: st
     added = _relative_parts(add_prefix)
     if added is None:
         raise ArchiveError(f"add_prefix '{add_prefix}' must be a path inside the repository")
-    writer = _Writer(archive.name, dest, prefix, added)
+    dest.mkdir(parents=True, exist_ok=True)
+    writer = _Writer(archive.name, dest, os.path.realpath(dest), prefix, added)
     try:
         entries = _zip_entries(archive) if kind == "zip" else _tar_entries(archive, kind)
         for entry in entries:
@@ -172,6 +173,7 @@ def _relative_parts(path: str) -> tuple[str, ...] | None:
 class _Writer:
     archive: str
     dest: Path
+    real_dest: str
     strip: tuple[str, ...]
     added: tuple[str, ...]
     top_level: set[str] = field(default_factory=set)
@@ -182,7 +184,7 @@ class _Writer:
     checked_dirs: set[tuple[str, ...]] = field(default_factory=set)
 
     def add(self, entry: _Entry) -> None:
-        parts = self._place(entry.name, entry.name)
+        parts = self._place(entry.name)
         if parts is None:
             return
         self.symlinks.pop(parts, None)
@@ -199,11 +201,11 @@ class _Writer:
             raise ArchiveError(f"{self.archive}: entry '{entry.name}' is {entry.kind}; "
                                "kiln extracts files, directories and links only")
 
-    def _place(self, name: str, entry: str) -> tuple[str, ...] | None:
+    def _place(self, name: str) -> tuple[str, ...] | None:
         """Where an archive path goes, as parts under dest; None when strip_prefix skips it."""
         parts = _relative_parts(name)
         if parts is None:
-            raise ArchiveError(f"{self.archive}: entry '{entry}' would be written outside the "
+            raise ArchiveError(f"{self.archive}: entry '{name}' would be written outside the "
                                "directory it is extracted to (refused)")
         if parts:
             self.top_level.add(parts[0])
@@ -227,7 +229,7 @@ class _Writer:
                                "in the archive") from None
         # Only a directory that was there before extraction can be a link here (links are
         # made last); the caller's fresh dest has none, but a wrong one must not be followed.
-        if not _inside(os.path.realpath(path), os.path.realpath(self.dest)):
+        if not _inside(os.path.realpath(path), self.real_dest):
             raise ArchiveError(f"{self.archive}: {path} leads outside the directory it is extracted to")
         for i in range(len(parts) + 1):
             self.checked_dirs.add(parts[:i])
@@ -291,10 +293,9 @@ class _Writer:
             path = self._path(parts)
             self._replaceable(name, path)
             os.symlink(target, path)
-        root = os.path.realpath(self.dest)
         resolved = [(name, parts, os.path.realpath(self._path(parts)))
                     for parts, (name, _) in self.symlinks.items()]
-        escaping = [(name, parts, real) for name, parts, real in resolved if not _inside(real, root)]
+        escaping = [(name, parts, real) for name, parts, real in resolved if not _inside(real, self.real_dest)]
         for _, parts, _ in escaping:
             self._path(parts).unlink()
         if escaping:

@@ -1,8 +1,10 @@
 """The downloader: a file named by URLs and a checksum, verified before anything uses it.
 
 Where a file comes from, in order: the repository cache (by checksum), the
---distdir directories (by each URL's file name, checked against the checksum),
-then each URL in turn. An attempt that fails in a way that may pass (HTTP 5xx,
+--distdir directories (by each URL's file name, checked against the checksum;
+so both are consulted only when the rule gives a checksum), then each URL in
+turn. http, https and file URLs; urllib, with a timeout on connecting and on
+each read. An attempt that fails in a way that may pass (HTTP 5xx,
 408 or 429, a timeout, a connection reset or closed before the announced
 length) is retried with exponential backoff; any other failure (a 404, a
 refused connection, a wrong checksum) moves on to the next URL. When every
