@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from kiln.core.actions import Action, ActionKind
-from kiln.core.artifacts import Artifact
+from kiln.core.artifacts import Artifact, SourceTree
 from kiln.core.depset import Depset
 from kiln.core.digests import digest_bytes
 from kiln.core.errors import KilnError
@@ -172,7 +172,7 @@ def test_materialize_creates_tree(tree_env):
     ws, execroot, tree = tree_env
     rf = runfiles_of("pkg/main.py", "pkg/data.txt", f"{BIN}/pkg/gen.txt", empty=["_main/pkg/__init__.py"])
     mapping = ",rules_python,rules_python+\n"
-    assert materialize(tree, rf, str(ws), str(execroot), mapping) is True
+    assert materialize(tree, rf, SourceTree(str(ws)), str(execroot), mapping) is True
     assert os.readlink(tree / "_main/pkg/main.py") == str(ws / "pkg/main.py")
     assert (tree / "_main/pkg/data.txt").read_text() == "data\n"
     assert os.readlink(tree / "_main/pkg/gen.txt") == str(execroot / BIN / "pkg/gen.txt")
@@ -194,18 +194,18 @@ def test_materialize_creates_tree(tree_env):
 def test_materialize_second_call_is_a_no_op(tree_env):
     ws, execroot, tree = tree_env
     rf = runfiles_of("pkg/main.py")
-    assert materialize(tree, rf, str(ws), str(execroot)) is True
+    assert materialize(tree, rf, SourceTree(str(ws)), str(execroot)) is True
     marker = tree / "left-alone"
     marker.write_text("x")
-    assert materialize(tree, rf, str(ws), str(execroot)) is False
+    assert materialize(tree, rf, SourceTree(str(ws)), str(execroot)) is False
     assert marker.exists()
 
 
 def test_changed_manifest_rebuilds(tree_env):
     ws, execroot, tree = tree_env
-    assert materialize(tree, runfiles_of("pkg/main.py", "pkg/data.txt"), str(ws), str(execroot)) is True
+    assert materialize(tree, runfiles_of("pkg/main.py", "pkg/data.txt"), SourceTree(str(ws)), str(execroot)) is True
     (tree / "stray").write_text("x")
-    assert materialize(tree, runfiles_of("pkg/main.py"), str(ws), str(execroot)) is True
+    assert materialize(tree, runfiles_of("pkg/main.py"), SourceTree(str(ws)), str(execroot)) is True
     assert not (tree / "stray").exists()
     assert not (tree / "_main/pkg/data.txt").exists()
     assert (tree / "MANIFEST").read_text().splitlines()[0] == f"_main/pkg/main.py {ws}/pkg/main.py"
@@ -214,17 +214,17 @@ def test_changed_manifest_rebuilds(tree_env):
 def test_changed_repo_mapping_rebuilds(tree_env):
     ws, execroot, tree = tree_env
     rf = runfiles_of("pkg/main.py")
-    materialize(tree, rf, str(ws), str(execroot), "")
-    assert materialize(tree, rf, str(ws), str(execroot), ",a,a+\n") is True
+    materialize(tree, rf, SourceTree(str(ws)), str(execroot), "")
+    assert materialize(tree, rf, SourceTree(str(ws)), str(execroot), ",a,a+\n") is True
     assert (tree / "_repo_mapping").read_text() == ",a,a+\n"
 
 
 def test_interrupted_tree_is_rebuilt(tree_env):
     ws, execroot, tree = tree_env
     rf = runfiles_of("pkg/main.py")
-    materialize(tree, rf, str(ws), str(execroot))
+    materialize(tree, rf, SourceTree(str(ws)), str(execroot))
     (tree / ".kiln-manifest-digest").unlink()  # as if the last write never happened
-    assert materialize(tree, rf, str(ws), str(execroot)) is True
+    assert materialize(tree, rf, SourceTree(str(ws)), str(execroot)) is True
 
 
 # =====================================================================================
@@ -300,7 +300,7 @@ def make_scheduler(env, *, keep_going=False, jobs=2, executor=None):
     bus = EventBus()
     bus.subscribe(events.append)
     sched = Scheduler(
-        workspace_root=ws,
+        sources=SourceTree(str(ws)),
         cas=cas,
         action_cache=ActionCache(base / "ac", base / "tmp"),
         file_digests=FileDigests(base / "file_digests", base / "tmp"),

@@ -175,10 +175,36 @@ def test_registering_from_a_repository_not_visible(tmp_path):
     assert e.location == Location("MODULE.bazel", 3, 1)
 
 
-def test_other_directives_still_unsupported(tmp_path):
-    e = error(tmp_path, 'x = use_repo_rule("@bazel_tools//tools/build_defs/repo:http.bzl", "http_archive")\n')
-    assert e.message == "kiln does not support repository rules (use_repo_rule) in MODULE.bazel yet"
+def test_use_repo_rule_declares_a_repository(tmp_path):
+    info = evaluate(tmp_path, '''http_archive = use_repo_rule("@bazel_tools//tools/build_defs/repo:http.bzl", "http_archive")
+
+http_archive(
+    name = "zlib",
+    urls = ["https://example.com/zlib.tar.gz"],
+    sha256 = "ab" * 32,
+    build_file = "//third_party:zlib.BUILD",
+)
+''')
+    decl = info.repos["zlib"]
+    assert (decl.kind, decl.location) == ("http_archive", Location("MODULE.bazel", 3, 1))
+    assert decl.usage.tags[0].attrs == {"name": "zlib", "urls": ["https://example.com/zlib.tar.gz"],
+                                        "sha256": "ab" * 32, "build_file": "//third_party:zlib.BUILD"}
+
+
+def test_use_repo_rule_errors(tmp_path):
+    e = error(tmp_path, 'x = use_repo_rule("@bazel_tools//tools/build_defs/repo:http.bzl", "ftp_archive")\n')
+    assert e.message == ("kiln does not implement the repository rule 'ftp_archive' from "
+                         "@bazel_tools//tools/build_defs/repo:http.bzl")
     assert e.location.line == 1
+    e = error(tmp_path, '''http_archive = use_repo_rule("@bazel_tools//tools/build_defs/repo:http.bzl", "http_archive")
+http_archive(name = "z", urls = ["https://x/z.zip"], sha265 = "00")
+''')
+    assert e.message == 'http_archive(name = "z"): unknown attribute \'sha265\' (did you mean \'sha256\'?)'
+    assert e.location == Location("MODULE.bazel", 2, 1)
+    e = error(tmp_path, '''http_archive = use_repo_rule("@bazel_tools//tools/build_defs/repo:http.bzl", "http_archive")
+http_archive(name = "z", sha256 = "00")
+''')
+    assert e.message == 'http_archive(name = "z"): give url or urls'
 
 
 def test_bazel_dep_unchanged(tmp_path):

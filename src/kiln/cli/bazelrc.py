@@ -45,6 +45,7 @@ PARENT_COMMAND: dict[str, str] = {
     "test": "build",
     "run": "build",
     "info": "build",
+    "fetch": "build",
     "coverage": "test",
     "cquery": "test",
     "aquery": "build",

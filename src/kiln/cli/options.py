@@ -32,7 +32,7 @@ from typing import Any, Callable
 from kiln.cli.bazelrc import RcOptions, RcSource, command_chain, read_rc_files
 from kiln.core.errors import CommandLineError, Location
 
-COMMANDS = ("build", "test", "run", "query", "cquery", "clean", "info", "config", "version", "help")
+COMMANDS = ("build", "test", "run", "query", "cquery", "fetch", "clean", "info", "config", "version", "help")
 
 BOOL, STR, INT, ENUM, TRISTATE = "bool", "str", "int", "enum", "tristate"
 
@@ -150,6 +150,13 @@ def _define(text: str) -> tuple[str, str]:
     return name, value
 
 
+def _override(text: str) -> tuple[str, str]:
+    name, eq, path = text.partition("=")
+    if not eq or not name or not path:
+        raise ValueError("expected NAME=PATH (a repository name and the directory replacing it)")
+    return name.lstrip("@"), path
+
+
 def _comma_list(text: str) -> tuple[str, ...]:
     return tuple(item for item in text.split(",") if item)
 
@@ -256,6 +263,14 @@ OPTIONS = _table(
               help="Output order."),
     # clean.
     OptionDef("expunge", BOOL, False, commands=_CLEAN, help="Remove the whole output base."),
+    # Repositories: every command that loads packages (fetch, cquery and test through build).
+    OptionDef("override_repository", STR, (), commands=_BUILD | _QUERY, multiple=True, convert=_override,
+              converts_to=tuple[str, str], help="NAME=PATH: the repository @NAME is the directory PATH."),
+    OptionDef("repository_cache", STR, None, commands=_BUILD | _QUERY,
+              help="Where downloads are kept by checksum, shared by all workspaces (default: "
+                   "~/.cache/kiln/repository_cache; empty: no cache)."),
+    OptionDef("distdir", STR, (), commands=_BUILD | _QUERY, multiple=True,
+              help="A directory searched for a download by its file name before any URL is tried."),
 )
 
 # Flags real rc files carry that change nothing in kiln. `help` is the reason.

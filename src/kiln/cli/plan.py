@@ -48,6 +48,8 @@ class Plan:
     # Targets a wildcard matched that are incompatible with the target platform: not built, not tested.
     skipped: list[Label] = field(default_factory=list)
     skipped_tests: list[Label] = field(default_factory=list)
+    # (repository, its directory) of every external repository the plan's sources come from.
+    repo_dirs: tuple[tuple[str, str], ...] = ()
 
     def generating(self) -> dict[Artifact, Action]:
         return {o: a for a in self.actions for o in a.outputs}

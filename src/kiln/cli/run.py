@@ -33,7 +33,7 @@ def run(inv: Invocation, cwd: Path) -> int:
     if not result.ok:
         return ExitCode.BUILD_FAILURE
     run_env = top.run_env or RunEnvironmentInfo()
-    program = session.output_path(exe)
+    program = session.output_path(exe, plan)
     runfiles = str(program) + ".runfiles"
     env = dict(os.environ)
     env.update(dict(run_env.environment))

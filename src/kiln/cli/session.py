@@ -24,7 +24,7 @@ from kiln.cli.plan import Plan, TopTarget, flatten_action, flatten_runfiles
 from kiln.cli.saved_results import SavedResults
 from kiln.cli.ui import Reporter
 from kiln.core.actions import Action, requirements_from_tags
-from kiln.core.artifacts import Artifact
+from kiln.core.artifacts import Artifact, SourceTree
 from kiln.core.config import CONFIGURATION_OPTIONS, HOST_PLATFORM, Configuration
 from kiln.core.errors import AnalysisError, CommandLineError, KilnError
 from kiln.core.labels import Label, parse_label
@@ -165,8 +165,7 @@ class Session:
     def loader(self) -> Any:
         from kiln.cli.loading_setup import new_loader
 
-        return new_loader(self.workspace, self.output_base.root,
-                          disallow_empty_glob=self.opts.incompatible_disallow_empty_glob,
+        return new_loader(self.workspace, self.output_base.root, self.opts,
                           report=lambda level, text: self.events.post(Message(level, text)))
 
     def analyzer(self) -> Any:
@@ -269,7 +268,8 @@ class Session:
         plan = Plan(config, top, actions, locations, len(self.loader.packages),
                     [by_label[t.label] for t in tests if t.label in by_label],
                     f",{name},_main\n" if name else "", skipped,
-                    [t.label for t in tests if t.label in set(skipped)])
+                    [t.label for t in tests if t.label in set(skipped)],
+                    tuple(sorted((repo, str(d)) for repo, d in self.loader.repo_dirs.items())))
         if not failed and not resolver.errors:
             cache.save(key, plan, self.loader.files_read | self.loader.dirs_read)
         return plan, failed | {t.label for t in tests if t.label not in by_label and t.label not in skipped}
@@ -321,7 +321,7 @@ class Session:
         explainer = Explainer(self.output_base.root / "explain", self.output_base.tmp,
                               enabled=bool(self.opts.explain))
         scheduler = Scheduler(
-            workspace_root=self.workspace.root,
+            sources=self.sources(plan),
             cas=cas,
             action_cache=ActionCache(self.output_base.action_cache, self.output_base.tmp),
             file_digests=file_digests,
@@ -355,7 +355,7 @@ class Session:
         for exe, runfiles in trees:
             if exe.owner in failed:
                 continue
-            materialize(tree_path(self.output_base.execroot, exe), runfiles, str(self.workspace.root), execroot,
+            materialize(tree_path(self.output_base.execroot, exe), runfiles, self.sources(plan), execroot,
                         plan.repo_mapping)
         self.link_convenience_symlinks(plan.config)
         return BuildResult(outcome.ok and not failed, plan.top, outcome, failed, tuple(plan.skipped))
@@ -416,16 +416,19 @@ class Session:
         prefix = self.opts.symlink_prefix
         return f"{prefix}testlogs/{spec.package}/{spec.name}/test.log" if spec.package else f"{prefix}testlogs/{spec.name}/test.log"
 
-    def output_path(self, art: Artifact) -> Path:
+    def sources(self, plan: Plan) -> SourceTree:
+        return SourceTree(str(self.workspace.root), plan.repo_dirs)
+
+    def output_path(self, art: Artifact, plan: Plan) -> Path:
         if art.is_source:
-            return self.workspace.root / art.path
+            return Path(self.sources(plan).path(art))
         return self.output_base.execroot / art.exec_path
 
 
 # Options that change what loading and analysis produce: part of the plan's key.
 _ANALYSIS_OPTIONS = ("check_visibility", "keep_going", "build_tests_only", "incompatible_disallow_empty_glob",
                      "build_tag_filters", "test_tag_filters", "test_size_filters", "extra_toolchains",
-                     "extra_execution_platforms", "toolchain_resolution_debug")
+                     "extra_execution_platforms", "toolchain_resolution_debug", "override_repository")
 
 
 

@@ -69,6 +69,23 @@ class Artifact:
         return self.exec_path
 
 
+@dataclass(frozen=True)
+class SourceTree:
+    """Where source artifacts are: the workspace, and each external repository's directory."""
+
+    workspace_root: str
+    # (repository name, its directory), for sources under `external/<repo>/`.
+    repo_dirs: tuple[tuple[str, str], ...] = ()
+
+    def path(self, art: Artifact) -> str:
+        if art.path.startswith("external/"):
+            repo, _, rest = art.path[len("external/"):].partition("/")
+            for name, directory in self.repo_dirs:
+                if name == repo:
+                    return f"{directory}/{rest}"
+        return f"{self.workspace_root}/{art.path}"
+
+
 def source_artifact(label: Label, owner: Label | None = None) -> Artifact:
     path = label.relative_path()
     if label.repo:

@@ -13,26 +13,27 @@ import os
 import shutil
 from pathlib import Path
 
-from kiln.core.artifacts import Artifact
+from kiln.core.artifacts import Artifact, SourceTree
 from kiln.core.runfiles import Runfiles
 
 _STAMP = ".kiln-manifest-digest"
 
 
-def manifest_lines(runfiles: Runfiles, workspace_root: str, execroot: str) -> list[str]:
+def manifest_lines(runfiles: Runfiles, sources: SourceTree, execroot: str) -> list[str]:
     lines = []
     for rpath, art in sorted(runfiles.entries().items()):
         if art is None:
             lines.append(f"{rpath} ")
+        elif art.is_source:
+            lines.append(f"{rpath} {sources.path(art)}")
         else:
-            base = workspace_root if art.is_source else execroot
-            lines.append(f"{rpath} {os.path.join(base, art.exec_path)}")
+            lines.append(f"{rpath} {os.path.join(execroot, art.exec_path)}")
     return lines
 
 
-def materialize(tree: Path, runfiles: Runfiles, workspace_root: str, execroot: str, repo_mapping: str = "") -> bool:
+def materialize(tree: Path, runfiles: Runfiles, sources: SourceTree, execroot: str, repo_mapping: str = "") -> bool:
     """Makes `tree` match `runfiles`; returns True if it had to change anything."""
-    lines = manifest_lines(runfiles, workspace_root, execroot)
+    lines = manifest_lines(runfiles, sources, execroot)
     manifest = "\n".join(lines) + ("\n" if lines else "")
     digest = hashlib.sha256((manifest + "\0" + repo_mapping).encode()).hexdigest()
     stamp = tree / _STAMP

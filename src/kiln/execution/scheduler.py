@@ -9,15 +9,13 @@ traces, so cached outputs are reused wherever they came from.
 from __future__ import annotations
 
 import errno
-import os
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from kiln.core.actions import Action, ActionKind
-from kiln.core.artifacts import Artifact
+from kiln.core.artifacts import Artifact, SourceTree
 from kiln.core.digests import Digest, digest_fields
 from kiln.core.errors import KilnError, LocalEnvironmentError, Location
 from kiln.core.labels import Label
@@ -65,7 +63,7 @@ class Scheduler:
     def __init__(
         self,
         *,
-        workspace_root: Path,
+        sources: SourceTree,
         cas: Cas,
         action_cache: ActionCache,
         file_digests: FileDigests,
@@ -79,7 +77,8 @@ class Scheduler:
         explainer: Explainer | None = None,
         subcommands: bool = False,
     ):
-        self.workspace_root = str(workspace_root)
+        self.sources = sources
+        self.workspace_root = sources.workspace_root
         self.cas = cas
         self.action_cache = action_cache
         self.file_digests = file_digests
@@ -250,7 +249,7 @@ class Scheduler:
     def input_of(self, art: Artifact, needed_by: str = "") -> SpawnInput:
         """An input's digest and where its content is: the workspace file, or the blob in the store."""
         if art.is_source:
-            local = os.path.join(self.workspace_root, art.path)
+            local = self.sources.path(art)
             try:
                 digest = self.file_digests.digest(local)
             except (FileNotFoundError, IsADirectoryError, NotADirectoryError):

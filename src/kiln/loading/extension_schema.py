@@ -39,17 +39,28 @@ class ModuleExtension:
 
 @dataclass(frozen=True)
 class WorkspaceRule:
-    """A repository rule a WORKSPACE may call (loaded from a .bzl a rule set provides)."""
+    """A repository rule WORKSPACE may call, or MODULE.bazel through use_repo_rule, from a .bzl a rule set provides."""
 
     name: str
+    # Its attributes by name and kind (`name` is implied); None: any attribute.
+    attrs: TagClass | None = None
     check: Callable[[dict[str, Any]], str | None] = lambda attrs: None
     # Attributes holding dicts whose keys deserve their own line in messages (crates_repository's packages).
     keyed_attrs: tuple[str, ...] = ()
 
+    def problem(self, attrs: dict[str, Any]) -> str | None:
+        """Why these attributes do not fit the rule, or None."""
+        if self.attrs is not None:
+            why = check_attrs(f"{self.name}(name = \"{attrs.get('name')}\")", self.attrs,
+                              {k: v for k, v in attrs.items() if k != "name"})
+            if why:
+                return why
+        return self.check(attrs)
+
 
 @dataclass(frozen=True)
 class WorkspaceBzl:
-    """What a rule set provides for one .bzl loaded by WORKSPACE files."""
+    """What a rule set provides for one .bzl of repository rules (WORKSPACE load()s, use_repo_rule)."""
 
     repo: str
     path: str

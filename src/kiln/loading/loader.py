@@ -73,6 +73,8 @@ class Loader:
         self.external_repos = dict(external_repos or {})
         # The repository resolver the command layer wires in (kiln.repos).
         self.repositories = repositories
+        # Every external repository resolved so far, by name: where its files are.
+        self.repo_dirs: dict[str, Path] = {}
         self.report = report or (lambda level, text: print(f"{level}: {text}", file=sys.stderr))
         self.disallow_empty_glob = disallow_empty_glob
         self.selects = SelectTable()
@@ -155,6 +157,14 @@ class Loader:
         """Where a repository's files are: the workspace, or kiln's copy of a well-known repo."""
         if repo == "":
             return self.workspace.root
+        found = self.repo_dirs.get(repo)
+        if found is None:
+            found = self._find_repo(repo)
+            if found is not None:
+                self.repo_dirs[repo] = found
+        return found
+
+    def _find_repo(self, repo: str) -> Path | None:
         if repo in self.external_repos:
             return self.external_repos[repo]
         found = self.repositories(repo, self.module) if self.repositories is not None else None
@@ -181,7 +191,7 @@ class Loader:
         if root is None:
             raise NoSuchPackage(
                 f"no such package '{pkg_id}': repository '@{pkg_id.repo}' is not defined "
-                "(kiln provides only the well-known rule repositories so far)"
+                "(declare it in MODULE.bazel or WORKSPACE, e.g. with http_archive or local_repository)"
             )
         build_file = find_build_file(root, pkg_id.package)
         if build_file is None:
@@ -285,7 +295,7 @@ class Loader:
         elif label.repo:
             raise LoadingError(
                 f"cannot load '{module_id}': repository '@{label.repo}' is not defined "
-                "(kiln provides only the well-known rule repositories so far)"
+                "(declare it in MODULE.bazel or WORKSPACE, e.g. with http_archive or local_repository)"
             )
         else:
             frozen = self._eval_bzl(label)

@@ -23,7 +23,8 @@ from kiln.core.errors import KilnError, LabelError, LoadingError, Location
 from kiln.core.labels import PackageId, parse_label
 from kiln.loading import wellknown
 from kiln.loading.call_sites import CallSites
-from kiln.loading.extension_schema import ModuleExtension, RepositoryDefinitions, check_attrs
+from kiln.loading.extension_schema import (ModuleExtension, RepositoryDefinitions, WorkspaceBzl, WorkspaceRule,
+                                           check_attrs)
 from kiln.loading.module_eval import (HARMLESS_MODULES, Recorder, check_registered_repos, registrar,
                                       unsupported)
 from kiln.loading.module_info import ExtensionUsage, ModuleInfo, RepoDecl, Tag
@@ -31,7 +32,6 @@ from kiln.loading.source_files import read_source
 
 # Directives the next issues implement; until then they are named in the error.
 _LATER = {
-    "use_repo_rule": "repository rules (use_repo_rule)",
     "single_version_override": "single_version_override",
     "multiple_version_override": "multiple_version_override",
     "archive_override": "archive_override",
@@ -53,6 +53,10 @@ def use_extension(extension_bzl_file, extension_name, dev_dependency = False, is
     usage = _kiln_use_extension(extension_bzl_file, extension_name, dev_dependency, isolate)
     return struct(_kiln_usage = usage[0], **{tag: _kiln_bind(usage[0], tag) for tag in usage[1]})
 
+def use_repo_rule(repo_rule_bzl_file, repo_rule_name):
+    rule = _kiln_use_repo_rule(repo_rule_bzl_file, repo_rule_name)
+    return lambda **kwargs: _kiln_repo_rule(rule, kwargs)
+
 def use_repo(extension_proxy, *args, **kwargs):
     if type(extension_proxy) != "struct" or not hasattr(extension_proxy, "_kiln_usage"):
         _kiln_not_a_proxy("use_repo", extension_proxy)
@@ -66,7 +70,9 @@ def evaluate_module(path: Path, info: ModuleInfo, definitions: RepositoryDefinit
     display = "MODULE.bazel"
     text = read_source(path, display)
     sites = CallSites(text)
-    specs: list[ModuleExtension] = []
+    # Parallel to info.extensions: the extension of each usage (None for a use_repo_rule call).
+    specs: list[ModuleExtension | None] = []
+    repo_rules: list[tuple[str, str, WorkspaceBzl, WorkspaceRule, Location]] = []
 
     def module(name: str = "", version: str = "", compatibility_level: int = 0, repo_name: str = "",
                bazel_compatibility: Any = None) -> None:
@@ -117,6 +123,49 @@ def evaluate_module(path: Path, info: ModuleInfo, definitions: RepositoryDefinit
             raise LoadingError(why, location=where)
         usage.tags.append(Tag(tag_name, dict(attrs), line, column, display))
 
+    def bzl_label(bzl: Any, fn: str, where: Location) -> Any:
+        if not isinstance(bzl, str):
+            raise LoadingError(f"{fn}() takes the .bzl file's label as a string", location=where)
+        mapping = {apparent: module for apparent, module in info.bazel_deps.items()}
+        mapping.update({n: "" for n in (info.name, info.repo_name) if n})
+        mapping.setdefault("bazel_tools", "bazel_tools")
+        try:
+            return parse_label(bzl, base=PackageId("", ""), repo_mapping=mapping, where=where)
+        except LabelError as e:
+            raise LoadingError(f"{fn}(): {e.message}", location=where) from None
+
+    def use_repo_rule(bzl: Any, name: Any) -> int:
+        line, column = sites.call("use_repo_rule")
+        where = Location(display, line, column)
+        label = bzl_label(bzl, "use_repo_rule", where)
+        repo = wellknown.canonical_repo(label.repo)
+        found = definitions.workspace_bzl(repo, label.relative_path())
+        rule = next((r for r in found.rules if r.name == name), None) if found else None
+        if found is None or rule is None:
+            raise LoadingError(f"kiln does not implement the repository rule '{name}' from {bzl}", location=where)
+        repo_rules.append((bzl, name, found, rule, where))
+        return len(repo_rules) - 1
+
+    def repo_rule_call(index: int, attrs: dict[str, Any]) -> None:
+        bzl, rule_name, found, rule, declared = repo_rules[index]
+        line, column = sites.call(rule_name)
+        where = Location(display, line, column) if line else declared
+        name = attrs.get("name")
+        if not isinstance(name, str) or not name:
+            raise LoadingError(f"{rule_name}() needs a name", location=where)
+        why = rule.problem(attrs)
+        if why:
+            raise LoadingError(why, location=where)
+        if name in info.repos or name in info.bazel_deps:
+            raise LoadingError(f"{rule_name}(name = \"{name}\"): the repository name '{name}' is already in use "
+                               "in MODULE.bazel", location=where)
+        tag = Tag(rule_name, {k: v for k, v in attrs.items() if v is not None}, where.line, where.column, display)
+        usage = ExtensionUsage(bzl_label=bzl, name=rule_name, repo=found.repo, path=found.path, file=display,
+                               line=where.line, column=where.column, tags=[tag], imports={name: name})
+        info.extensions.append(usage)
+        specs.append(None)
+        info.repos[name] = RepoDecl(name, name, rule_name, usage, where)
+
     def use_repo(index: int, args: list[Any], kwargs: dict[str, Any]) -> None:
         line, column = sites.call("use_repo")
         where = Location(display, line, column)
@@ -140,6 +189,8 @@ def evaluate_module(path: Path, info: ModuleInfo, definitions: RepositoryDefinit
     m.add_callable("_kiln_use_extension", rec.guard(use_extension))
     m.add_callable("_kiln_tag", rec.guard(tag))
     m.add_callable("_kiln_use_repo", rec.guard(use_repo))
+    m.add_callable("_kiln_use_repo_rule", rec.guard(use_repo_rule))
+    m.add_callable("_kiln_repo_rule", rec.guard(repo_rule_call))
     m.add_callable("register_toolchains", rec.guard(
         registrar("register_toolchains", display, sites, info.toolchains, dev=True)))
     m.add_callable("register_execution_platforms", rec.guard(
@@ -190,11 +241,11 @@ def _explain_proxy_error(err: KilnError, info: ModuleInfo, text: str, definition
             return
 
 
-def _check_imports(info: ModuleInfo, specs: list[ModuleExtension]) -> None:
+def _check_imports(info: ModuleInfo, specs: list[ModuleExtension | None]) -> None:
     """use_repo must name a repository the extension generates (when it says which it does)."""
     for decl in info.repos.values():
         spec = next(s for u, s in zip(info.extensions, specs) if u is decl.usage)
-        if spec.generated_repos is None:
+        if spec is None or spec.generated_repos is None:
             continue
         usages = [u for u, s in zip(info.extensions, specs) if s is spec]
         generated = spec.generated_repos(usages)

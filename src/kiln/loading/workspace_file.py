@@ -1,9 +1,10 @@
 """WORKSPACE / WORKSPACE.bazel: the workspace's name, well-known rule sets, repository rules and registrations.
 
 Fetching a well-known rule set is a no-op (kiln has it built in). The
-repository rules and helpers a rule set registered (RepositoryDefinitions'
-WORKSPACE .bzls) are recorded like a module extension's tags; every other
-repository rule fails with a message naming it. A `load()` sees every symbol
+repository rules and helpers kiln.repos registered (RepositoryDefinitions'
+.bzls: http_archive, local_repository, crates_repository, ...) are recorded
+like a module extension's tags, with their attributes checked; kiln.repos
+fetches them when a build needs them. A `load()` sees every symbol
 kiln provides for WORKSPACE files, whichever .bzl it names.
 """
 
@@ -40,11 +41,6 @@ def evaluate_workspace(path: Path, info: ModuleInfo, definitions: RepositoryDefi
     def workspace(name: str = "", **_: Any) -> None:
         info.name = info.name or name
 
-    def archive(name: str = "", **_: Any) -> None:
-        # Fetching a well-known rule set is a no-op: kiln has it built in.
-        if wellknown.canonical_repo(name) not in wellknown.WELL_KNOWN_REPOS and name not in HARMLESS_MODULES:
-            raise LoadingError(f"repository '@{name}': kiln does not fetch external repositories yet")
-
     def noop(*args: Any, **kwargs: Any) -> None:
         return None
 
@@ -55,7 +51,9 @@ def evaluate_workspace(path: Path, info: ModuleInfo, definitions: RepositoryDefi
             name = attrs.get("name")
             if not isinstance(name, str) or not name:
                 raise LoadingError(f"{rule.name}() needs a name", location=where)
-            why = rule.check(attrs)
+            if built_in(name):
+                return  # fetching a rule set kiln has built in is a no-op
+            why = rule.problem(attrs)
             if why:
                 raise LoadingError(why, location=where)
             if name in info.repos:
@@ -75,10 +73,17 @@ def evaluate_workspace(path: Path, info: ModuleInfo, definitions: RepositoryDefi
 
         return record
 
+    def built_in(name: str) -> bool:
+        return wellknown.canonical_repo(name) in wellknown.WELL_KNOWN_REPOS or name in HARMLESS_MODULES
+
+    def defined(name: str) -> bool:
+        return name in info.repos or built_in(name)
+
+    rules = {rule.name: repository_rule(bzl, rule) for bzl in definitions.workspace_bzls for rule in bzl.rules}
+
     def load_module(module_id: str) -> Any:
         mod = sl.Module()
-        for fn in ("http_archive", "git_repository", "local_repository", "new_local_repository", "http_file"):
-            mod.add_callable(fn, rec.guard(archive))
+        mod.add_callable("_kiln_repo_defined", defined)
         for fn in _SETUP_FUNCTIONS:
             mod.add_callable(fn, rec.guard(noop))
         for fn in ("python_register_toolchains", "pip_parse"):
@@ -87,7 +92,7 @@ def evaluate_workspace(path: Path, info: ModuleInfo, definitions: RepositoryDefi
             for fn in bzl.setup_functions:
                 mod.add_callable(fn, rec.guard(noop))
             for rule in bzl.rules:
-                mod.add_callable(rule.name, rec.guard(repository_rule(bzl, rule)))
+                mod.add_callable(rule.name, rec.guard(rules[rule.name]))
             for fn_name, fn in bzl.functions.items():
                 mod.add_callable(fn_name, rec.guard(fn))
         for bzl in definitions.workspace_bzls:
@@ -106,7 +111,9 @@ def evaluate_workspace(path: Path, info: ModuleInfo, definitions: RepositoryDefi
     m.add_callable("register_execution_platforms", rec.guard(
         registrar("register_execution_platforms", display, sites, info.execution_platforms, dev=False)))
     m.add_callable("bind", rec.guard(unsupported("bind", display)))
+    # Native in WORKSPACE files (Bazel 7), without a load().
     for fn in ("local_repository", "new_local_repository"):
-        m.add_callable(fn, rec.guard(archive))
+        if fn in rules:
+            m.add_callable(fn, rec.guard(rules[fn]))
     rec.run(path, display, m, sl.FileLoader(load_module), text=text)
     check_registered_repos(info, display, visible)

@@ -90,7 +90,7 @@ def _attr_problem(attrs: dict[str, Any]) -> str | None:
 CRATE_UNIVERSE_WORKSPACE = WorkspaceBzl(
     repo="rules_rust",
     path="crate_universe/defs.bzl",
-    rules=tuple(WorkspaceRule(rule, _check(rule), keyed_attrs=("packages", "annotations"))
+    rules=tuple(WorkspaceRule(rule, check=_check(rule), keyed_attrs=("packages", "annotations"))
                 for rule in WORKSPACE_CRATE_RULES),
     functions={
         "_kiln_crate_spec": _crate_helper("spec", _WORKSPACE_SPEC),

@@ -1,16 +1,21 @@
 """The repository resolver the command layer hands to loading: a repository name to its directory.
 
-kiln's own repositories (the machine's Python and Rust, kiln.repos.host_repos)
-come first; then the repositories MODULE.bazel and WORKSPACE declare through
-the crate universe, whose BUILD and defs.bzl are written from the Cargo files
-they name. Everything is written under the output base's `external/`.
+In order: `--override_repository` paths; kiln's own repositories (the
+machine's Python and Rust, kiln.repos.host_repos); the repositories MODULE.bazel
+and WORKSPACE declare — repository rules (http_archive, local_repository, ...)
+fetched by kiln.repos.repository_rules, and crate universes, whose BUILD and
+defs.bzl are written from the Cargo files they name. Everything fetched or
+written goes under the output base's `external/`.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
 
-from kiln.loading.module_info import ModuleInfo
+from kiln.loading.module_info import ModuleInfo, RepoDecl
 from kiln.loading.repository_resolver import ResolvedRepository
 from kiln.repos.host_repos import HostRepositories
 
@@ -19,19 +24,44 @@ _CRATE_REPO_KINDS = ("crate", "crates_repository", "crates_vendor")
 
 
 class Repositories:
-    def __init__(self, workspace_root: Path, external_dir: Path):
+    def __init__(self, workspace_root: Path, external_dir: Path, *, overrides: Mapping[str, str] | None = None,
+                 repository_cache: Path | None = None, distdirs: Sequence[Path] = (),
+                 report: Callable[[str, str], None] | None = None):
         self._workspace_root = workspace_root
         self._external_dir = external_dir
+        self._overrides = dict(overrides or {})
+        self._repository_cache = repository_cache
+        self._distdirs = tuple(distdirs)
+        self._report = report or (lambda level, text: None)
         self._host = HostRepositories(external_dir)
+        self._downloader: Any = None
 
     def __call__(self, name: str, module: ModuleInfo) -> ResolvedRepository | None:
+        override = self._overrides.get(name)
+        if override is not None:
+            return ResolvedRepository(self._override_path(name, override))
         found = self._host(name, module)
         if found is not None:
             return found
         decl = module.repos.get(name)
-        if decl is not None and decl.kind in _CRATE_REPO_KINDS:
+        if decl is None:
+            return None
+        if decl.kind in _CRATE_REPO_KINDS:
             return self._crate_index(name, decl.generated_name, module)
+        from kiln.repos.bazel_repo_rules import REPOSITORY_RULE_KINDS
+
+        if decl.kind in REPOSITORY_RULE_KINDS:
+            return self._repository_rule(name, decl)
         return None
+
+    def _override_path(self, name: str, path: str) -> Path:
+        from kiln.core.errors import CommandLineError
+
+        directory = Path(os.path.expanduser(path))
+        directory = directory if directory.is_absolute() else self._workspace_root / directory
+        if not directory.is_dir():
+            raise CommandLineError(f"--override_repository={name}={path}: {directory} is not a directory")
+        return directory
 
     def _crate_index(self, name: str, generated_name: str, module: ModuleInfo) -> ResolvedRepository:
         """@name's BUILD and defs.bzl, written from the Cargo files its crate universe names."""
@@ -42,3 +72,45 @@ class Repositories:
         directory = self._external_dir / generated_name
         write_crate_repo(index, directory, self._workspace_root, repo=name)
         return ResolvedRepository(directory, tuple(index.files))
+
+    def _repository_rule(self, name: str, decl: RepoDecl) -> ResolvedRepository:
+        from kiln.repos.repository_marker import current_inputs, definition_key, write_marker
+        from kiln.repos.repository_rules import FETCHERS, FetchContext, local_repository_path
+
+        (tag,) = decl.usage.tags
+        attrs = dict(tag.attrs)
+        if decl.kind == "local_repository":
+            return ResolvedRepository(local_repository_path(name, attrs, self._workspace_root, decl.location))
+        directory = self._external_dir / name
+        marker = self._external_dir / f"@{name}.marker"
+        key = definition_key(decl.kind, attrs)
+        inputs = current_inputs(marker, directory, key)
+        if inputs is not None:
+            return ResolvedRepository(directory, inputs)
+        self._report("INFO", f"Fetching @{name} ({decl.kind})")
+        staging = self._external_dir / ".fetching" / name
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.parent.mkdir(parents=True, exist_ok=True)
+        marker.unlink(missing_ok=True)
+        ctx = FetchContext(name, decl.kind, attrs, staging, self._workspace_root, decl.location,
+                           self.downloader, [])
+        try:
+            FETCHERS[decl.kind](ctx)
+            if directory.is_symlink() or directory.is_file():
+                directory.unlink()
+            shutil.rmtree(directory, ignore_errors=True)
+            staging.rename(directory)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        write_marker(marker, key, ctx.inputs)
+        return ResolvedRepository(directory, tuple(str(p) for p in ctx.inputs))
+
+    def downloader(self) -> Any:
+        """Made on first use: commands that fetch nothing never import the HTTP stack."""
+        if self._downloader is None:
+            from kiln.repos.downloader import Downloader
+            from kiln.repos.repository_cache import RepositoryCache
+
+            cache = RepositoryCache(self._repository_cache) if self._repository_cache is not None else None
+            self._downloader = Downloader(cache, self._distdirs, lambda text: self._report("INFO", text))
+        return self._downloader
