@@ -366,6 +366,18 @@ def table_c(res: dict, n: int, rounds: int) -> str:
 
 # ---- driver ------------------------------------------------------------------
 
+def command(text: str, ap: argparse.ArgumentParser) -> list[str]:
+    """A kiln command line; a relative program path is made absolute (kiln runs in the workspaces)."""
+    argv = shlex.split(text)
+    if not argv:
+        ap.error("an empty kiln command")
+    if os.sep in argv[0]:
+        argv[0] = os.path.abspath(argv[0])
+    if not shutil.which(argv[0]):
+        ap.error(f"{argv[0]}: no such program")
+    return argv
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog=__doc__.split("\n", 2)[2],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -386,8 +398,8 @@ def main(argv: list[str]) -> int:
         ap.error("bad --parts, --rounds, --rounds-scale, --n or --sizes")
     if "a" in parts and not args.base_kiln:
         ap.error("(a) compares against a reference: give --base-kiln, or leave a out of --parts")
-    kilns = {"A": shlex.split(args.base_kiln)} if args.base_kiln else {}
-    kilns["B"] = shlex.split(args.kiln)
+    kilns = {"A": command(args.base_kiln, ap)} if args.base_kiln else {}
+    kilns["B"] = command(args.kiln, ap)
     r: dict = {"kiln": args.kiln, "base_kiln": args.base_kiln, "n": args.n, "rounds": args.rounds,
                "rounds_scale": args.rounds_scale, "load_average_start": os.getloadavg()}
     tables = []
