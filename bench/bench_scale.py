@@ -31,8 +31,6 @@ import argparse
 import os
 import shlex
 import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,52 +38,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import gen_workspace  # noqa: E402
-from benchlib import KILN, BenchError, actions_executed, describe_run, emit, fail  # noqa: E402
+from benchlib import KILN, BenchError, check_actions, describe_run, emit, fail, run_child, summary  # noqa: E402
 
 MEASUREMENTS = ("clean", "first_noop", "noop", "reanalysis", "query", "query_saved")
-
-
-class Run:
-    """One finished child: wall s, CPU s, peak RSS MiB, output."""
-
-    def __init__(self, wall: float, cpu: float, rss_mib: float, stdout: str, stderr: str):
-        self.wall, self.cpu, self.rss_mib = wall, cpu, rss_mib
-        self.stdout, self.stderr = stdout, stderr
-
-
-def run_child(argv: list[str], cwd: str, what: str) -> Run:
-    """Runs argv; a non-zero exit fails the benchmark. Output goes to files: no pipe limits."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read(), err.read()
-    if proc.returncode != 0:
-        fail(f"{what}: exit code {proc.returncode}\n--- stderr ---\n{stderr[-4000:]}")
-    # ru_maxrss is in KiB on Linux.
-    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, stdout, stderr)
-
-
-def summary(runs: list[Run]) -> dict:
-    walls = [r.wall for r in runs]
-    return {
-        "median": statistics.median(walls), "min": min(walls), "max": max(walls),
-        "cpu_median": statistics.median(r.cpu for r in runs),
-        "rss_mib_max": max(r.rss_mib for r in runs),
-        "runs": [round(w, 3) for w in walls], "cpu_runs": [round(r.cpu, 3) for r in runs],
-    }
-
-
-def check_actions(run: Run, what: str, *, executed: bool) -> None:
-    n = actions_executed(run, what)
-    if executed and n == 0:
-        fail(f"{what}: 0 actions executed, expected a real build")
-    if not executed and n != 0:
-        fail(f"{what}: {n} actions executed, expected none\n{run.stderr[-2000:]}")
 
 
 def check_query(run: Run, n: int) -> None:
