@@ -50,6 +50,7 @@ class Analyzer:
         self._on_stack: set[tuple[Label, Configuration]] = set()
         self.workspace_root = str(loader.workspace.root)
         self._platforms: dict[Configuration, PlatformInfo] = {}
+        self._exec_configs: dict[tuple[Configuration, Label], Configuration] = {}
 
     # ---- entry points ----------------------------------------------------
 
@@ -62,15 +63,21 @@ class Analyzer:
     def _analyze_key(self, key: tuple[Label, Configuration]) -> ConfiguredTarget:
         label, config = key
         done = self._done.get(key)
-        if done is None:
-            # A rule's incoming transition decides the configuration it is analysed in.
-            incoming = self._incoming(label, config)
-            if incoming is not config:
-                key = (label, incoming)
-                label, config = key
-                done = self._done.get(key)
         if done is not None:
             return done
+        try:
+            target = self.loader.get_target(label)
+        except KilnError:
+            target = None  # reported by _analyze, with its context
+        if isinstance(target, RuleTarget) and target.rule_class.transition is not None:
+            # A rule's incoming transition decides the configuration it is analysed in.
+            incoming = target.rule_class.transition(config, target.attrs)
+            if incoming != config:
+                key = (label, incoming)
+                config = incoming
+                done = self._done.get(key)
+                if done is not None:
+                    return done
         failed = self._failed.get(key)
         if failed is not None:
             raise failed
@@ -79,7 +86,7 @@ class Analyzer:
         self._stack.append(key)
         self._on_stack.add(key)
         try:
-            ct = self._analyze(label, config)
+            ct = self._analyze(label, config, target)
         except KilnError as e:
             self._failed[key] = e
             raise
@@ -88,16 +95,6 @@ class Analyzer:
             self._on_stack.discard(key)
         self._done[key] = ct
         return ct
-
-    def _incoming(self, label: Label, config: Configuration) -> Configuration:
-        try:
-            target = self.loader.get_target(label)
-        except KilnError:
-            return config  # reported by _analyze, with its context
-        if not isinstance(target, RuleTarget) or target.rule_class.transition is None:
-            return config
-        new = target.rule_class.transition(config, target.attrs)
-        return config if new == config else new
 
     def target_platform(self, config: Configuration) -> PlatformInfo:
         """The platform `config` builds for (--platforms; by default @platforms//host)."""
@@ -126,8 +123,9 @@ class Analyzer:
 
     # ---- one target ------------------------------------------------------
 
-    def _analyze(self, label: Label, config: Configuration) -> ConfiguredTarget:
-        target = self.loader.get_target(label)
+    def _analyze(self, label: Label, config: Configuration, target: Any) -> ConfiguredTarget:
+        if target is None:
+            target = self.loader.get_target(label)  # raises the loading error
         if isinstance(target, FileTarget):
             return self._file_target(target, config)
         if isinstance(target, PackageGroup):
@@ -159,10 +157,12 @@ class Analyzer:
         try:
             for name in rule.attrs:
                 values[name] = self.resolve(target.attrs.get(name), target, name, config)
-            incompatible = self._directly_incompatible(target, values, config)
+            incompatible = self._directly_incompatible(target, values, config) \
+                if values.get("target_compatible_with") else None
             if incompatible is not None:
                 return incompatible
-            resolved = self._resolve_toolchains(target, values, config)
+            resolved = self._resolve_toolchains(target, values, config) \
+                if rule.toolchains or values.get("toolchains") or values.get("exec_compatible_with") else None
         except CommandLineError:
             raise  # a flag's fault (--extra_toolchains), not this target's
         except KilnError as e:
@@ -174,13 +174,13 @@ class Analyzer:
             if attr.type in LABEL_TYPES and name not in _NON_DEPENDENCY_ATTRS:
                 dep_config = config
                 if attr.cfg == "exec" and values[name]:
-                    dep_config = config.exec_configuration(str(self._exec_platform(resolved, config).label))
+                    dep_config = self._exec_configuration(config, self._exec_platform(resolved, config))
                 deps[name] = self._dependencies(target, name, attr.type, values[name], dep_config)
         edges = tuple((name, ct) for name, dep in deps.items() for ct in _as_list(dep) if isinstance(ct, ConfiguredTarget))
         by_type, toolchain_edges = self._toolchain_implementations(target, resolved, config)
         edges += toolchain_edges
         for _, dep in edges:
-            info = dep.get(IncompatiblePlatformInfo)
+            info = dep.providers.get(IncompatiblePlatformInfo)
             if info is not None:  # a target depending on an incompatible one is incompatible too
                 return _incompatible(target, config, IncompatiblePlatformInfo(
                     info.platform, (_chain_entry(target.label, config), *info.chain), info.missing), edges)
@@ -301,6 +301,14 @@ class Analyzer:
                                     target=f"{target.kind} {target.label}")
             by_type[type_label] = info
         return by_type, tuple(edges)
+
+    def _exec_configuration(self, config: Configuration, platform: PlatformInfo) -> Configuration:
+        """The configuration of `config`'s tools for `platform`, made once (its id is a digest)."""
+        key = (config, platform.label)
+        found = self._exec_configs.get(key)
+        if found is None:
+            found = self._exec_configs[key] = config.exec_configuration(str(platform.label))
+        return found
 
     def _exec_platform(self, resolved: ResolvedToolchains | None, config: Configuration) -> PlatformInfo:
         """Where the target's actions run: resolution's choice, or the first execution platform."""
