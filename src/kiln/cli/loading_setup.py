@@ -2,32 +2,29 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Callable
 
 
 def new_loader(workspace: Any, output_root: Path, opts: Any, *, report: Callable[[str, str], None]) -> Any:
     # Imported here: a command served from saved results never evaluates Starlark.
+    from kiln.loading.extension_schema import LazyDefinitions
     from kiln.loading.loader import Loader
-    from kiln.repos.definitions import default_definitions
     from kiln.repos.resolver import Repositories
     from kiln.rules import default_registry
 
     repositories = Repositories(
         workspace.root, output_root / "external", overrides=dict(opts.override_repository),
-        repository_cache=repository_cache_dir(opts.repository_cache),
+        repository_cache=opts.repository_cache,
         distdirs=tuple(Path(d) for d in opts.distdir), report=report)
     return Loader(
         workspace, default_registry(), report=report, disallow_empty_glob=opts.incompatible_disallow_empty_glob,
-        repositories=repositories, definitions=default_definitions(),
+        repositories=repositories, definitions=LazyDefinitions(_definitions),
     )
 
 
-def repository_cache_dir(option: str | None) -> Path | None:
-    """--repository_cache: unset means the user's default cache, empty means none."""
-    if option is None:
-        from kiln.repos.repository_cache import default_repository_cache_dir
 
-        return default_repository_cache_dir(os.environ)
-    return Path(option).expanduser() if option else None
+def _definitions() -> Any:
+    from kiln.repos.definitions import default_definitions
+
+    return default_definitions()

@@ -9,7 +9,6 @@ error, not a silent no-op) and, for the kinds declared, by type.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -109,6 +108,8 @@ def check_attrs(what: str, tag: TagClass, attrs: dict[str, Any]) -> str | None:
     for name, value in attrs.items():
         kind = tag.attrs.get(name)
         if kind is None:
+            import difflib  # only for this message: a module off every command's start-up
+
             close = difflib.get_close_matches(name, list(tag.attrs), n=1, cutoff=0.75)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             return f"{what}: unknown attribute '{name}'{hint}"
@@ -145,3 +146,31 @@ def _check_type(kind: str, value: Any) -> str | None:
     name = {bool: "bool", int: "int", str: "string", list: "list", dict: "dict", tuple: "tuple"}.get(
         type(value), type(value).__name__)
     return f"must be {_EXPECTED[kind]}, got {name}"
+
+
+class LazyDefinitions:
+    """RepositoryDefinitions made on first use: most MODULE.bazel files name no extension or repository rule,
+    and importing every rule set's tables would cost each such command's start-up."""
+
+    def __init__(self, make: Callable[[], RepositoryDefinitions]):
+        self._make = make
+        self._value: RepositoryDefinitions | None = None
+
+    def _get(self) -> RepositoryDefinitions:
+        if self._value is None:
+            self._value = self._make()
+        return self._value
+
+    @property
+    def workspace_bzls(self) -> tuple[WorkspaceBzl, ...]:
+        return self._get().workspace_bzls
+
+    def extension(self, repo: str, path: str, name: str) -> ModuleExtension | None:
+        return self._get().extension(repo, path, name)
+
+    def workspace_bzl(self, repo: str, path: str) -> WorkspaceBzl | None:
+        return self._get().workspace_bzl(repo, path)
+
+
+# What evaluating MODULE.bazel and WORKSPACE is given.
+Definitions = RepositoryDefinitions | LazyDefinitions

@@ -22,7 +22,7 @@ from kiln.core.rule_class import RuleClass, RuleRegistry
 from kiln.core.select import Select
 from kiln.loading import wellknown
 from kiln.loading.markers import SelectTable
-from kiln.loading.extension_schema import RepositoryDefinitions
+from kiln.loading.extension_schema import Definitions, RepositoryDefinitions
 from kiln.loading.module_files import read_module_files
 from kiln.loading.module_info import Registration
 from kiln.loading.repository_resolver import RepositoryResolver
@@ -65,7 +65,7 @@ class Loader:
         disallow_empty_glob: bool = True,
         external_repos: dict[str, Path] | None = None,
         repositories: RepositoryResolver | None = None,
-        definitions: RepositoryDefinitions = RepositoryDefinitions(),
+        definitions: Definitions = RepositoryDefinitions(),
     ):
         self.workspace = workspace
         self.registry = registry

@@ -23,7 +23,7 @@ from kiln.core.errors import KilnError, LabelError, LoadingError, Location
 from kiln.core.labels import PackageId, parse_label
 from kiln.loading import wellknown
 from kiln.loading.call_sites import CallSites
-from kiln.loading.extension_schema import (ModuleExtension, RepositoryDefinitions, WorkspaceBzl, WorkspaceRule,
+from kiln.loading.extension_schema import (Definitions, ModuleExtension, WorkspaceBzl, WorkspaceRule,
                                            check_attrs)
 from kiln.loading.module_eval import (HARMLESS_MODULES, Recorder, check_registered_repos, registrar,
                                       unsupported)
@@ -64,7 +64,7 @@ def use_repo(extension_proxy, *args, **kwargs):
 '''
 
 
-def evaluate_module(path: Path, info: ModuleInfo, definitions: RepositoryDefinitions) -> None:
+def evaluate_module(path: Path, info: ModuleInfo, definitions: Definitions) -> None:
     info.files.append(str(path))
     rec = Recorder()
     display = "MODULE.bazel"
@@ -214,7 +214,7 @@ def _not_a_proxy(fn: str, value: Any) -> None:
 _NO_ATTR = re.compile(r"^Object of type `struct` has no attribute `(\w+)`(?:, did you mean `(\w+)`\?)?$")
 
 
-def _explain_proxy_error(err: KilnError, info: ModuleInfo, text: str, definitions: RepositoryDefinitions) -> None:
+def _explain_proxy_error(err: KilnError, info: ModuleInfo, text: str, definitions: Definitions) -> None:
     """Starlark's own messages for misused extension proxies, in the terms of module extensions."""
     if err.location is None or err.location.file != "MODULE.bazel":
         return

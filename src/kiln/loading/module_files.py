@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kiln.loading.extension_schema import RepositoryDefinitions
+from kiln.loading.extension_schema import Definitions, RepositoryDefinitions
 from kiln.loading.module_file import evaluate_module
 from kiln.loading.module_info import ModuleInfo
 
 
-def read_module_files(root: Path, definitions: RepositoryDefinitions = RepositoryDefinitions()) -> ModuleInfo:
+def read_module_files(root: Path, definitions: Definitions = RepositoryDefinitions()) -> ModuleInfo:
     info = ModuleInfo()
     module_file = root / "MODULE.bazel"
     if module_file.is_file():

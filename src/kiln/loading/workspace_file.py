@@ -18,7 +18,7 @@ import starlark as sl
 from kiln.core.errors import LoadingError, Location
 from kiln.loading import wellknown
 from kiln.loading.call_sites import CallSites
-from kiln.loading.extension_schema import RepositoryDefinitions, WorkspaceBzl, WorkspaceRule
+from kiln.loading.extension_schema import Definitions, WorkspaceBzl, WorkspaceRule
 from kiln.loading.module_eval import (GLOBALS, HARMLESS_MODULES, Recorder, check_registered_repos, registrar,
                                       unsupported)
 from kiln.loading.module_info import ExtensionUsage, ModuleInfo, RepoDecl, Tag
@@ -31,7 +31,7 @@ _SETUP_FUNCTIONS = (
 )
 
 
-def evaluate_workspace(path: Path, info: ModuleInfo, definitions: RepositoryDefinitions) -> None:
+def evaluate_workspace(path: Path, info: ModuleInfo, definitions: Definitions) -> None:
     info.files.append(str(path))
     rec = Recorder()
     display = path.name

@@ -14,12 +14,24 @@ from typing import Callable
 
 from kiln.loading.module_info import ModuleInfo
 from kiln.loading.repository_resolver import ResolvedRepository
-from kiln.repos.local_runtime import host_runtime_build_file
-from kiln.repos.local_rust import local_rust_build_file
 
+
+def _python() -> tuple[str, tuple[str, ...]]:
+    from kiln.repos.local_runtime import host_runtime_build_file
+
+    return host_runtime_build_file()
+
+
+def _rust() -> tuple[str, tuple[str, ...]]:
+    from kiln.repos.local_rust import local_rust_build_file
+
+    return local_rust_build_file()
+
+
+# Imported when first asked for: most commands need neither.
 _WRITERS: dict[str, Callable[[], tuple[str, tuple[str, ...]]]] = {
-    "kiln_local_python": host_runtime_build_file,
-    "kiln_local_rust": local_rust_build_file,
+    "kiln_local_python": _python,
+    "kiln_local_rust": _rust,
 }
 
 

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 
 from kiln.core.errors import LocalEnvironmentError
 
 
 def local_rust_build_file() -> tuple[str, tuple[str, ...]]:
     """The BUILD file's text, and the files whose change means probing again (the rustc binaries)."""
+    import shutil
+    import subprocess
+
     rustc = shutil.which("rustc") or os.path.expanduser("~/.cargo/bin/rustc")
     if not os.path.exists(rustc):
         raise LocalEnvironmentError("Rust targets need rustc and cargo on PATH (or in ~/.cargo/bin); none was found")
@@ -51,4 +52,6 @@ def local_rust_build_file() -> tuple[str, tuple[str, ...]]:
 
 
 def _run(*argv: str) -> str:
+    import subprocess
+
     return subprocess.run(argv, capture_output=True, text=True, check=True, timeout=60).stdout.strip()

@@ -17,7 +17,6 @@ from typing import Any, Callable, Mapping, Sequence
 
 from kiln.loading.module_info import ModuleInfo, RepoDecl
 from kiln.loading.repository_resolver import ResolvedRepository
-from kiln.repos.host_repos import HostRepositories
 
 # The declarations whose repositories are crate indexes: the bzlmod extension and WORKSPACE's rules.
 _CRATE_REPO_KINDS = ("crate", "crates_repository", "crates_vendor")
@@ -25,7 +24,7 @@ _CRATE_REPO_KINDS = ("crate", "crates_repository", "crates_vendor")
 
 class Repositories:
     def __init__(self, workspace_root: Path, external_dir: Path, *, overrides: Mapping[str, str] | None = None,
-                 repository_cache: Path | None = None, distdirs: Sequence[Path] = (),
+                 repository_cache: str | None = None, distdirs: Sequence[Path] = (),
                  report: Callable[[str, str], None] | None = None):
         self._workspace_root = workspace_root
         self._external_dir = external_dir
@@ -33,16 +32,21 @@ class Repositories:
         self._repository_cache = repository_cache
         self._distdirs = tuple(distdirs)
         self._report = report or (lambda level, text: None)
-        self._host = HostRepositories(external_dir)
+        self._host: Any = None
         self._downloader: Any = None
 
     def __call__(self, name: str, module: ModuleInfo) -> ResolvedRepository | None:
         override = self._overrides.get(name)
         if override is not None:
             return ResolvedRepository(self._override_path(name, override))
-        found = self._host(name, module)
-        if found is not None:
-            return found
+        if name.startswith("kiln_local_"):
+            if self._host is None:
+                from kiln.repos.host_repos import HostRepositories
+
+                self._host = HostRepositories(self._external_dir)
+            found = self._host(name, module)
+            if found is not None:
+                return found
         decl = module.repos.get(name)
         if decl is None:
             return None
@@ -111,6 +115,12 @@ class Repositories:
             from kiln.repos.downloader import Downloader
             from kiln.repos.repository_cache import RepositoryCache
 
-            cache = RepositoryCache(self._repository_cache) if self._repository_cache is not None else None
+            from kiln.repos.repository_cache import default_repository_cache_dir
+
+            # --repository_cache: unset means the user's default cache, empty means none.
+            option = self._repository_cache
+            root = default_repository_cache_dir(os.environ) if option is None else (
+                Path(option).expanduser() if option else None)
+            cache = RepositoryCache(root) if root is not None else None
             self._downloader = Downloader(cache, self._distdirs, lambda text: self._report("INFO", text))
         return self._downloader
