@@ -192,7 +192,7 @@ def test_registry_crates_without_checksum_are_listed_before_anything_is_fetched(
     with pytest.raises(VendorError) as e:
         vendor(tmp_path, registry, lock)
     assert e.value.render() == (
-        "Cargo.lock: Cargo.lock records no checksum for these crates.io packages, so kiln cannot verify them "
+        "Cargo.lock records no checksum for these crates.io packages, so kiln cannot verify them "
         "(regenerate the lock file with `cargo generate-lockfile` or `cargo update`):\n"
         "  Cargo.lock:10: crate 'beta' 0.4.0\n"
         "  Cargo.lock:15: crate 'gamma' 2.0.0")

@@ -101,8 +101,7 @@ def _registry_packages(lock: CargoLock) -> tuple[list[LockedPackage], list[str]]
     if unchecked:
         raise VendorError(
             f"{lock.display} records no checksum for these crates.io packages, so kiln cannot verify them "
-            "(regenerate the lock file with `cargo generate-lockfile` or `cargo update`):\n" + "\n".join(unchecked),
-            location=Location(lock.display))
+            "(regenerate the lock file with `cargo generate-lockfile` or `cargo update`):\n" + "\n".join(unchecked))
     return wanted, not_vendored
 
 
