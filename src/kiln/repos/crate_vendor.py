@@ -23,8 +23,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -107,6 +105,9 @@ def _registry_packages(lock: CargoLock) -> tuple[list[LockedPackage], list[str]]
 
 def _fetch_all(lock: CargoLock, packages: list[LockedPackage], dest: Path, downloader: Downloader,
                downloads: str) -> None:
+    # Imported here, as the downloader is: an up-to-date vendor directory needs neither.
+    from concurrent.futures import ThreadPoolExecutor
+
     def fetch(p: LockedPackage) -> str | None:
         try:
             _fetch_one(p, dest, downloader, downloads)
@@ -121,6 +122,8 @@ def _fetch_all(lock: CargoLock, packages: list[LockedPackage], dest: Path, downl
 
 
 def _fetch_one(p: LockedPackage, dest: Path, downloader: Downloader, downloads: str) -> None:
+    import tempfile
+
     from kiln.repos.archives import extract
 
     name = _dir_name(p)
