@@ -108,15 +108,15 @@ def test_loading_the_crate_index_vendors_its_crates_and_cargo_builds_from_them_o
     assert r.code == 0, r.output
     assert vendor_dirs(ws) == []  # @crate_index was not loaded: nothing fetched
 
-    r = ws.kiln("query", "deps(//:app)")
+    cache = tmp_path / "repository_cache"
+    r = ws.kiln("query", f"--repository_cache={cache}", "deps(//:app)")
     assert r.code == 0, r.output
     [vendor] = vendor_dirs(ws)
     assert sorted(os.listdir(vendor)) == ["itoa-1.0.11"]
     assert json.loads((vendor / "itoa-1.0.11" / ".cargo-checksum.json").read_text()) == {
         "files": {}, "package": ITOA_CHECKSUM}
-    # In the user's repository cache (HOME is the test's), by the lock's checksum.
-    cached = ws.output_base.parent / "home" / ".cache" / "kiln" / "repository_cache" / "content_addressable"
-    assert (cached / "sha256" / ITOA_CHECKSUM / "file").is_file()
+    # In the repository cache --repository_cache names, by the lock's checksum.
+    assert (cache / "content_addressable" / "sha256" / ITOA_CHECKSUM / "file").is_file()
 
     cargo_home = tmp_path / "empty_cargo_home"
     cargo_home.mkdir()

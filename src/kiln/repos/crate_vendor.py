@@ -166,16 +166,10 @@ def _dir_name(p: LockedPackage) -> str:
 VENDOR_DIR = "vendor"
 
 
-def vendor_crate_repo(lockfile: str | None, workspace_root: Path, repo_dir: Path) -> VendoredCrates | None:
+def vendor_crate_repo(lockfile: str | None, workspace_root: Path, repo_dir: Path,
+                      downloader: Callable[[], Downloader]) -> VendoredCrates | None:
     """Vendors the crates of a crate repository's Cargo.lock (workspace-relative `lockfile`, None when
-    the repository has none) into `<repo_dir>/vendor`, through the user's repository cache."""
+    the repository has none) into `<repo_dir>/vendor`."""
     if lockfile is None:
         return None
-    return vendor_crates(read_lock(workspace_root / lockfile, lockfile), repo_dir / VENDOR_DIR, _user_downloader)
-
-
-def _user_downloader() -> Downloader:
-    from kiln.repos.downloader import Downloader
-    from kiln.repos.repository_cache import RepositoryCache, default_repository_cache_dir
-
-    return Downloader(RepositoryCache(default_repository_cache_dir(os.environ)))
+    return vendor_crates(read_lock(workspace_root / lockfile, lockfile), repo_dir / VENDOR_DIR, downloader)

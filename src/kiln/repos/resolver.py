@@ -72,7 +72,7 @@ class Repositories:
         index = build_crate_index(module, generated_name, self._workspace_root)
         directory = self._external_dir / generated_name
         write_crate_repo(index, directory, self._workspace_root, repo=name)
-        vendor_crate_repo(index.lockfile, self._workspace_root, directory)
+        vendor_crate_repo(index.lockfile, self._workspace_root, directory, self.downloader)
         return ResolvedRepository(directory, tuple(index.files))
 
     def _repository_rule(self, name: str, decl: RepoDecl) -> ResolvedRepository:
