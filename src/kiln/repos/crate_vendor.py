@@ -14,8 +14,8 @@ complete, its `.cargo-checksum.json` written first, so that file doubles as the
 marker: a directory holding it with the lock's checksum is whole and is never
 unpacked again. Leftovers of a crash and crates the lock no longer lists are
 removed on the next call. One kiln command at a time owns an output base (its
-lock), so nothing else writes `dest` meanwhile; the repository cache under it is
-the one shared between commands, and it is safe for that.
+lock), so nothing else writes `dest` meanwhile; only the repository cache the
+crates come through is shared between commands, and it is safe for that.
 """
 
 from __future__ import annotations
