@@ -245,6 +245,8 @@ class LockedPackage:
     version: str
     source: str | None = None
     dependencies: tuple[str, ...] = ()
+    checksum: str | None = None  # sha256 of the .crate file, for registry packages
+    line: int = field(default=0, compare=False)  # of its [[package]] header, for messages
 
     @property
     def is_registry(self) -> bool:
@@ -314,15 +316,26 @@ def _parse_lock_dep(entry: str) -> tuple[str, str]:
 def read_lock(path: Path, display: str) -> CargoLock:
     text = _read(path, display, "Cargo lock file")
     data = _parse_toml(text, display)
+    entries = data.get("package", []) or []
+    headers = [n for n, line in enumerate(text.splitlines(), start=1) if _PACKAGE_HEADER.match(line)]
+    lines = headers if len(headers) == len(entries) else [0] * len(entries)
+    # Lock files of format 1 keep checksums apart, in [metadata]: "checksum <name> <version> (<source>)".
+    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
     packages = []
-    for entry in data.get("package", []) or []:
+    for entry, line in zip(entries, lines):
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
             continue
+        name, version, source = entry["name"], str(entry.get("version", "")), entry.get("source")
+        checksum = entry.get("checksum") or metadata.get(f"checksum {name} {version} ({source})")
         packages.append(LockedPackage(
-            name=entry["name"], version=str(entry.get("version", "")), source=entry.get("source"),
+            name=name, version=version, source=source,
             dependencies=tuple(d for d in entry.get("dependencies", []) if isinstance(d, str)),
+            checksum=checksum if isinstance(checksum, str) and checksum != "<none>" else None, line=line,
         ))
     return CargoLock(path, display, packages)
+
+
+_PACKAGE_HEADER = re.compile(r"^\s*\[\[\s*package\s*\]\]\s*(#.*)?$")
 
 
 # ---- helpers ----------------------------------------------------------------

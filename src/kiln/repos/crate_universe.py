@@ -9,8 +9,9 @@ one and returns its CrateIndex: every crate the repository offers, at which
 locked version and with which features, and per Cargo package (the Bazel
 package holding a listed Cargo.toml) the crates it depends on, by kind.
 
-crate_repo_files.write_crate_repo() writes the repository from an index.
-cargo does the actual resolution and download when it builds.
+crate_repo_files.write_crate_repo() writes the repository from an index, and
+crate_vendor.vendor_crate_repo() unpacks the registry crates of its Cargo.lock
+into its vendor/ directory. cargo does the actual resolution when it builds.
 """
 
 from __future__ import annotations

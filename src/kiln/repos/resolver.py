@@ -71,10 +71,12 @@ class Repositories:
         """@name's BUILD and defs.bzl, written from the Cargo files its crate universe names."""
         from kiln.repos.crate_repo_files import write_crate_repo
         from kiln.repos.crate_universe import build_crate_index
+        from kiln.repos.crate_vendor import vendor_crate_repo
 
         index = build_crate_index(module, generated_name, self._workspace_root)
         directory = self._external_dir / generated_name
         write_crate_repo(index, directory, self._workspace_root, repo=name)
+        vendor_crate_repo(index.lockfile, self._workspace_root, directory, self.downloader)
         return ResolvedRepository(directory, tuple(index.files))
 
     def _repository_rule(self, name: str, decl: RepoDecl) -> ResolvedRepository:
