@@ -249,6 +249,11 @@ def test_outputs_that_contradict_each_other_are_rejected():
         build_action_record(spec(output_files=("out",), output_directories=("out",)))
     with pytest.raises(ActionRecordError, match=r"output file 'out' is also the parent directory of output 'out/x'"):
         build_action_record(spec(output_files=("out", "out.txt", "out/x")))
+    with pytest.raises(ActionRecordError, match=r"output file 'out' is also the parent directory of output 'out/d/e'"):
+        build_action_record(spec(output_files=("out",), output_directories=("out/d/e",)))
+    # An output directory may hold another one (REAPI allows it).
+    record = build_action_record(spec(output_files=(), output_directories=("tree", "tree/sub")))
+    assert list(parse(record, record.command_digest, re_pb2.Command).output_paths) == ["tree", "tree/sub"]
 
 
 def test_an_environment_variable_given_twice_is_rejected():

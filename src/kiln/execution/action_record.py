@@ -104,7 +104,7 @@ def _command(spec: ActionSpec) -> re_pb2.Command:
     both = set(files) & set(dirs)
     if both:
         raise ActionRecordError(f"output path '{min(both)}' is declared both as a file and as a directory")
-    _check_no_file_parent(files)
+    _check_no_file_parent(files, dirs)
     command = re_pb2.Command(
         arguments=spec.argv,
         environment_variables=[
@@ -119,10 +119,9 @@ def _command(spec: ActionSpec) -> re_pb2.Command:
     return command
 
 
-def _check_no_file_parent(files: list[str]) -> None:
-    # Sorted, a file's descendants follow it, though not always right after it ("a", "a.txt", "a/b").
+def _check_no_file_parent(files: list[str], dirs: list[str]) -> None:
     declared = set(files)
-    for path in files:
+    for path in (*files, *dirs):
         parent = path.rpartition("/")[0]
         while parent:
             if parent in declared:
@@ -145,46 +144,66 @@ class _Dir:
         self.links: dict[str, str] = {}
 
 
-def _input_root(spec: ActionSpec, blobs: dict[Digest, bytes]) -> Digest:
-    root = _Dir()
-    for path, (digest, is_executable) in spec.input_files.items():
-        parent, name = _parent_of(root, path, "input file")
+class _Tree:
+    """The input root as nested directories; a file or symlink where a directory is needed is an error."""
+
+    def __init__(self) -> None:
+        self.root = _Dir()
+        # Parent path -> its node: most inputs share a directory with the input before them.
+        self._dirs: dict[str, _Dir] = {"": self.root}
+
+    def add_file(self, path: str, digest: Digest, is_executable: bool) -> None:
+        parent, name = self._parent_of(path, "input file")
         parent.files[name] = (digest, is_executable)
-    for path, target in spec.input_symlinks.items():
+
+    def add_symlink(self, path: str, target: str) -> None:
         if target.startswith("/") or not target:
             raise ActionRecordError(
                 f"input symlink '{path}' points to '{target}': a symlink target must be a relative path "
                 "(an absolute one would put a machine path into the action key)"
             )
-        parent, name = _parent_of(root, path, "input symlink")
+        parent, name = self._parent_of(path, "input symlink")
         if name in parent.files:
             raise ActionRecordError(f"input '{path}' is declared both as a file and as a symlink")
         parent.links[name] = target
-    return _put_tree(root, blobs)
+
+    def _parent_of(self, path: str, what: str) -> tuple[_Dir, str]:
+        _check_relative(path, what)
+        parent_path, _, name = path.rpartition("/")
+        node = self._dirs.get(parent_path)
+        if node is None:
+            node = self.root
+            segments = parent_path.split("/")
+            for i, segment in enumerate(segments):
+                if segment in node.files or segment in node.links:
+                    raise ActionRecordError(
+                        f"input '{'/'.join(segments[: i + 1])}' is both a file and a directory (the parent of '{path}')"
+                    )
+                child = node.dirs.get(segment)
+                if child is None:
+                    child = node.dirs[segment] = _Dir()
+                node = child
+            self._dirs[parent_path] = node
+        if name in node.dirs:
+            raise ActionRecordError(f"input '{path}' is both a file and a directory")
+        return node, name
 
 
-def _parent_of(root: _Dir, path: str, what: str) -> tuple[_Dir, str]:
-    """The directory node that holds `path`, made as needed; a file on the way is an error."""
-    _check_relative(path, what)
-    *parents, name = path.split("/")
-    node = root
-    walked = ""
-    for segment in parents:
-        walked = f"{walked}/{segment}" if walked else segment
-        if segment in node.files or segment in node.links:
-            raise ActionRecordError(f"input '{walked}' is both a file and a directory (the parent of '{path}')")
-        node = node.dirs.setdefault(segment, _Dir())
-    if name in node.dirs:
-        raise ActionRecordError(f"input '{path}' is both a file and a directory")
-    return node, name
+def _input_root(spec: ActionSpec, blobs: dict[Digest, bytes]) -> Digest:
+    tree = _Tree()
+    for path, (digest, is_executable) in spec.input_files.items():
+        tree.add_file(path, digest, is_executable)
+    for path, target in spec.input_symlinks.items():
+        tree.add_symlink(path, target)
+    return _put_tree(tree.root, blobs)
 
 
 def _check_relative(path: str, what: str) -> None:
-    segments = path.split("/")
-    if path and not path.startswith("/") and not any(s in ("", ".", "..") for s in segments):
+    framed = f"/{path}/"
+    if path and path[0] != "/" and "//" not in framed and "/./" not in framed and "/../" not in framed:
         return
     depth = 0
-    for s in segments:
+    for s in path.split("/"):
         depth += -1 if s == ".." else (s not in ("", "."))
         if depth < 0:
             break
