@@ -1,0 +1,26 @@
+"""kiln's no-op build stays light: protobuf and the REAPI messages load only when an action is prepared."""
+
+from __future__ import annotations
+
+import re
+
+# One line per module imported: "import time: <self us> | <cumulative us> | <indented module name>".
+_IMPORT_LINE = re.compile(r"^import time:\s+\d+ \|\s+\d+ \|\s*(\S+)$", re.MULTILINE)
+
+
+def _imported(stderr: str) -> set[str]:
+    return set(_IMPORT_LINE.findall(stderr))
+
+
+def test_a_noop_build_imports_neither_protobuf_nor_the_reapi_messages(ws):
+    ws.write("pkg/BUILD.bazel", 'genrule(name = "g", srcs = ["in.txt"], outs = ["out.txt"], cmd = "cp $< $@")\n')
+    ws.write("pkg/in.txt", "hello\n")
+    first = ws.kiln("build", "//pkg:g")
+    assert first.code == 0, first.output
+
+    noop = ws.kiln("build", "//pkg:g", env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert noop.code == 0, noop.output
+    imported = _imported(noop.stderr)
+    assert "kiln.cli.main" in imported  # the profile did cover the command
+    heavy = sorted(m for m in imported if m.startswith(("google.protobuf", "kiln.execution.reapi", "kiln.execution.action_record")))
+    assert heavy == []
