@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 
-def new_loader(workspace: Any, output_root: Path, *, disallow_empty_glob: bool,
+def new_loader(workspace: Any, output_root: Path, *, disallow_empty_glob: bool, enable_bzlmod: bool,
                report: Callable[[str, str], None]) -> Any:
     # Imported here: a command served from saved results never evaluates Starlark.
     from kiln.loading.loader import Loader
@@ -17,5 +17,5 @@ def new_loader(workspace: Any, output_root: Path, *, disallow_empty_glob: bool,
     return Loader(
         workspace, default_registry(), report=report, disallow_empty_glob=disallow_empty_glob,
         repositories=Repositories(workspace.root, output_root / "external"),
-        definitions=default_definitions(),
+        definitions=default_definitions(), enable_bzlmod=enable_bzlmod,
     )

@@ -189,6 +189,9 @@ OPTIONS = _table(
     OptionDef("keep_going", BOOL, False, abbrev="k", commands=_BUILD | _QUERY, help="Go on after errors."),
     OptionDef("incompatible_disallow_empty_glob", BOOL, True, commands=_BUILD | _QUERY,
               help="A glob() that matches nothing is an error."),
+    OptionDef("enable_bzlmod", BOOL, True, commands=_BUILD | _QUERY,
+              help="Read MODULE.bazel (and WORKSPACE.bzlmod instead of WORKSPACE when present); "
+                   "--noenable_bzlmod reads WORKSPACE only."),
     # build, test, run, info.
     OptionDef("compilation_mode", ENUM, "fastbuild", abbrev="c", commands=_BUILD,
               choices=("fastbuild", "dbg", "opt"), help="Build mode."),

@@ -167,6 +167,7 @@ class Session:
 
         return new_loader(self.workspace, self.output_base.root,
                           disallow_empty_glob=self.opts.incompatible_disallow_empty_glob,
+                          enable_bzlmod=self.opts.enable_bzlmod,
                           report=lambda level, text: self.events.post(Message(level, text)))
 
     def analyzer(self) -> Any:
@@ -265,10 +266,11 @@ class Session:
         locations = {ct.label: ct.target.location for ct in analyzer.configured_targets()
                      if isinstance(ct.target, RuleTarget)}
         by_label = {t.label: t for t in top}
-        name = self.loader.module.name
+        from kiln.loading.repo_mapping import runfiles_repo_mapping
+
         plan = Plan(config, top, actions, locations, len(self.loader.packages),
                     [by_label[t.label] for t in tests if t.label in by_label],
-                    f",{name},_main\n" if name else "", skipped,
+                    runfiles_repo_mapping(self.loader.module), skipped,
                     [t.label for t in tests if t.label in set(skipped)])
         if not failed and not resolver.errors:
             cache.save(key, plan, self.loader.files_read | self.loader.dirs_read)
@@ -322,6 +324,7 @@ class Session:
                               enabled=bool(self.opts.explain))
         scheduler = Scheduler(
             workspace_root=self.workspace.root,
+            external_root=self.output_base.root / "external",
             cas=cas,
             action_cache=ActionCache(self.output_base.action_cache, self.output_base.tmp),
             file_digests=file_digests,
@@ -356,7 +359,7 @@ class Session:
             if exe.owner in failed:
                 continue
             materialize(tree_path(self.output_base.execroot, exe), runfiles, str(self.workspace.root), execroot,
-                        plan.repo_mapping)
+                        plan.repo_mapping, str(self.output_base.root / "external"))
         self.link_convenience_symlinks(plan.config)
         return BuildResult(outcome.ok and not failed, plan.top, outcome, failed, tuple(plan.skipped))
 
@@ -418,12 +421,13 @@ class Session:
 
     def output_path(self, art: Artifact) -> Path:
         if art.is_source:
-            return self.workspace.root / art.path
+            return Path(art.source_path(str(self.workspace.root), str(self.output_base.root / "external")))
         return self.output_base.execroot / art.exec_path
 
 
 # Options that change what loading and analysis produce: part of the plan's key.
 _ANALYSIS_OPTIONS = ("check_visibility", "keep_going", "build_tests_only", "incompatible_disallow_empty_glob",
+                     "enable_bzlmod",
                      "build_tag_filters", "test_tag_filters", "test_size_filters", "extra_toolchains",
                      "extra_execution_platforms", "toolchain_resolution_debug")
 

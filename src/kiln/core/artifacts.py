@@ -40,6 +40,12 @@ class Artifact:
             return self.path.split("/", 2)[2]
         return self.path
 
+    def source_path(self, workspace_root: str, external_root: str) -> str:
+        """Where a source file is: in the workspace, or in its external repository's directory."""
+        if self.path.startswith("external/"):
+            return f"{external_root}/{self.path[len('external/'):]}"
+        return f"{workspace_root}/{self.path}"
+
     @property
     def short_path(self) -> str:
         """Runfiles path relative to the main repo's directory (`../repo/...` for externals)."""

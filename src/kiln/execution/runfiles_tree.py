@@ -19,20 +19,23 @@ from kiln.core.runfiles import Runfiles
 _STAMP = ".kiln-manifest-digest"
 
 
-def manifest_lines(runfiles: Runfiles, workspace_root: str, execroot: str) -> list[str]:
+def manifest_lines(runfiles: Runfiles, workspace_root: str, execroot: str, external_root: str) -> list[str]:
     lines = []
     for rpath, art in sorted(runfiles.entries().items()):
         if art is None:
             lines.append(f"{rpath} ")
+        elif art.is_source:
+            lines.append(f"{rpath} {art.source_path(workspace_root, external_root)}")
         else:
-            base = workspace_root if art.is_source else execroot
-            lines.append(f"{rpath} {os.path.join(base, art.exec_path)}")
+            lines.append(f"{rpath} {os.path.join(execroot, art.exec_path)}")
     return lines
 
 
-def materialize(tree: Path, runfiles: Runfiles, workspace_root: str, execroot: str, repo_mapping: str = "") -> bool:
-    """Makes `tree` match `runfiles`; returns True if it had to change anything."""
-    lines = manifest_lines(runfiles, workspace_root, execroot)
+def materialize(tree: Path, runfiles: Runfiles, workspace_root: str, execroot: str, repo_mapping: str = "",
+                external_root: str = "") -> bool:
+    """Makes `tree` match `runfiles`; returns True if it had to change anything. External repositories'
+    source files are under `external_root` (default: `external/` of the workspace)."""
+    lines = manifest_lines(runfiles, workspace_root, execroot, external_root or os.path.join(workspace_root, "external"))
     manifest = "\n".join(lines) + ("\n" if lines else "")
     digest = hashlib.sha256((manifest + "\0" + repo_mapping).encode()).hexdigest()
     stamp = tree / _STAMP

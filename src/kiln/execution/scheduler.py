@@ -78,8 +78,11 @@ class Scheduler:
         output_view: OutputView,
         explainer: Explainer | None = None,
         subcommands: bool = False,
+        external_root: Path | None = None,
     ):
         self.workspace_root = str(workspace_root)
+        # Where external repositories' source files are (`external/<repo>/...` in exec paths).
+        self.external_root = str(external_root or workspace_root / "external")
         self.cas = cas
         self.action_cache = action_cache
         self.file_digests = file_digests
@@ -250,7 +253,7 @@ class Scheduler:
     def input_of(self, art: Artifact, needed_by: str = "") -> SpawnInput:
         """An input's digest and where its content is: the workspace file, or the blob in the store."""
         if art.is_source:
-            local = os.path.join(self.workspace_root, art.path)
+            local = art.source_path(self.workspace_root, self.external_root)
             try:
                 digest = self.file_digests.digest(local)
             except (FileNotFoundError, IsADirectoryError, NotADirectoryError):

@@ -24,9 +24,8 @@ from kiln.core.labels import PackageId, parse_label
 from kiln.loading import wellknown
 from kiln.loading.call_sites import CallSites
 from kiln.loading.extension_schema import ModuleExtension, RepositoryDefinitions, check_attrs
-from kiln.loading.module_eval import (HARMLESS_MODULES, Recorder, check_registered_repos, registrar,
-                                      unsupported)
-from kiln.loading.module_info import ExtensionUsage, ModuleInfo, RepoDecl, Tag
+from kiln.loading.module_eval import Recorder, check_registered_repos, registrar, unsupported
+from kiln.loading.module_info import BazelDep, ExtensionUsage, LocalPathOverride, ModuleInfo, RepoDecl, Tag
 from kiln.loading.source_files import read_source
 
 # Directives the next issues implement; until then they are named in the error.
@@ -36,8 +35,6 @@ _LATER = {
     "multiple_version_override": "multiple_version_override",
     "archive_override": "archive_override",
     "git_override": "git_override",
-    "local_path_override": "local_path_override",
-    "include": "include()",
     "inject_repo": "inject_repo",
     "override_repo": "override_repo",
 }
@@ -60,32 +57,76 @@ def use_repo(extension_proxy, *args, **kwargs):
 '''
 
 
-def evaluate_module(path: Path, info: ModuleInfo, definitions: RepositoryDefinitions) -> None:
+def evaluate_module(path: Path, info: ModuleInfo, definitions: RepositoryDefinitions, *, root: bool = True,
+                    display: str = "MODULE.bazel") -> None:
+    """Evaluates a module's MODULE.bazel into `info`: the root module's, or (root=False) a library
+    module's, whose overrides and dev dependencies Bazel ignores and which may not include()."""
+    specs: list[ModuleExtension] = []
+    displays: list[str] = []
+    _evaluate_file(path, display, info, definitions, specs, displays, root=root, root_dir=path.parent)
+    _check_imports(info, specs)
+    for shown in displays:
+        check_registered_repos(info, shown, lambda repo: _visible(info, repo))
+
+
+def _visible(info: ModuleInfo, repo: str) -> bool:
+    return repo == "" or repo in info.main_repo_names or repo in info.bazel_deps or repo in info.repos
+
+
+def _evaluate_file(path: Path, display: str, info: ModuleInfo, definitions: RepositoryDefinitions,
+                   specs: list[ModuleExtension], displays: list[str], *, root: bool, root_dir: Path) -> None:
+    """One MODULE.bazel, or a fragment it include()s: `specs` and `displays` are shared by all of them."""
     info.files.append(str(path))
+    displays.append(display)
     rec = Recorder()
-    display = "MODULE.bazel"
     text = read_source(path, display)
     sites = CallSites(text)
-    specs: list[ModuleExtension] = []
+
+    def here(fn: str) -> Location:
+        line, column = sites.call(fn)
+        return Location(display, line, column)
 
     def module(name: str = "", version: str = "", compatibility_level: int = 0, repo_name: str = "",
                bazel_compatibility: Any = None) -> None:
+        if display != displays[0]:
+            raise LoadingError("module() may only be called in MODULE.bazel, not in an included file",
+                               location=here("module"))
         info.name, info.version, info.repo_name = name, version, repo_name
 
     def bazel_dep(name: str, version: str = "", max_compatibility_level: int = -1, repo_name: str = "",
                   dev_dependency: bool = False) -> None:
-        canonical = wellknown.canonical_repo(name)
-        if canonical not in wellknown.WELL_KNOWN_REPOS and name not in HARMLESS_MODULES:
-            known = ", ".join(sorted(wellknown.WELL_KNOWN_REPOS))
-            raise LoadingError(
-                f"bazel_dep(name = \"{name}\"): kiln cannot fetch modules yet; it provides these rule sets "
-                f"itself: {known}"
-            )
-        info.bazel_deps[repo_name or name] = canonical
+        where = here("bazel_dep")
+        dep = BazelDep(name, repo_name, version, bool(dev_dependency), where)
+        if dev_dependency and not root:
+            return  # Bazel ignores a dependency module's dev dependencies
+        if dep.apparent_name in info.bazel_deps:
+            raise LoadingError(f"bazel_dep(name = \"{name}\"): the repository name '{dep.apparent_name}' is "
+                               "already used by another bazel_dep", location=where)
+        info.deps.append(dep)
+        info.bazel_deps[dep.apparent_name] = wellknown.canonical_repo(name)
+
+    def local_path_override(module_name: str, path: str) -> None:
+        where = here("local_path_override")
+        if not root:
+            return  # only the root module's overrides take effect, as in Bazel
+        if module_name in info.overrides:
+            raise LoadingError(f"local_path_override(module_name = \"{module_name}\"): the module is already "
+                               "overridden", location=where)
+        info.overrides[module_name] = LocalPathOverride(module_name, path, root_dir / path, where)
+
+    def include(label: str) -> None:
+        where = here("include")
+        fragment, shown = included_file(label, root, root_dir, where)
+        if shown in displays:
+            raise LoadingError(f"include(\"{label}\"): {shown} is already included", location=where)
+        _evaluate_file(fragment, shown, info, definitions, specs, displays, root=root, root_dir=root_dir)
 
     def use_extension(bzl: Any, name: Any, dev_dependency: Any = False, isolate: Any = False) -> list[Any]:
         line, column = sites.call("use_extension")
         where = Location(display, line, column)
+        if not root:
+            raise LoadingError(f"use_extension({bzl!r}, {name!r}): kiln runs module extensions only in the root "
+                               "module yet, not in a bazel_dep's MODULE.bazel", location=where)
         if not isinstance(bzl, str) or not isinstance(name, str):
             raise LoadingError("use_extension() takes the extension's .bzl label and its name as strings",
                                location=where)
@@ -131,12 +172,11 @@ def evaluate_module(path: Path, info: ModuleInfo, definitions: RepositoryDefinit
             usage.imports[local] = generated
             info.repos[local] = RepoDecl(local, generated, usage.name, usage, where)
 
-    def visible(repo: str) -> bool:
-        return repo == "" or repo in info.main_repo_names or repo in info.bazel_deps or repo in info.repos
-
     m = sl.Module()
     m.add_callable("module", rec.guard(module))
     m.add_callable("bazel_dep", rec.guard(bazel_dep))
+    m.add_callable("local_path_override", rec.guard(local_path_override))
+    m.add_callable("include", rec.guard(include))
     m.add_callable("_kiln_use_extension", rec.guard(use_extension))
     m.add_callable("_kiln_tag", rec.guard(tag))
     m.add_callable("_kiln_use_repo", rec.guard(use_repo))
@@ -150,10 +190,8 @@ def evaluate_module(path: Path, info: ModuleInfo, definitions: RepositoryDefinit
     try:
         rec.run(path, display, m, text=text, prelude=_MODULE_PRELUDE)
     except KilnError as e:
-        _explain_proxy_error(e, info, text, definitions)
+        _explain_proxy_error(e, info, text, definitions, display)
         raise
-    _check_imports(info, specs)
-    check_registered_repos(info, display, visible)
 
 
 def _not_a_proxy(fn: str, value: Any) -> None:
@@ -163,9 +201,10 @@ def _not_a_proxy(fn: str, value: Any) -> None:
 _NO_ATTR = re.compile(r"^Object of type `struct` has no attribute `(\w+)`(?:, did you mean `(\w+)`\?)?$")
 
 
-def _explain_proxy_error(err: KilnError, info: ModuleInfo, text: str, definitions: RepositoryDefinitions) -> None:
+def _explain_proxy_error(err: KilnError, info: ModuleInfo, text: str, definitions: RepositoryDefinitions,
+                         display: str) -> None:
     """Starlark's own messages for misused extension proxies, in the terms of module extensions."""
-    if err.location is None or err.location.file != "MODULE.bazel":
+    if err.location is None or err.location.file != display:
         return
     lines = text.splitlines()
     line = lines[err.location.line - 1] if 0 < err.location.line <= len(lines) else ""
@@ -205,3 +244,28 @@ def _check_imports(info: ModuleInfo, specs: list[ModuleExtension]) -> None:
                 f"'{decl.generated_name}', yet use_repo() imports it; it generates: {made}",
                 location=decl.location,
             )
+
+
+def included_file(label: Any, root: bool, root_dir: Path, where: Location) -> tuple[Path, str]:
+    """The file `include(label)` names, and how messages show it; Bazel allows only the root module to
+    include, only files of the main repository, only names ending in `.MODULE.bazel`."""
+    if not root:
+        raise LoadingError("include() may only be used in the root module's MODULE.bazel, not in a bazel_dep's",
+                           location=where)
+    if not isinstance(label, str):
+        raise LoadingError(f"include() takes a label string, got {label!r}", location=where)
+    if not label.startswith(("//", "@//", "@@//")):
+        raise LoadingError(f"bad include label '{label}': include() takes a label in the main repository, "
+                           "starting with '//'", location=where)
+    try:
+        parsed = parse_label(label.lstrip("@"), where=where)
+    except LabelError as e:
+        raise LoadingError(f"include(): {e.message}", location=where) from None
+    if not parsed.name.endswith(".MODULE.bazel"):
+        raise LoadingError(f"bad include label '{label}': the file to be included must have a name ending in "
+                           "'.MODULE.bazel'", location=where)
+    shown = parsed.relative_path()
+    path = root_dir / shown
+    if not path.is_file():
+        raise LoadingError(f"include(\"{label}\"): file '{shown}' does not exist", location=where)
+    return path, shown

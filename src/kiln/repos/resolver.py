@@ -8,6 +8,8 @@ they name. Everything is written under the output base's `external/`.
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 from kiln.loading.module_info import ModuleInfo
@@ -25,13 +27,30 @@ class Repositories:
         self._host = HostRepositories(external_dir)
 
     def __call__(self, name: str, module: ModuleInfo) -> ResolvedRepository | None:
-        found = self._host(name, module)
+        found = self._host(name, module) or self.local_module(name, module)
         if found is not None:
             return found
         decl = module.repos.get(name)
         if decl is not None and decl.kind in _CRATE_REPO_KINDS:
             return self._crate_index(name, decl.generated_name, module)
         return None
+
+    def local_module(self, name: str, module: ModuleInfo) -> ResolvedRepository | None:
+        """A module on the local disk (local_path_override): its own directory, linked as
+        `external/<name>` where actions and runfiles find an external repository's source files."""
+        found = module.local_modules.get(name)
+        if found is None:
+            return None
+        link = self._external_dir / name
+        if not (link.is_symlink() and link.resolve() == found.directory):
+            self._external_dir.mkdir(parents=True, exist_ok=True)
+            temp = self._external_dir / f".{name}.link-{os.getpid()}"
+            temp.unlink(missing_ok=True)
+            temp.symlink_to(found.directory)
+            if link.is_dir() and not link.is_symlink():
+                shutil.rmtree(link)  # an earlier definition of the repository, fetched
+            os.replace(temp, link)  # atomic: a concurrent reader sees the old link or the new one
+        return ResolvedRepository(found.directory, (found.module_file,))
 
     def _crate_index(self, name: str, generated_name: str, module: ModuleInfo) -> ResolvedRepository:
         """@name's BUILD and defs.bzl, written from the Cargo files its crate universe names."""
