@@ -37,8 +37,15 @@ def libraries(ws, greet_deps: str = '"//util:shout", "@w//:words"') -> None:
             bazel_dep(name = "words", repo_name = "w")
         ''',
         "pkg/BUILD.bazel": f'''
+            load("//:defs.bzl", "greet_library")
+            greet_library(name = "greet", srcs = ["greet.py"], deps = [{greet_deps}])
+        ''',
+        # A macro of the module: its loads resolve in the module's repository too.
+        "BUILD.bazel": "",
+        "defs.bzl": '''
             load("@rules_python//python:defs.bzl", "py_library")
-            py_library(name = "greet", srcs = ["greet.py"], deps = [{greet_deps}], visibility = ["//visibility:public"])
+            def greet_library(name, **kwargs):
+                py_library(name = name, visibility = ["//visibility:public"], **kwargs)
         ''',
         "pkg/greet.py": '''
             from util.shout import shout
@@ -106,7 +113,9 @@ def test_a_local_module_sees_only_its_own_dependencies(ws):
     assert r.code == 1, r.output
     assert ("no repository visible as '@lib' from repository '@mylib' (it sees: mylib, rules_python, w and "
             "kiln's built-in rule sets)") in r.stderr
-    assert "@mylib//pkg/BUILD.bazel:2:" in r.stderr
+    assert r.stderr.startswith("ERROR: @mylib//defs.bzl:3:5: in py_library rule @mylib//pkg:greet: in attribute "
+                               "'deps' of 'py_library': no repository visible as '@lib'")
+    assert r.stderr.rstrip().endswith("(called from @mylib//pkg/BUILD.bazel:2)")
     assert "Traceback" not in r.output
 
 

@@ -280,3 +280,21 @@ def test_module_repo_mapping_is_strict_except_for_kiln_rule_sets():
 ])
 def test_canonical_pattern(pattern, canonical):
     assert canonical_pattern(pattern, "mylib", {"w": "words"}) == canonical
+
+
+# ---- the resolver ------------------------------------------------------------------
+
+def test_resolver_gives_a_local_modules_directory_and_links_it_under_external(tmp_path):
+    from kiln.repos.resolver import Repositories
+
+    info = read(tmp_path, GRAPH)
+    external = tmp_path / "ob/external"
+    repos = Repositories(tmp_path / "root", external)
+    found = repos("mylib", info)
+    assert found.directory == (tmp_path / "mylib").resolve()
+    assert found.files == (str(tmp_path / "root/../mylib/MODULE.bazel"), str(external / "mylib"))
+    assert (external / "mylib").resolve() == found.directory
+    # A directory left by another definition of the repository is replaced by the link.
+    (external / "words/old").mkdir(parents=True)
+    assert repos("words", info).directory == (external / "words").resolve() == (tmp_path / "words").resolve()
+    assert repos("lib", info) is None  # an apparent name, not a repository

@@ -1,8 +1,10 @@
-"""MODULE.bazel: the module's name, its bazel_deps, module extensions and registrations.
+"""MODULE.bazel: the module's name, its bazel_deps and overrides, module extensions and registrations.
 
-kiln provides the well-known rule sets itself, so `bazel_dep` on them is
-accepted without fetching anything. Every other directive fails with a
-message naming it, never silently.
+`bazel_dep` and `local_path_override` are recorded here and resolved by
+kiln.loading.module_graph once the file is read (an override may follow the
+dep it overrides). `include()` evaluates a `.MODULE.bazel` fragment of the
+main repository as part of the root module. Directives kiln does not implement
+fail with a message naming them, never silently.
 
 Module extensions are recorded, not run: `use_extension` of an extension a
 rule set registered (RepositoryDefinitions) returns a proxy whose tag calls

@@ -50,7 +50,8 @@ class Repositories:
             if link.is_dir() and not link.is_symlink():
                 shutil.rmtree(link)  # an earlier definition of the repository, fetched
             os.replace(temp, link)  # atomic: a concurrent reader sees the old link or the new one
-        return ResolvedRepository(found.directory, (found.module_file,))
+        # The link too: were it removed, a saved build plan's external source paths would lead nowhere.
+        return ResolvedRepository(found.directory, (found.module_file, str(link)))
 
     def _crate_index(self, name: str, generated_name: str, module: ModuleInfo) -> ResolvedRepository:
         """@name's BUILD and defs.bzl, written from the Cargo files its crate universe names."""
