@@ -51,7 +51,11 @@ GRAPH = {
         bazel_dep(name = "test_only", dev_dependency = True)
         local_path_override(module_name = "test_only", path = "nowhere")
         register_toolchains("//tc:all", "@w//tc:t", "@rules_python//python:x")
-        register_toolchains("//tc:dev", dev_dependency = True)
+        register_toolchains("//tc:dev", "@dev_repo//:x", dev_dependency = True)
+        dev = use_extension("@rules_rust//crate_universe:extensions.bzl", "crate", dev_dependency = True)
+        dev.spec(package = "anything", version = "1")
+        dev.from_anything()
+        use_repo(dev, "dev_repo")
         register_execution_platforms(":linux")
     ''',
     "tools/MODULE.bazel": '''
@@ -67,8 +71,10 @@ GRAPH = {
 
 def test_local_modules_followed_breadth_first_with_their_mappings(tmp_path):
     info = read(tmp_path, GRAPH)
-    # The root's dev dependency is followed; the library's dev dependency (and its override) ignored.
+    # The root's dev dependency is followed; the library's dev dependency (and its override), dev
+    # registrations and dev extension usages are ignored.
     assert list(info.local_modules) == ["mylib", "tools", "words"]
+    assert (info.extensions, info.repos) == ([], {})
     mylib = info.local_modules["mylib"]
     assert (mylib.version, mylib.directory) == ("1.0", (tmp_path / "mylib").resolve())
     assert mylib.module_file == str(tmp_path / "root/../mylib/MODULE.bazel")

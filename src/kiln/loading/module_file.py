@@ -41,6 +41,9 @@ _LATER = {
     "override_repo": "override_repo",
 }
 
+# The usage index of an extension proxy whose tags and imports are ignored.
+_IGNORED = -1
+
 # Evaluated in the MODULE.bazel module before the user's text. A tag call
 # becomes `_kiln_tag(usage index, tag name, kwargs)`; a Starlark struct of
 # functions cannot cross into Python, so use_repo passes the usage index.
@@ -66,6 +69,9 @@ def evaluate_module(path: Path, info: ModuleInfo, definitions: RepositoryDefinit
     specs: list[ModuleExtension] = []
     displays: list[str] = []
     _evaluate_file(path, display, info, definitions, specs, displays, root=root, root_dir=path.parent)
+    if not root:  # Bazel ignores a dependency module's dev registrations, as its dev deps and usages
+        info.toolchains[:] = [r for r in info.toolchains if not r.dev_dependency]
+        info.execution_platforms[:] = [r for r in info.execution_platforms if not r.dev_dependency]
     _check_imports(info, specs)
     for shown in displays:
         check_registered_repos(info, shown, lambda repo: _visible(info, repo))
@@ -127,6 +133,8 @@ def _evaluate_file(path: Path, display: str, info: ModuleInfo, definitions: Repo
         line, column = sites.call("use_extension")
         where = Location(display, line, column)
         if not root:
+            if dev_dependency is True:  # Bazel ignores a dependency module's dev usages: so does an inert proxy
+                return [_IGNORED, sorted(set(re.findall(r"\.\s*(\w+)\s*\(", text)))]
             raise LoadingError(f"use_extension({bzl!r}, {name!r}): kiln runs module extensions only in the root "
                                "module yet, not in a bazel_dep's MODULE.bazel", location=where)
         if not isinstance(bzl, str) or not isinstance(name, str):
@@ -152,6 +160,8 @@ def _evaluate_file(path: Path, display: str, info: ModuleInfo, definitions: Repo
         return [len(info.extensions) - 1, sorted(spec.tags)]
 
     def tag(index: int, tag_name: str, attrs: dict[str, Any]) -> None:
+        if index == _IGNORED:
+            return
         usage, spec = info.extensions[index], specs[index]
         line, column = sites.method(tag_name)
         where = Location(display, line, column)
@@ -161,6 +171,8 @@ def _evaluate_file(path: Path, display: str, info: ModuleInfo, definitions: Repo
         usage.tags.append(Tag(tag_name, dict(attrs), line, column, display))
 
     def use_repo(index: int, args: list[Any], kwargs: dict[str, Any]) -> None:
+        if index == _IGNORED:
+            return
         line, column = sites.call("use_repo")
         where = Location(display, line, column)
         usage = info.extensions[index]

@@ -50,7 +50,7 @@ def resolve_local_modules(info: ModuleInfo) -> None:
         for source, into in ((library.toolchains, info.toolchains),
                              (library.execution_platforms, info.execution_platforms)):
             into.extend(Registration(canonical_pattern(r.pattern, dep.name, module.repo_mapping), r.location)
-                        for r in source if not r.dev_dependency)
+                        for r in source)
         queue.extend((d, (*chain, dep.name)) for d in library.deps)
     unused = sorted(set(info.overrides) - set(info.local_modules))
     if unused:
