@@ -7,7 +7,6 @@ import hashlib
 import io
 import subprocess
 import tarfile
-from pathlib import Path
 
 import pytest
 
@@ -99,7 +98,7 @@ def test_sha256_mismatch_names_both_hashes_and_caches_nothing(rws, server):
     _workspace_http_archive(rws, url, wrong)
     r = rws.kiln("build", "//app")
     assert r.code == 1, r.output
-    assert f"ERROR: WORKSPACE:3:1: http_archive(name = \"lib\"): " in r.stderr
+    assert "ERROR: WORKSPACE:3:1: http_archive(name = \"lib\"): " in r.stderr
     assert wrong in r.stderr and sha256(LIB) in r.stderr
     assert not list(rws.cache.glob("content_addressable/*/*"))
     assert "Traceback" not in r.output

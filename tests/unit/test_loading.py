@@ -769,7 +769,10 @@ def test_files_and_dirs_read(ws):
     })
     s.package("pkg")
     root = s.root
-    assert s.loader.files_read == {str(root / "MODULE.bazel"), str(root / "pkg/BUILD"), str(root / "pkg/defs.bzl")}
+    # The WORKSPACE files looked for and absent too: creating one changes what is read.
+    absent = {str(root / n) for n in ("WORKSPACE.bzlmod", "WORKSPACE.bazel", "WORKSPACE")}
+    assert s.loader.files_read == {str(root / "MODULE.bazel"), str(root / "pkg/BUILD"), str(root / "pkg/defs.bzl"),
+                                   *absent}
     assert {str(root / "pkg"), str(root / "pkg/d")} <= s.loader.dirs_read
 
 

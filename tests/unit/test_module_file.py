@@ -211,8 +211,12 @@ def test_bazel_dep_unchanged(tmp_path):
     info = evaluate(tmp_path, 'module(name = "ws", version = "1.0")\nbazel_dep(name = "rules_python", version = "1")\n')
     assert (info.name, info.version, info.bazel_deps, info.extensions, info.repos) == (
         "ws", "1.0", {"rules_python": "rules_python"}, [], {})
-    e = error(tmp_path, 'bazel_dep(name = "rules_go", version = "1")\n')
-    assert e.message.startswith('bazel_dep(name = "rules_go"): kiln cannot fetch modules yet')
+    e = error(tmp_path, 'module(name = "ws")\n\nbazel_dep(name = "rules_go", version = "1")\n')
+    assert e.message.startswith(
+        'bazel_dep(name = "rules_go"): kiln cannot find the module \'rules_go\': kiln has no module registry yet. '
+        'Give its directory in the root MODULE.bazel with local_path_override(module_name = "rules_go", '
+        'path = "..."), or depend only on the rule sets kiln provides itself: aspect_bazel_lib, bazel_skylib')
+    assert e.location == Location("MODULE.bazel", 3, 1)
 
 
 # ---- WORKSPACE ----------------------------------------------------------------

@@ -372,15 +372,15 @@ def test_rc_may_not_choose_rc_files(tmp_path):
 
 
 def test_ignored_options_are_reported(tmp_path):
-    rc = rc_from(tmp_path, "common --enable_bzlmod --lockfile_mode=off\nbuild --noincompatible_strict_action_env\n")
+    rc = rc_from(tmp_path, "common --enable_workspace --lockfile_mode=off\nbuild --noincompatible_strict_action_env\n")
     o = parse("build", "--java_runtime_version", "remotejdk_17", rc=rc).options
     assert o.ignored == [
-        ("--enable_bzlmod", IGNORED["enable_bzlmod"].help),
+        ("--enable_workspace", IGNORED["enable_workspace"].help),
         ("--lockfile_mode=off", IGNORED["lockfile_mode"].help),
         ("--noincompatible_strict_action_env", IGNORED["incompatible_strict_action_env"].help),
         ("--java_runtime_version=remotejdk_17", "kiln builds no Java"),
     ]
-    assert not hasattr(o.values, "enable_bzlmod")
+    assert not hasattr(o.values, "enable_workspace")
 
 
 def test_ignored_startup_option():

@@ -75,7 +75,7 @@ def test_a_misspelt_option_name_fails_loudly():
     with pytest.raises(AttributeError, match="keep_goin"):
         o.keep_goin
     # Options kiln only accepts to ignore have no field either.
-    assert not hasattr(o, "enable_bzlmod")
+    assert not hasattr(o, "enable_workspace")
     assert not hasattr(parse_args(["build"], None).startup.values, "batch")
 
 

@@ -344,7 +344,8 @@ class Analyzer:
         matches: list[tuple[Label, ConfigMatchingInfo, Any]] = []
         default: Any = _NO_DEFAULT
         for cond_text, value in sel.conditions:
-            cond = parse_label(cond_text, base=target.label.package_id, repo_mapping=self.loader.repo_mapping)
+            cond = parse_label(cond_text, base=target.label.package_id,
+                               repo_mapping=self.loader.repo_mapping_for(target.label.repo))
             if cond == DEFAULT_LABEL:
                 default = value
                 continue

@@ -19,7 +19,7 @@ def new_loader(workspace: Any, output_root: Path, opts: Any, *, report: Callable
         distdirs=tuple(Path(d) for d in opts.distdir), report=report)
     return Loader(
         workspace, default_registry(), report=report, disallow_empty_glob=opts.incompatible_disallow_empty_glob,
-        repositories=repositories, definitions=LazyDefinitions(_definitions),
+        repositories=repositories, definitions=LazyDefinitions(_definitions), enable_bzlmod=opts.enable_bzlmod,
     )
 
 

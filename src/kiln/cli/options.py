@@ -196,6 +196,9 @@ OPTIONS = _table(
     OptionDef("keep_going", BOOL, False, abbrev="k", commands=_BUILD | _QUERY, help="Go on after errors."),
     OptionDef("incompatible_disallow_empty_glob", BOOL, True, commands=_BUILD | _QUERY,
               help="A glob() that matches nothing is an error."),
+    OptionDef("enable_bzlmod", BOOL, True, commands=_ALL,
+              help="Read MODULE.bazel (and WORKSPACE.bzlmod instead of WORKSPACE when present); "
+                   "--noenable_bzlmod reads WORKSPACE only."),
     # build, test, run, info.
     OptionDef("compilation_mode", ENUM, "fastbuild", abbrev="c", commands=_BUILD,
               choices=("fastbuild", "dbg", "opt"), help="Build mode."),
@@ -275,8 +278,8 @@ OPTIONS = _table(
 
 # Flags real rc files carry that change nothing in kiln. `help` is the reason.
 IGNORED = _table(
-    OptionDef("enable_bzlmod", BOOL, commands=_ALL, help="kiln reads MODULE.bazel whenever there is one"),
-    OptionDef("enable_workspace", BOOL, commands=_ALL, help="kiln reads WORKSPACE whenever there is one"),
+    OptionDef("enable_workspace", BOOL, commands=_ALL,
+              help="kiln reads WORKSPACE whenever there is one (and, with Bzlmod, no WORKSPACE.bzlmod)"),
     OptionDef("lockfile_mode", STR, commands=_ALL, help="kiln does not use MODULE.bazel.lock"),
     OptionDef("incompatible_strict_action_env", BOOL, commands=_ALL,
               help="actions always get a fixed environment"),

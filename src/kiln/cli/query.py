@@ -45,8 +45,8 @@ def run(inv: Invocation, cwd: Path) -> int:
     # A query's answer depends only on the BUILD and .bzl files it read: reuse it while they are unchanged.
     cache = SavedResults(output_base.root / "queries", output_base.tmp, output_base.root)
     key = cache.key("query", expression, output, order, keep_going, workspace.offset_of(cwd),
-                    inv.options.values.incompatible_disallow_empty_glob, str(workspace.root),
-                    inv.options.values.override_repository)
+                    inv.options.values.incompatible_disallow_empty_glob, inv.options.values.enable_bzlmod,
+                    str(workspace.root), inv.options.values.override_repository)
     saved = cache.load(key)
     if saved is not None:
         sys.stdout.write(saved)

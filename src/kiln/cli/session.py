@@ -264,10 +264,11 @@ class Session:
         locations = {ct.label: ct.target.location for ct in analyzer.configured_targets()
                      if isinstance(ct.target, RuleTarget)}
         by_label = {t.label: t for t in top}
-        name = self.loader.module.name
+        from kiln.loading.repo_mapping import runfiles_repo_mapping
+
         plan = Plan(config, top, actions, locations, len(self.loader.packages),
                     [by_label[t.label] for t in tests if t.label in by_label],
-                    f",{name},_main\n" if name else "", skipped,
+                    runfiles_repo_mapping(self.loader.module), skipped,
                     [t.label for t in tests if t.label in set(skipped)],
                     tuple(sorted((repo, str(d)) for repo, d in self.loader.repo_dirs.items())))
         if not failed and not resolver.errors:
@@ -427,6 +428,7 @@ class Session:
 
 # Options that change what loading and analysis produce: part of the plan's key.
 _ANALYSIS_OPTIONS = ("check_visibility", "keep_going", "build_tests_only", "incompatible_disallow_empty_glob",
+                     "enable_bzlmod",
                      "build_tag_filters", "test_tag_filters", "test_size_filters", "extra_toolchains",
                      "extra_execution_platforms", "toolchain_resolution_debug", "override_repository")
 

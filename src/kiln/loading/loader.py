@@ -12,7 +12,7 @@ import itertools
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import starlark as sl
 
@@ -25,6 +25,7 @@ from kiln.loading.markers import SelectTable
 from kiln.loading.extension_schema import Definitions, RepositoryDefinitions
 from kiln.loading.module_files import read_module_files
 from kiln.loading.module_info import Registration
+from kiln.loading.repo_mapping import ModuleRepoMapping, main_repo_mapping
 from kiln.loading.repository_resolver import RepositoryResolver
 from kiln.loading.package import Package
 from kiln.loading.package_builder import PackageBuilder
@@ -66,6 +67,7 @@ class Loader:
         external_repos: dict[str, Path] | None = None,
         repositories: RepositoryResolver | None = None,
         definitions: Definitions = RepositoryDefinitions(),
+        enable_bzlmod: bool = True,
     ):
         self.workspace = workspace
         self.registry = registry
@@ -90,12 +92,13 @@ class Loader:
         # What this session read, for caching its results: files and listed directories.
         self.files_read: set[str] = set()
         self.dirs_read: set[str] = set()
-        self.module = read_module_files(workspace.root, definitions)
-        self.files_read.update(self.module.files)
-        # `@<module name>//...` is the main repository, as in Bazel.
-        self.repo_mapping = {self.module.name: ""} if self.module.name else {}
-        if self.module.repo_name:
-            self.repo_mapping[self.module.repo_name] = ""
+        self.module = read_module_files(workspace.root, definitions, enable_bzlmod=enable_bzlmod)
+        self.files_read.update(self.module.files, self.module.absent_files)
+        # The main repository's mapping (`@<module name>//...` is the main repository, as in Bazel); each
+        # local module's files see their own (repo_mapping_for).
+        self.repo_mapping = main_repo_mapping(self.module)
+        self._repo_mappings: dict[str, Mapping[str, str]] = {
+            name: ModuleRepoMapping(name, m.repo_mapping) for name, m in self.module.local_modules.items()}
         self._builtins = self._make_builtins()
         self._rule_fns = {name: self._rule_fn(registry.get(name)) for name in registry.names()}
         native_fields = ", ".join(f"{n} = _kiln_native_{n}" for n in [*self._rule_fns, *self._native_only()])
@@ -135,7 +138,7 @@ class Loader:
             return target
         where = f" (needed by {needed_by})" if needed_by else ""
         msg = f"no such target '{label}': target '{label.name}' not declared in package '{label.package}' defined by {pkg.build_file}"
-        if os.path.exists(os.path.join(self.workspace.root, label.package, label.name)):
+        if os.path.exists(os.path.join(self.repo_root(label.repo) or self.workspace.root, label.package, label.name)):
             msg += (
                 f"; however, a source file of this name exists. (Perhaps add "
                 f"'exports_files([\"{label.name}\"])' to {pkg.build_file}?)"
@@ -150,6 +153,10 @@ class Loader:
     def execution_platform_registrations(self) -> tuple[Registration, ...]:
         """register_execution_platforms() patterns, ordered as toolchain_registrations()."""
         return tuple(self.module.execution_platforms)
+
+    def repo_mapping_for(self, repo: str) -> Mapping[str, str]:
+        """The apparent repository names the files of `repo` may use, mapped to canonical names."""
+        return self._repo_mappings.get(repo, self.repo_mapping)
 
     # ---- packages --------------------------------------------------------
 
@@ -183,6 +190,8 @@ class Loader:
         if repo == "":
             has_module_file = any(Path(f).name == "MODULE.bazel" for f in self.module.files)
             return self.module.name if has_module_file else None
+        if repo in self.module.local_modules:
+            return repo
         canonical = wellknown.canonical_repo(repo)
         return canonical if canonical in wellknown.WELL_KNOWN_REPOS else None
 
@@ -197,7 +206,7 @@ class Loader:
         if build_file is None:
             d = root / pkg_id.package
             why = "BUILD file not found in any of the following directories" if d.is_dir() else "directory does not exist"
-            if pkg_id.repo:
+            if pkg_id.repo and root.is_relative_to(wellknown.BUILTIN_REPOS):
                 why = f"kiln's built-in @{wellknown.canonical_repo(pkg_id.repo)} has no such package"
             raise NoSuchPackage(f"no such package '{pkg_id}': {why}: {pkg_id.package or '.'}")
         display = build_file if not pkg_id.repo else f"@{pkg_id.repo}//{build_file}"
@@ -207,7 +216,7 @@ class Loader:
             pkg_id, display, text, str(root / pkg_id.package), self.selects,
             disallow_empty_glob=self.disallow_empty_glob,
         )
-        builder.coercer.repo_mapping = self.repo_mapping
+        builder.coercer.repo_mapping = self.repo_mapping_for(pkg_id.repo)
         module = sl.Module()
         for name, fn in self._rule_fns.items():
             module.add_callable(name, fn)
@@ -276,7 +285,7 @@ class Loader:
 
     def _load_bzl(self, module_id: str) -> Any:
         current = self._stack[-1]
-        label = parse_label(module_id, base=current.package_id, repo_mapping=self.repo_mapping)
+        label = parse_label(module_id, base=current.package_id, repo_mapping=self.repo_mapping_for(current.repo))
         if not label.name.endswith(".bzl"):
             raise LoadingError(f"the label '{module_id}' must name a .bzl file")
         self._loads_seen.append(label)
@@ -473,7 +482,7 @@ class Loader:
 
         def label_(text: str) -> str:
             current = self._stack[-1]
-            return str(parse_label(text, base=current.package_id, repo_mapping=self.repo_mapping))
+            return str(parse_label(text, base=current.package_id, repo_mapping=self.repo_mapping_for(current.repo)))
 
         def workspace(name: str = "", **kwargs: Any) -> None:
             return None

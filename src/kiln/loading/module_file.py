@@ -1,8 +1,10 @@
-"""MODULE.bazel: the module's name, its bazel_deps, module extensions and registrations.
+"""MODULE.bazel: the module's name, its bazel_deps and overrides, module extensions and registrations.
 
-kiln provides the well-known rule sets itself, so `bazel_dep` on them is
-accepted without fetching anything. Every other directive fails with a
-message naming it, never silently.
+`bazel_dep` and `local_path_override` are recorded here and resolved by
+kiln.loading.module_graph once the file is read (an override may follow the
+dep it overrides). `include()` evaluates a `.MODULE.bazel` fragment of the
+main repository as part of the root module. Directives kiln does not implement
+fail with a message naming them, never silently.
 
 Module extensions are recorded, not run: `use_extension` of an extension a
 rule set registered (RepositoryDefinitions) returns a proxy whose tag calls
@@ -25,9 +27,8 @@ from kiln.loading import wellknown
 from kiln.loading.call_sites import CallSites
 from kiln.loading.extension_schema import (Definitions, ModuleExtension, WorkspaceBzl, WorkspaceRule,
                                            check_attrs)
-from kiln.loading.module_eval import (HARMLESS_MODULES, Recorder, check_registered_repos, registrar,
-                                      unsupported)
-from kiln.loading.module_info import ExtensionUsage, ModuleInfo, RepoDecl, Tag
+from kiln.loading.module_eval import Recorder, check_registered_repos, registrar, unsupported
+from kiln.loading.module_info import BazelDep, ExtensionUsage, LocalPathOverride, ModuleInfo, RepoDecl, Tag
 from kiln.loading.source_files import read_source
 
 # Directives the next issues implement; until then they are named in the error.
@@ -36,11 +37,12 @@ _LATER = {
     "multiple_version_override": "multiple_version_override",
     "archive_override": "archive_override",
     "git_override": "git_override",
-    "local_path_override": "local_path_override",
-    "include": "include()",
     "inject_repo": "inject_repo",
     "override_repo": "override_repo",
 }
+
+# The usage index of an extension proxy whose tags and imports are ignored.
+_IGNORED = -1
 
 # Evaluated in the MODULE.bazel module before the user's text. A tag call
 # becomes `_kiln_tag(usage index, tag name, kwargs)`; a Starlark struct of
@@ -64,34 +66,83 @@ def use_repo(extension_proxy, *args, **kwargs):
 '''
 
 
-def evaluate_module(path: Path, info: ModuleInfo, definitions: Definitions) -> None:
-    info.files.append(str(path))
-    rec = Recorder()
-    display = "MODULE.bazel"
-    text = read_source(path, display)
-    sites = CallSites(text)
+def evaluate_module(path: Path, info: ModuleInfo, definitions: Definitions, *, root: bool = True,
+                    display: str = "MODULE.bazel") -> None:
+    """Evaluates a module's MODULE.bazel into `info`: the root module's, or (root=False) a library
+    module's, whose overrides and dev dependencies Bazel ignores and which may not include()."""
     # Parallel to info.extensions: the extension of each usage (None for a use_repo_rule call).
     specs: list[ModuleExtension | None] = []
+    displays: list[str] = []
+    _evaluate_file(path, display, info, definitions, specs, displays, root=root, root_dir=path.parent)
+    if not root:  # Bazel ignores a dependency module's dev registrations, as its dev deps and usages
+        info.toolchains[:] = [r for r in info.toolchains if not r.dev_dependency]
+        info.execution_platforms[:] = [r for r in info.execution_platforms if not r.dev_dependency]
+    _check_imports(info, specs)
+    for shown in displays:
+        check_registered_repos(info, shown, lambda repo: _visible(info, repo))
+
+
+def _visible(info: ModuleInfo, repo: str) -> bool:
+    return repo == "" or repo in info.main_repo_names or repo in info.bazel_deps or repo in info.repos
+
+
+def _evaluate_file(path: Path, display: str, info: ModuleInfo, definitions: Definitions,
+                   specs: list[ModuleExtension | None], displays: list[str], *, root: bool, root_dir: Path) -> None:
+    """One MODULE.bazel, or a fragment it include()s: `specs` and `displays` are shared by all of them."""
+    info.files.append(str(path))
+    displays.append(display)
+    rec = Recorder()
+    text = read_source(path, display)
+    sites = CallSites(text)
     repo_rules: list[tuple[str, str, WorkspaceBzl, WorkspaceRule, Location]] = []
+
+    def here(fn: str) -> Location:
+        line, column = sites.call(fn)
+        return Location(display, line, column)
 
     def module(name: str = "", version: str = "", compatibility_level: int = 0, repo_name: str = "",
                bazel_compatibility: Any = None) -> None:
+        if display != displays[0]:
+            raise LoadingError("module() may only be called in MODULE.bazel, not in an included file",
+                               location=here("module"))
         info.name, info.version, info.repo_name = name, version, repo_name
 
     def bazel_dep(name: str, version: str = "", max_compatibility_level: int = -1, repo_name: str = "",
                   dev_dependency: bool = False) -> None:
-        canonical = wellknown.canonical_repo(name)
-        if canonical not in wellknown.WELL_KNOWN_REPOS and name not in HARMLESS_MODULES:
-            known = ", ".join(sorted(wellknown.WELL_KNOWN_REPOS))
-            raise LoadingError(
-                f"bazel_dep(name = \"{name}\"): kiln cannot fetch modules yet; it provides these rule sets "
-                f"itself: {known}"
-            )
-        info.bazel_deps[repo_name or name] = canonical
+        where = here("bazel_dep")
+        dep = BazelDep(name, repo_name, version, bool(dev_dependency), where)
+        if dev_dependency and not root:
+            return  # Bazel ignores a dependency module's dev dependencies
+        if dep.apparent_name in info.bazel_deps:
+            raise LoadingError(f"bazel_dep(name = \"{name}\"): the repository name '{dep.apparent_name}' is "
+                               "already used by another bazel_dep", location=where)
+        info.deps.append(dep)
+        info.bazel_deps[dep.apparent_name] = wellknown.canonical_repo(name)
+
+    def local_path_override(module_name: str, path: str) -> None:
+        where = here("local_path_override")
+        if not root:
+            return  # only the root module's overrides take effect, as in Bazel
+        if module_name in info.overrides:
+            raise LoadingError(f"local_path_override(module_name = \"{module_name}\"): the module is already "
+                               "overridden", location=where)
+        info.overrides[module_name] = LocalPathOverride(module_name, path, root_dir / path, where)
+
+    def include(label: str) -> None:
+        where = here("include")
+        fragment, shown = included_file(label, root, root_dir, where)
+        if shown in displays:
+            raise LoadingError(f"include(\"{label}\"): {shown} is already included", location=where)
+        _evaluate_file(fragment, shown, info, definitions, specs, displays, root=root, root_dir=root_dir)
 
     def use_extension(bzl: Any, name: Any, dev_dependency: Any = False, isolate: Any = False) -> list[Any]:
         line, column = sites.call("use_extension")
         where = Location(display, line, column)
+        if not root:
+            if dev_dependency is True:  # Bazel ignores a dependency module's dev usages: so does an inert proxy
+                return [_IGNORED, sorted(set(re.findall(r"\.\s*(\w+)\s*\(", text)))]
+            raise LoadingError(f"use_extension({bzl!r}, {name!r}): kiln runs module extensions only in the root "
+                               "module yet, not in a bazel_dep's MODULE.bazel", location=where)
         if not isinstance(bzl, str) or not isinstance(name, str):
             raise LoadingError("use_extension() takes the extension's .bzl label and its name as strings",
                                location=where)
@@ -115,6 +166,8 @@ def evaluate_module(path: Path, info: ModuleInfo, definitions: Definitions) -> N
         return [len(info.extensions) - 1, sorted(spec.tags)]
 
     def tag(index: int, tag_name: str, attrs: dict[str, Any]) -> None:
+        if index == _IGNORED:
+            return
         usage, spec = info.extensions[index], specs[index]
         line, column = sites.method(tag_name)
         where = Location(display, line, column)
@@ -137,6 +190,9 @@ def evaluate_module(path: Path, info: ModuleInfo, definitions: Definitions) -> N
     def use_repo_rule(bzl: Any, name: Any) -> int:
         line, column = sites.call("use_repo_rule")
         where = Location(display, line, column)
+        if not root:
+            raise LoadingError("use_repo_rule() in a module other than the root is not supported by kiln yet",
+                               location=where)
         label = bzl_label(bzl, "use_repo_rule", where)
         repo = wellknown.canonical_repo(label.repo)
         found = definitions.workspace_bzl(repo, label.relative_path())
@@ -167,6 +223,8 @@ def evaluate_module(path: Path, info: ModuleInfo, definitions: Definitions) -> N
         info.repos[name] = RepoDecl(name, name, rule_name, usage, where)
 
     def use_repo(index: int, args: list[Any], kwargs: dict[str, Any]) -> None:
+        if index == _IGNORED:
+            return
         line, column = sites.call("use_repo")
         where = Location(display, line, column)
         usage = info.extensions[index]
@@ -180,12 +238,11 @@ def evaluate_module(path: Path, info: ModuleInfo, definitions: Definitions) -> N
             usage.imports[local] = generated
             info.repos[local] = RepoDecl(local, generated, usage.name, usage, where)
 
-    def visible(repo: str) -> bool:
-        return repo == "" or repo in info.main_repo_names or repo in info.bazel_deps or repo in info.repos
-
     m = sl.Module()
     m.add_callable("module", rec.guard(module))
     m.add_callable("bazel_dep", rec.guard(bazel_dep))
+    m.add_callable("local_path_override", rec.guard(local_path_override))
+    m.add_callable("include", rec.guard(include))
     m.add_callable("_kiln_use_extension", rec.guard(use_extension))
     m.add_callable("_kiln_tag", rec.guard(tag))
     m.add_callable("_kiln_use_repo", rec.guard(use_repo))
@@ -201,10 +258,8 @@ def evaluate_module(path: Path, info: ModuleInfo, definitions: Definitions) -> N
     try:
         rec.run(path, display, m, text=text, prelude=_MODULE_PRELUDE)
     except KilnError as e:
-        _explain_proxy_error(e, info, text, definitions)
+        _explain_proxy_error(e, info, text, definitions, display)
         raise
-    _check_imports(info, specs)
-    check_registered_repos(info, display, visible)
 
 
 def _not_a_proxy(fn: str, value: Any) -> None:
@@ -214,9 +269,10 @@ def _not_a_proxy(fn: str, value: Any) -> None:
 _NO_ATTR = re.compile(r"^Object of type `struct` has no attribute `(\w+)`(?:, did you mean `(\w+)`\?)?$")
 
 
-def _explain_proxy_error(err: KilnError, info: ModuleInfo, text: str, definitions: Definitions) -> None:
+def _explain_proxy_error(err: KilnError, info: ModuleInfo, text: str, definitions: Definitions,
+                         display: str) -> None:
     """Starlark's own messages for misused extension proxies, in the terms of module extensions."""
-    if err.location is None or err.location.file != "MODULE.bazel":
+    if err.location is None or err.location.file != display:
         return
     lines = text.splitlines()
     line = lines[err.location.line - 1] if 0 < err.location.line <= len(lines) else ""
@@ -256,3 +312,28 @@ def _check_imports(info: ModuleInfo, specs: list[ModuleExtension | None]) -> Non
                 f"'{decl.generated_name}', yet use_repo() imports it; it generates: {made}",
                 location=decl.location,
             )
+
+
+def included_file(label: Any, root: bool, root_dir: Path, where: Location) -> tuple[Path, str]:
+    """The file `include(label)` names, and how messages show it; Bazel allows only the root module to
+    include, only files of the main repository, only names ending in `.MODULE.bazel`."""
+    if not root:
+        raise LoadingError("include() may only be used in the root module's MODULE.bazel, not in a bazel_dep's",
+                           location=where)
+    if not isinstance(label, str):
+        raise LoadingError(f"include() takes a label string, got {label!r}", location=where)
+    if not label.startswith(("//", "@//", "@@//")):
+        raise LoadingError(f"bad include label '{label}': include() takes a label in the main repository, "
+                           "starting with '//'", location=where)
+    try:
+        parsed = parse_label(label.lstrip("@"), where=where)
+    except LabelError as e:
+        raise LoadingError(f"include(): {e.message}", location=where) from None
+    if not parsed.name.endswith(".MODULE.bazel"):
+        raise LoadingError(f"bad include label '{label}': the file to be included must have a name ending in "
+                           "'.MODULE.bazel'", location=where)
+    shown = parsed.relative_path()
+    path = root_dir / shown
+    if not path.is_file():
+        raise LoadingError(f"include(\"{label}\"): file '{shown}' does not exist", location=where)
+    return path, shown

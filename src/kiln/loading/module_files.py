@@ -1,4 +1,10 @@
-"""Reads a workspace's MODULE.bazel and WORKSPACE into one ModuleInfo."""
+"""Reads a workspace's MODULE.bazel, its local modules and WORKSPACE into one ModuleInfo.
+
+With Bzlmod on (Bazel's default) MODULE.bazel is read and, when present,
+WORKSPACE.bzlmod replaces WORKSPACE / WORKSPACE.bazel (which Bazel 7 still
+reads otherwise: --enable_workspace is on by default). With Bzlmod off
+(--noenable_bzlmod) only WORKSPACE is read.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +12,30 @@ from pathlib import Path
 
 from kiln.loading.extension_schema import Definitions, RepositoryDefinitions
 from kiln.loading.module_file import evaluate_module
+from kiln.loading.module_graph import resolve_local_modules
 from kiln.loading.module_info import ModuleInfo
 
+_WORKSPACE_FILES = ("WORKSPACE.bazel", "WORKSPACE")
 
-def read_module_files(root: Path, definitions: Definitions = RepositoryDefinitions()) -> ModuleInfo:
+
+def read_module_files(root: Path, definitions: Definitions = RepositoryDefinitions(), *,
+                      enable_bzlmod: bool = True) -> ModuleInfo:
     info = ModuleInfo()
     module_file = root / "MODULE.bazel"
-    if module_file.is_file():
+    bzlmod = enable_bzlmod and module_file.is_file()
+    if bzlmod:
         evaluate_module(module_file, info, definitions)
-    for name in ("WORKSPACE.bazel", "WORKSPACE"):
+    names = ("WORKSPACE.bzlmod", *_WORKSPACE_FILES) if enable_bzlmod else _WORKSPACE_FILES
+    for name in names:
         ws = root / name
         if ws.is_file():
             from kiln.loading.workspace_file import evaluate_workspace  # WORKSPACE is rare: load on demand
 
             evaluate_workspace(ws, info, definitions)
             break
+        info.absent_files.append(str(ws))
+    if enable_bzlmod and not bzlmod:
+        info.absent_files.append(str(module_file))
+    if bzlmod:
+        resolve_local_modules(info)
     return info

@@ -8,7 +8,8 @@ repositories; loading only needs the names.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Mapping
 
 from kiln.core.errors import Location
 
@@ -85,16 +86,61 @@ class Registration:
     dev_dependency: bool = False
 
 
+@dataclass(frozen=True)
+class BazelDep:
+    """A `bazel_dep` as written: the module, the name it is seen by (`repo_name`), and where."""
+
+    name: str
+    repo_name: str
+    version: str
+    dev_dependency: bool
+    location: Location
+
+    @property
+    def apparent_name(self) -> str:
+        return self.repo_name or self.name
+
+
+@dataclass(frozen=True)
+class LocalPathOverride:
+    """`local_path_override(module_name, path)` of the root module: `directory` is `path` made absolute."""
+
+    module_name: str
+    path: str
+    directory: Path
+    location: Location
+
+
+@dataclass(frozen=True)
+class LocalModule:
+    """A module on the local disk, in the dependency graph: its repository is named after the module.
+
+    `repo_mapping` maps the apparent names its BUILD and .bzl files may use (its own name and its
+    bazel_deps) to canonical repository names."""
+
+    name: str
+    version: str
+    directory: Path
+    repo_mapping: Mapping[str, str]
+    module_file: str
+
+
 @dataclass
 class ModuleInfo:
     name: str = ""
     version: str = ""
     repo_name: str = ""
     bazel_deps: dict[str, str] = field(default_factory=dict)  # apparent name -> module name
+    deps: list[BazelDep] = field(default_factory=list)
+    overrides: dict[str, LocalPathOverride] = field(default_factory=dict)  # by module name
+    # The modules on the local disk the root depends on (transitively), by repository name, in BFS order.
+    local_modules: dict[str, LocalModule] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    # Files looked for and absent (WORKSPACE.bzlmod, ...): creating one changes what is read.
+    absent_files: list[str] = field(default_factory=list)
     extensions: list[ExtensionUsage] = field(default_factory=list)
     repos: dict[str, RepoDecl] = field(default_factory=dict)
-    # In Bazel's order: the root module's MODULE.bazel, then WORKSPACE (kiln reads no other module's).
+    # In Bazel's order: the root module's MODULE.bazel, then WORKSPACE, then the other modules' in BFS order.
     toolchains: list[Registration] = field(default_factory=list)
     execution_platforms: list[Registration] = field(default_factory=list)
 

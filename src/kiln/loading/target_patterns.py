@@ -58,8 +58,9 @@ class PatternResolver:
 
     def parse(self, text: str) -> TargetPattern:
         pattern = parse_pattern(text, offset=self.offset)
-        # `@<module name>//...` is the main repository.
-        if pattern.repo and pattern.repo in self.loader.repo_mapping:
+        # `@<module name>//...` is the main repository; `@@name` is already canonical.
+        canonical = text.lstrip("-").startswith("@@")
+        if pattern.repo and not canonical and pattern.repo in self.loader.repo_mapping:
             repo = self.loader.repo_mapping[pattern.repo]
             label = pattern.label
             if label is not None:

@@ -47,6 +47,9 @@ class Repositories:
             found = self._host(name, module)
             if found is not None:
                 return found
+        local = module.local_modules.get(name)
+        if local is not None:  # a module on the local disk (local_path_override): its own directory
+            return ResolvedRepository(local.directory, (local.module_file,))
         decl = module.repos.get(name)
         if decl is None:
             return None

@@ -83,7 +83,11 @@ def _py_executable(ctx):
     _check_version(ctx, runtime)
     py_info, runfiles = collect(ctx, srcs)
     launcher = ctx.actions.declare_file(ctx.label.name)
-    script = launcher_script(str(ctx.label), runtime, main.runfiles_path, py_info.imports.to_list())
+    imports = py_info.imports.to_list()
+    # Each external repository's root is importable, as Bazel's --experimental_python_import_all_repositories
+    # (on by default) makes it: `from pkg import x` reaches `@dep//pkg:x.py`.
+    imports += sorted({a.repo for a in runfiles.artifacts() if a.repo} - set(imports))
+    script = launcher_script(str(ctx.label), runtime, main.runfiles_path, imports)
     ctx.actions.write(launcher, script, is_executable=True, mnemonic="PyLauncher")
     runfiles = runfiles.merge(Runfiles(Depset((launcher,))))
     if ctx.attr.legacy_create_init != 0:
