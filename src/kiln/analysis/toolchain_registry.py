@@ -39,6 +39,7 @@ class ToolchainRegistry:
         self._target_platform = target_platform
         self._debug = re.compile(options.debug) if options.debug is not None else None
         self._candidates: dict[Configuration, tuple[DeclaredToolchainInfo, ...]] = {}
+        self._defaults: dict[tuple[Configuration, str], tuple[DeclaredToolchainInfo, ...]] = {}
         self._exec_platforms: dict[Configuration, tuple[PlatformInfo, ...]] = {}
         self._resolved: dict[tuple, ResolvedToolchains] = {}
 
@@ -50,7 +51,7 @@ class ToolchainRegistry:
         if found is None:
             found = resolve_toolchains(
                 required, self._target_platform(config), self.execution_platforms(config), exec_compatible_with,
-                self._declared(config) if required else (), lambda labels: self._settings_match(labels, config),
+                self._declared(config, required) if required else (), lambda labels: self._settings_match(labels, config),
                 self._debug)
             for line in found.debug:
                 self._loader.report("INFO", f"ToolchainResolution: {line}")
@@ -59,19 +60,29 @@ class ToolchainRegistry:
 
     # ---- what is registered ----------------------------------------------
 
-    def _registrations(self) -> list[Registration]:
-        flag = Location("--extra_toolchains")
-        return ([Registration(p, flag) for p in self._options.extra_toolchains]
-                + list(self._loader.toolchain_registrations())
-                + [Registration(p, Location("kiln's built-in toolchains")) for p in self._loader.registry.default_toolchains])
-
-    def _declared(self, config: Configuration) -> tuple[DeclaredToolchainInfo, ...]:
+    def _declared(self, config: Configuration,
+                  required: Sequence[ToolchainTypeRequirement]) -> tuple[DeclaredToolchainInfo, ...]:
+        """The user's registrations (--extra_toolchains, MODULE.bazel, WORKSPACE), then the rule sets'
+        own for the types required (a Python build never loads the Rust toolchain's declarations)."""
         found = self._candidates.get(config)
         if found is None:
-            found = tuple(self._expand(self._registrations(), config, DeclaredToolchainInfo, ("toolchain",),
+            flag = Location("--extra_toolchains")
+            registrations = ([Registration(p, flag) for p in self._options.extra_toolchains]
+                             + list(self._loader.toolchain_registrations()))
+            found = tuple(self._expand(registrations, config, DeclaredToolchainInfo, ("toolchain",),
                                        "register_toolchains"))
             self._candidates[config] = found
-        return found
+        types = {r.toolchain_type for r in required}
+        defaults: list[DeclaredToolchainInfo] = []
+        for type_label, pattern in self._loader.registry.default_toolchains:
+            if type_label in types:
+                key = (config, pattern)
+                if key not in self._defaults:
+                    self._defaults[key] = tuple(self._expand(
+                        [Registration(pattern, Location("kiln's built-in toolchains"))], config,
+                        DeclaredToolchainInfo, ("toolchain",), "register_toolchains"))
+                defaults.extend(self._defaults[key])
+        return found + tuple(defaults)
 
     def execution_platforms(self, config: Configuration) -> tuple[PlatformInfo, ...]:
         """The execution platforms in order: a target that needs no toolchain runs on the first."""

@@ -117,9 +117,10 @@ class RuleRegistry:
 
     def __init__(self) -> None:
         self._rules: dict[str, RuleClass] = {}
-        # Toolchains the rule sets register themselves, as target patterns: considered after the
-        # user's (Bazel's order puts modules other than the root last).
-        self.default_toolchains: list[str] = []
+        # Toolchains the rule sets register themselves, as (toolchain type, target pattern): considered
+        # after the user's (Bazel's order puts modules other than the root last), and loaded only when a
+        # target asks for that type.
+        self.default_toolchains: list[tuple[Label, str]] = []
 
     def register(self, rule: RuleClass) -> RuleClass:
         self._rules[rule.name] = rule

@@ -10,6 +10,8 @@ def default_registry() -> RuleRegistry:
     from kiln.rules.python import py_binary, py_library, py_runtime
     from kiln.rules.rust import pyo3, rust_rules
     from kiln.rules.rust import toolchain as rust_toolchain
+    from kiln.rules.python.providers import PY_TOOLCHAIN_TYPE
+    from kiln.rules.rust.providers import RUST_TOOLCHAIN_TYPE
 
     registry = RuleRegistry()
     for rule in (
@@ -45,5 +47,6 @@ def default_registry() -> RuleRegistry:
     ):
         registry.register(rule)
     # Each rule set's fallback toolchain, considered after every one the workspace registers.
-    registry.default_toolchains.extend(("@kiln_toolchains//python:all", "@kiln_toolchains//rust:all"))
+    registry.default_toolchains.extend(((PY_TOOLCHAIN_TYPE, "@kiln_toolchains//python:all"),
+                                        (RUST_TOOLCHAIN_TYPE, "@kiln_toolchains//rust:all")))
     return registry
