@@ -1,12 +1,9 @@
-"""Content digests (sha256, as REAPI uses) of bytes, files and structured keys."""
+"""Content digests (sha256, as REAPI uses) of bytes and structured keys (files: kiln.execution.file_digests)."""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-
-_CHUNK = 1 << 20
-
 
 @dataclass(frozen=True, order=True)
 class Digest:
@@ -19,16 +16,6 @@ class Digest:
 
 def digest_bytes(data: bytes) -> Digest:
     return Digest(hashlib.sha256(data).hexdigest(), len(data))
-
-
-def digest_file(path: str) -> Digest:
-    h = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-            size += len(chunk)
-    return Digest(h.hexdigest(), size)
 
 
 def digest_fields(*fields: object) -> str:

@@ -19,7 +19,8 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from kiln.core.digests import Digest, digest_bytes, digest_file
+from kiln.core.digests import Digest, digest_bytes
+from kiln.execution.file_digests import digest_file
 from kiln.execution.output_base import writing
 
 

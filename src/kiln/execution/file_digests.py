@@ -7,11 +7,25 @@ never corrupts the table.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
-from kiln.core.digests import Digest, digest_file
+from kiln.core.digests import Digest
 from kiln.execution.saved_table import SavedTable
+
+_CHUNK = 1 << 20
+
+
+def digest_file(path: str) -> Digest:
+    """The sha256 of a file's content, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+            size += len(chunk)
+    return Digest(h.hexdigest(), size)
 
 
 class FileDigests:
