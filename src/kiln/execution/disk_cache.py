@@ -105,6 +105,7 @@ class DiskCache:
         except FileNotFoundError:
             return False
         with src:
+            dest.parent.mkdir(parents=True, exist_ok=True)
             with _locked_temp(dest.parent, f".{dest.name}.") as (out, tmp):
                 if _hash_copy(src, out) != digest:
                     _discard(path, os.fstat(src.fileno()).st_ino)
