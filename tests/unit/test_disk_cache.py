@@ -202,7 +202,7 @@ def _start_blocked_writer(root: Path, fifo: Path) -> tuple[subprocess.Popen, obj
     feed = open(fifo, "wb")
     feed.write(b"x" * (1 << 20))
     feed.flush()
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while not [p for p in _files(root, "tmp") if p not in before and p.stat().st_size == 1 << 20]:
         assert time.monotonic() < deadline, "the writer never wrote its temp file"
         time.sleep(0.01)
