@@ -24,7 +24,7 @@ from kiln.rules.rust.providers import RUST_TOOLCHAIN_TYPE, CrateInfo, RegistryCr
 from kiln.rules.rust.pyo3_config import abi3_minimum, config_file_text
 
 # cargo's workspaces and target directory: the action's persistent cache, which the executor shows
-# every run at the same place relative to the exec root (kiln.execution.persistent_cache).
+# every run at the same place relative to the exec root (kiln.execution.local_executor).
 _CACHE_NAME = "cargo"
 _CARGO_DIR = cache_path(_CACHE_NAME)
 # kiln's own code the action runs: declared inputs, so a change to it re-runs the action.
@@ -112,11 +112,12 @@ def register_cargo_build(
         sources.extend(c.compile_data)
         sources.append(c.root)
     sources = list(dict.fromkeys(sources))
-    vendor_dirs = sorted({r.vendor_dir for r in crate.all_registry_deps() if r.vendor_dir})
     # A crate index without a lock file (crate.spec alone) has nothing vendored: cargo resolves and
     # fetches those crates itself, online, the one case that is not hermetic yet.
     online = any(r.vendor_dir is None for r in crate.all_registry_deps())
-    vendored = list(dict.fromkeys(f for r in crate.all_registry_deps() for f in r.vendor_files))
+    # Every crate of an index carries the same files: take them once per index, not once per crate.
+    by_dir = {r.vendor_dir: r.vendor_files for r in crate.all_registry_deps() if r.vendor_dir}
+    vendored = [f for files in by_dir.values() for f in files]
     spec = {
         "workspace_dir": f"{_CARGO_DIR}/ws/{crate.package}",
         "target_dir": f"{_CARGO_DIR}/target",
@@ -125,7 +126,7 @@ def register_cargo_build(
         "lockfile": lockfiles[0].exec_path if lockfiles else None,
         "sources": [a.exec_path for a in sources],
         # One lock file, one index: at most one vendored directory.
-        "vendor_dir": vendor_dirs[0] if vendor_dirs else None,
+        "vendor_dir": next(iter(by_dir), None),
         "online": online,
         # Not read by the tool: here so that another rustc gives the action another key.
         "rustc_version": toolchain.version,
