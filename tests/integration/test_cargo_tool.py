@@ -1,8 +1,11 @@
 """`python -m kiln.tools.cargo_build` driving the real cargo.
 
 All tests share one cargo target directory (as kiln's targets do), so pyo3 is
-compiled once per session. The pyo3 tests need crates.io (or a registry cache
-holding pyo3 0.23) and are skipped only when crates.io cannot be reached.
+compiled once per session. The tool always runs cargo offline with a CARGO_HOME
+of its own: the pyo3 tests hand it the crates of examples/word_count/Cargo.lock,
+vendored as the crate index vendors them (kiln.repos.crate_vendor), so they
+need crates.io or a repository cache holding those crates; they are skipped
+only when crates.io cannot be reached, and fail instead under CI=true.
 """
 
 from __future__ import annotations
@@ -19,11 +22,14 @@ from pathlib import Path
 
 import pytest
 
+from conftest import unavailable
+
 import functools
 import tempfile
 
 from kiln.analysis.analyzer import Analyzer
 from kiln.core.config import Configuration
+from kiln.core.errors import KilnError
 from kiln.core.labels import parse_label
 from kiln.loading.loader import Loader
 from kiln.loading.workspace import Workspace
@@ -48,7 +54,7 @@ def host_runtime() -> PyRuntimeInfo:
 def rust():
     rustc = shutil.which("rustc") or os.path.expanduser("~/.cargo/bin/rustc")
     if not os.path.exists(rustc):
-        pytest.skip("no Rust toolchain")
+        unavailable("no Rust toolchain")
     sysroot = subprocess.run([rustc, "--print", "sysroot"], capture_output=True, text=True, check=True).stdout.strip()
     # The toolchain's own binaries, as kiln's Rust toolchain gives them: rustup's proxies would need RUSTUP_HOME.
     return {"cargo": os.path.join(sysroot, "bin", "cargo"), "rustc": os.path.join(sysroot, "bin", "rustc"),
@@ -63,19 +69,30 @@ def shared(tmp_path_factory, rust):
         "PATH": f"{rust['bin']}:/usr/bin:/bin",
         "RUSTC": rust["rustc"],
         "HOME": str(root / "home"),
-        # The machine's registry cache: crates already downloaded are not fetched again.
-        "CARGO_HOME": os.environ.get("CARGO_HOME") or os.path.expanduser("~/.cargo"),
         "CARGO_TERM_COLOR": "never",
     }
     return {"target": str(root / "target"), "env": env, "root": root}
 
 
 @pytest.fixture(scope="session")
-def crates_io():
+def vendored(shared) -> str:
+    """The crates of examples/word_count/Cargo.lock (pyo3 0.23.5 and its dependencies), vendored."""
+    from kiln.repos.crate_cargo import read_lock
+    from kiln.repos.crate_vendor import vendor_crates
+    from kiln.repos.downloader import Downloader
+    from kiln.repos.repository_cache import RepositoryCache, default_repository_cache_dir
+
+    lock = read_lock(Path(__file__).parents[2] / "examples" / "word_count" / "Cargo.lock", "Cargo.lock")
+    dest = shared["root"] / "vendor"
     try:
-        socket.create_connection(("index.crates.io", 443), timeout=5).close()
-    except OSError:
-        pytest.skip("crates.io is not reachable")
+        vendor_crates(lock, dest, lambda: Downloader(RepositoryCache(default_repository_cache_dir(os.environ))))
+    except KilnError as e:
+        try:
+            socket.create_connection(("static.crates.io", 443), timeout=5).close()
+        except OSError:
+            unavailable(f"static.crates.io is not reachable and the repository cache lacks crates: {e.message}")
+        raise
+    return str(dest)
 
 
 class Tool:
@@ -110,6 +127,10 @@ class Tool:
         return spec
 
     def run(self, spec: dict):
+        # The action declares every source of its crates: here, every file written under src/.
+        spec = {**spec}
+        spec.setdefault("sources", sorted(str(p.relative_to(self.root)) for p in (self.root / "src").rglob("*")
+                                          if p.is_file()))
         path = self.root / "specs" / f"{spec['workspace_dir'].rsplit('/', 1)[-1]}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(spec))
@@ -294,6 +315,37 @@ def test_test_mode_builds_a_test_executable(tool):
     assert run.returncode == 0 and "test result: ok. 2 passed" in run.stdout
 
 
+def test_a_reverted_source_with_an_old_mtime_is_rebuilt(tool):
+    # In a sandbox, a source is a link to a stored blob whose mtime is when the blob was stored: going
+    # back to an earlier content hands cargo an old mtime. The tool's mirror gives cargo a new one.
+    src = tool.write("src/rev/main.rs", 'fn main() { println!("first"); }\n')
+    spec = tool.spec("revert", [crate("rev_m", "rev", "src/rev/main.rs", kind="bin")], "rev_m", output="bin/rev")
+    old = time.time() - 3600
+    os.utime(src, (old, old))
+    assert tool.run(spec)[0].returncode == 0
+    touch(src, 'fn main() { println!("second"); }\n')
+    assert tool.run(spec)[0].returncode == 0
+    src.write_text('fn main() { println!("first"); }\n')
+    os.utime(src, (old, old))
+    proc, report = tool.run(spec)
+    assert proc.returncode == 0, proc.stderr
+    assert report["mirrored"] == ["src/rev/main.rs"] and report["compiled"] == ["rev_m"]
+    assert subprocess.run([tool.root / "bin" / "rev"], capture_output=True, text=True).stdout == "first\n"
+
+
+def test_a_source_no_longer_declared_is_not_found(tool):
+    tool.write("src/gone/lib.rs", "mod extra;\npub fn f() -> u8 { extra::X }\n")
+    tool.write("src/gone/extra.rs", "pub const X: u8 = 1;\n")
+    spec = tool.spec("gone", [crate("gone_l", "gone", "src/gone/lib.rs")], "gone_l", output="out/libgone.rlib")
+    assert tool.run(spec)[0].returncode == 0
+    (tool.root / "src/gone/extra.rs").unlink()
+    proc, _ = tool.run(spec)
+    assert proc.returncode != 0
+    assert "file not found for module `extra`" in proc.stderr, proc.stderr
+    # rustc names the file as the action declared it, under the mirror of the cargo workspace.
+    assert "_src/src/gone/lib.rs" in proc.stderr
+
+
 # --- pyo3 from crates.io -------------------------------------------------------
 
 WORD_COUNT = """
@@ -319,15 +371,15 @@ def pyo3_env(shared):
     return {**shared["env"], "PYO3_CONFIG_FILE": str(config)}
 
 
-def pyo3_spec(tool: Tool, ws: str, module: str, env: dict, **extra) -> dict:
+def pyo3_spec(tool: Tool, ws: str, module: str, env: dict, vendor_dir: str, **extra) -> dict:
     tool.write("src/wc/lib.rs", WORD_COUNT)
     out = "py/" + extension_file_name(module, host_runtime(), abi3=False)
     crates = [crate("wc_rs", "word_count", "src/wc/lib.rs", kind="cdylib", registry_deps=[PYO3])]
-    return tool.spec(ws, crates, "wc_rs", output=out, env=env, pyo3_module=module, **extra)
+    return tool.spec(ws, crates, "wc_rs", output=out, env=env, pyo3_module=module, vendor_dir=vendor_dir, **extra)
 
 
-def test_pyo3_module_builds_and_imports(tool, crates_io, pyo3_env):
-    spec = pyo3_spec(tool, "pyo3_wc", "word_count", pyo3_env)
+def test_pyo3_module_builds_and_imports(tool, vendored, pyo3_env):
+    spec = pyo3_spec(tool, "pyo3_wc", "word_count", pyo3_env, vendored)
     proc, report = tool.run(spec)
     assert proc.returncode == 0, proc.stderr
     out = tool.root / spec["output"]
@@ -342,8 +394,8 @@ def test_pyo3_module_builds_and_imports(tool, crates_io, pyo3_env):
     assert (tool.root / "cargo/ws/pyo3_wc/Cargo.lock").exists()
 
 
-def test_pyo3_module_name_mismatch(tool, crates_io, pyo3_env):
-    spec = pyo3_spec(tool, "pyo3_wrong", "pkg.wrong_name", pyo3_env)
+def test_pyo3_module_name_mismatch(tool, vendored, pyo3_env):
+    spec = pyo3_spec(tool, "pyo3_wrong", "pkg.wrong_name", pyo3_env, vendored)
     proc, _ = tool.run(spec)
     assert proc.returncode == 1
     assert ("ERROR: module_name 'pkg.wrong_name' does not match the #[pymodule] in the Rust code, "
@@ -352,9 +404,9 @@ def test_pyo3_module_name_mismatch(tool, crates_io, pyo3_env):
     assert not (tool.root / spec["output"]).exists()
 
 
-def test_pyo3_with_the_users_lock_file(tool, crates_io, pyo3_env):
+def test_pyo3_with_the_users_lock_file(tool, vendored, pyo3_env):
     # The lock file of a first build stands in for the user's (its member is another package).
-    first = pyo3_spec(tool, "pyo3_lock_src", "word_count", pyo3_env)
+    first = pyo3_spec(tool, "pyo3_lock_src", "word_count", pyo3_env, vendored)
     proc, _ = tool.run(first)
     assert proc.returncode == 0, proc.stderr
     user_lock = tool.root / "user" / "Cargo.lock"
@@ -363,7 +415,7 @@ def test_pyo3_with_the_users_lock_file(tool, crates_io, pyo3_env):
     pinned = (tool.root / "user" / "Cargo.lock").read_text()
 
     env = {k: v for k, v in pyo3_env.items() if k != "PYO3_CONFIG_FILE"}
-    spec = pyo3_spec(tool, "pyo3_locked", "word_count", env, lockfile="user/Cargo.lock",
+    spec = pyo3_spec(tool, "pyo3_locked", "word_count", env, vendored, lockfile="user/Cargo.lock",
                      pyo3_config=config_file_text(host_runtime(), abi3=False))
     spec["crates"][0]["package"] = "wc_locked"
     spec["build"]["package"] = "wc_locked"

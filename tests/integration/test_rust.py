@@ -623,7 +623,7 @@ def test_seed000_layout_builds_and_imports_unchanged(rws):
     assert so.is_file()
     assert links_libpython(so) is None, links_libpython(so)
     # Built with cargo's release profile.
-    assert glob.glob(str(rws.output_base / "cargo" / "target" / "release" / "deps" / "libpyo3-*.rlib"))
+    assert glob.glob(str(rws.output_base / "caches" / "cargo" / "target" / "release" / "deps" / "libpyo3-*.rlib"))
 
 
 # ---- 2. seed 001 ------------------------------------------------------------------------
@@ -681,11 +681,11 @@ def test_python3_on_path_is_never_consulted(rws, tmp_path):
     r = ok(rws.kiln("build", "--explain=-", "//naming/stable:use_stable", env=env))
     # This build really ran cargo, and pyo3's build scripts with it (abi3 pyo3 is new to this output base).
     assert any("//naming/stable:stable" in line for line in executed(r)), r.output
-    outputs = glob.glob(str(rws.output_base / "cargo" / "target" / "debug" / "build" / "pyo3-*" / "output"))
+    outputs = glob.glob(str(rws.output_base / "caches" / "cargo" / "target" / "debug" / "build" / "pyo3-*" / "output"))
     assert any(os.path.getmtime(p) >= start for p in outputs), "pyo3's build scripts did not run in this build"
     assert not marker.exists(), r.output
     # What pyo3 was told instead: the interpreter kiln runs on, by absolute path.
-    configs = [p.read_text() for p in (rws.output_base / "cargo" / "target" / "kiln-pyo3").glob("*.txt")]
+    configs = [p.read_text() for p in (rws.output_base / "caches" / "cargo" / "target" / "kiln-pyo3").glob("*.txt")]
     assert configs and all(f"executable={os.path.abspath(sys.executable)}\n" in c for c in configs), configs
     assert any("abi3=true" in c for c in configs), configs
     assert all(f"version={sys.version_info[0]}.{sys.version_info[1]}\n" in c for c in configs), configs
@@ -716,7 +716,7 @@ def test_noop_rebuild_of_pyo3_target_runs_nothing(rws):
     ok(rws.kiln("build", "//cache:counter"))
     so = _counter_so(rws)
     before = (so.stat().st_mtime_ns, sha(so))
-    manifests = {p: p.stat().st_mtime_ns for p in (rws.output_base / "cargo" / "ws").rglob("Cargo.toml")}
+    manifests = {p: p.stat().st_mtime_ns for p in (rws.output_base / "caches" / "cargo" / "ws").rglob("Cargo.toml")}
     r = ok(rws.kiln("build", "--explain=-", "//cache:counter"))
     assert re.search(r"\b0 actions executed\b", r.output), r.output
     assert executed(r) == [], r.output

@@ -280,7 +280,7 @@ def test_cargo_command(tmp_path):
     cmd = cargo_command(spec, ["-Dwarnings"], locked=True)
     assert cmd == ["/usr/bin/cargo", "rustc", "--quiet", "-p", "wc_rs", "--lib", "--profile", "dev",
                    "--target-dir", str(tmp_path / "target"), "--manifest-path", str(tmp_path / "ws" / "Cargo.toml"),
-                   "--message-format=json-render-diagnostics", "--locked", "--", "-Dwarnings"]
+                   "--message-format=json-render-diagnostics", "--offline", "--locked", "--", "-Dwarnings"]
     test_spec = make_spec(tmp_path, profile="release", build={"package": "wc_rs", "mode": "test"})
     cmd = cargo_command(test_spec, [], locked=False)
     assert cmd[cmd.index("--profile") + 1] == "bench" and "--" not in cmd and "--locked" not in cmd

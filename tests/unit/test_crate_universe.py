@@ -213,6 +213,7 @@ rust_registry_crate(
     features = ["abi3-py38", "auto-initialize", "extension-module", "macros"],
     default_features = False,
     lockfile = "Cargo.lock",
+    vendor = ":vendor",
     visibility = ["//visibility:public"],
 )
 ''' in text
@@ -224,10 +225,19 @@ rust_registry_crate(
     features = [],
     default_features = True,
     lockfile = "Cargo.lock",
+    vendor = ":vendor",
     visibility = ["//visibility:public"],
 )
 ''' in text
     assert text.count("rust_registry_crate(") == 8
+    # The vendored crates, as one filegroup every registry crate names (unpacks in progress left out).
+    assert '''
+filegroup(
+    name = "vendor",
+    srcs = glob(["vendor/**"], exclude = ["vendor/.*/**"]),
+    visibility = ["//visibility:public"],
+)
+''' in text
 
 
 def eval_defs(text: str, package: str) -> sl.Module:

@@ -32,7 +32,9 @@ toolchain(name = "fake", toolchain = ":impl", toolchain_type = "@rules_rust//rus
 
 CRATES = '''
 package(default_visibility = ["//visibility:public"])
-rust_registry_crate(name = "pyo3", version = "=0.23.5", features = ["extension-module"], lockfile = "Cargo.lock")
+rust_registry_crate(name = "pyo3", version = "=0.23.5", features = ["extension-module"], lockfile = "Cargo.lock",
+                    vendor = ":vendor")
+filegroup(name = "vendor", srcs = glob(["vendor/**"]))
 rust_registry_crate(name = "pyo3_26", package = "pyo3", crate_name = "pyo3", version = "=0.26.0")
 rust_registry_crate(name = "pyo3_abi3", package = "pyo3", crate_name = "pyo3", version = "0.23", features = ["abi3-py38"])
 rust_registry_crate(name = "rayon", version = "1.10")
@@ -43,7 +45,8 @@ rust_registry_crate(name = "unlocked", version = "1", lock_error = "crate 'unloc
 def world(tmp_path: Path, files: dict[str, str], config: Configuration | None = None):
     root = tmp_path / "ws"
     for rel, text in {"MODULE.bazel": 'register_toolchains("//fake_rust:all")', "fake_rust/BUILD": FAKE_RUST,
-                      "third_party/BUILD": CRATES, "Cargo.lock": "", **files}.items():
+                      "third_party/BUILD": CRATES, "Cargo.lock": "",
+                      "third_party/vendor/pyo3-0.23.5/src/lib.rs": "", **files}.items():
         p = root / rel
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(text)
@@ -80,14 +83,26 @@ def test_library_crate_info_and_spec(tmp_path):
     assert [r["package"] for r in entry["registry_deps"]] == ["rayon"]
     assert entry["label"] == "//lib:my-lib"
     run = cargo_action(ct)
-    assert ("no-sandbox", "1") in run.execution_requirements
-    assert {i.path for i in run.input_list()} >= {"lib/src/lib.rs", "lib/src/util.rs"}
+    # Sandboxed, cargo's state in a persistent cache, the toolchain mounted from the host; rayon has no
+    # lock file, so nothing vendored: cargo fetches it, online (vendored crates: see the pyo3 test).
+    assert dict(run.execution_requirements) == {"kiln-persistent-cache": "cargo", "requires-network": "1",
+                                                "kiln-host-dirs": "/rust:/rust/bin"}
+    assert spec["online"] is True and spec["vendor_dir"] is None
+    assert spec["workspace_dir"] == f"../../caches/cargo/ws/{crate.package}"
+    assert spec["target_dir"] == "../../caches/cargo/target"
+    # Sources by exec path, read from the exec root; kiln's own tool code is an input too.
+    assert spec["sources"] == ["lib/src/lib.rs", "lib/src/util.rs"] and entry["root"] == "lib/src/lib.rs"
+    paths = {i.path for i in run.input_list()}
+    assert paths >= {"lib/src/lib.rs", "lib/src/util.rs", "external/kiln_tools/cargo_build.py",
+                     "external/kiln_tools/cargo_inputs.py", "external/kiln_tools/cargo_manifest.py"}
+    assert spec["rustc_version"] == "rustc 1.0.0"
 
 
 def test_environment_is_fixed_and_names_the_real_toolchain(tmp_path):
     a = world(tmp_path, {"b/BUILD": 'rust_binary(name = "b", srcs = ["main.rs"])', "b/main.rs": ""})
     env = spec_of(a.analyze(parse_label("//b:b")))["env"]
-    assert env == {"PATH": "/rust/bin:/usr/bin:/bin", "CARGO_HOME": "/cargo-home", "RUSTC": "/rust/bin/rustc",
+    # No CARGO_HOME: the tool makes a private one.
+    assert env == {"PATH": "/rust/bin:/usr/bin:/bin", "RUSTC": "/rust/bin/rustc",
                    "CARGO_TERM_COLOR": "never"}
 
 
@@ -129,7 +144,11 @@ def test_pyo3_extension_file_name_config_and_imports(tmp_path):
     # pyo3 0.23 predates PYO3_BUILD_EXTENSION_MODULE: the feature is added too.
     (pyo3,) = spec["crates"][0]["registry_deps"]
     assert "extension-module" in pyo3["features"]
-    assert spec["lockfile"].endswith("/Cargo.lock")
+    assert spec["lockfile"] == "Cargo.lock"
+    # cargo takes pyo3 from the vendored directory, whose files are inputs of the action.
+    assert spec["vendor_dir"] == "third_party/vendor"
+    assert "third_party/vendor/pyo3-0.23.5/src/lib.rs" in {i.path for i in cargo_action(ct).input_list()}
+    assert spec["online"] is False and ("block-network", "1") in cargo_action(ct).execution_requirements
 
 
 def test_newer_pyo3_gets_the_environment_switch_only(tmp_path):

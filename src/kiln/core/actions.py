@@ -16,6 +16,20 @@ from kiln.core.labels import Label
 from kiln.core.runfiles import Runfiles
 
 
+# kiln's own execution requirements, which the local executor honours (kiln.execution.local_executor):
+# PERSISTENT_CACHE names a directory the executor keeps between runs and shows writable at
+# cache_path(name) from the exec root, so an action's results must never depend on what it holds
+# (cargo's incremental target directory); HOST_DIRS lists, ':'-separated, absolute directories of host
+# tools the action runs (a Rust toolchain), shown read-only where they are.
+PERSISTENT_CACHE = "kiln-persistent-cache"
+HOST_DIRS = "kiln-host-dirs"
+
+
+def cache_path(name: str) -> str:
+    """Where an action finds its persistent cache `name`, relative to its exec root."""
+    return f"../../caches/{name}"
+
+
 _REQUIREMENT_TAGS = ("no-sandbox", "no-cache", "local", "block-network", "requires-network")
 _REQUIREMENT_PREFIXES = ("no-remote", "requires-", "supports-")
 

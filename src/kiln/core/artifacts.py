@@ -8,6 +8,7 @@ in runfiles relative to the repo directory.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from kiln.core.labels import MAIN_REPO_RUNFILES_NAME, Label
@@ -69,6 +70,16 @@ class Artifact:
         return self.exec_path
 
 
+# The pseudo-repository of kiln's own action tools (the modules of kiln.tools): actions that run one
+# declare its files as inputs, so a changed tool re-runs them.
+KILN_TOOLS_REPO = "kiln_tools"
+_KILN_TOOLS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools")
+
+
+def kiln_tool_artifact(filename: str) -> "Artifact":
+    return Artifact("", f"external/{KILN_TOOLS_REPO}/{filename}")
+
+
 @dataclass(frozen=True)
 class SourceTree:
     """Where source artifacts are: the workspace, and each external repository's directory."""
@@ -80,6 +91,8 @@ class SourceTree:
     def path(self, art: Artifact) -> str:
         if art.path.startswith("external/"):
             repo, _, rest = art.path[len("external/"):].partition("/")
+            if repo == KILN_TOOLS_REPO:
+                return f"{_KILN_TOOLS_DIR}/{rest}"
             for name, directory in self.repo_dirs:
                 if name == repo:
                     return f"{directory}/{rest}"

@@ -52,7 +52,8 @@ class Confinement:
     cwd: str                              # inside
     writable_dirs: tuple[tuple[str, str], ...] = ()     # directories of declared outputs
     protected_inputs: tuple[tuple[str, str], ...] = ()  # inputs inside writable dirs: read-only again
-    extra_writable: tuple[tuple[str, str], ...] = ()    # test dirs (TEST_TMPDIR, ...)
+    extra_writable: tuple[tuple[str, str], ...] = ()    # test dirs (TEST_TMPDIR, ...), persistent caches
+    host_dirs: tuple[str, ...] = ()                     # the action's host tools (HOST_DIRS), read-only
     network: bool = False
 
 
@@ -68,7 +69,7 @@ def bwrap_args(policy: SandboxPolicy, c: Confinement) -> list[str]:
                 args += ["--ro-bind", d, d]
     # The private /tmp before the tools: a tool may live under /tmp, and a later mount covers an earlier one.
     args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/dev/shm", "--bind", c.tmp, "/tmp"]
-    for d in policy.tool_dirs:
+    for d in (*policy.tool_dirs, *c.host_dirs):
         args += ["--ro-bind-try", d, d]
     for source, target in policy.extra_mounts:
         args += ["--ro-bind", source, target]

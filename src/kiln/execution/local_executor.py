@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Callable
 
+from kiln.core.actions import HOST_DIRS, PERSISTENT_CACHE
 from kiln.core.errors import KilnError
 from kiln.execution import processes
 from kiln.execution.action_cache import OutputFile
@@ -93,6 +94,9 @@ class LocalExecutor:
         self._isolation: Isolation | None = None
         self._lock = threading.Lock()
         self.keep_sandboxes = keep_sandboxes
+        # Persistent caches of actions (PERSISTENT_CACHE): beside the exec root, at
+        # <output_base>/caches/<name>, where cache_path() finds them from <output_base>/execroot/_main.
+        self.caches = sandbox_base.parent / "caches"
         self.empty_file = str(sandbox_base / ".empty")
         if not os.path.exists(self.empty_file):
             sandbox_base.mkdir(parents=True, exist_ok=True)
@@ -166,6 +170,14 @@ class LocalExecutor:
                 (box.execroot / rel).write_bytes(data)
         for name in run.scratch_dirs:
             (box.dir / name).mkdir(parents=True, exist_ok=True)
+        requirements = dict(run.requirements)
+        cache = requirements.get(PERSISTENT_CACHE)
+        if cache is not None:
+            (self.caches / cache).mkdir(parents=True, exist_ok=True)
+            if mode in (Mode.PROCESSWRAPPER, Mode.LOCAL):
+                # cache_path() from this exec root: box.dir/caches/<name>.
+                (box.dir / "caches").mkdir(exist_ok=True)
+                os.symlink(self.caches / cache, box.dir / "caches" / cache)
         cwd = str(view.execroot / run.cwd if run.cwd else view.execroot)
         env = dict(run.env)
         argv = list(run.argv)
@@ -180,7 +192,9 @@ class LocalExecutor:
                 writable_dirs=tuple((str(box.execroot / d), f"{INSIDE_EXECROOT}/{d}") for d in writable),
                 protected_inputs=tuple((str(box.execroot / p), f"{INSIDE_EXECROOT}/{p}")
                                        for p in _protected(run, writable)),
-                extra_writable=tuple((str(box.dir / n), f"{INSIDE_SCRATCH}/{n}") for n in run.scratch_dirs),
+                extra_writable=tuple((str(box.dir / n), f"{INSIDE_SCRATCH}/{n}") for n in run.scratch_dirs)
+                + (((str(self.caches / cache), f"{INSIDE_ROOT}/caches/{cache}"),) if cache is not None else ()),
+                host_dirs=tuple(d for d in requirements.get(HOST_DIRS, "").split(":") if d),
                 network=network_allowed(run.requirements, self.isolation.policy.default_allow_network))
             args_file = _args_file(box, bwrap_args(self.isolation.policy, confinement))
             # bwrap changes into `cwd` inside; it starts from a directory that exists outside.

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from kiln.repos.crate_universe import CrateIndex
+from kiln.repos.crate_vendor import VENDOR_DIR
 
 def render_build_file(index: CrateIndex) -> str:
     lines = [
@@ -35,11 +36,24 @@ def render_build_file(index: CrateIndex) -> str:
                 attrs.append((key, value))
         if index.lockfile:
             attrs.append(("lockfile", index.lockfile))
+            attrs.append(("vendor", ":" + VENDOR_DIR))
         attrs.append(("visibility", ["//visibility:public"]))
         lines.append("rust_registry_crate(")
         lines.extend(f"    {k} = {_starlark(v)}," for k, v in attrs)
         lines.append(")")
         lines.append("")
+    if index.lockfile:
+        # The crates of the lock file, unpacked by kiln.repos.crate_vendor: every CargoBuild action that
+        # uses a crate of this index declares them as inputs (cargo reads them offline as a directory
+        # source). Dot-directories are unpacks in progress, never complete crates.
+        lines += [
+            "filegroup(",
+            f"    name = {_starlark(VENDOR_DIR)},",
+            f"    srcs = glob([{_starlark(VENDOR_DIR + '/**')}], exclude = [{_starlark(VENDOR_DIR + '/.*/**')}]),",
+            '    visibility = ["//visibility:public"],',
+            ")",
+            "",
+        ]
     return "\n".join(lines)
 
 

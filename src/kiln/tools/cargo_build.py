@@ -1,17 +1,20 @@
 """`python -m kiln.tools.cargo_build SPEC.json`: build one Rust artifact with cargo.
 
 The spec (see `kiln.tools.cargo_spec`) describes the kiln crates of one build
-target. The tool keeps a Cargo workspace for them in `workspace_dir` (written
-only where bytes change, see `kiln.tools.cargo_manifest`), runs cargo in a
-target directory shared by every target, and copies the artifact to `output`.
-Same spec, same manifests: cargo finds everything fresh.
+target. The tool mirrors the declared sources and keeps a Cargo workspace for
+them in `workspace_dir` (written only where bytes change, see
+`kiln.tools.cargo_inputs` and `kiln.tools.cargo_manifest`), runs cargo offline
+with a CARGO_HOME of its own in a target directory shared by every target, and
+copies the artifact to `output`. Same spec, same manifests: cargo finds
+everything fresh.
 
 How cargo is run:
 
 - `cargo rustc -p PACKAGE --lib|--bin NAME --profile P --target-dir T
   --manifest-path W/Cargo.toml --message-format=json-render-diagnostics
-  [--locked] [-- FLAGS]`, with exactly the spec's environment (nothing
-  inherited; `PYO3_CONFIG_FILE` is added when the spec carries `pyo3_config`)
+  --offline [--locked] [-- FLAGS]`, with exactly the spec's environment (nothing
+  inherited; `CARGO_HOME` is the tool's, and `PYO3_CONFIG_FILE` is added when
+  the spec carries `pyo3_config`)
   and cwd = workspace_dir. `cargo rustc` builds what `cargo build` would, and
   is the stable way to hand extra flags (the non-`--cfg` `rustc_flags`) to the
   one crate being built; cargo fingerprints them, so changing them rebuilds that
@@ -45,6 +48,7 @@ from dataclasses import dataclass, field
 
 from kiln.tools import cargo_lock
 from kiln.tools.cargo_elf import pyinit_symbols
+from kiln.tools.cargo_inputs import mirror_sources, offline, private_cargo_home
 from kiln.tools.cargo_lock import LockError
 from kiln.tools.cargo_manifest import ManifestError, plan_workspace, sync_workspace, write_if_changed
 from kiln.tools.cargo_spec import Spec, load_spec
@@ -88,7 +92,7 @@ def cargo_command(spec: Spec, rustc_args: list[str], *, locked: bool) -> list[st
         "--profile", profile,
         "--target-dir", spec.target_dir,
         "--manifest-path", os.path.join(spec.workspace_dir, "Cargo.toml"),
-        "--message-format=json-render-diagnostics",
+        "--message-format=json-render-diagnostics", *offline(spec),
     ]
     if locked:
         cmd.append("--locked")
@@ -100,8 +104,8 @@ def cargo_command(spec: Spec, rustc_args: list[str], *, locked: bool) -> list[st
 def clean_command(spec: Spec, *, locked: bool) -> list[str]:
     cmd = cargo_command(spec, [], locked=locked)
     profile = cmd[cmd.index("--profile") + 1]
-    return [spec.cargo, "clean", "-p", spec.package, "--profile", profile, "--target-dir", spec.target_dir,
-            "--manifest-path", os.path.join(spec.workspace_dir, "Cargo.toml")] + (["--locked"] if locked else [])
+    return [spec.cargo, "clean", *offline(spec), "-p", spec.package, "--profile", profile,
+            "--target-dir", spec.target_dir, "--manifest-path", os.path.join(spec.workspace_dir, "Cargo.toml")] + (["--locked"] if locked else [])
 
 
 def run_cargo(cmd: list[str], spec: Spec, env: dict[str, str], *, forward: bool = True) -> CargoRun:
@@ -262,7 +266,7 @@ def prepare_lock(spec: Spec, env: dict[str, str], files: dict[str, str]) -> bool
         return True
     ws_lock = os.path.join(spec.workspace_dir, "Cargo.lock")
     write_if_changed(ws_lock, text)
-    cmd = [spec.cargo, "update", "--workspace", "--manifest-path", os.path.join(spec.workspace_dir, "Cargo.toml")]
+    cmd = [spec.cargo, "update", *offline(spec), "--workspace", "--manifest-path", os.path.join(spec.workspace_dir, "Cargo.toml")]
     run = run_cargo(cmd, spec, env, forward=False)
     if run.code != 0:
         sys.stderr.write("".join(run.stderr_tail))
@@ -323,12 +327,23 @@ def check_pyo3_module(module_name: str, path: str) -> None:
 
 
 def build(spec: Spec) -> int:
+    home, temporary = private_cargo_home(spec)
+    try:
+        return _build(spec, home)
+    finally:
+        if temporary:
+            shutil.rmtree(home, ignore_errors=True)
+
+
+def _build(spec: Spec, cargo_home: str) -> int:
     crate = spec.target_crate
+    spec, mirrored = mirror_sources(spec)
     ws = plan_workspace(spec)
     for warning in ws.warnings:
         print(f"WARNING: {warning}", file=sys.stderr)
     written = sync_workspace(spec.workspace_dir, ws)
     env = cargo_env(spec)
+    env["CARGO_HOME"] = cargo_home
     locked = prepare_lock(spec, env, ws.files)
     cmd = cargo_command(spec, ws.rustc_args, locked=locked)
     with target_dir_lock(spec.target_dir):
@@ -347,6 +362,7 @@ def build(spec: Spec) -> int:
             copy_output(artifact, spec.output)
             record_owner(spec, artifact)
     report = {"package": crate.package, "command": cmd, "exit_code": run.code, "written": written,
+              "mirrored": mirrored,
               "units": units(run.messages), "artifact": artifact, "output": spec.output}
     report["compiled"] = sorted({u["package"] for u in report["units"] if not u["fresh"]})
     if spec.report:

@@ -70,6 +70,11 @@ class Spec:
     pyo3_module: str | None = None
     pyo3_config: str | None = None  # PYO3_CONFIG_FILE text, written by the tool
     report: str | None = None       # where to write a JSON report of the run
+    # The action's exec root, and the source files (absolute, inside it) the tool mirrors for cargo.
+    source_root: str = ""
+    sources: tuple[str, ...] = ()
+    vendor_dir: str | None = None   # the vendored registry crates cargo builds from, offline
+    online: bool = False            # registry crates without a lock file: cargo fetches them itself
 
     def crate(self, package: str) -> Crate:
         for c in self.crates:
@@ -100,6 +105,12 @@ def _strings(obj: dict, key: str, where: str) -> tuple[str, ...]:
 
 def _abs(path: str, base: str) -> str:
     return os.path.normpath(os.path.join(base, path))
+
+
+def _real(path: str, base: str) -> str:
+    """For cargo's own directories: the same path every run, even when the exec root reaches them
+    through a link (outside the Linux sandbox, the persistent cache is linked into each exec root)."""
+    return os.path.realpath(os.path.join(base, path))
 
 
 def _crate(obj: dict, base: str) -> Crate:
@@ -177,8 +188,8 @@ def parse_spec(data: dict, base: str | None = None) -> Spec:
         cargo = _abs(cargo, base)
     lockfile = data.get("lockfile")
     spec = Spec(
-        workspace_dir=_abs(_req(data, "workspace_dir", str, "spec"), base),
-        target_dir=_abs(_req(data, "target_dir", str, "spec"), base),
+        workspace_dir=_real(_req(data, "workspace_dir", str, "spec"), base),
+        target_dir=_real(_req(data, "target_dir", str, "spec"), base),
         cargo=cargo,
         profile=profile,
         crates=crates,
@@ -190,6 +201,10 @@ def parse_spec(data: dict, base: str | None = None) -> Spec:
         pyo3_module=data.get("pyo3_module") or None,
         pyo3_config=data.get("pyo3_config") or None,
         report=_abs(data["report"], base) if data.get("report") else None,
+        source_root=base,
+        sources=tuple(_abs(p, base) for p in _strings(data, "sources", "spec")),
+        vendor_dir=_abs(data["vendor_dir"], base) if data.get("vendor_dir") else None,
+        online=bool(data.get("online")),
     )
     spec.target_crate  # noqa: B018 - raises when build.package is unknown
     return spec

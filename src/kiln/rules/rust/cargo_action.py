@@ -2,9 +2,11 @@
 
 Rules describe crates; this module turns a crate (with its kiln and registry
 dependencies) into the JSON spec of `kiln.tools.cargo_build` and registers the
-action. The action's inputs are every source of every crate involved, so kiln's
-action key decides whether cargo runs at all; cargo then reuses its own
-incremental state in a target directory shared by all targets.
+action. The action's inputs are every source of every crate involved, the
+vendored registry crates, the lock file and kiln's own tool modules, and the
+spec names the toolchain's version, so kiln's action key decides whether cargo
+runs at all; cargo then reuses its own incremental state in a target directory
+shared by all targets, kept in the action's persistent cache (docs/rust-pyo3.md).
 """
 
 from __future__ import annotations
@@ -13,14 +15,20 @@ import json
 import os
 import sys
 
+from kiln.core.actions import HOST_DIRS, PERSISTENT_CACHE, cache_path
+from kiln.core.artifacts import kiln_tool_artifact
 from kiln.core.depset import Depset
 from kiln.rules.python.providers import PyRuntimeInfo
 from kiln.rules.python.py_runtime import python_runtime
 from kiln.rules.rust.providers import RUST_TOOLCHAIN_TYPE, CrateInfo, RegistryCrateInfo
 from kiln.rules.rust.pyo3_config import abi3_minimum, config_file_text
 
-# Relative to the exec root (<output_base>/execroot/_main), where no-sandbox actions run.
-_CARGO_DIR = "../../cargo"
+# cargo's workspaces and target directory: the action's persistent cache, which the executor shows
+# every run at the same place relative to the exec root (kiln.execution.local_executor).
+_CACHE_NAME = "cargo"
+_CARGO_DIR = cache_path(_CACHE_NAME)
+# kiln's own code the action runs: declared inputs, so a change to it re-runs the action.
+_TOOL_MODULES = ("cargo_build", "cargo_elf", "cargo_inputs", "cargo_lock", "cargo_manifest", "cargo_spec")
 PROFILES = {"fastbuild": "dev", "dbg": "dev", "opt": "release"}
 # pyo3 from this version reads PYO3_BUILD_EXTENSION_MODULE instead of needing the feature.
 _PYO3_ENV_SWITCH = (0, 26)
@@ -62,9 +70,9 @@ def register_cargo_build(
     crates = crate.transitive()
     pyo3 = find_pyo3(crate)
     pyo3_features: tuple[str, ...] = ()
+    # No CARGO_HOME: the tool makes a private one (kiln.tools.cargo_inputs).
     env = {
         "PATH": f"{toolchain.bin_dir}:/usr/bin:/bin",
-        "CARGO_HOME": toolchain.cargo_home,
         "RUSTC": toolchain.rustc,
         "CARGO_TERM_COLOR": "never",
     }
@@ -83,7 +91,7 @@ def register_cargo_build(
             "label": str(c.label),
             "package": c.package,
             "name": c.name,
-            "root": os.path.join(ctx.workspace_root, c.root.path),
+            "root": c.root.exec_path,
             "edition": c.edition,
             "kind": c.kind,
             "features": list(c.features),
@@ -98,12 +106,30 @@ def register_cargo_build(
     if len(lockfiles) > 1:
         raise ctx.error("the crates of one target come from more than one lock file: "
                         + ", ".join(str(l) for l in lockfiles), attribute="deps")
+    sources = []
+    for c in crates:
+        sources.extend(c.srcs)
+        sources.extend(c.compile_data)
+        sources.append(c.root)
+    sources = list(dict.fromkeys(sources))
+    # A crate index without a lock file (crate.spec alone) has nothing vendored: cargo resolves and
+    # fetches those crates itself, online, the one case that is not hermetic yet.
+    online = any(r.vendor_dir is None for r in crate.all_registry_deps())
+    # Every crate of an index carries the same files: take them once per index, not once per crate.
+    by_dir = {r.vendor_dir: r.vendor_files for r in crate.all_registry_deps() if r.vendor_dir}
+    vendored = [f for files in by_dir.values() for f in files]
     spec = {
         "workspace_dir": f"{_CARGO_DIR}/ws/{crate.package}",
         "target_dir": f"{_CARGO_DIR}/target",
         "cargo": toolchain.cargo,
         "profile": PROFILES[ctx.config.compilation_mode],
-        "lockfile": os.path.join(ctx.workspace_root, lockfiles[0].path) if lockfiles else None,
+        "lockfile": lockfiles[0].exec_path if lockfiles else None,
+        "sources": [a.exec_path for a in sources],
+        # One lock file, one index: at most one vendored directory.
+        "vendor_dir": next(iter(by_dir), None),
+        "online": online,
+        # Not read by the tool: here so that another rustc gives the action another key.
+        "rustc_version": toolchain.version,
         "crates": spec_crates,
         "build": {"package": crate.package, "mode": mode},
         "env": env,
@@ -113,13 +139,7 @@ def register_cargo_build(
     }
     spec_file = ctx.actions.declare_file(f"{ctx.label.name}.cargo.json")
     ctx.actions.write(spec_file, json.dumps(spec, indent=1, sort_keys=True))
-    inputs = [spec_file]
-    for c in crates:
-        inputs.extend(c.srcs)
-        inputs.extend(c.compile_data)
-        if c.root not in c.srcs:
-            inputs.append(c.root)
-    inputs.extend(lockfiles)
+    inputs = [spec_file, *sources, *lockfiles, *vendored, *(kiln_tool_artifact(f"{m}.py") for m in _TOOL_MODULES)]
     verb = "Testing" if mode == "test" else "Compiling"
     return ctx.actions.run(
         outputs=[output],
@@ -127,6 +147,11 @@ def register_cargo_build(
         argv=[sys.executable, "-m", "kiln.tools.cargo_build", spec_file.exec_path],
         mnemonic="CargoBuild",
         progress_message=f"{verb} Rust {crate.kind} {ctx.label} (cargo, {spec['profile']})",
-        execution_requirements={"no-sandbox": "1"},
+        execution_requirements={
+            PERSISTENT_CACHE: _CACHE_NAME,
+            # The toolchain lives outside the exec root (rustup's directory, usually in a home).
+            HOST_DIRS: ":".join(sorted({toolchain.sysroot, toolchain.bin_dir, os.path.dirname(toolchain.rustc)})),
+            "requires-network" if online else "block-network": "1",
+        },
         executable_outputs=mode == "test" or crate.kind == "bin",
     )

@@ -24,6 +24,10 @@ class RegistryCrateInfo:
     lockfile: Artifact | None = None
     # Set when the lock file lacks this crate: reported where a target uses it.
     lock_error: str = ""
+    # The crate index's vendored crates (exec path of the directory, and its files): what cargo builds
+    # this crate and its registry dependencies from, offline.
+    vendor_dir: str | None = None
+    vendor_files: tuple[Artifact, ...] = ()
 
     def version_tuple(self) -> tuple[int, ...]:
         digits = self.version.lstrip("=^~<>").split(",")[0].strip()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from kiln.core.artifacts import Artifact
+from kiln.core.artifacts import Artifact, source_artifact
 from kiln.core.attrs import Attr, AttrType
 from kiln.core.depset import Depset
 from kiln.core.providers import DefaultInfo, RunEnvironmentInfo
@@ -96,6 +96,7 @@ def _rust_registry_crate(ctx):
             raise ctx.error(f"kiln does not build {unsupported} crates yet", attribute=unsupported)
     # The lock file is read like a repository rule reads it: by path, not as a visible target.
     lock = Artifact("", ctx.attr.lockfile) if ctx.attr.lockfile else None
+    vendor = ctx.attr.vendor
     return [RegistryCrateInfo(
         name=ctx.attr.crate_name or ctx.label.name.replace("-", "_"),
         package=ctx.attr.package or ctx.label.name,
@@ -105,6 +106,9 @@ def _rust_registry_crate(ctx):
         index=ctx.label.repo,
         lockfile=lock,
         lock_error=ctx.attr.lock_error,
+        # The filegroup is named after the directory it globs (kiln.repos.crate_repo_files).
+        vendor_dir=source_artifact(vendor.label).exec_path if vendor is not None else None,
+        vendor_files=tuple(ctx.files.vendor),
     )]
 
 
@@ -119,6 +123,7 @@ RUST_REGISTRY_CRATE = RuleClass.make(
         Attr("default_features", AttrType.BOOL, True),
         Attr("lockfile", AttrType.STRING),
         Attr("lock_error", AttrType.STRING),
+        Attr("vendor", AttrType.LABEL),
         Attr("git", AttrType.STRING),
         Attr("branch", AttrType.STRING),
         Attr("tag", AttrType.STRING),
