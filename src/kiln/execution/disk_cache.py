@@ -41,13 +41,13 @@ from typing import TYPE_CHECKING, BinaryIO
 from kiln.core.digests import Digest, digest_bytes
 from kiln.core.errors import CommandLineError
 from kiln.execution.action_cache import OutputFile
+from kiln.fs.temp_files import remove_abandoned
 
 if TYPE_CHECKING:
     from kiln.execution.reapi import remote_execution_pb2 as re_pb2
 
 _CHUNK = 1 << 20
 # A temp file younger than this is never removed: its writer may not hold its lock yet.
-_ABANDONED_AFTER_S = 60.0
 _HASH = re.compile(r"[0-9a-f]{64}")
 
 
@@ -75,7 +75,7 @@ class DiskCache:
                 d.mkdir(parents=True, exist_ok=True)
             with cache._temp() as (probe, _):
                 probe.write(b"")
-            cache._remove_abandoned()
+            remove_abandoned(cache._tmp)
         except OSError as e:
             # mkdir says "File exists" for a file standing where a directory must be: say what is wrong.
             reason = os.strerror(errno.ENOTDIR) if isinstance(e, FileExistsError) else e.strerror
@@ -224,7 +224,7 @@ class DiskCache:
 
         A blob removed from under an action result makes that result a miss, never a wrong hit.
         """
-        self._remove_abandoned()
+        remove_abandoned(self._tmp)
         files = sorted(self._entries())
         total = sum(size for _, size, _ in files)
         removed = removed_bytes = 0
@@ -250,26 +250,6 @@ class DiskCache:
                     except FileNotFoundError:
                         continue
                     yield st.st_mtime, st.st_size, entry.path
-
-    def _remove_abandoned(self) -> None:
-        now = time.time()
-        for entry in _scandir(self._tmp):
-            try:
-                if now - entry.stat().st_mtime < _ABANDONED_AFTER_S:
-                    continue
-                fd = os.open(entry.path, os.O_RDONLY)
-            except FileNotFoundError:
-                continue
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                continue  # a live writer holds it
-            else:
-                # Locked by us, so no writer holds it. Another command may have removed it meanwhile.
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(entry.path)
-            finally:
-                os.close(fd)
 
     # -- paths and writing
 

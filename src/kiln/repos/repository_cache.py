@@ -22,20 +22,18 @@ damaged by a crash or by hand is a miss, and the next store replaces it.
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import hashlib
 import os
 import tempfile
-import time
 from pathlib import Path
 from typing import BinaryIO, Iterator, Mapping
 
+from kiln.fs.temp_files import remove_abandoned
 from kiln.repos.checksums import Checksum
 
 _CHUNK = 1 << 20
 # A temp file younger than this is never removed: its writer may not hold its lock yet.
-_ABANDONED_AFTER_S = 60.0
 
 
 def default_repository_cache_dir(environ: Mapping[str, str]) -> Path:
@@ -107,7 +105,7 @@ class RepositoryCache:
         """A new temp file in the cache, for a writer that checks its digest, then commits it."""
         tmp_dir = self.root / "tmp"
         tmp_dir.mkdir(parents=True, exist_ok=True)
-        _remove_abandoned(tmp_dir)
+        remove_abandoned(tmp_dir)
         with new_temp_file(tmp_dir) as temp:
             fcntl.flock(temp.file.fileno(), fcntl.LOCK_EX)
             yield temp
@@ -142,25 +140,3 @@ def copy_verified(src: BinaryIO, output: Path, checksum: Checksum) -> bool:
 
 def _id_marker(canonical_id: str) -> str:
     return "id-" + hashlib.sha256(canonical_id.encode()).hexdigest()
-
-
-def _remove_abandoned(tmp_dir: Path) -> None:
-    now = time.time()
-    for entry in os.scandir(tmp_dir):
-        try:
-            if now - entry.stat().st_mtime < _ABANDONED_AFTER_S:
-                continue
-            fd = os.open(entry.path, os.O_RDONLY)
-        except FileNotFoundError:
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as e:
-            if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-                raise
-        else:
-            # Locked by us, so no writer holds it: its writer is gone. Another
-            # command may have removed it between our open and our lock.
-            Path(entry.path).unlink(missing_ok=True)
-        finally:
-            os.close(fd)
