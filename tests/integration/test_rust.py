@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Result, Workspace
+from conftest import Result, Workspace, unavailable
 
 REPO = Path(__file__).resolve().parents[2]
 WORD_COUNT_LOCK = REPO / "examples" / "word_count" / "Cargo.lock"
@@ -44,7 +44,10 @@ def _have_rust() -> bool:
     return bool(shutil.which("rustc") or os.path.exists(os.path.join(CARGO_HOME, "bin", "rustc")))
 
 
-pytestmark = pytest.mark.skipif(not _have_rust(), reason="no Rust toolchain (rustc) on this machine")
+@pytest.fixture(autouse=True)
+def _need_rust():
+    if not _have_rust():
+        unavailable("no Rust toolchain (rustc) on this machine")
 
 
 class RustWorkspace(Workspace):

@@ -13,9 +13,15 @@ import sys
 
 import pytest
 
+from conftest import unavailable
 from test_rust import EXT_SUFFIX, SEED000_CARGO_TOML, WORD_COUNT_LOCK, RustWorkspace, _have_rust, make_workspace
 
-pytestmark = pytest.mark.skipif(not _have_rust(), reason="no Rust toolchain (rustc) on this machine")
+
+@pytest.fixture(autouse=True)
+def _need_rust():
+    if not _have_rust():
+        unavailable("no Rust toolchain (rustc) on this machine")
+
 
 MODULE = """
 module(name = "rust_errors")
