@@ -77,7 +77,10 @@ def test_kiln_tool_code_is_an_input_read_from_kilns_own_package():
 
     art = kiln_tool_artifact("cargo_build.py")
     assert art.exec_path == "external/kiln_tools/cargo_build.py"
-    assert os.path.samefile(SourceTree("/nonexistent").path(art), kiln.tools.cargo_build.__file__)
+    from kiln.cli.session import KILN_TOOLS_DIR
+
+    sources = SourceTree("/nonexistent", (("kiln_tools", KILN_TOOLS_DIR),))
+    assert os.path.samefile(sources.path(art), kiln.tools.cargo_build.__file__)
 
 
 @pytest.mark.parametrize("strategy", ["linux-sandbox", "processwrapper-sandbox"])

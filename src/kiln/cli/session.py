@@ -24,7 +24,7 @@ from kiln.cli.plan import Plan, TopTarget, flatten_action, flatten_runfiles
 from kiln.cli.saved_results import SavedResults
 from kiln.cli.ui import Reporter
 from kiln.core.actions import Action, requirements_from_tags
-from kiln.core.artifacts import Artifact, SourceTree
+from kiln.core.artifacts import KILN_TOOLS_REPO, Artifact, SourceTree
 from kiln.core.config import CONFIGURATION_OPTIONS, HOST_PLATFORM, Configuration
 from kiln.core.errors import AnalysisError, CommandLineError, KilnError
 from kiln.core.labels import Label, parse_label
@@ -418,13 +418,16 @@ class Session:
         return f"{prefix}testlogs/{spec.package}/{spec.name}/test.log" if spec.package else f"{prefix}testlogs/{spec.name}/test.log"
 
     def sources(self, plan: Plan) -> SourceTree:
-        return SourceTree(str(self.workspace.root), plan.repo_dirs)
+        return SourceTree(str(self.workspace.root), plan.repo_dirs + ((KILN_TOOLS_REPO, KILN_TOOLS_DIR),))
 
     def output_path(self, art: Artifact, plan: Plan) -> Path:
         if art.is_source:
             return Path(self.sources(plan).path(art))
         return self.output_base.execroot / art.exec_path
 
+
+# kiln's own action tools (kiln.tools), the sources of the kiln_tools pseudo-repository.
+KILN_TOOLS_DIR = str(Path(__file__).resolve().parent.parent / "tools")
 
 # Options that change what loading and analysis produce: part of the plan's key.
 _ANALYSIS_OPTIONS = ("check_visibility", "keep_going", "build_tests_only", "incompatible_disallow_empty_glob",

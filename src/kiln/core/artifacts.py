@@ -8,7 +8,6 @@ in runfiles relative to the repo directory.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from kiln.core.labels import MAIN_REPO_RUNFILES_NAME, Label
@@ -73,7 +72,6 @@ class Artifact:
 # The pseudo-repository of kiln's own action tools (the modules of kiln.tools): actions that run one
 # declare its files as inputs, so a changed tool re-runs them.
 KILN_TOOLS_REPO = "kiln_tools"
-_KILN_TOOLS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools")
 
 
 def kiln_tool_artifact(filename: str) -> "Artifact":
@@ -91,8 +89,6 @@ class SourceTree:
     def path(self, art: Artifact) -> str:
         if art.path.startswith("external/"):
             repo, _, rest = art.path[len("external/"):].partition("/")
-            if repo == KILN_TOOLS_REPO:
-                return f"{_KILN_TOOLS_DIR}/{rest}"
             for name, directory in self.repo_dirs:
                 if name == repo:
                     return f"{directory}/{rest}"
