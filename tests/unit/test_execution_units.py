@@ -10,6 +10,8 @@ An action whose argv starts with "fail" exits 1; one starting with
 import errno
 import os
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -31,7 +33,13 @@ from kiln.execution.materialized_outputs import MaterializedOutputs
 from kiln.execution.output_view import OutputView
 from kiln.execution.runfiles_tree import materialize
 from kiln.execution.scheduler import Scheduler
-from kiln.execution.spawn import Spawn, SpawnResult
+from kiln.execution.action_keys import ActionKeys
+from kiln.execution.caching import CachingExecutor
+from kiln.execution.dispatch import Dispatcher
+from kiln.execution.in_process import InProcessExecutor
+from kiln.execution.saved_table import SavedTable
+from kiln.execution.spawn import InputLocator, LazyExecutor, Report, Spawn, SpawnResult
+from kiln.execution.strategies import Mode
 
 BIN = "kiln-out/k8-fastbuild/bin"
 
@@ -232,12 +240,42 @@ def test_interrupted_tree_is_rebuilt(tree_env):
 # =====================================================================================
 
 class FakeExecutor:
-    """Records spawns; writes inputs' contents + argv into each output via the CAS."""
+    """Records spawns; writes inputs' contents + argv into each output via the CAS.
 
-    def __init__(self, cas: Cas):
+    Non-blocking like the local executor: at most `jobs` spawns at once, each run on a thread."""
+
+    def __init__(self, cas: Cas, jobs: int = 2):
         self.cas = cas
+        self.locator: InputLocator | None = None  # set by make_scheduler
         self.spawns: list[Spawn] = []
         self._lock = threading.Lock()
+        self.jobs = jobs
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self._pool = ThreadPoolExecutor(max_workers=jobs)
+
+    def can_start(self, spawn: Spawn) -> bool:
+        return self.in_flight < self.jobs
+
+    def start(self, spawn: Spawn, report: Report, mode=None) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        self._pool.submit(self._run, spawn, report)
+
+    def _run(self, spawn: Spawn, report: Report) -> None:
+        try:
+            report.started()
+            result = self.execute(spawn)
+        except BaseException as e:
+            result = e
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+        report.done(result)
+
+    def close(self) -> None:
+        self._pool.shutdown()
 
     def execute(self, spawn: Spawn) -> SpawnResult:
         with self._lock:
@@ -246,7 +284,7 @@ class FakeExecutor:
             return SpawnResult(1, (), None, self.cas.put_bytes(b"it broke\n"))
         body = b""
         if spawn.action.argv[:1] != ("ignore-inputs",):
-            body = b"".join(Path(i.local_path).read_bytes() for i in spawn.inputs)
+            body = b"".join(Path(self.locator.path(i)).read_bytes() for i in spawn.inputs)
         body += " ".join(spawn.action.argv).encode() + b"\n"
         outputs = tuple(
             OutputFile(o.exec_path, self.cas.put_bytes(body + o.exec_path.encode()), False)
@@ -293,25 +331,31 @@ def env(tmp_path):
 
 
 def make_scheduler(env, *, keep_going=False, jobs=2, executor=None):
+    """The scheduler over the real caching and dispatching layers, with the fake at the bottom."""
     ws, base = env
     cas = Cas(base / "cas", base / "tmp")
-    executor = executor or FakeExecutor(cas)
+    executor = executor or FakeExecutor(cas, jobs)
+    sources = SourceTree(str(ws))
+    executor.locator = InputLocator(sources, cas.path)
     events: list = []
     bus = EventBus()
     bus.subscribe(events.append)
+    caching = CachingExecutor(
+        Dispatcher(InProcessExecutor(cas, executor.locator), LazyExecutor(lambda: executor),
+                   lambda mnemonic: Mode.LINUX_SANDBOX),
+        action_cache=ActionCache(base / "ac", base / "tmp"), cas=cas)
     sched = Scheduler(
-        sources=SourceTree(str(ws)),
-        cas=cas,
-        action_cache=ActionCache(base / "ac", base / "tmp"),
+        sources=sources,
+        keys=ActionKeys(SavedTable(base / "action_keys", base / "tmp")),
         file_digests=FileDigests(base / "file_digests", base / "tmp"),
-        executor=executor,
+        executor=caching,
         materializer=Materializer(base / "execroot", cas, base / "tmp",
                                   MaterializedOutputs(base / "materialized_outputs", base / "tmp")),
         output_view=OutputView(cas, base / "logs", 1 << 20, "logs"),
         events=bus,
-        jobs=jobs,
         keep_going=keep_going,
         locations={},
+        forget=caching.forget,
     )
     return sched, executor, events
 
@@ -360,7 +404,7 @@ def test_spawn_inputs_carry_digests(env):
     assert (a.exec_path, a.digest) == ("src/a.txt", digest_bytes(b"A\n"))
     (one,) = second.inputs
     assert one.exec_path == f"{BIN}/pkg/one.out"
-    assert Path(one.local_path).read_bytes().startswith(b"A\nrun one\n")
+    assert Path(ex.locator.path(one)).read_bytes().startswith(b"A\nrun one\n")
     assert first.key != second.key
 
 
@@ -408,14 +452,16 @@ def test_keep_going_builds_independent_actions(env):
 
 def test_without_keep_going_nothing_new_starts_after_a_failure(env):
     g = Graph()
+    # `bad` heads the longest chain, so it starts first; while it runs, the one slot is taken.
     g.add("bad", ["src/a.txt"], argv=("fail",))
-    g.add("chain1", ["src/b.txt"])
-    g.add("chain2", ["chain1"])
-    g.add("chain3", ["chain2"])
-    sched, ex, _ = make_scheduler(env, keep_going=False, jobs=1)
-    outcome = sched.build([g.out("bad"), g.out("chain3")], g.generating)
+    g.add("after_bad", ["bad"])
+    g.add("single1", ["src/b.txt"])
+    g.add("single2", ["src/b.txt"])
+    slow = SlowExecutor(Cas(env[1] / "cas", env[1] / "tmp"), 1)
+    sched, ex, _ = make_scheduler(env, keep_going=False, jobs=1, executor=slow)
+    outcome = sched.build([g.out("after_bad"), g.out("single1"), g.out("single2")], g.generating)
     assert not outcome.ok
-    assert "chain3" not in ex.ran()
+    assert ex.ran() == ["bad"]
 
 
 def test_second_build_is_all_cache_hits(env):
@@ -513,7 +559,7 @@ class BrokenStoreExecutor(FakeExecutor):
     """Runs as FakeExecutor, then fails the way a full disk or an outside writer would."""
 
     def __init__(self, cas: Cas, failure: str):
-        super().__init__(cas)
+        super().__init__(cas, 2)
         self.failure = failure
 
     def execute(self, spawn: Spawn) -> SpawnResult:
@@ -540,3 +586,70 @@ def test_store_failure_after_an_action_stops_the_build_naming_the_target(env, fa
     blob = cas.path(digest_bytes(b"A\nrun one\n" + f"{BIN}/pkg/one.out".encode()))
     assert e.value.render() == error.format(blob=blob)
     assert int(e.value.exit_code) == code
+
+
+def test_ready_actions_start_longest_remaining_path_first(env):
+    # The chain c1 -> c2 -> c3 bounds the build: with one slot it goes before the single actions.
+    g = Graph()
+    for name in ("s1", "s2", "s3"):
+        g.add(name, ["src/a.txt"])
+    g.add("c1", ["src/b.txt"])
+    g.add("c2", ["c1"])
+    g.add("c3", ["c2"])
+    # Each spawn takes a while: the next one is chosen only once the slot is free again.
+    sched, ex, _ = make_scheduler(env, jobs=1, executor=SlowExecutor(Cas(env[1] / "cas", env[1] / "tmp"), 1))
+    wanted = [g.out(n) for n in ("s1", "s2", "s3", "c3")]
+    assert sched.build(wanted, g.generating).executed == 6
+    # c3, with one action left on its path, ties with the single actions.
+    assert ex.ran()[:2] == ["c1", "c2"]
+    assert sorted(ex.ran()[2:]) == ["c3", "s1", "s2", "s3"]
+
+
+@pytest.mark.parametrize("jobs", [1, 3])
+def test_the_executor_capacity_bounds_spawns_in_flight(env, jobs):
+    g = Graph()
+    for i in range(12):
+        g.add(f"a{i}", ["src/a.txt"], argv=("run", "slowly"))
+    slow = SlowExecutor(Cas(env[1] / "cas", env[1] / "tmp"), jobs)
+    sched, ex, _ = make_scheduler(env, jobs=jobs, executor=slow)
+    assert sched.build([g.out(f"a{i}") for i in range(12)], g.generating).executed == 12
+    assert ex.most_in_flight == jobs
+
+
+class SlowExecutor(FakeExecutor):
+    def execute(self, spawn: Spawn) -> SpawnResult:
+        time.sleep(0.05)
+        return super().execute(spawn)
+
+
+def test_action_keys_do_not_depend_on_the_workspace_path(tmp_path):
+    keys = []
+    for where in ("one", "two/deeper"):
+        ws, base = tmp_path / where / "ws", tmp_path / where / "base"
+        (ws / "src").mkdir(parents=True)
+        (ws / "src" / "a.txt").write_text("A\n")
+        (ws / "src" / "b.txt").write_text("B\n")
+        for d in ("cas", "ac", "tmp", "execroot"):
+            (base / d).mkdir(parents=True)
+        g = diamond()
+        sched, ex, _ = make_scheduler((ws, base))
+        sched.build([g.out("top")], g.generating)
+        keys.append(sorted((s.action.mnemonic, s.key) for s in ex.spawns))
+    assert keys[0] == keys[1]
+    assert len({k for _, k in keys[0]}) == 4
+
+
+def test_the_key_is_the_digest_of_the_actions_reapi_record(env):
+    from kiln.execution.action_keys import record_of
+
+    g = Graph()
+    g.add("one", ["src/a.txt"], env=(("B", "2"), ("A", "1")))
+    sched, ex, _ = make_scheduler(env)
+    sched.build([g.out("one")], g.generating)
+    (spawn,) = ex.spawns
+    record = record_of(spawn)
+    assert spawn.key == record.action_digest
+    # A fresh process's keys come from the memo table, and are the same.
+    sched.keys.save()
+    sched2, ex2, _ = make_scheduler(env)
+    assert sched2.spawn_of(g.actions["one"]).key == record.action_digest

@@ -215,6 +215,15 @@ OPTIONS = _table(
     OptionDef("spawn_strategy", STR, (), commands=_BUILD, convert=_comma_list, converts_to=tuple[str, ...],
               help="How actions run: linux-sandbox, processwrapper-sandbox, sandboxed, local or standalone; "
                    "a comma-separated list falls back in order."),
+    OptionDef("strategy", STR, (), commands=_BUILD, multiple=True,
+              help="MNEMONIC=STRATEGY[,STRATEGY...]: how actions of that mnemonic run (TestRunner: tests); "
+                   "without MNEMONIC=, the default for all."),
+    OptionDef("disk_cache", STR, "", commands=_BUILD,
+              help="A directory of action results and outputs shared by every workspace (Bazel's ac/ cas/ layout)."),
+    OptionDef("experimental_disk_cache_gc_max_size", STR, "", commands=_BUILD,
+              help="After a build, shrink the disk cache to this size (e.g. 10G), least recently used first."),
+    OptionDef("experimental_disk_cache_gc_max_age", STR, "", commands=_BUILD,
+              help="After a build, remove disk cache entries unused for this long (e.g. 7d)."),
     OptionDef("sandbox_add_mount_pair", STR, (), commands=_BUILD, multiple=True,
               help="SOURCE or SOURCE:TARGET mounted read-only into every sandbox."),
     OptionDef("sandbox_writable_path", STR, (), commands=_BUILD, multiple=True,

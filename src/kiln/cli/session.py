@@ -18,7 +18,7 @@ from typing import Any
 from kiln.cli.lock import hold_output_base
 from kiln.analysis.host import host_os_and_cpu
 from kiln.analysis.providers import IncompatiblePlatformInfo
-from kiln.cli.isolation import IsolationChoice, local_executor
+from kiln.cli.executors import collect_disk_cache, executor_stack
 from kiln.cli.options import Invocation
 from kiln.cli.plan import Plan, TopTarget, flatten_action, flatten_runfiles
 from kiln.cli.saved_results import SavedResults
@@ -29,7 +29,7 @@ from kiln.core.config import CONFIGURATION_OPTIONS, HOST_PLATFORM, Configuration
 from kiln.core.errors import AnalysisError, CommandLineError, KilnError
 from kiln.core.labels import Label, parse_label
 from kiln.core.providers import RunEnvironmentInfo
-from kiln.execution.action_cache import ActionCache
+from kiln.execution.action_keys import ActionKeys
 from kiln.execution.cas import Cas
 from kiln.execution.events import AnalysisFinished, BuildFinished, EventBus, Message
 from kiln.execution.explain import Explainer
@@ -39,7 +39,7 @@ from kiln.execution.materialized_outputs import MaterializedOutputs
 from kiln.execution.output_view import OutputView
 from kiln.execution.runfiles_tree import materialize, tree_path
 from kiln.execution.scheduler import BuildOutcome, Scheduler
-from kiln.execution.spawn import LazyExecutor
+from kiln.execution.saved_table import SavedTable
 from kiln.loading import wellknown
 from kiln.loading.package import RuleTarget
 from kiln.loading.test_suites import tags_pass
@@ -303,7 +303,6 @@ class Session:
         return self.opts.experimental_ui_max_stdouterr_bytes
 
     def execute(self, plan: Plan) -> BuildResult:
-        isolation = IsolationChoice(self.opts, self.events.warning)
         generating = plan.generating()
         wanted: list[Artifact] = []
         trees: list[tuple[Artifact, Any]] = []
@@ -318,33 +317,38 @@ class Session:
         cas = Cas(self.output_base.cas, self.output_base.tmp)
         file_digests = FileDigests(self.output_base.file_digests, self.output_base.tmp)
         materialized = MaterializedOutputs(self.output_base.materialized_outputs, self.output_base.tmp)
+        keys = ActionKeys(SavedTable(self.output_base.root / "action_keys", self.output_base.tmp))
         # Every build records action keys so that a later --explain can say what changed.
         explainer = Explainer(self.output_base.root / "explain", self.output_base.tmp,
                               enabled=bool(self.opts.explain))
+        self.executors = executor_stack(self.opts, self.output_base, cas, self.sources(plan), self.workspace.root,
+                                        self.events.warning)
+        executor = self.executors.top
         scheduler = Scheduler(
             sources=self.sources(plan),
-            cas=cas,
-            action_cache=ActionCache(self.output_base.action_cache, self.output_base.tmp),
+            keys=keys,
             file_digests=file_digests,
-            executor=LazyExecutor(lambda: local_executor(self.output_base, cas, isolation,
-                                                        self.opts.sandbox_debug)),
+            executor=executor,
             materializer=Materializer(self.output_base.execroot, cas, self.output_base.tmp, materialized),
             output_view=OutputView(cas, self.output_base.execroot / "kiln-out/_tmp/actions", self.max_shown,
                                    f"{self.opts.symlink_prefix}out/_tmp/actions"),
             events=self.events,
-            jobs=self.opts.jobs,
             keep_going=self.opts.keep_going,
             locations=plan.locations,
             explainer=explainer,
             subcommands=self.opts.subcommands,
+            forget=executor.forget,
         )
         self.scheduler = scheduler
         try:
             outcome = scheduler.build(wanted, generating)
         finally:
+            executor.close()
             file_digests.save()
             materialized.save()
+            keys.save()
             explainer.save()
+        collect_disk_cache(self.opts, self.executors.disk_cache)
         failed: set[Label] = set()
         for t in plan.top:
             files = list(t.files) + ([t.executable] if t.executable else [])

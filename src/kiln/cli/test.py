@@ -71,7 +71,8 @@ def run(inv: Invocation, cwd: Path) -> int:
             base_env[name] = value
     cache_mode = opts.cache_test_results
     runner = TestRunner(
-        executor=scheduler.executor.get(),
+        executor=session.executors.local.get(),
+        mode=session.executors.isolation.mode_for("TestRunner"),
         sandbox_base=session.output_base.sandboxes,
         testlogs=execroot / plan.config.output_dir / "testlogs",
         cache_dir=session.output_base.test_cache,

@@ -87,12 +87,16 @@ class SourceTree:
     repo_dirs: tuple[tuple[str, str], ...] = ()
 
     def path(self, art: Artifact) -> str:
-        if art.path.startswith("external/"):
-            repo, _, rest = art.path[len("external/"):].partition("/")
+        return self.path_of(art.path)
+
+    def path_of(self, exec_path: str) -> str:
+        """Where the source at `exec_path` is on this machine."""
+        if exec_path.startswith("external/"):
+            repo, _, rest = exec_path[len("external/"):].partition("/")
             for name, directory in self.repo_dirs:
                 if name == repo:
                     return f"{directory}/{rest}"
-        return f"{self.workspace_root}/{art.path}"
+        return f"{self.workspace_root}/{exec_path}"
 
 
 def source_artifact(label: Label, owner: Label | None = None) -> Artifact:

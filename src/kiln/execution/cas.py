@@ -44,11 +44,11 @@ class Cas:
             os.replace(tmp, dest)
         return dest
 
-    def _tmp_name(self) -> str:
+    def tmp_name(self) -> str:
         return str(self.tmp / f"b{os.getpid()}-{os.urandom(6).hex()}")
 
     def _write_new(self, write: Callable[[str], object], digest: Digest, executable: bool) -> None:
-        tmp = self._tmp_name()
+        tmp = self.tmp_name()
         with writing(tmp, self.path(digest, executable)):
             write(tmp)
             self._install(tmp, digest, executable)

@@ -282,6 +282,11 @@ def output_files(result: re_pb2.ActionResult) -> list[OutputFile]:
     return [OutputFile(f.path, _digest(f.digest), f.is_executable) for f in result.output_files]
 
 
+def stdout_stderr(result: re_pb2.ActionResult) -> tuple[Digest | None, Digest | None]:
+    """The digests of the result's stdout and stderr blobs (None: the action wrote nothing there)."""
+    return tuple(_digest(d) if d.hash else None for d in (result.stdout_digest, result.stderr_digest))
+
+
 # -- flag values
 
 _SIZE = re.compile(r"(\d+)([KMGT]?)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from pathlib import Path
 
 from kiln.core.digests import Digest
@@ -34,14 +35,22 @@ class FileDigests:
 
     def digest(self, path: str) -> Digest:
         """Raises FileNotFoundError if the file is missing."""
+        return self.digest_and_mode(path)[0]
+
+    def digest_and_mode(self, path: str) -> tuple[Digest, bool]:
+        """The file's digest and whether it is executable (its owner's x bit, as REAPI records it)."""
         st = os.stat(path)
+        # A chmod changes ctime, so the stamp covers the mode too.
         stamp = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
+        executable = bool(st.st_mode & 0o100)
         entry = self._table.get(path)
         if entry is not None and entry[0] == stamp:
-            return Digest(entry[1], st.st_size)
+            return Digest(entry[1], st.st_size), executable
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(path)
         digest = digest_file(path)
         self._table.put(path, (stamp, digest.hash))
-        return digest
+        return digest, executable
 
     def save(self) -> None:
         self._table.save()

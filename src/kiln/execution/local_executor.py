@@ -1,8 +1,10 @@
 """Runs spawns as local processes, each in its own exec root, confined per its strategy.
 
-The Linux sandbox (bubblewrap) is the default; without namespaces kiln falls
-back to a private exec root of copies. Outputs are moved into the content
-store; stdout and stderr go to files and then into the store as blobs.
+The bottom of the executor stack (kiln.execution.spawn): at most `jobs`
+processes at once, each run on a thread of its own pool, so `start` returns
+at once. The Linux sandbox (bubblewrap) is the default; without namespaces
+kiln falls back to a private exec root of copies. Outputs are moved into the
+content store; stdout and stderr go to files and then into the store as blobs.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import os
 import subprocess
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Callable
@@ -23,7 +26,7 @@ from kiln.execution.cas import Cas
 from kiln.execution.linux_sandbox import (INSIDE_EXECROOT, INSIDE_ROOT, Confinement, SandboxPolicy, bwrap_args,
                                           pid_namespace_args)
 from kiln.execution.sandbox import InputChanged, Sandbox, Staging
-from kiln.execution.spawn import Spawn, SpawnInput, SpawnResult
+from kiln.execution.spawn import InputLocator, Report, Spawn, SpawnInput, SpawnResult
 from kiln.execution.strategies import Mode, mode_for, network_allowed
 
 INSIDE_SCRATCH = f"{INSIDE_ROOT}/scratch"
@@ -63,6 +66,8 @@ class ProcessRun:
     timeout: float | None = None
     # Files written into a staged exec root after the inputs (a runfiles tree's MANIFEST).
     files: tuple[tuple[str, bytes], ...] = ()
+    # The strategy's mode for this process (--strategy for its mnemonic); None: the build's default.
+    mode: Mode | None = None
 
 
 @dataclass(frozen=True)
@@ -84,11 +89,15 @@ class Finished:
 
 
 class LocalExecutor:
-    def __init__(self, sandbox_base: Path, cas: Cas, *, execroot: Path, isolation: Callable[[], Isolation],
-                 keep_sandboxes: bool = False):
+    def __init__(self, sandbox_base: Path, cas: Cas, locator: InputLocator, *, execroot: Path,
+                 isolation: Callable[[], Isolation], jobs: int, keep_sandboxes: bool = False):
         self.sandbox_base = sandbox_base
         self.execroot = execroot
         self.cas = cas
+        self.locator = locator
+        self.jobs = max(1, jobs)
+        self._pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="kiln-action")
+        self._in_flight = 0
         # Chosen when the first process runs: a build served from the cache never probes bubblewrap.
         self._choose_isolation = isolation
         self._isolation: Isolation | None = None
@@ -109,14 +118,36 @@ class LocalExecutor:
                 self._isolation = self._choose_isolation()
             return self._isolation
 
-    def execute(self, spawn: Spawn) -> SpawnResult:
+    def can_start(self, spawn: Spawn) -> bool:
+        return self._in_flight < self.jobs
+
+    def start(self, spawn: Spawn, report: Report, mode: Mode | None = None) -> None:
+        with self._lock:
+            self._in_flight += 1
+        self._pool.submit(self._run_spawn, spawn, report, mode)
+
+    def _run_spawn(self, spawn: Spawn, report: Report, mode: Mode | None) -> None:
+        try:
+            report.started()
+            result = self.execute(spawn, mode)
+        except BaseException as e:  # reported to the scheduler, which stops the build with it
+            result = e
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+        report.done(result)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    def execute(self, spawn: Spawn, mode: Mode | None = None) -> SpawnResult:
         try:
             self.isolation
         except KilnError as e:
             return SpawnResult(1, error=e.message)
         action = spawn.action
         run = ProcessRun(tuple(action.argv), dict(spawn.env), spawn.inputs, spawn.runfiles_trees,
-                         tuple(o.exec_path for o in action.outputs), action.execution_requirements)
+                         tuple(o.exec_path for o in action.outputs), action.execution_requirements, mode=mode)
         box = Sandbox(self.sandbox_base)
         try:
             box.prepare()
@@ -129,16 +160,19 @@ class LocalExecutor:
             stderr = self._store_output(box.dir / "stderr")
             if done.error:
                 return SpawnResult(127, (), stdout, stderr, done.seconds, error=done.error)
-            root = self.execroot if mode_for(action.execution_requirements, self.isolation.mode) is Mode.UNSANDBOXED \
-                else box.execroot
+            root = self.execroot if self.mode_of(run) is Mode.UNSANDBOXED else box.execroot
             return self._collect(spawn, root, done.exit_code, stdout, stderr, done.seconds)
         finally:
             if not self.keep_sandboxes:
                 box.destroy()
 
-    def view(self, requirements: tuple[tuple[str, str], ...], box: Sandbox) -> View:
-        """Where a process with these requirements will see its exec root and scratch directories."""
-        mode = mode_for(requirements, self.isolation.mode)
+    def mode_of(self, run: ProcessRun) -> Mode:
+        return mode_for(run.requirements, run.mode or self.isolation.mode)
+
+    def view(self, requirements: tuple[tuple[str, str], ...], box: Sandbox, mode: Mode | None = None) -> View:
+        """Where a process with these requirements (and strategy mode) will see its exec root and scratch
+        directories."""
+        mode = mode_for(requirements, mode or self.isolation.mode)
         if mode is Mode.LINUX_SANDBOX:
             return View(Path(INSIDE_EXECROOT), INSIDE_SCRATCH)
         return View(self.execroot if mode is Mode.UNSANDBOXED else box.execroot, str(box.dir))
@@ -149,8 +183,8 @@ class LocalExecutor:
         `run.cwd`, `run.argv` and `run.env` are as the process sees the file system: paths from
         view(), which inside the Linux sandbox differ from the host's.
         """
-        mode = mode_for(run.requirements, self.isolation.mode)
-        view = self.view(run.requirements, box)
+        mode = self.mode_of(run)
+        view = self.view(run.requirements, box, run.mode)
         if not box.dir.exists():
             box.prepare()
         if mode is Mode.UNSANDBOXED:
@@ -164,7 +198,7 @@ class LocalExecutor:
                 # A kept exec root outlives its read-only mount: links there would expose the store.
                 staging = Staging.COPY
             box.create(run.inputs, run.runfiles_trees, run.output_paths, staging=staging, cas=self.cas,
-                       outputs_root=self.execroot, empty_file=self.empty_file)
+                       locator=self.locator, outputs_root=self.execroot, empty_file=self.empty_file)
             for rel, data in run.files:
                 box.mkdirs(os.path.dirname(rel))
                 (box.execroot / rel).write_bytes(data)

@@ -27,7 +27,7 @@ import shutil
 from pathlib import Path
 
 from kiln.execution.cas import Cas
-from kiln.execution.spawn import SpawnInput
+from kiln.execution.spawn import InputLocator, SpawnInput
 
 _counter = itertools.count()
 
@@ -51,13 +51,13 @@ class Sandbox:
         self.made: set[str] = set()
 
     def create(self, inputs: tuple[SpawnInput, ...], runfiles_trees, output_paths: tuple[str, ...], *,
-               staging: Staging, cas: Cas, outputs_root: Path, empty_file: str) -> None:
+               staging: Staging, cas: Cas, locator: InputLocator, outputs_root: Path, empty_file: str) -> None:
         """Lays out inputs, runfiles trees of tools and the directories outputs go to (after prepare())."""
         self.execroot.mkdir(parents=True)
         self.made = set()
         by_exec = {}
         for inp in inputs:
-            source = self._source_of(inp, staging, cas, outputs_root)
+            source = self._source_of(inp, staging, cas, locator, outputs_root)
             by_exec[inp.exec_path] = source
             self._place(inp.exec_path, source, staging)
         for tree, entries in runfiles_trees:
@@ -79,19 +79,19 @@ class Sandbox:
             self.made.add(rel)
 
     @staticmethod
-    def _source_of(inp: SpawnInput, staging: Staging, cas: Cas, outputs_root: Path) -> str:
+    def _source_of(inp: SpawnInput, staging: Staging, cas: Cas, locator: InputLocator, outputs_root: Path) -> str:
+        local = locator.path(inp)
         if staging is Staging.SYMLINK:
-            return inp.local_path if inp.is_source else str(outputs_root / inp.exec_path)
+            return local if inp.is_source else str(outputs_root / inp.exec_path)
         if staging is Staging.COPY or not inp.is_source:
-            return inp.local_path
+            return local
         # A source enters the store once per content; the exec root links to the stored blob.
-        executable = os.access(inp.local_path, os.X_OK)
-        blob = cas.path(inp.digest, executable)
+        blob = cas.path(inp.digest, inp.is_executable)
         try:
             present = os.stat(blob).st_size == inp.digest.size
         except FileNotFoundError:
             present = False
-        if not present and cas.put_file(inp.local_path, executable) != inp.digest:
+        if not present and cas.put_file(local, inp.is_executable) != inp.digest:
             raise InputChanged(inp.exec_path)
         return blob
 

@@ -42,6 +42,15 @@ class SavedTable:
             if self._table.pop(key, None) is not None:
                 self._dirty = True
 
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def retain(self, keys: set) -> None:
+        """Drops every entry whose key is not in `keys`."""
+        with self._lock:
+            self._table = {k: v for k, v in self._table.items() if k in keys}
+            self._dirty = True
+
     def save(self) -> None:
         if self._dirty:
             with self._lock:

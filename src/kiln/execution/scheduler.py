@@ -1,33 +1,42 @@
-"""The scheduler and rebuilder: runs what is needed, in parallel, in dependency order.
+"""The scheduler: runs what is needed, in dependency order, through one executor.
 
-An action starts as soon as the actions making its inputs are done. Whether
-it runs at all is decided by its key (a digest of argv, environment, input
-digests and the rule's version) looked up in the action cache: constructive
-traces, so cached outputs are reused wherever they came from.
+An action becomes ready when the actions making its inputs are done; ready
+actions start longest-remaining-path first (the chain that bounds the build's
+length goes first), as long as the executor says there is room. The executor
+is a stack (kiln.execution.spawn): caching, dispatch by strategy, the local
+sandbox — the scheduler neither looks up caches nor runs processes. It
+prepares each spawn (input digests, the action key), hands it over, and when
+the executor reports back puts the outputs in place and posts the events.
+
+Executors report from their own threads; the work of finishing an action
+(placing outputs) is done there too, and only the bookkeeping of the graph
+happens on the scheduler's thread.
 """
 
 from __future__ import annotations
 
 import errno
+import heapq
+import queue
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import Callable
 
 from kiln.core.actions import Action, ActionKind
 from kiln.core.artifacts import Artifact, SourceTree
-from kiln.core.digests import Digest, digest_fields
+from kiln.core.digests import Digest
 from kiln.core.errors import KilnError, LocalEnvironmentError, Location
 from kiln.core.labels import Label
-from kiln.execution.action_cache import ActionCache, ActionResult, OutputFile
-from kiln.execution.cas import Cas
+from kiln.execution.action_cache import OutputFile
+from kiln.execution.action_keys import ActionKeys
 from kiln.execution.events import ActionFailed, ActionFinished, ActionStarted, EventBus, Message
 from kiln.execution.explain import Explainer
 from kiln.execution.failures import describe_command, describe_failure
 from kiln.execution.file_digests import FileDigests
 from kiln.execution.materialize import CorruptBlob, Materializer, MissingBlob
 from kiln.execution.output_view import OutputView
-from kiln.execution.spawn import Executor, Spawn, SpawnInput, SpawnResult
+from kiln.execution.spawn import Executor, Report, Spawn, SpawnInput, SpawnResult
 
 
 @dataclass
@@ -46,17 +55,18 @@ class ActionFailure(Exception):
         self.message = message
 
 
-def _result(fut: Future, action: Action) -> str:
-    """The status of a finished action; a failure of kiln's own writes for it stops the build."""
-    try:
-        return fut.result()
-    except OSError as e:
-        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
-            raise
-        raise LocalEnvironmentError(f"cannot write {e.filename}: {e.strerror}", target=str(action.owner)) from None
-    except MissingBlob as e:
+class _Retry(Exception):
+    """A cached result whose blobs are gone: the action runs again."""
+
+
+def _raise_for(exc: BaseException, action: Action) -> None:
+    """A failure of kiln's own work for an action (not the action's): it stops the build."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        raise LocalEnvironmentError(f"cannot write {exc.filename}: {exc.strerror}", target=str(action.owner)) from None
+    if isinstance(exc, MissingBlob):
         # Only an outside writer makes a blob the action has just stored disappear or change.
-        raise KilnError(f"{e}: it changed after the action stored it; build again", target=str(action.owner)) from None
+        raise KilnError(f"{exc}: it changed after the action stored it; build again", target=str(action.owner)) from None
+    raise exc
 
 
 class Scheduler:
@@ -64,33 +74,32 @@ class Scheduler:
         self,
         *,
         sources: SourceTree,
-        cas: Cas,
-        action_cache: ActionCache,
+        keys: ActionKeys,
         file_digests: FileDigests,
         executor: Executor,
         materializer: Materializer,
         events: EventBus,
-        jobs: int,
         keep_going: bool,
         locations: dict[Label, Location],
         output_view: OutputView,
         explainer: Explainer | None = None,
         subcommands: bool = False,
+        forget: Callable[[Spawn], None] | None = None,
     ):
         self.sources = sources
         self.workspace_root = sources.workspace_root
-        self.cas = cas
-        self.action_cache = action_cache
+        self.keys = keys
         self.file_digests = file_digests
         self.executor = executor
         self.materializer = materializer
         self.events = events
-        self.jobs = max(1, jobs)
         self.keep_going = keep_going
         self.locations = locations
         self.explainer = explainer
         self.output_view = output_view
         self.subcommands = subcommands
+        # Drops a cache entry found unusable (its blobs are gone), so the next start runs the action.
+        self.forget = forget
         # exec path -> (digest, executable) of every derived file known so far.
         self.digests: dict[str, tuple[Digest, bool]] = {}
         self._lock = threading.Lock()
@@ -100,6 +109,70 @@ class Scheduler:
 
     def build(self, wanted: list[Artifact], generating: dict[Artifact, Action]) -> BuildOutcome:
         outcome = BuildOutcome()
+        needed = self._needed(wanted, generating)
+        waiting: dict[int, int] = {}
+        dependents: dict[int, list[Action]] = {}
+        for action in needed:
+            producers = {id(generating[i]): generating[i] for i in action.input_list() if not i.is_source}
+            waiting[id(action)] = len(producers)
+            for p in producers.values():
+                dependents.setdefault(id(p), []).append(action)
+        priority = _remaining_path(needed, dependents)
+
+        ready: list[tuple[int, int, Action]] = []
+        order = 0
+        for a in needed:
+            if waiting[id(a)] == 0:
+                order += 1
+                ready.append((-priority[id(a)], order, a))
+        heapq.heapify(ready)
+        done: queue.SimpleQueue = queue.SimpleQueue()
+        prepared: dict[int, Spawn] = {}
+        in_flight = 0
+        stop = False
+        while True:
+            while ready and not stop:
+                action = ready[0][2]
+                spawn = prepared.pop(id(action), None) or self._prepare(action)
+                if spawn is None:
+                    heapq.heappop(ready)
+                    self._failed(action, "not run", dependents, outcome)
+                    stop = not self.keep_going
+                    continue
+                if not self.executor.can_start(spawn):
+                    # Prepared once: it waits at the head of the queue for a free slot.
+                    prepared[id(action)] = spawn
+                    break
+                heapq.heappop(ready)
+                in_flight += 1
+                self._start(action, spawn, done)
+            if in_flight == 0:
+                break
+            action, spawn, status = done.get()
+            in_flight -= 1
+            if isinstance(status, _Retry):
+                in_flight += 1
+                self._start(action, spawn, done)
+                continue
+            if isinstance(status, BaseException):
+                _raise_for(status, action)
+            if status in ("failed", "not run"):
+                self._failed(action, status, dependents, outcome)
+                stop = stop or not self.keep_going
+                continue
+            if status == "cached":
+                outcome.cached += 1
+            else:
+                outcome.executed += 1
+            for dep in dependents.get(id(action), ()):
+                waiting[id(dep)] -= 1
+                if waiting[id(dep)] == 0 and not any(o in outcome.unbuilt for o in dep.outputs):
+                    order += 1
+                    heapq.heappush(ready, (-priority[id(dep)], order, dep))
+        return outcome
+
+    @staticmethod
+    def _needed(wanted: list[Artifact], generating: dict[Artifact, Action]) -> list[Action]:
         needed: list[Action] = []
         seen: set[int] = set()
         stack = [generating[a] for a in wanted if not a.is_source and a in generating]
@@ -115,111 +188,87 @@ class Scheduler:
                     if producer is None:
                         raise ActionFailure(f"internal error: no action generates {inp.exec_path}")
                     stack.append(producer)
+        return needed
 
-        waiting: dict[int, int] = {}
-        dependents: dict[int, list[Action]] = {}
-        for action in needed:
-            producers = {id(generating[i]): generating[i] for i in action.input_list() if not i.is_source}
-            waiting[id(action)] = len(producers)
-            for p in producers.values():
-                dependents.setdefault(id(p), []).append(action)
-
-        ready = [a for a in needed if waiting[id(a)] == 0]
-        running: dict[Future, Action] = {}
-        stop = False
-        with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="kiln-action") as pool:
-            while ready or running:
-                while ready and not stop and len(running) < self.jobs * 2:
-                    action = ready.pop()
-                    running[pool.submit(self._run_one, action)] = action
-                if not running:
-                    break
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    action = running.pop(fut)
-                    status = _result(fut, action)
-                    if status in ("failed", "not run"):
-                        # A failed action ran all the same: it counts as executed.
-                        if status == "failed":
-                            outcome.executed += 1
-                        outcome.ok = False
-                        outcome.failed_actions.append(action)
-                        self._mark_unbuilt(action, dependents, outcome)
-                        if not self.keep_going:
-                            stop = True
-                        continue
-                    if status == "cached":
-                        outcome.cached += 1
-                    else:
-                        outcome.executed += 1
-                    for dep in dependents.get(id(action), ()):
-                        waiting[id(dep)] -= 1
-                        if waiting[id(dep)] == 0 and not any(o in outcome.unbuilt for o in dep.outputs):
-                            ready.append(dep)
-                if stop:
-                    ready.clear()
-        return outcome
-
-    def _mark_unbuilt(self, action: Action, dependents: dict[int, list[Action]], outcome: BuildOutcome) -> None:
+    def _failed(self, action: Action, status: str, dependents: dict[int, list[Action]], outcome: BuildOutcome) -> None:
+        # A failed action ran all the same: it counts as executed.
+        if status == "failed":
+            outcome.executed += 1
+        outcome.ok = False
+        outcome.failed_actions.append(action)
         stack = [action]
         while stack:
             a = stack.pop()
-            for o in a.outputs:
-                if o in outcome.unbuilt:
-                    continue
-                outcome.unbuilt.add(o)
+            outcome.unbuilt.update(a.outputs)
             stack.extend(d for d in dependents.get(id(a), ()) if not all(o in outcome.unbuilt for o in d.outputs))
 
     # ---- one action ------------------------------------------------------
 
-    def _run_one(self, action: Action) -> str:
-        """Returns "cached", "executed", "failed" (it ran and failed) or "not run"."""
+    def _new_id(self) -> int:
         with self._lock:
             self._next_id += 1
-            action_id = self._next_id
+            return self._next_id
+
+    def _prepare(self, action: Action) -> Spawn | None:
         try:
-            spawn = self._spawn(action)
+            return self.spawn_of(action)
         except ActionFailure as e:
-            self._fail(action_id, action, e.message)
-            return "not run"
-        no_cache = action.requirement("no-cache") is not None
-        cached = None if no_cache else self.action_cache.get(spawn.key)
-        if cached is not None:
+            self._fail(self._new_id(), action, e.message)
+        except KilnError as e:
+            self._fail(self._new_id(), action, f"{action.describe()}: {e.message}")
+        return None
+
+    def _start(self, action: Action, spawn: Spawn, done: queue.SimpleQueue) -> None:
+        action_id = self._new_id()
+        state = _Running(action_id)
+
+        def started() -> None:
+            state.start = time.monotonic()
+            self.events.post(ActionStarted(action_id, action.mnemonic, action.describe()))
+            # An output from an earlier run must not look current if this run fails.
+            for o in action.outputs:
+                self.materializer.remove(o.exec_path)
+            state.explanation = self.explainer.explain(action, spawn) if self.explainer else ""
+            if self.subcommands and action.kind is ActionKind.SPAWN:
+                self.events.post(Message("SUBCOMMAND", describe_command(action, spawn)))
+
+        def finished(result: SpawnResult | BaseException) -> None:
             try:
-                self._record(cached.outputs)
+                status = result if isinstance(result, BaseException) else self._finish(action, spawn, state, result)
+            except BaseException as e:  # handed to the scheduler's thread, which stops the build
+                status = e
+            done.put((action, spawn, status))
+
+        self.executor.start(spawn, Report(started, finished))
+
+    def _finish(self, action: Action, spawn: Spawn, state: "_Running", result: SpawnResult) -> object:
+        """Returns "cached", "executed", "failed" (it ran and failed), or _Retry."""
+        if result.cached:
+            try:
+                self._record(result.outputs)
             except MissingBlob as e:
-                # The entry is a miss: run the action again.
                 if isinstance(e, CorruptBlob):
                     self.events.warning(f"{e}; running the {action.mnemonic} action of {action.owner} again")
-            else:
-                self.events.post(ActionFinished(action_id, action.mnemonic, action.describe(), True, True, 0.0))
-                return "cached"
-
-        self.events.post(ActionStarted(action_id, action.mnemonic, action.describe()))
-        # An output from an earlier run must not look current if this run fails.
-        for o in action.outputs:
-            self.materializer.remove(o.exec_path)
-        explanation = self.explainer.explain(action, spawn) if self.explainer else ""
-        if self.subcommands and action.kind is ActionKind.SPAWN:
-            self.events.post(Message("SUBCOMMAND", describe_command(action, spawn)))
-        start = time.monotonic()
-        result = self._execute(action, spawn)
-        seconds = time.monotonic() - start
-        if result.exit_code != 0 or result.missing_outputs or result.error:
-            self.events.post(ActionFinished(action_id, action.mnemonic, action.describe(), False, False, seconds,
-                                            explanation))
-            output = self.output_view.text(action, spawn.key, result.stdout, result.stderr)
-            self._fail(action_id, action, describe_failure(action, spawn, result, output, self.workspace_root))
+                if self.forget is not None:
+                    self.forget(spawn)
+                return _Retry()
+            self.events.post(ActionFinished(state.action_id, action.mnemonic, action.describe(), True, True, 0.0))
+            return "cached"
+        seconds = result.seconds or (time.monotonic() - state.start if state.start else 0.0)
+        if not result.ok:
+            self.events.post(ActionFinished(state.action_id, action.mnemonic, action.describe(), False, False, seconds,
+                                            state.explanation))
+            output = self.output_view.text(action, spawn.key_hex, result.stdout, result.stderr)
+            self._fail(state.action_id, action, describe_failure(action, spawn, result, output, self.workspace_root))
             return "failed"
-        if not no_cache:
-            self.action_cache.put(spawn.key, ActionResult(result.outputs, 0, result.stdout, result.stderr, seconds))
         if self.explainer:
             self.explainer.record(action, spawn)
         self._record(result.outputs)
         if result.stdout or result.stderr:
-            text = self.output_view.text(action, spawn.key, result.stdout, result.stderr).rstrip()
+            text = self.output_view.text(action, spawn.key_hex, result.stdout, result.stderr).rstrip()
             self.events.info(f"From {action.describe()}:\n{text}")
-        self.events.post(ActionFinished(action_id, action.mnemonic, action.describe(), False, True, seconds, explanation))
+        self.events.post(ActionFinished(state.action_id, action.mnemonic, action.describe(), False, True, seconds,
+                                        state.explanation))
         return "executed"
 
     def _fail(self, action_id: int, action: Action, message: str) -> None:
@@ -234,34 +283,23 @@ class Scheduler:
             for o in outputs:
                 self.digests[o.path] = (o.digest, o.executable)
 
-    def _execute(self, action: Action, spawn: Spawn) -> SpawnResult:
-        if action.kind is ActionKind.WRITE:
-            out = action.outputs[0]
-            digest = self.cas.put_bytes(action.content, action.is_executable)
-            return SpawnResult(0, (OutputFile(out.exec_path, digest, action.is_executable),))
-        if action.kind is ActionKind.COPY:
-            src = spawn.inputs[0]
-            out = action.outputs[0]
-            digest = self.cas.put_file(src.local_path, action.is_executable, digest=src.digest)
-            return SpawnResult(0, (OutputFile(out.exec_path, digest, action.is_executable),))
-        return self.executor.execute(spawn)
+    # ---- spawns ------------------------------------------------------------
 
     def input_of(self, art: Artifact, needed_by: str = "") -> SpawnInput:
-        """An input's digest and where its content is: the workspace file, or the blob in the store."""
+        """An input's digest and executable bit: the workspace file's, or what its action produced."""
         if art.is_source:
-            local = self.sources.path(art)
             try:
-                digest = self.file_digests.digest(local)
+                digest, executable = self.file_digests.digest_and_mode(self.sources.path(art))
             except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
                 raise ActionFailure(f"{needed_by}: missing input file '{art.exec_path}'") from None
-            return SpawnInput(art.exec_path, digest, local, True)
+            return SpawnInput(art.exec_path, digest, executable, True)
         known = self.digests.get(art.exec_path)
         if known is None:
             raise ActionFailure(f"internal error: {art.exec_path} was not built before {needed_by}")
-        return SpawnInput(art.exec_path, known[0], str(self.cas.path(known[0], known[1])), False)
+        return SpawnInput(art.exec_path, known[0], known[1], False)
 
-    def _spawn(self, action: Action) -> Spawn:
-        inputs = [self.input_of(art, str(action.owner)) for art in action.input_list()]
+    def spawn_of(self, action: Action) -> Spawn:
+        inputs = tuple(self.input_of(art, str(action.owner)) for art in action.input_list())
         trees = tuple(
             (f"{exe.exec_path}.runfiles", tuple(sorted(
                 (rpath, art.exec_path if art is not None else None) for rpath, art in rf.entries().items()
@@ -269,20 +307,34 @@ class Scheduler:
             for exe, rf in action.tool_runfiles
         )
         # Analysis gave the action its whole environment (kiln.core.action_env): nothing is added here.
-        env_items = action.env
-        key = digest_fields(
-            "kiln-action-v1",
-            action.salt,
-            action.kind.value,
-            action.argv,
-            env_items,
-            tuple(sorted((i.exec_path, i.digest.hash, i.digest.size) for i in inputs)),
-            tuple(o.exec_path for o in action.outputs),
-            trees,
-            action.content,
-            str(action.is_executable),
-            action.execution_requirements,
-            # Only when set, so actions on a platform without properties keep their keys.
-            *((action.exec_properties,) if action.exec_properties else ()),
-        )
-        return Spawn(action, tuple(inputs), trees, env_items, key)
+        key = self.keys.key(action, inputs, trees, action.env)
+        return Spawn(action, inputs, trees, action.env, key)
+
+
+class _Running:
+    __slots__ = ("action_id", "start", "explanation")
+
+    def __init__(self, action_id: int):
+        self.action_id = action_id
+        self.start = 0.0
+        self.explanation = ""
+
+
+def _remaining_path(needed: list[Action], dependents: dict[int, list[Action]]) -> dict[int, int]:
+    """Per action, the number of actions on the longest chain from it to the end of the build."""
+    length: dict[int, int] = {}
+    for root in needed:
+        if id(root) in length:
+            continue
+        stack = [(root, False)]
+        while stack:
+            action, expanded = stack.pop()
+            if id(action) in length:
+                continue
+            deps = dependents.get(id(action), ())
+            if expanded:
+                length[id(action)] = 1 + max((length[id(d)] for d in deps), default=0)
+                continue
+            stack.append((action, True))
+            stack.extend((d, False) for d in deps if id(d) not in length)
+    return length

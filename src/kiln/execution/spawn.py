@@ -1,7 +1,16 @@
-"""Spawns: an action with its inputs resolved to content, ready for an executor.
+"""Spawns, and the executor interface every way of running one implements.
 
-Executors (local sandbox, persistent worker, remote) share this interface;
-caching and fallback wrap any of them.
+A spawn is an action with its inputs resolved to content digests and its key
+(the REAPI action digest, kiln.execution.action_keys) computed: nothing in it
+names a place on this machine, so any executor can take it — the local
+sandbox finds the content through an InputLocator, a remote one by digest.
+
+Executors are non-blocking (ninja's CommandRunner): the scheduler asks
+`can_start()`, hands over a spawn with `start(spawn, report)`, and `report.done` is
+called once with the result (kiln.execution.spawn.Report), from whichever thread finishes it — at once,
+inside `start`, for a cache hit or an in-process write. Caching, dispatch by
+strategy, the local sandbox, later workers and a remote executor are layers
+of this one interface.
 """
 
 from __future__ import annotations
@@ -11,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
 from kiln.core.actions import Action
+from kiln.core.artifacts import SourceTree
 from kiln.core.digests import Digest
 from kiln.execution.action_cache import OutputFile
 
@@ -19,8 +29,7 @@ from kiln.execution.action_cache import OutputFile
 class SpawnInput:
     exec_path: str
     digest: Digest
-    # Where the content is on this machine: a workspace file or a CAS blob.
-    local_path: str
+    is_executable: bool = False
     is_source: bool = False
 
 
@@ -31,7 +40,12 @@ class Spawn:
     # (runfiles dir exec path, {runfiles path: input exec path or None for an empty file})
     runfiles_trees: tuple[tuple[str, tuple[tuple[str, str | None], ...]], ...]
     env: tuple[tuple[str, str], ...]
-    key: str
+    # The action digest: the key of the action cache, the disk cache and a remote cache.
+    key: Digest
+
+    @property
+    def key_hex(self) -> str:
+        return self.key.hash
 
 
 @dataclass
@@ -47,10 +61,47 @@ class SpawnResult:
     missing_outputs: tuple[str, ...] = field(default=())
     # Something the executor noticed that may explain a failure (e.g. a full disk).
     note: str = ""
+    # Served from a cache instead of run.
+    cached: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.missing_outputs and not self.error
+
+
+class Report:
+    """How an executor tells its caller about one spawn: `started()` when it begins running (not
+    when a cache serves it), then `done(result)` once — with the exception instead if kiln's own
+    work for it failed (a full disk), which the scheduler raises on its thread."""
+
+    __slots__ = ("started", "done")
+
+    def __init__(self, started: Callable[[], None], done: Callable[[SpawnResult | BaseException], None]):
+        self.started = started
+        self.done = done
 
 
 class Executor(Protocol):
-    def execute(self, spawn: Spawn) -> SpawnResult: ...
+    def can_start(self, spawn: Spawn) -> bool:
+        """Whether `start(spawn)` would begin now rather than wait for a free slot."""
+        ...
+
+    def start(self, spawn: Spawn, report: Report) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class InputLocator:
+    """Where an input's content is on this machine: its source file, or its blob in the store."""
+
+    def __init__(self, sources: SourceTree, blob_path: Callable[[Digest, bool], str]):
+        self.sources = sources
+        self.blob_path = blob_path
+
+    def path(self, inp: SpawnInput) -> str:
+        if inp.is_source:
+            return self.sources.path_of(inp.exec_path)
+        return self.blob_path(inp.digest, inp.is_executable)
 
 
 class LazyExecutor:
@@ -68,5 +119,17 @@ class LazyExecutor:
                 self._executor = self._make()
             return self._executor
 
-    def execute(self, spawn: Spawn) -> SpawnResult:
-        return self.get().execute(spawn)
+    def can_start(self, spawn: Spawn) -> bool:
+        # Not made yet: nothing is running, so there is room (and asking makes nothing).
+        with self._lock:
+            if self._executor is None:
+                return True
+        return self._executor.can_start(spawn)
+
+    def start(self, spawn: Spawn, report: Report) -> None:
+        self.get().start(spawn, report)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._executor is not None:
+                self._executor.close()

@@ -38,14 +38,15 @@ class StrategyChoice:
     degraded_reason: str = ""
 
 
-def validate(requested: tuple[str, ...]) -> None:
+def validate(requested: tuple[str, ...], flag: str = "") -> None:
     """Rejects names kiln does not know, before anything is built."""
     for name in requested:
+        where = flag or f"--spawn_strategy={name}"
         if name in LATER:
-            raise CommandLineError(f"--spawn_strategy={name}: {LATER[name]} are not supported by kiln yet")
+            raise CommandLineError(f"{where}: {LATER[name]} are not supported by kiln yet")
         if name not in KNOWN:
             raise CommandLineError(
-                f"'{name}' is not a spawn strategy kiln knows; valid values are: {', '.join(KNOWN)}")
+                f"{where}: '{name}' is not a spawn strategy kiln knows; valid values are: {', '.join(KNOWN)}")
 
 
 def choose(requested: tuple[str, ...], namespaces_reason) -> StrategyChoice:

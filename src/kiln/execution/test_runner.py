@@ -62,8 +62,10 @@ class TestRunner:
     def __init__(self, *, executor: LocalExecutor, sandbox_base: Path, testlogs: Path, cache_dir: Path, tmp: Path,
                  input_of: Callable[[Artifact], SpawnInput], test_filter: str | None, use_cache: bool,
                  base_env: dict[str, str], repo_mapping: str, max_shown: int, keep_sandboxes: bool = False,
-                 stream=None):
+                 stream=None, mode=None):
         self.executor = executor
+        # The strategy's mode for tests (--strategy=TestRunner=...).
+        self.mode = mode
         self.sandbox_base = sandbox_base
         self.testlogs = testlogs
         self.cache_dir = cache_dir
@@ -114,7 +116,7 @@ class TestRunner:
         tree = spec.executable.exec_path + ".runfiles"
         box = Sandbox(self.sandbox_base)
         try:
-            view = self.executor.view(spec.requirements, box)
+            view = self.executor.view(spec.requirements, box, self.mode)
         except KilnError as e:
             (log_dir / "test.log").write_text(f"cannot run the test: {e.message}\n")
             return TestResult("FAILED", False, 0.0, str(log_dir / "test.log"), self.shown(log_dir / "test.log"))
@@ -156,6 +158,7 @@ class TestRunner:
             runfiles_trees=((tree, tuple((rpath, art.exec_path if art else None) for rpath, art in entries)),),
             output_paths=(),
             requirements=spec.requirements,
+            mode=self.mode,
             cwd=f"{tree}/_main",
             scratch_dirs=scratch,
             timeout=spec.timeout,
