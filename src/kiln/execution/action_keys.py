@@ -71,6 +71,7 @@ def spec_of(action: Action, inputs: tuple[SpawnInput, ...], trees, env) -> "Acti
         output_directories=tuple(directories),
         input_files=files,
         platform=action.exec_properties,
+        timeout_seconds=action.timeout,
         do_not_cache=action.requirement("no-cache") is not None,
         salt=salt_of(action),
     )
@@ -101,6 +102,7 @@ class ActionKeys:
             action.is_executable,
             action.exec_properties,
             action.requirement("no-cache") is not None,
+            action.timeout,
         )
         self._used.add(fingerprint)
         known = self._table.get(fingerprint)
