@@ -55,8 +55,8 @@ def _actions(text: str) -> dict[str, dict[str, str]]:
     return found
 
 
-def _key(ws: Workspace, expr: str, output: str) -> str:
-    return _actions(_aquery(ws, expr))[output]["ActionKey"]
+def _key(ws: Workspace, expr: str, output: str, *args: str) -> str:
+    return _actions(_aquery(ws, expr, *args))[output]["ActionKey"]
 
 
 T = Configuration()
@@ -210,3 +210,16 @@ def test_bad_input_is_a_command_line_error_with_a_message(ws):
     err = _refused(ws, 'mnemonic("(", //p:up)')
     assert "invalid regular expression '('" in err and "column 10" in err
     assert "missing query expression" in _refused(ws)
+
+
+def test_after_kiln_clean_the_disk_cache_still_knows_what_the_inputs_were(ws, tmp_path):
+    _setup(ws)
+    disk = tmp_path / "disk"
+    assert ws.kiln("build", "//p:both", f"--disk_cache={disk}").code == 0
+    built = _key(ws, "//p:both", BOTH)
+    assert ws.kiln("clean").code == 0
+    # The local action cache is gone: only the disk cache can say what up.out will be.
+    assert _key(ws, "//p:both", BOTH) == UNKNOWN
+    assert _key(ws, "//p:both", BOTH, f"--disk_cache={disk}") == built
+    r = ws.kiln("build", "//p:both", f"--disk_cache={disk}")
+    assert r.code == 0 and "0 actions executed, 2 from cache" in r.output, r.output

@@ -95,8 +95,9 @@ def test_a_filter_must_enclose_the_whole_expression():
     assert "must enclose the whole expression" in err.message
 
 
-def test_a_filter_without_its_regex_is_rejected_with_its_usage():
-    assert "mnemonic(REGEX, expr)" in _error("mnemonic(//pkg:gen)").message
+@pytest.mark.parametrize("text", ["mnemonic(//pkg:gen)", "mnemonic(", "inputs(x", "outputs()"])
+def test_a_filter_without_its_regex_is_rejected_with_its_usage(text):
+    assert f"{text.split('(')[0]}(REGEX, expr)" in _error(text).message
 
 
 def test_an_unknown_function_is_named_with_the_functions_aquery_has():
@@ -107,6 +108,10 @@ def test_an_unknown_function_is_named_with_the_functions_aquery_has():
 
 def test_a_query_function_cquery_lacks_is_not_an_aquery_function():
     assert "does not support the function 'rdeps'" in _error("rdeps(//..., //pkg:gen)").message
+
+
+def test_a_filter_around_nothing_is_rejected():
+    assert "expected an expression" in _error("mnemonic(Genrule, )").message
 
 
 def test_an_unclosed_filter_is_a_syntax_error():

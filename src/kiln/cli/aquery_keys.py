@@ -6,7 +6,8 @@ the build's), and its key comes from ActionKeys with the output base's memo.
 The scheduler is given only what `spawn_of` uses; it never runs anything here.
 
 A derived input's digest is taken where a build takes it on a cache hit: the
-action cache's result for the generating action's key. So the producers are
+result filed under the generating action's key in the output base's action
+cache, or else in --disk_cache (read only, never copied in). So the producers are
 keyed first (depth first, without recursion: chains are thousands deep), and
 an action whose producer has no cached result (never built, or its own inputs
 changed since) has no key yet.
@@ -16,14 +17,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from kiln.cli.executors import open_disk_cache
 from kiln.cli.session import KILN_TOOLS_DIR
 from kiln.core.actions import Action
 from kiln.core.artifacts import KILN_TOOLS_REPO, SourceTree
-from kiln.execution.action_cache import ActionCache
+from kiln.execution.action_cache import ActionCache, OutputFile
 from kiln.execution.action_keys import ActionKeys
 from kiln.execution.file_digests import FileDigests
 from kiln.execution.saved_table import SavedTable
 from kiln.execution.scheduler import ActionFailure, Scheduler
+from kiln.execution.spawn import Spawn
 from kiln.query.aquery_output import UNKNOWN_KEY
 
 
@@ -33,6 +36,7 @@ class ActionKeyFinder:
         self.file_digests = FileDigests(ob.file_digests, ob.tmp)
         self.keys = ActionKeys(SavedTable(ob.root / "action_keys", ob.tmp))
         self.cache = ActionCache(ob.action_cache, ob.tmp)
+        self.disk = open_disk_cache(session.opts, session.workspace.root, session.events.warning)
         repo_dirs = tuple(sorted((repo, str(d)) for repo, d in session.loader.repo_dirs.items()))
         sources = SourceTree(str(session.workspace.root), repo_dirs + ((KILN_TOOLS_REPO, KILN_TOOLS_DIR),))
         self.scheduler = Scheduler(sources=sources, keys=self.keys, file_digests=self.file_digests,
@@ -63,11 +67,21 @@ class ActionKeyFinder:
             spawn = self.scheduler.spawn_of(action)
         except ActionFailure as e:
             return "", f"(unknown: {e.message})"
+        for o in self._outputs(spawn):
+            self.scheduler.digests[o.path] = (o.digest, o.executable)
+        return spawn.key_hex, ""
+
+    def _outputs(self, spawn: Spawn) -> tuple[OutputFile, ...]:
+        """What the cached result of the spawn holds; nothing if no cache has one."""
         result = self.cache.get(spawn.key_hex)
         if result is not None:
-            for o in result.outputs:
-                self.scheduler.digests[o.path] = (o.digest, o.executable)
-        return spawn.key_hex, ""
+            return result.outputs
+        entry = self.disk.get_action_result(spawn.key) if self.disk is not None else None
+        if entry is None or entry.exit_code != 0:
+            return ()
+        from kiln.execution.disk_cache import output_files
+
+        return tuple(output_files(entry))
 
     def save(self) -> None:
         # Source digests by stat, which the next build reuses. Not the keys' memo: saving it would prune

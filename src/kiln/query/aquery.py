@@ -58,7 +58,8 @@ def parse(text: str) -> AqueryExpression:
     pos = 0
     while _is_call(tokens, pos) and tokens[pos].text in FILTERS:
         name = tokens[pos]
-        regex, comma = tokens[pos + 2], tokens[pos + 3]
+        # Past the end stands the EOF token, which is neither.
+        regex, comma = (tokens[min(i, len(tokens) - 1)] for i in (pos + 2, pos + 3))
         if regex.kind is not TokenKind.WORD or comma.kind is not TokenKind.COMMA:
             raise AqueryError(f"{name.text}() takes a regular expression and an expression; usage: "
                               f"{name.text}(REGEX, expr)", expression=text, column=name.column)
