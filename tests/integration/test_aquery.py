@@ -23,6 +23,8 @@ genrule(name = "up", srcs = ["a.txt"], outs = ["up.out"], cmd = "tr a-z A-Z < $<
 genrule(name = "both", srcs = [":up", "b.txt"], outs = ["both.out"], cmd = "cat $(SRCS) > $@")
 genrule(name = "tool", outs = ["tool.sh"], cmd = "printf '#!/bin/sh\necho made > $$1\n' > $@", executable = True)
 genrule(name = "g", outs = ["g.txt"], tools = [":tool"], cmd = "$(execpath :tool) $@")
+py_binary(name = "pytool", srcs = ["pytool.py"])
+genrule(name = "pyg", outs = ["pyg.txt"], tools = [":pytool"], cmd = "$(execpath :pytool) $@")
 """
 
 
@@ -30,6 +32,7 @@ def _setup(ws: Workspace) -> None:
     ws.write("p/BUILD.bazel", BUILD)
     ws.write("p/a.txt", "apple\n")
     ws.write("p/b.txt", "banana\n")
+    ws.write("p/pytool.py", "import sys\nopen(sys.argv[1], 'w').write('made')\n")
 
 
 def _edit(path, text):
@@ -124,6 +127,20 @@ def test_the_key_is_unknown_until_the_inputs_it_needs_are_built_then_it_is_the_c
         assert re.fullmatch(r"[0-9a-f]{64}", key), after[out]["text"]
         assert (disk / "ac" / key[:2] / key).is_file()
         assert (ws.output_base / "ac" / key[:2] / key).is_file()
+
+
+def test_every_action_of_a_build_is_filed_under_the_key_aquery_prints(ws):
+    _setup(ws)
+    r = ws.kiln("build", "//p:all")
+    assert r.code == 0, r.output
+    executed = int(re.search(r"(\d+) actions executed", r.output)[1])
+    actions = _actions(_aquery(ws, "deps(//p:all)"))
+    # File writes (the py_binary's launchers) and a tool run from its runfiles tree included.
+    assert len(actions) == executed and executed >= 7
+    assert {a["Mnemonic"] for a in actions.values()} >= {"Genrule", "PyLauncher"}
+    for action in actions.values():
+        key = action["ActionKey"]
+        assert (ws.output_base / "ac" / key[:2] / key).is_file(), action["text"]
 
 
 def test_a_copy_of_the_workspace_at_another_path_has_the_same_keys(ws, tmp_path):
