@@ -240,3 +240,15 @@ def test_after_kiln_clean_the_disk_cache_still_knows_what_the_inputs_were(ws, tm
     assert _key(ws, "//p:both", BOTH, f"--disk_cache={disk}") == built
     r = ws.kiln("build", "//p:both", f"--disk_cache={disk}")
     assert r.code == 0 and "0 actions executed, 2 from cache" in r.output, r.output
+
+
+def test_rc_lines_for_aquery_and_the_build_options_it_inherits_apply(ws, tmp_path):
+    _setup(ws)
+    disk = tmp_path / "disk"
+    ws.write(".bazelrc", f"build --disk_cache={disk}\naquery --output=jsonproto\n")
+    assert ws.kiln("build", "//p:both").code == 0
+    assert ws.kiln("clean").code == 0
+    container = json.loads(_aquery(ws, "//p:both"))
+    (action,) = container["actions"]
+    # Known only through the disk cache the build line names.
+    assert (disk / "ac" / action["actionKey"][:2] / action["actionKey"]).is_file()
