@@ -32,7 +32,7 @@ from typing import Any, Callable
 from kiln.cli.bazelrc import RcOptions, RcSource, command_chain, read_rc_files
 from kiln.core.errors import CommandLineError, Location
 
-COMMANDS = ("build", "test", "run", "query", "cquery", "fetch", "clean", "info", "config", "version", "help")
+COMMANDS = ("build", "test", "run", "query", "cquery", "aquery", "fetch", "clean", "info", "config", "version", "help")
 
 BOOL, STR, INT, ENUM, TRISTATE = "bool", "str", "int", "enum", "tristate"
 
@@ -272,9 +272,11 @@ OPTIONS = _table(
               help="Comma-separated sizes."),
     OptionDef("build_tests_only", BOOL, False, commands=_TEST, help="Build only the tests that will run."),
     # query.
-    OptionDef("output", ENUM, "label", commands=_QUERY | frozenset({"cquery"}),
-              choices=("label", "label_kind", "build", "graph", "package", "location", "transitions"),
-              help="Output format (cquery: label, label_kind or transitions)."),
+    OptionDef("output", ENUM, "label", commands=_QUERY | frozenset({"cquery", "aquery"}),
+              choices=("label", "label_kind", "build", "graph", "package", "location", "transitions", "text",
+                       "jsonproto"),
+              help="Output format (cquery: label, label_kind or transitions; aquery: text, the default, or "
+                   "jsonproto)."),
     OptionDef("order_output", ENUM, "auto", commands=_QUERY, choices=("no", "deps", "auto", "full"),
               help="Output order."),
     # clean.
