@@ -12,7 +12,7 @@ from kiln.core.config import Configuration
 from kiln.core.depset import Depset
 from kiln.core.errors import ExitCode
 from kiln.core.labels import parse_label
-from kiln.query.aquery import AqueryError, parse
+from kiln.query.aquery import parse
 from kiln.query.aquery_output import UNKNOWN_KEY, ActionRow, format_jsonproto, format_text
 from kiln.query.errors import QueryError
 

@@ -4,9 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from kiln.cli import options as opts
+from kiln.cli import option_table as opts
+from kiln.cli import options as options_module
 from kiln.cli.bazelrc import read_rc_files
-from kiln.cli.options import IGNORED, OPTIONS, parse_args, parse_command_line
+from kiln.cli.option_table import IGNORED, OPTIONS
+from kiln.cli.options import parse_args, parse_command_line
 from kiln.core.errors import CommandLineError, ExitCode
 
 
@@ -454,7 +456,7 @@ def test_config_with_starlark_flags(tmp_path):
 
 
 def test_platform_specific_config(tmp_path, monkeypatch):
-    monkeypatch.setattr(opts, "_host_os_config", lambda: "linux")
+    monkeypatch.setattr(options_module, "_host_os_config", lambda: "linux")
     rc = rc_from(tmp_path, "common --enable_platform_specific_config\nbuild:linux -c opt\nbuild:macos -c dbg\n")
     assert parse("build", rc=rc).options.values.compilation_mode == "opt"
     # Expanded where the flag stands (in the rc file), so the command line still wins.

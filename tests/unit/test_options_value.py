@@ -6,7 +6,8 @@ import typing
 
 import pytest
 
-from kiln.cli.options import OPTIONS, STARTUP_OPTIONS, Options, StartupOptions, parse_args
+from kiln.cli.option_table import OPTIONS, STARTUP_OPTIONS
+from kiln.cli.options import Options, StartupOptions, parse_args
 
 # Every kind of value: booleans, ints, enums, tristates, converted, repeatable and unset options.
 _BUSY = ["--keep_going", "-j", "3", "-c", "opt", "--define=a=b", "--action_env=X", "--action_env=Y=1",
