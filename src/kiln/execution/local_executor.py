@@ -10,6 +10,7 @@ content store; stdout and stderr go to files and then into the store as blobs.
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import threading
 import time
@@ -21,7 +22,7 @@ from typing import IO, Callable
 from kiln.core.actions import HOST_DIRS, PERSISTENT_CACHE
 from kiln.core.errors import KilnError
 from kiln.execution import processes
-from kiln.execution.action_cache import OutputFile
+from kiln.execution.action_cache import OutputDirectory, OutputFile, stays_inside
 from kiln.execution.cas import Cas
 from kiln.execution.linux_sandbox import (INSIDE_EXECROOT, INSIDE_ROOT, Confinement, SandboxPolicy, bwrap_args,
                                           pid_namespace_args)
@@ -68,6 +69,9 @@ class ProcessRun:
     files: tuple[tuple[str, bytes], ...] = ()
     # The strategy's mode for this process (--strategy for its mnemonic); None: the build's default.
     mode: Mode | None = None
+    # Directory inputs (their files are in `inputs` too) and outputs (created before the process runs).
+    input_trees: tuple[OutputDirectory, ...] = ()
+    output_directories: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -147,7 +151,9 @@ class LocalExecutor:
             return SpawnResult(1, error=e.message)
         action = spawn.action
         run = ProcessRun(tuple(action.argv), dict(spawn.env), spawn.inputs, spawn.runfiles_trees,
-                         tuple(o.exec_path for o in action.outputs), action.execution_requirements, mode=mode)
+                         tuple(o.exec_path for o in action.outputs), action.execution_requirements, mode=mode,
+                         input_trees=spawn.input_trees,
+                         output_directories=tuple(o.exec_path for o in action.outputs if o.is_directory))
         box = Sandbox(self.sandbox_base)
         try:
             box.prepare()
@@ -192,13 +198,16 @@ class LocalExecutor:
             # the output base's exec root itself. Inputs are still part of the key.
             for out in run.output_paths:
                 (self.execroot / out).parent.mkdir(parents=True, exist_ok=True)
+            for out in run.output_directories:
+                (self.execroot / out).mkdir(exist_ok=True)
         else:
             staging = _STAGING[mode]
             if self.keep_sandboxes and staging is Staging.LINK:
                 # A kept exec root outlives its read-only mount: links there would expose the store.
                 staging = Staging.COPY
             box.create(run.inputs, run.runfiles_trees, run.output_paths, staging=staging, cas=self.cas,
-                       locator=self.locator, outputs_root=self.execroot, empty_file=self.empty_file)
+                       locator=self.locator, outputs_root=self.execroot, empty_file=self.empty_file,
+                       input_trees=run.input_trees, output_directories=run.output_directories)
             for rel, data in run.files:
                 box.mkdirs(os.path.dirname(rel))
                 (box.execroot / rel).write_bytes(data)
@@ -269,19 +278,79 @@ class LocalExecutor:
     def _collect(self, spawn: Spawn, root: Path, code: int | None, stdout, stderr, seconds: float) -> SpawnResult:
         if code != 0:
             return SpawnResult(-1 if code is None else code, (), stdout, stderr, seconds, note=_disk_full_note(root))
-        outputs = []
+        outputs: list[OutputFile | OutputDirectory] = []
         missing = []
         for art in spawn.action.outputs:
             path = root / art.exec_path
-            if path.is_symlink() or not path.is_file():
+            try:
+                st = os.lstat(path)
+            except (FileNotFoundError, NotADirectoryError):
                 missing.append(art.exec_path)
                 continue
-            executable = spawn.action.is_executable or os.access(path, os.X_OK)
+            if stat.S_ISDIR(st.st_mode) != art.is_directory:
+                return SpawnResult(1, (), stdout, stderr, seconds, error=_wrong_kind(art.exec_path, art.is_directory, st))
+            if art.is_directory:
+                try:
+                    outputs.append(self._collect_tree(art.exec_path, str(path)))
+                except _BadTree as e:
+                    return SpawnResult(1, (), stdout, stderr, seconds, error=str(e))
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                missing.append(art.exec_path)
+                continue
+            executable = spawn.action.is_executable or bool(st.st_mode & 0o111)
             digest = self.cas.put_file(str(path), executable, move=True)
             outputs.append(OutputFile(art.exec_path, digest, executable))
         if missing:
             return SpawnResult(code, (), stdout, stderr, seconds, missing_outputs=tuple(missing))
         return SpawnResult(code, tuple(outputs), stdout, stderr, seconds)
+
+    def _collect_tree(self, exec_path: str, top: str) -> OutputDirectory:
+        """Moves every file under the output directory into the store; its relative symlinks and
+        empty directories are kept by name."""
+        files: list[OutputFile] = []
+        symlinks: list[tuple[str, str]] = []
+        empty: list[str] = []
+        stack = [""]
+        while stack:
+            rel_dir = stack.pop()
+            with os.scandir(f"{top}/{rel_dir}" if rel_dir else top) as it:
+                entries = list(it)
+            if not entries and rel_dir:
+                empty.append(rel_dir)
+            for entry in entries:
+                rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+                st = entry.stat(follow_symlinks=False)
+                if stat.S_ISDIR(st.st_mode):
+                    stack.append(rel)
+                elif stat.S_ISREG(st.st_mode):
+                    executable = bool(st.st_mode & 0o111)
+                    files.append(OutputFile(rel, self.cas.put_file(entry.path, executable, move=True), executable))
+                elif stat.S_ISLNK(st.st_mode):
+                    target = os.readlink(entry.path)
+                    if not stays_inside(rel, target):
+                        raise _BadTree(
+                            f"output directory '{exec_path}' holds '{rel}', a symbolic link to '{target}': a "
+                            "directory output may hold only relative symbolic links to paths inside it")
+                    symlinks.append((rel, target))
+                else:
+                    raise _BadTree(f"output directory '{exec_path}' holds '{rel}', which is neither a file, a "
+                                   "directory nor a symbolic link")
+        files.sort(key=lambda f: f.path)
+        return OutputDirectory(exec_path, tuple(files), tuple(sorted(symlinks)), tuple(sorted(empty)))
+
+
+class _BadTree(Exception):
+    """An output directory holding what a tree artifact cannot."""
+
+
+def _wrong_kind(exec_path: str, declared_directory: bool, st: os.stat_result) -> str:
+    if declared_directory:
+        found = "a symbolic link" if stat.S_ISLNK(st.st_mode) else "a file"
+        return (f"output '{exec_path}' was declared as a directory (ctx.actions.declare_directory) but the action "
+                f"created {found} there")
+    return (f"output '{exec_path}' was declared as a file but the action created a directory there "
+            "(declare it with ctx.actions.declare_directory)")
 
 
 def _disk_full_note(root: Path) -> str:

@@ -26,6 +26,7 @@ import os
 import shutil
 from pathlib import Path
 
+from kiln.execution.action_cache import OutputDirectory
 from kiln.execution.cas import Cas
 from kiln.execution.spawn import InputLocator, SpawnInput
 
@@ -51,7 +52,8 @@ class Sandbox:
         self.made: set[str] = set()
 
     def create(self, inputs: tuple[SpawnInput, ...], runfiles_trees, output_paths: tuple[str, ...], *,
-               staging: Staging, cas: Cas, locator: InputLocator, outputs_root: Path, empty_file: str) -> None:
+               staging: Staging, cas: Cas, locator: InputLocator, outputs_root: Path, empty_file: str,
+               input_trees: tuple[OutputDirectory, ...] = (), output_directories: tuple[str, ...] = ()) -> None:
         """Lays out inputs, runfiles trees of tools and the directories outputs go to (after prepare())."""
         self.execroot.mkdir(parents=True)
         self.made = set()
@@ -60,12 +62,22 @@ class Sandbox:
             source = self._source_of(inp, staging, cas, locator, outputs_root)
             by_exec[inp.exec_path] = source
             self._place(inp.exec_path, source, staging)
+        for tree in input_trees:
+            # What the files of a directory input do not make: itself, its empty directories, its symlinks.
+            self.mkdirs(tree.path)
+            for rel in tree.empty_dirs:
+                self.mkdirs(f"{tree.path}/{rel}")
+            for rel, target in tree.symlinks:
+                self.mkdirs(os.path.dirname(f"{tree.path}/{rel}"))
+                os.symlink(target, self.execroot / tree.path / rel)
         for tree, entries in runfiles_trees:
             for rpath, exec_path in entries:
                 source = by_exec[exec_path] if exec_path is not None else empty_file
                 self._place(f"{tree}/{rpath}", source, staging)
         for out in output_paths:
             self.mkdirs(os.path.dirname(out))
+        for out in output_directories:
+            self.mkdirs(out)
 
     def prepare(self) -> None:
         """The sandbox directory and its private tmp; enough for an action that runs unsandboxed."""
