@@ -288,10 +288,10 @@ class LocalExecutor:
                 missing.append(art.exec_path)
                 continue
             if stat.S_ISDIR(st.st_mode) != art.is_directory:
-                return SpawnResult(1, (), stdout, stderr, seconds, error=_wrong_kind(art.exec_path, art.is_directory, st))
+                return SpawnResult(1, (), stdout, stderr, seconds, error=_wrong_kind(spawn, art.exec_path, art.is_directory, st))
             if art.is_directory:
                 try:
-                    outputs.append(self._collect_tree(art.exec_path, str(path)))
+                    outputs.append(self._collect_tree(spawn, art.exec_path, str(path)))
                 except _BadTree as e:
                     return SpawnResult(1, (), stdout, stderr, seconds, error=str(e))
                 continue
@@ -305,7 +305,7 @@ class LocalExecutor:
             return SpawnResult(code, (), stdout, stderr, seconds, missing_outputs=tuple(missing))
         return SpawnResult(code, tuple(outputs), stdout, stderr, seconds)
 
-    def _collect_tree(self, exec_path: str, top: str) -> OutputDirectory:
+    def _collect_tree(self, spawn: Spawn, exec_path: str, top: str) -> OutputDirectory:
         """Moves every file under the output directory into the store; its relative symlinks and
         empty directories are kept by name."""
         files: list[OutputFile] = []
@@ -330,12 +330,13 @@ class LocalExecutor:
                     target = os.readlink(entry.path)
                     if not stays_inside(rel, target):
                         raise _BadTree(
-                            f"output directory '{exec_path}' holds '{rel}', a symbolic link to '{target}': a "
+                            f"output directory '{exec_path}' of {spawn.action.owner} holds '{rel}', a symbolic link "
+                            f"to '{target}': a "
                             "directory output may hold only relative symbolic links to paths inside it")
                     symlinks.append((rel, target))
                 else:
-                    raise _BadTree(f"output directory '{exec_path}' holds '{rel}', which is neither a file, a "
-                                   "directory nor a symbolic link")
+                    raise _BadTree(f"output directory '{exec_path}' of {spawn.action.owner} holds '{rel}', which "
+                                   "is neither a file, a directory nor a symbolic link")
         files.sort(key=lambda f: f.path)
         return OutputDirectory(exec_path, tuple(files), tuple(sorted(symlinks)), tuple(sorted(empty)))
 
@@ -344,12 +345,12 @@ class _BadTree(Exception):
     """An output directory holding what a tree artifact cannot."""
 
 
-def _wrong_kind(exec_path: str, declared_directory: bool, st: os.stat_result) -> str:
+def _wrong_kind(spawn: Spawn, exec_path: str, declared_directory: bool, st: os.stat_result) -> str:
+    output = f"output '{exec_path}' of {spawn.action.owner}"
     if declared_directory:
         found = "a symbolic link" if stat.S_ISLNK(st.st_mode) else "a file"
-        return (f"output '{exec_path}' was declared as a directory (ctx.actions.declare_directory) but the action "
-                f"created {found} there")
-    return (f"output '{exec_path}' was declared as a file but the action created a directory there "
+        return f"{output} was declared as a directory (ctx.actions.declare_directory) but the action created {found} there"
+    return (f"{output} was declared as a file but the action created a directory there "
             "(declare it with ctx.actions.declare_directory)")
 
 
@@ -370,11 +371,14 @@ def _output_dirs(output_paths: tuple[str, ...]) -> list[str]:
 
 
 def _protected(run: ProcessRun, writable_dirs: list[str]) -> list[str]:
-    """Staged files inside a writable output directory: they get a read-only mount of their own."""
+    """Staged inputs inside a writable output directory: they get a read-only mount of their own
+    (a directory input one for all it holds)."""
     writable = set(writable_dirs)
     if not writable:
         return []
-    staged = [i.exec_path for i in run.inputs]
+    in_tree = tuple(f"{t.path}/" for t in run.input_trees)
+    staged = [i.exec_path for i in run.inputs if not i.exec_path.startswith(in_tree)]
+    staged += [t.path for t in run.input_trees]
     staged += [f"{tree}/{rpath}" for tree, entries in run.runfiles_trees for rpath, _ in entries]
     found = []
     for path in staged:
