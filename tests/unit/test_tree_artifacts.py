@@ -25,7 +25,8 @@ from kiln.core.depset import Depset
 from kiln.core.digests import digest_bytes
 from kiln.core.errors import AnalysisError, Location
 from kiln.core.labels import Label
-from kiln.execution.action_cache import ActionCache, ActionResult, OutputDirectory, OutputFile
+from kiln.execution import tree_inputs as tree_inputs_module
+from kiln.execution.action_cache import ActionCache, ActionResult, OutputDirectory, OutputFile, tree_identity
 from kiln.execution.action_keys import ActionKeys, record_of
 from kiln.execution.cas import Cas
 from kiln.execution.events import ActionFailed, EventBus
@@ -421,3 +422,46 @@ def test_consumer_cannot_write_through_a_directory_input(dirs, strategy):
     alpha = digest_bytes(b"alpha")
     assert Path(base / "cas" / alpha.hash[:2] / alpha.hash).read_bytes() == b"alpha"
     assert (build.path(tree) / "a.txt").read_bytes() == b"alpha"
+
+
+MANY = tree_inputs_module.MOUNT_MIN_FILES + 20
+MAKE_MANY = f"""
+mkdir -p "$1/pkg/empty"
+i=0; while [ $i -lt {MANY} ]; do printf "$i" > "$1/pkg/f$i"; i=$((i+1)); done
+chmod +x "$1/pkg/f7"
+ln -s f1 "$1/pkg/link"
+"""
+READ_MANY = r"""
+cd "$1/pkg"
+cat $(ls f* | LC_ALL=C sort) > "$OLDPWD/$2"
+echo >> "$OLDPWD/$2"; readlink link >> "$OLDPWD/$2"; test -d empty && test -x f7 && echo ok >> "$OLDPWD/$2"
+if printf evil > f1 2>/dev/null; then echo wrote; else echo refused; fi >> "$OLDPWD/$2"
+"""
+
+
+@pytest.mark.parametrize("strategy", ["linux-sandbox", "processwrapper-sandbox"])
+def test_directory_input_of_many_files(dirs, strategy):
+    """In the Linux sandbox a directory input of many files is laid out once under trees/ and
+    mounted read-only; elsewhere (copies) it is staged file by file. The action sees the same."""
+    need_bwrap(strategy)
+    ws, base = dirs
+    tree = Artifact(BIN, "pkg/many", LABEL, is_directory=True)
+    out = Artifact(BIN, "pkg/read", LABEL)
+    gen = sh([tree], MAKE_MANY, tree.exec_path)
+    read = sh([out], READ_MANY, tree.exec_path, out.exec_path, inputs=[tree])
+    build = Build(ws, base, f"--spawn_strategy={strategy}")
+    assert build.run([out], [gen, read]).ok
+    lines = build.path(out).read_text().splitlines()
+    assert lines[0] == "".join(str(i) for i in sorted(range(MANY), key=lambda i: f"f{i}"))
+    assert lines[1:3] == ["f1", "ok"]
+    value = build.scheduler.digests[tree.exec_path]
+    laid_out = base / "trees" / tree_identity(value)
+    if strategy == "linux-sandbox":
+        assert lines[3] == "refused"
+        assert sorted(p.name for p in (laid_out / "pkg").iterdir()) == sorted(
+            [f"f{i}" for i in range(MANY)] + ["empty", "link"])
+        assert os.stat(laid_out / "pkg/f7").st_mode & 0o111
+    else:
+        assert not laid_out.exists()
+    one = digest_bytes(b"1")
+    assert (base / "cas" / one.hash[:2] / one.hash).read_bytes() == b"1"

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from kiln.core.digests import Digest
+from kiln.core.digests import Digest, digest_fields
 from kiln.execution.output_base import atomic_write
 
 
@@ -49,6 +49,12 @@ class OutputDirectory:
 
 
 Output = OutputFile | OutputDirectory
+
+
+def tree_identity(tree: OutputDirectory) -> str:
+    """A digest of the directory's content (not of where it is): names it in kiln's own tables."""
+    return digest_fields(tuple((f.path, f.digest.hash, f.digest.size, f.executable) for f in tree.files),
+                         tree.symlinks, tree.empty_dirs)
 
 
 def stays_inside(link: str, target: str) -> bool:

@@ -29,6 +29,7 @@ from kiln.execution.linux_sandbox import (INSIDE_EXECROOT, INSIDE_ROOT, Confinem
 from kiln.execution.sandbox import InputChanged, Sandbox, Staging
 from kiln.execution.spawn import InputLocator, Report, Spawn, SpawnInput, SpawnResult
 from kiln.execution.strategies import Mode, mode_for, network_allowed
+from kiln.execution.tree_inputs import TreeInputs
 
 INSIDE_SCRATCH = f"{INSIDE_ROOT}/scratch"
 # Runs first in the PID namespace: the action gets /dev/null as stdin, and a watcher waits on
@@ -110,6 +111,8 @@ class LocalExecutor:
         # Persistent caches of actions (PERSISTENT_CACHE): beside the exec root, at
         # <output_base>/caches/<name>, where cache_path() finds them from <output_base>/execroot/_main.
         self.caches = sandbox_base.parent / "caches"
+        # Directory inputs of many files, laid out once for the Linux sandbox to mount (<output_base>/trees).
+        self.tree_inputs = TreeInputs(sandbox_base.parent / "trees", cas)
         self.empty_file = str(sandbox_base / ".empty")
         if not os.path.exists(self.empty_file):
             sandbox_base.mkdir(parents=True, exist_ok=True)
@@ -207,7 +210,8 @@ class LocalExecutor:
                 staging = Staging.COPY
             box.create(run.inputs, run.runfiles_trees, run.output_paths, staging=staging, cas=self.cas,
                        locator=self.locator, outputs_root=self.execroot, empty_file=self.empty_file,
-                       input_trees=run.input_trees, output_directories=run.output_directories)
+                       input_trees=run.input_trees, output_directories=run.output_directories,
+                       tree_inputs=self.tree_inputs)
             for rel, data in run.files:
                 box.mkdirs(os.path.dirname(rel))
                 (box.execroot / rel).write_bytes(data)
@@ -234,7 +238,8 @@ class LocalExecutor:
                 tmp=str(box.tmp), cwd=cwd,
                 writable_dirs=tuple((str(box.execroot / d), f"{INSIDE_EXECROOT}/{d}") for d in writable),
                 protected_inputs=tuple((str(box.execroot / p), f"{INSIDE_EXECROOT}/{p}")
-                                       for p in _protected(run, writable)),
+                                       for p in _protected(run, writable))
+                + tuple((host, f"{INSIDE_EXECROOT}/{rel}") for host, rel in box.tree_mounts),
                 extra_writable=tuple((str(box.dir / n), f"{INSIDE_SCRATCH}/{n}") for n in run.scratch_dirs)
                 + (((str(self.caches / cache), f"{INSIDE_ROOT}/caches/{cache}"),) if cache is not None else ()),
                 host_dirs=tuple(d for d in requirements.get(HOST_DIRS, "").split(":") if d),

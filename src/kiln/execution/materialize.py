@@ -20,8 +20,8 @@ import os
 import shutil
 from pathlib import Path
 
-from kiln.core.digests import Digest, digest_fields
-from kiln.execution.action_cache import OutputDirectory
+from kiln.core.digests import Digest
+from kiln.execution.action_cache import OutputDirectory, tree_identity
 from kiln.execution.cas import Cas
 from kiln.execution.materialized_outputs import MaterializedOutputs, Stamp, blob_stamp_of, stamp_of
 from kiln.execution.output_base import writing
@@ -101,7 +101,7 @@ class Materializer:
                 self.cas.discard(f.digest, f.executable, blob_st.st_ino)
                 raise CorruptBlob(blob)
             blob_stamps.append(blob_stamp_of(blob_st))
-        identity = _identity(tree)
+        identity = tree_identity(tree)
         stamps = _tree_stamps(target, tree)
         if stamps is not None and self.table.tree_is_current(tree.path, identity, stamps, tuple(blob_stamps)):
             return target
@@ -217,11 +217,6 @@ class Materializer:
             while view:
                 view = view[os.write(dst, view):]
         return h.hexdigest()
-
-
-def _identity(tree: OutputDirectory) -> str:
-    return digest_fields(tuple((f.path, f.digest.hash, f.executable) for f in tree.files), tree.symlinks,
-                         tree.empty_dirs)
 
 
 def _tree_stamps(target: str, tree: OutputDirectory) -> tuple[Stamp, ...] | None:
