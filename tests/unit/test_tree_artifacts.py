@@ -133,11 +133,11 @@ def sh(outputs, script, *args, inputs=(), **kw):
                   env=(("PATH", "/usr/bin:/bin"),), **kw)
 
 
-def tree_actions(script=MAKE_TREE):
+def tree_actions(script=MAKE_TREE, requirements=()):
     tree = Artifact(BIN, "pkg/tree", LABEL, is_directory=True)
     listing = Artifact(BIN, "pkg/listing.txt", LABEL)
-    gen = sh([tree], script, tree.exec_path)
-    use = sh([listing], LIST_TREE, tree.exec_path, listing.exec_path, inputs=[tree])
+    gen = sh([tree], script, tree.exec_path, execution_requirements=requirements)
+    use = sh([listing], LIST_TREE, tree.exec_path, listing.exec_path, inputs=[tree], execution_requirements=requirements)
     return tree, listing, [gen, use]
 
 
@@ -163,12 +163,14 @@ def check_tree(root: Path) -> None:
     assert os.stat(root / "a.txt").st_nlink == 1
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("strategy", [*STRATEGIES, "no-sandbox"])
 def test_directory_output_made_and_consumed(dirs, strategy):
+    """no-sandbox: the actions run in the output base's exec root itself."""
     need_bwrap(strategy)
     ws, base = dirs
-    tree, listing, actions = tree_actions()
-    build = Build(ws, base, f"--spawn_strategy={strategy}")
+    unsandboxed = strategy == "no-sandbox"
+    tree, listing, actions = tree_actions(requirements=(("no-sandbox", "1"),) if unsandboxed else ())
+    build = Build(ws, base, *([] if unsandboxed else [f"--spawn_strategy={strategy}"]))
     outcome = build.run([listing], actions)
     assert build.failures() == [] and outcome.ok
     assert (outcome.executed, outcome.cached) == (2, 0)

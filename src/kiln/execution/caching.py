@@ -4,7 +4,10 @@ It wraps any executor. A spawn's key (its REAPI action digest) is looked up
 in the output base's action cache, then in `--disk_cache`; a hit is reported
 at once, without the executor below hearing of it. A miss runs below, and a
 successful result is stored in both: the outputs and stdout/stderr as blobs
-(byte for byte), then the REAPI ActionResult naming them.
+(byte for byte), then the REAPI ActionResult naming them. An output
+directory goes to the disk cache as REAPI stores it: its files as blobs, a
+`Tree` blob of its structure (kiln.execution.reapi_trees), an OutputDirectory
+entry naming the Tree.
 
 A disk-cache hit copies its blobs into the output base's store, each checked
 against its digest (kiln.execution.disk_cache), and records the result in the

@@ -4,7 +4,10 @@ The bottom of the executor stack (kiln.execution.spawn): at most `jobs`
 processes at once, each run on a thread of its own pool, so `start` returns
 at once. The Linux sandbox (bubblewrap) is the default; without namespaces
 kiln falls back to a private exec root of copies. Outputs are moved into the
-content store; stdout and stderr go to files and then into the store as blobs.
+content store — a declared output directory file by file, with its relative
+symlinks and empty directories — and an output of the wrong kind (a file where
+a directory was declared, or the reverse) fails the action; stdout and stderr
+go to files and then into the store as blobs.
 """
 
 from __future__ import annotations

@@ -8,7 +8,10 @@ and a blob whose content is not its digest is discarded, never served.
 Whether an output is still what kiln put there is decided by stat against the
 table of materialized outputs: a no-op build reads no file contents. The copy
 is written to a temporary name and renamed over the output path, so an output
-path always names a complete file.
+path always names a complete file. An output directory is built whole beside
+and renamed over the old one (nothing of an earlier build's directory stays);
+it is current while the stamps of the directory, of everything in it and of
+its blobs are those recorded.
 """
 
 from __future__ import annotations

@@ -12,6 +12,11 @@ How an input gets there depends on what protects it:
 - SYMLINK: a link to the source or the materialised output, for `local`: no
   isolation, as Bazel's local strategy.
 
+A directory input (tree artifact) is staged as its files, symlinks and empty
+directories; in the Linux sandbox one of many files is instead mounted whole
+(kiln.execution.tree_inputs). A declared output directory is created empty
+before the action runs, as Bazel does.
+
 Whatever an action did not declare is not there, so it fails here as it
 would on a remote worker. A killed kiln leaves these directories behind;
 the next command removes them.
