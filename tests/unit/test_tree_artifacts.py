@@ -22,7 +22,7 @@ from kiln.core.actions import Action
 from kiln.core.artifacts import Artifact, SourceTree
 from kiln.core.config import Configuration
 from kiln.core.depset import Depset
-from kiln.core.digests import digest_bytes
+from kiln.core.digests import Digest, digest_bytes
 from kiln.core.errors import AnalysisError, Location
 from kiln.core.labels import Label
 from kiln.execution import tree_inputs as tree_inputs_module
@@ -239,6 +239,21 @@ def test_empty_output_base_served_from_disk_cache(dirs, tmp_path):
     assert (outcome.executed, outcome.cached) == (0, 2)
 
 
+def test_store_blob_of_a_cached_directory_gone_reruns_the_action(dirs):
+    ws, base = dirs
+    tree, listing, actions = tree_actions()
+    Build(ws, base).run([listing], actions)
+    deep = digest_bytes(b"deep")
+    (base / "cas" / deep.hash[:2] / deep.hash).unlink()
+    build = Build(ws, base)
+    outcome = build.run([listing], actions)
+    # The maker runs again (its entry named a blob the store lost); what it made is the same, so
+    # the consumer is served from the cache.
+    assert build.failures() == [] and (outcome.executed, outcome.cached) == (1, 1)
+    assert (base / "cas" / deep.hash[:2] / deep.hash).read_bytes() == b"deep"
+    check_tree(build.path(tree))
+
+
 def test_damaged_file_of_a_cached_directory_reruns_the_action(dirs, tmp_path):
     ws, base = dirs
     disk = f"--disk_cache={tmp_path / 'disk'}"
@@ -270,9 +285,38 @@ def test_consumer_key_covers_empty_dirs_and_symlinks(dirs):
                   OutputDirectory(tree.exec_path, empty_dirs=("e",))):
         build.scheduler.digests[tree.exec_path] = value
         spawn = build.scheduler.spawn_of(use)
-        assert record_of(spawn).action_digest == spawn.key
+        record = record_of(spawn)
+        assert record.action_digest == spawn.key
         keys.add(spawn.key)
+        listed = input_root_listing(record, tree.exec_path)
+        assert listed == sorted([f.path for f in value.files] + [f"{p} -> {t}" for p, t in value.symlinks]
+                                + [f"{d}/" for d in value.empty_dirs])
     assert len(keys) == 5
+
+
+def input_root_listing(record, path: str) -> list[str]:
+    """What the action's input root holds under `path`: files, `link -> target`, `empty-dir/`."""
+    from kiln.execution.reapi import remote_execution_pb2 as re_pb2
+
+    def directory(digest) -> "re_pb2.Directory":
+        return re_pb2.Directory.FromString(record.blobs[digest])
+
+    node = directory(record.input_root_digest)
+    for segment in path.split("/"):
+        [child] = [d for d in node.directories if d.name == segment]
+        node = directory(Digest(child.digest.hash, child.digest.size_bytes))
+    found = []
+    stack = [("", node)]
+    while stack:
+        prefix, node = stack.pop()
+        found += [prefix + f.name for f in node.files]
+        found += [f"{prefix}{s.name} -> {s.target}" for s in node.symlinks]
+        for d in node.directories:
+            child = directory(Digest(d.digest.hash, d.digest.size_bytes))
+            if not (child.files or child.directories or child.symlinks):
+                found.append(f"{prefix}{d.name}/")
+            stack.append((f"{prefix}{d.name}/", child))
+    return sorted(found)
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
