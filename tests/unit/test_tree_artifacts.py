@@ -137,7 +137,8 @@ def tree_actions(script=MAKE_TREE, requirements=()):
     tree = Artifact(BIN, "pkg/tree", LABEL, is_directory=True)
     listing = Artifact(BIN, "pkg/listing.txt", LABEL)
     gen = sh([tree], script, tree.exec_path, execution_requirements=requirements)
-    use = sh([listing], LIST_TREE, tree.exec_path, listing.exec_path, inputs=[tree], execution_requirements=requirements)
+    use = sh([listing], LIST_TREE, tree.exec_path, listing.exec_path, inputs=[tree],
+             execution_requirements=requirements)
     return tree, listing, [gen, use]
 
 
@@ -381,8 +382,10 @@ def test_directory_output_with_a_symlink_that_leaves_it(dirs, target):
 def sample_directory() -> OutputDirectory:
     return OutputDirectory(
         f"{BIN}/pkg/tree",
-        (OutputFile("a.txt", digest_bytes(b"alpha"), False), OutputFile("sub/deeper/d.txt", digest_bytes(b"deep"), False),
-         OutputFile("sub/run.sh", digest_bytes(b"#!"), True), OutputFile("twin/d.txt", digest_bytes(b"deep"), False)),
+        (OutputFile("a.txt", digest_bytes(b"alpha"), False),
+         OutputFile("sub/deeper/d.txt", digest_bytes(b"deep"), False),
+         OutputFile("sub/run.sh", digest_bytes(b"#!"), True),
+         OutputFile("twin/d.txt", digest_bytes(b"deep"), False)),
         (("sub/link", "../a.txt"),), ("sub/empty", "twin/deeper"))
 
 

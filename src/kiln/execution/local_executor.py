@@ -296,7 +296,8 @@ class LocalExecutor:
                 missing.append(art.exec_path)
                 continue
             if stat.S_ISDIR(st.st_mode) != art.is_directory:
-                return SpawnResult(1, (), stdout, stderr, seconds, error=_wrong_kind(spawn, art.exec_path, art.is_directory, st))
+                error = _wrong_kind(spawn, art.exec_path, art.is_directory, st)
+                return SpawnResult(1, (), stdout, stderr, seconds, error=error)
             if art.is_directory:
                 try:
                     outputs.append(self._collect_tree(spawn, art.exec_path, str(path)))
@@ -339,8 +340,8 @@ class LocalExecutor:
                     if not stays_inside(rel, target):
                         raise _BadTree(
                             f"output directory '{exec_path}' of {spawn.action.owner} holds '{rel}', a symbolic link "
-                            f"to '{target}': a "
-                            "directory output may hold only relative symbolic links to paths inside it")
+                            f"to '{target}': a directory output may hold only relative symbolic links to paths "
+                            "inside it")
                     symlinks.append((rel, target))
                 else:
                     raise _BadTree(f"output directory '{exec_path}' of {spawn.action.owner} holds '{rel}', which "
@@ -357,7 +358,8 @@ def _wrong_kind(spawn: Spawn, exec_path: str, declared_directory: bool, st: os.s
     output = f"output '{exec_path}' of {spawn.action.owner}"
     if declared_directory:
         found = "a symbolic link" if stat.S_ISLNK(st.st_mode) else "a file"
-        return f"{output} was declared as a directory (ctx.actions.declare_directory) but the action created {found} there"
+        return (f"{output} was declared as a directory (ctx.actions.declare_directory) but the action created "
+                f"{found} there")
     return (f"{output} was declared as a file but the action created a directory there "
             "(declare it with ctx.actions.declare_directory)")
 
