@@ -7,6 +7,7 @@ must fail the action, as it would on a remote worker.
 from __future__ import annotations
 
 import os
+import zipfile
 import shutil
 import socket
 import tempfile
@@ -204,7 +205,10 @@ def test_a_test_can_write_only_its_own_places(ws):
     assert "shm: ['kiln-test']" in r.output
     assert "data: original" in r.output
     logs = ws.root / "kiln-testlogs/p/t"
-    assert (logs / "test.outputs/report.txt").read_text() == "undeclared\n"
+    # Undeclared outputs are zipped, as Bazel's --zip_undeclared_test_outputs does by default.
+    with zipfile.ZipFile(logs / "test.outputs/outputs.zip") as z:
+        assert z.namelist() == ["report.txt"]
+        assert z.read("report.txt") == b"undeclared\n"
     assert (logs / "test.xml").read_text() == "<testsuites/>\n"
     assert (ws.root / "p/data.txt").read_text() == "original\n"
     assert not Path("/dev/shm/kiln-test").exists()

@@ -23,7 +23,7 @@ def run(inv: Invocation, cwd: Path) -> int:
     else:
         print("INFO: Starting clean.", file=sys.stderr)
         # Outputs and cache entries go; the content store is kept for --expunge, as Bazel keeps its disk cache.
-        for d in (ob.root / "execroot", ob.action_cache, ob.test_cache, ob.sandboxes, ob.tmp):
+        for d in (ob.root / "execroot", ob.action_cache, ob.sandboxes, ob.tmp):
             shutil.rmtree(d, ignore_errors=True)
     for name in ("bin", "out", "testlogs"):
         link = workspace.root / f"{prefix}{name}"

@@ -8,6 +8,7 @@ is opened only when `--disk_cache` is given.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -36,8 +37,10 @@ def executor_stack(opts: Options, output_base: Any, cas: Cas, sources: SourceTre
                    warn: Callable[[str], None]) -> ExecutorStack:
     isolation = IsolationChoice(opts, warn)
     locator = InputLocator(sources, cas.path)
+    # --test_output=streamed: tests' output reaches the terminal as they run (one at a time).
+    stream = sys.stderr if opts.test_output == "streamed" else None
     local = LazyExecutor(lambda: local_executor(output_base, cas, locator, isolation, jobs=opts.jobs,
-                                                keep_sandboxes=opts.sandbox_debug))
+                                                keep_sandboxes=opts.sandbox_debug, stream=stream))
     dispatcher = Dispatcher(InProcessExecutor(cas, locator), local, isolation.mode_for)
     disk = open_disk_cache(opts, workspace_root, warn)
     caching = CachingExecutor(dispatcher, action_cache=ActionCache(output_base.action_cache, output_base.tmp),

@@ -82,11 +82,11 @@ class IsolationChoice:
 
 
 def local_executor(output_base: Any, cas: Any, locator: Any, isolation: IsolationChoice, *, jobs: int,
-                   keep_sandboxes: bool) -> Any:
+                   keep_sandboxes: bool, stream: Any = None) -> Any:
     from kiln.execution.local_executor import LocalExecutor
 
     return LocalExecutor(Path(output_base.sandboxes), cas, locator, execroot=output_base.execroot,
-                         isolation=isolation, jobs=jobs, keep_sandboxes=keep_sandboxes)
+                         isolation=isolation, jobs=jobs, keep_sandboxes=keep_sandboxes, stream=stream)
 
 
 def _mount_pairs(given: tuple[str, ...]) -> tuple[tuple[str, str], ...]:

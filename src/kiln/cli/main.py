@@ -19,6 +19,7 @@ Commands:
   run      Builds and runs the specified target.
   query    Executes a dependency graph query.
   cquery   Executes a query over configured targets (after analysis).
+  aquery   Shows the actions analysis registered, with their cache keys.
   clean    Removes output files and optionally the output base.
   info     Displays runtime info about the workspace.
   config   Lists the configurations builds used, or shows what one stands for.

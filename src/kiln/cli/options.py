@@ -32,7 +32,7 @@ from typing import Any, Callable
 from kiln.cli.bazelrc import RcOptions, RcSource, command_chain, read_rc_files
 from kiln.core.errors import CommandLineError, Location
 
-COMMANDS = ("build", "test", "run", "query", "cquery", "fetch", "clean", "info", "config", "version", "help")
+COMMANDS = ("build", "test", "run", "query", "cquery", "aquery", "fetch", "clean", "info", "config", "version", "help")
 
 BOOL, STR, INT, ENUM, TRISTATE = "bool", "str", "int", "enum", "tristate"
 
@@ -262,15 +262,21 @@ OPTIONS = _table(
     OptionDef("test_env", STR, (), commands=_TEST, multiple=True, convert=_env_pair,
               converts_to=tuple[str, str | None], help="NAME or NAME=VALUE added to the environment of tests."),
     OptionDef("test_arg", STR, (), commands=_TEST, multiple=True, help="Extra argument for each test."),
+    OptionDef("runs_per_test", STR, (), commands=_TEST, multiple=True,
+              help="N, or REGEX@N: run each (matching) test N times."),
+    OptionDef("flaky_test_attempts", STR, (), commands=_TEST, multiple=True,
+              help="N, default, or REGEX@N: attempts a failing test gets (default: 3 for flaky tests, else 1)."),
     OptionDef("test_tag_filters", STR, (), commands=_TEST, convert=_comma_list, converts_to=tuple[str, ...],
               help="Comma-separated tags."),
     OptionDef("test_size_filters", STR, (), commands=_TEST, convert=_size_filters, converts_to=tuple[str, ...],
               help="Comma-separated sizes."),
     OptionDef("build_tests_only", BOOL, False, commands=_TEST, help="Build only the tests that will run."),
     # query.
-    OptionDef("output", ENUM, "label", commands=_QUERY | frozenset({"cquery"}),
-              choices=("label", "label_kind", "build", "graph", "package", "location", "transitions"),
-              help="Output format (cquery: label, label_kind or transitions)."),
+    OptionDef("output", ENUM, "label", commands=_QUERY | frozenset({"cquery", "aquery"}),
+              choices=("label", "label_kind", "build", "graph", "package", "location", "transitions", "text",
+                       "jsonproto"),
+              help="Output format (cquery: label, label_kind or transitions; aquery: text, the default, or "
+                   "jsonproto)."),
     OptionDef("order_output", ENUM, "auto", commands=_QUERY, choices=("no", "deps", "auto", "full"),
               help="Output order."),
     # clean.

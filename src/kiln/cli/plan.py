@@ -33,6 +33,8 @@ class TopTarget:
     timeout: str = ""
     # Execution requirements from the test's tags (no-sandbox, block-network, ...).
     requirements: tuple[tuple[str, str], ...] = ()
+    # The test's `flaky` attribute: by default it gets three attempts.
+    flaky: bool = False
 
 
 @dataclass

@@ -302,9 +302,15 @@ class Session:
         """--experimental_ui_max_stdouterr_bytes: how much of an action's or test's output to print."""
         return self.opts.experimental_ui_max_stdouterr_bytes
 
-    def execute(self, plan: Plan) -> BuildResult:
+    def execute(self, plan: Plan, *, extra_actions: list[Action] = (), extra_wanted: list[Artifact] = (),
+                scheduler_options: dict[str, Any] | None = None) -> BuildResult:
+        """Builds what the plan's top targets need, plus `extra_wanted` (made by `extra_actions`:
+        the test runs of `kiln test`)."""
         generating = plan.generating()
-        wanted: list[Artifact] = []
+        for action in extra_actions:
+            for o in action.outputs:
+                generating[o] = action
+        wanted: list[Artifact] = list(extra_wanted)
         trees: list[tuple[Artifact, Any]] = []
         for t in plan.top:
             wanted.extend(t.files)
@@ -338,6 +344,7 @@ class Session:
             explainer=explainer,
             subcommands=self.opts.subcommands,
             forget=executor.forget,
+            **(scheduler_options or {}),
         )
         self.scheduler = scheduler
         try:
@@ -417,10 +424,6 @@ class Session:
             return f"{prefix}bin/{art.path}"
         return art.exec_path
 
-    def display_path_for_log(self, spec: Any) -> str:
-        prefix = self.opts.symlink_prefix
-        return f"{prefix}testlogs/{spec.package}/{spec.name}/test.log" if spec.package else f"{prefix}testlogs/{spec.name}/test.log"
-
     def sources(self, plan: Plan) -> SourceTree:
         return SourceTree(str(self.workspace.root), plan.repo_dirs + ((KILN_TOOLS_REPO, KILN_TOOLS_DIR),))
 
@@ -464,6 +467,7 @@ def _top_target(ct: Any) -> TopTarget:
         (target.attrs.get("size") or "medium") if is_test else "",
         (target.attrs.get("timeout") or "") if is_test else "",
         tuple(sorted(requirements_from_tags(target.tags).items())) if is_test else (),
+        bool(target.attrs.get("flaky")) if is_test else False,
     )
 
 

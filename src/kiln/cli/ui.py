@@ -20,7 +20,7 @@ from kiln.execution import events as ev
 # A line is a sequence of (text, style) segments; styles only matter on a terminal.
 Segment = tuple[str, str | None]
 
-_STATUS_STYLE = {"PASSED": "green", "FAILED": "red", "TIMEOUT": "red", "NO STATUS": "yellow", "FAILED TO BUILD": "red",
+_STATUS_STYLE = {"PASSED": "green", "FLAKY": "yellow", "FAILED": "red", "TIMEOUT": "red", "NO STATUS": "yellow", "FAILED TO BUILD": "red",
                  "SKIPPED": "yellow"}
 
 
@@ -145,10 +145,12 @@ class Reporter:
         for r in sorted(results, key=lambda r: r.label):
             cached = "(cached) " if r.cached else ""
             took = f" in {r.seconds:.1f}s" if r.status not in ("FAILED TO BUILD", "SKIPPED") else ""
-            self._print(r.label.ljust(width), (f"{cached}{r.status}", _STATUS_STYLE.get(r.status)), took)
+            style = _STATUS_STYLE.get(r.status.split(",")[0].split(" in ")[0])
+            self._print(r.label.ljust(width), (f"{cached}{r.status}", style), took)
             if r.status not in ("PASSED", "FAILED TO BUILD", "SKIPPED"):
                 self._print(f"  {r.log_path}")
-        passed = sum(r.status == "PASSED" for r in results)
+        # A flaky test passed in the end.
+        passed = sum(r.status == "PASSED" or r.status.startswith("FLAKY") for r in results)
         skipped = sum(r.status == "SKIPPED" for r in results)
         failed = len(results) - passed - skipped
         total = len(results)

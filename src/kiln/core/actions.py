@@ -65,6 +65,11 @@ class Action:
     # The execution platform's properties (exec_properties of platform and target), sorted: what a
     # remote executor is asked for (REAPI Platform properties).
     exec_properties: tuple[tuple[str, str], ...] = ()
+    # Seconds after which an executor kills the action (REAPI Action.timeout); None: no limit.
+    timeout: float | None = None
+    # A test run: its outputs (the log, the XML) are kept whatever its exit status, and a failing
+    # test is a test result, not a build failure.
+    is_test: bool = False
 
     def input_list(self) -> list[Artifact]:
         files = self.inputs.to_list()

@@ -80,6 +80,7 @@ def spec_of(action: Action, inputs: tuple[SpawnInput, ...], trees, env,
         input_symlinks=symlinks,
         input_directories=tuple(directories),
         platform=action.exec_properties,
+        timeout_seconds=action.timeout,
         do_not_cache=action.requirement("no-cache") is not None,
         salt=salt_of(action),
     )
@@ -112,6 +113,7 @@ class ActionKeys:
             action.is_executable,
             action.exec_properties,
             action.requirement("no-cache") is not None,
+            action.timeout,
             # What of directory inputs is not among `inputs`.
             tuple((t.path, t.symlinks, t.empty_dirs) for t in input_trees),
         )

@@ -12,6 +12,7 @@ go to files and then into the store as blobs.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import subprocess
@@ -34,7 +35,6 @@ from kiln.execution.spawn import InputLocator, Report, Spawn, SpawnInput, SpawnR
 from kiln.execution.strategies import Mode, mode_for, network_allowed
 from kiln.execution.tree_inputs import TreeInputs
 
-INSIDE_SCRATCH = f"{INSIDE_ROOT}/scratch"
 # Runs first in the PID namespace: the action gets /dev/null as stdin, and a watcher waits on
 # the pipe it got instead, whose only writer is kiln. If kiln dies - even in the moment before
 # bwrap's --die-with-parent takes hold - the pipe ends and the watcher kills everything the
@@ -63,30 +63,12 @@ class ProcessRun:
     runfiles_trees: tuple
     output_paths: tuple[str, ...]
     requirements: tuple[tuple[str, str], ...]
-    # Working directory relative to the exec root ("" = the exec root).
-    cwd: str = ""
-    # Directories the process may write outside its outputs, by name: created in the sandbox
-    # directory, exposed at the same path, handed back to the caller (test tmp, undeclared outputs).
-    scratch_dirs: tuple[str, ...] = ()
     timeout: float | None = None
-    # Files written into a staged exec root after the inputs (a runfiles tree's MANIFEST).
-    files: tuple[tuple[str, bytes], ...] = ()
     # The strategy's mode for this process (--strategy for its mnemonic); None: the build's default.
     mode: Mode | None = None
     # Directory inputs (their files are in `inputs` too) and outputs (created before the process runs).
     input_trees: tuple[OutputDirectory, ...] = ()
     output_directories: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class View:
-    """Paths as a process sees them: its exec root, and the directory its scratch dirs are in."""
-
-    execroot: Path
-    scratch: str
-
-    def scratch_dir(self, name: str) -> str:
-        return f"{self.scratch}/{name}"
 
 
 @dataclass(frozen=True)
@@ -98,7 +80,8 @@ class Finished:
 
 class LocalExecutor:
     def __init__(self, sandbox_base: Path, cas: Cas, locator: InputLocator, *, execroot: Path,
-                 isolation: Callable[[], Isolation], jobs: int, keep_sandboxes: bool = False):
+                 isolation: Callable[[], Isolation], jobs: int, keep_sandboxes: bool = False,
+                 stream: IO[str] | None = None):
         self.sandbox_base = sandbox_base
         self.execroot = execroot
         self.cas = cas
@@ -106,6 +89,9 @@ class LocalExecutor:
         self.jobs = max(1, jobs)
         self._pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="kiln-action")
         self._in_flight = 0
+        # --test_output=streamed: tests' output is copied here as it comes, one test at a time.
+        self.stream = stream
+        self._tests_in_flight = 0
         # Chosen when the first process runs: a build served from the cache never probes bubblewrap.
         self._choose_isolation = isolation
         self._isolation: Isolation | None = None
@@ -128,12 +114,18 @@ class LocalExecutor:
                 self._isolation = self._choose_isolation()
             return self._isolation
 
+    def _streamed(self, spawn: Spawn) -> bool:
+        return self.stream is not None and spawn.action.is_test
+
     def can_start(self, spawn: Spawn) -> bool:
+        if self._streamed(spawn) and self._tests_in_flight:
+            return False  # streamed output of two tests at once would interleave
         return self._in_flight < self.jobs
 
     def start(self, spawn: Spawn, report: Report, mode: Mode | None = None) -> None:
         with self._lock:
             self._in_flight += 1
+            self._tests_in_flight += self._streamed(spawn)
         self._pool.submit(self._run_spawn, spawn, report, mode)
 
     def _run_spawn(self, spawn: Spawn, report: Report, mode: Mode | None) -> None:
@@ -145,6 +137,7 @@ class LocalExecutor:
         finally:
             with self._lock:
                 self._in_flight -= 1
+                self._tests_in_flight -= self._streamed(spawn)
         report.done(result)
 
     def close(self) -> None:
@@ -157,15 +150,19 @@ class LocalExecutor:
             return SpawnResult(1, error=e.message)
         action = spawn.action
         run = ProcessRun(tuple(action.argv), dict(spawn.env), spawn.inputs, spawn.runfiles_trees,
-                         tuple(o.exec_path for o in action.outputs), action.execution_requirements, mode=mode,
-                         input_trees=spawn.input_trees,
+                         tuple(o.exec_path for o in action.outputs), action.execution_requirements,
+                         timeout=action.timeout, mode=mode, input_trees=spawn.input_trees,
                          output_directories=tuple(o.exec_path for o in action.outputs if o.is_directory))
         box = Sandbox(self.sandbox_base)
         try:
             box.prepare()
             try:
                 with open(box.dir / "stdout", "wb") as out, open(box.dir / "stderr", "wb") as err:
-                    done = self.run(run, box, out, err)
+                    if self._streamed(spawn):
+                        with _tee(out, self.stream) as pipe:
+                            done = self.run(run, box, pipe, err)
+                    else:
+                        done = self.run(run, box, out, err)
             except InputChanged as e:
                 return SpawnResult(1, error=f"input file '{e}' changed while the build was running")
             stdout = self._store_output(box.dir / "stdout")
@@ -181,22 +178,13 @@ class LocalExecutor:
     def mode_of(self, run: ProcessRun) -> Mode:
         return mode_for(run.requirements, run.mode or self.isolation.mode)
 
-    def view(self, requirements: tuple[tuple[str, str], ...], box: Sandbox, mode: Mode | None = None) -> View:
-        """Where a process with these requirements (and strategy mode) will see its exec root and scratch
-        directories."""
-        mode = mode_for(requirements, mode or self.isolation.mode)
-        if mode is Mode.LINUX_SANDBOX:
-            return View(Path(INSIDE_EXECROOT), INSIDE_SCRATCH)
-        return View(self.execroot if mode is Mode.UNSANDBOXED else box.execroot, str(box.dir))
-
     def run(self, run: ProcessRun, box: Sandbox, stdout: IO, stderr: IO) -> Finished:
-        """Stages `run` in `box` and runs it to completion (or its timeout).
-
-        `run.cwd`, `run.argv` and `run.env` are as the process sees the file system: paths from
-        view(), which inside the Linux sandbox differ from the host's.
-        """
+        """Stages `run` in `box` and runs it to completion (or its timeout), in its exec root."""
         mode = self.mode_of(run)
-        view = self.view(run.requirements, box, run.mode)
+        if mode is Mode.LINUX_SANDBOX:
+            execroot = INSIDE_EXECROOT  # where the sandbox shows the exec root to the process
+        else:
+            execroot = str(self.execroot if mode is Mode.UNSANDBOXED else box.execroot)
         if not box.dir.exists():
             box.prepare()
         if mode is Mode.UNSANDBOXED:
@@ -215,11 +203,6 @@ class LocalExecutor:
                        locator=self.locator, outputs_root=self.execroot, empty_file=self.empty_file,
                        input_trees=run.input_trees, output_directories=run.output_directories,
                        tree_inputs=self.tree_inputs)
-            for rel, data in run.files:
-                box.mkdirs(os.path.dirname(rel))
-                (box.execroot / rel).write_bytes(data)
-        for name in run.scratch_dirs:
-            (box.dir / name).mkdir(parents=True, exist_ok=True)
         requirements = dict(run.requirements)
         cache = requirements.get(PERSISTENT_CACHE)
         if cache is not None:
@@ -228,7 +211,7 @@ class LocalExecutor:
                 # cache_path() from this exec root: box.dir/caches/<name>.
                 (box.dir / "caches").mkdir(exist_ok=True)
                 os.symlink(self.caches / cache, box.dir / "caches" / cache)
-        cwd = str(view.execroot / run.cwd if run.cwd else view.execroot)
+        cwd = execroot
         env = dict(run.env)
         argv = list(run.argv)
         args_file = None
@@ -243,8 +226,7 @@ class LocalExecutor:
                 protected_inputs=tuple((str(box.execroot / p), f"{INSIDE_EXECROOT}/{p}")
                                        for p in _protected(run, writable))
                 + tuple((host, f"{INSIDE_EXECROOT}/{rel}") for host, rel in box.tree_mounts),
-                extra_writable=tuple((str(box.dir / n), f"{INSIDE_SCRATCH}/{n}") for n in run.scratch_dirs)
-                + (((str(self.caches / cache), f"{INSIDE_ROOT}/caches/{cache}"),) if cache is not None else ()),
+                extra_writable=((str(self.caches / cache), f"{INSIDE_ROOT}/caches/{cache}"),) if cache is not None else (),
                 host_dirs=tuple(d for d in requirements.get(HOST_DIRS, "").split(":") if d),
                 network=network_allowed(run.requirements, self.isolation.policy.default_allow_network))
             args_file = _args_file(box, bwrap_args(self.isolation.policy, confinement))
@@ -284,7 +266,8 @@ class LocalExecutor:
         return self.cas.put_file(str(path), move=True)
 
     def _collect(self, spawn: Spawn, root: Path, code: int | None, stdout, stderr, seconds: float) -> SpawnResult:
-        if code != 0:
+        # A failed test's log and report are its result: kept, as REAPI keeps a failed action's outputs.
+        if code != 0 and not spawn.action.is_test:
             return SpawnResult(-1 if code is None else code, (), stdout, stderr, seconds, note=_disk_full_note(root))
         outputs: list[OutputFile | OutputDirectory] = []
         missing = []
@@ -310,6 +293,7 @@ class LocalExecutor:
             executable = spawn.action.is_executable or bool(st.st_mode & 0o111)
             digest = self.cas.put_file(str(path), executable, move=True)
             outputs.append(OutputFile(art.exec_path, digest, executable))
+        code = -1 if code is None else code
         if missing:
             return SpawnResult(code, (), stdout, stderr, seconds, missing_outputs=tuple(missing))
         return SpawnResult(code, tuple(outputs), stdout, stderr, seconds)
@@ -362,6 +346,28 @@ def _wrong_kind(spawn: Spawn, exec_path: str, declared_directory: bool, st: os.s
                 f"{found} there")
     return (f"{output} was declared as a file but the action created a directory there "
             "(declare it with ctx.actions.declare_directory)")
+
+
+@contextlib.contextmanager
+def _tee(out: IO[bytes], stream: IO[str]):
+    """A pipe to hand a process as its stdout: what comes through goes to `out` and to `stream`, in
+    chunks (never a whole line held in memory)."""
+    read_fd, write_fd = os.pipe()
+
+    def copy() -> None:
+        with os.fdopen(read_fd, "rb") as pipe:
+            for chunk in iter(lambda: pipe.read1(65536), b""):
+                out.write(chunk)
+                stream.write(chunk.decode("utf-8", "replace"))
+                stream.flush()
+
+    copier = threading.Thread(target=copy, daemon=True)
+    copier.start()
+    try:
+        with os.fdopen(write_fd, "wb") as pipe:
+            yield pipe
+    finally:
+        copier.join()
 
 
 def _disk_full_note(root: Path) -> str:

@@ -47,10 +47,6 @@ class OutputBase:
         return self.root / "ac"
 
     @property
-    def test_cache(self) -> Path:
-        return self.root / "tc"
-
-    @property
     def execroot(self) -> Path:
         return self.root / "execroot" / "_main"
 
@@ -77,7 +73,7 @@ class OutputBase:
         self._mkdirs(self.root)
 
     def create(self) -> None:
-        self._mkdirs(self.cas, self.action_cache, self.test_cache, self.execroot, self.sandboxes, self.tmp)
+        self._mkdirs(self.cas, self.action_cache, self.execroot, self.sandboxes, self.tmp)
 
     def _mkdirs(self, *dirs: Path) -> None:
         try:

@@ -39,6 +39,19 @@ from kiln.execution.output_view import OutputView
 from kiln.execution.spawn import Executor, Report, Spawn, SpawnInput, SpawnResult
 
 
+@dataclass(frozen=True)
+class TestRun:
+    """How one test action ended: its last attempt's exit status (kiln.tools.test_wrapper's codes)."""
+
+    exit_code: int
+    cached: bool
+    seconds: float
+    # Attempts that failed before the last one (--flaky_test_attempts).
+    failed_attempts: int = 0
+    # Why the test could not run at all (no log was written), if so.
+    error: str = ""
+
+
 @dataclass
 class BuildOutcome:
     ok: bool = True
@@ -47,6 +60,8 @@ class BuildOutcome:
     failed_actions: list[Action] = field(default_factory=list)
     # Artifacts whose generating action failed or was skipped.
     unbuilt: set[Artifact] = field(default_factory=set)
+    # Test actions that ran or were served from a cache, by action.
+    tests: dict[Action, TestRun] = field(default_factory=dict)
 
 
 class ActionFailure(Exception):
@@ -85,6 +100,8 @@ class Scheduler:
         explainer: Explainer | None = None,
         subcommands: bool = False,
         forget: Callable[[Spawn], None] | None = None,
+        test_attempts: Callable[[Action], int] = lambda action: 1,
+        archive_attempt: Callable[[Action, int], None] = lambda action, attempt: None,
     ):
         self.sources = sources
         self.workspace_root = sources.workspace_root
@@ -100,6 +117,11 @@ class Scheduler:
         self.subcommands = subcommands
         # Drops a cache entry found unusable (its blobs are gone), so the next start runs the action.
         self.forget = forget
+        # How many times a failing test runs before it counts as failed (--flaky_test_attempts), and
+        # what keeps a failed attempt's log before the next attempt replaces it.
+        self.test_attempts = test_attempts
+        self.archive_attempt = archive_attempt
+        self._failed_attempts: dict[int, int] = {}
         # exec path -> (digest, executable) of every derived file known so far, or the content of a
         # derived directory.
         self.digests: dict[str, tuple[Digest, bool] | OutputDirectory] = {}
@@ -157,6 +179,9 @@ class Scheduler:
                 continue
             if isinstance(status, BaseException):
                 _raise_for(status, action)
+            if isinstance(status, TestRun):
+                outcome.tests[action] = status
+                status = "cached" if status.cached else "executed"
             if status in ("failed", "not run"):
                 self._failed(action, status, dependents, outcome)
                 stop = stop or not self.keep_going
@@ -243,7 +268,9 @@ class Scheduler:
         self.executor.start(spawn, Report(started, finished))
 
     def _finish(self, action: Action, spawn: Spawn, state: "_Running", result: SpawnResult) -> object:
-        """Returns "cached", "executed", "failed" (it ran and failed), or _Retry."""
+        """Returns "cached", "executed", "failed" (it ran and failed), a TestRun, or _Retry."""
+        if action.is_test:
+            return self._finish_test(action, spawn, state, result)
         if result.cached:
             try:
                 self._record(result.outputs)
@@ -272,6 +299,34 @@ class Scheduler:
                                         state.explanation))
         return "executed"
 
+    def _finish_test(self, action: Action, spawn: Spawn, state: "_Running", result: SpawnResult) -> object:
+        """A test's outputs are placed whatever its exit status; a failure may get another attempt."""
+        try:
+            self._record(result.outputs)
+        except MissingBlob:
+            if not result.cached:
+                raise
+            if self.forget is not None:
+                self.forget(spawn)
+            return _Retry()
+        seconds = result.seconds or (time.monotonic() - state.start if state.start else 0.0)
+        ran_ok = result.exit_code == 0 and not result.error and not result.missing_outputs
+        self.events.post(ActionFinished(state.action_id, action.mnemonic, action.describe(), result.cached, True,
+                                        seconds, state.explanation))
+        failed_before = self._failed_attempts.get(id(action), 0)
+        if not ran_ok and not result.error and not result.missing_outputs \
+                and failed_before + 1 < self.test_attempts(action):
+            with self._lock:
+                self._failed_attempts[id(action)] = failed_before + 1
+            self.archive_attempt(action, failed_before + 1)
+            return _Retry()
+        error = result.error or (f"the test wrote none of {', '.join(result.missing_outputs)}"
+                                 if result.missing_outputs else "")
+        if error:
+            output = self.output_view.text(action, spawn.key_hex, result.stdout, result.stderr)
+            error = describe_failure(action, spawn, result, output, self.workspace_root)
+        return TestRun(result.exit_code, result.cached, seconds, failed_before, error)
+
     def _fail(self, action_id: int, action: Action, message: str) -> None:
         loc = self.locations.get(action.owner)
         prefix = f"{loc}: " if loc else ""
@@ -283,6 +338,10 @@ class Scheduler:
                 self.materializer.materialize_tree(o)
             else:
                 self.materializer.materialize(o.path, o.digest, o.executable)
+        self.remember(outputs)
+
+    def remember(self, outputs: tuple[Output, ...]) -> None:
+        """Notes what outputs hold, for the spawns of the actions that read them."""
         with self._lock:
             for o in outputs:
                 self.digests[o.path] = o if isinstance(o, OutputDirectory) else (o.digest, o.executable)
