@@ -37,6 +37,13 @@ class Actions:
         self._declared: dict[str, Artifact] = {}
 
     def declare_file(self, name: str, *, sibling: Artifact | None = None) -> Artifact:
+        return self._declare(name, sibling, False)
+
+    def declare_directory(self, name: str, *, sibling: Artifact | None = None) -> Artifact:
+        """A directory output (a tree artifact): its action creates whatever files it holds."""
+        return self._declare(name, sibling, True)
+
+    def _declare(self, name: str, sibling: Artifact | None, is_directory: bool) -> Artifact:
         label = self._label
         if sibling is not None:
             path = f"{sibling.path.rsplit('/', 1)[0]}/{name}" if "/" in sibling.path else name
@@ -44,9 +51,13 @@ class Actions:
             pkg = label.package
             prefix = f"external/{label.repo}/" if label.repo else ""
             path = f"{prefix}{pkg}/{name}" if pkg else f"{prefix}{name}"
-        if path in self._declared:
-            return self._declared[path]
-        art = Artifact(self._config.bin_dir, path, label)
+        known = self._declared.get(path)
+        if known is not None:
+            if known.is_directory != is_directory:
+                kinds = ("a directory", "a file") if known.is_directory else ("a file", "a directory")
+                raise AnalysisError(f"'{name}' is declared as {kinds[0]} and again as {kinds[1]}", target=str(label))
+            return known
+        art = Artifact(self._config.bin_dir, path, label, is_directory)
         self._declared[path] = art
         return art
 
@@ -99,6 +110,7 @@ class Actions:
         return action
 
     def write(self, output: Artifact, content: str | bytes, *, is_executable: bool = False, mnemonic: str = "FileWrite") -> Action:
+        self._check_file(output, "write")
         data = content.encode() if isinstance(content, str) else content
         action = Action(
             owner=self._label,
@@ -114,6 +126,8 @@ class Actions:
         return action
 
     def copy(self, src: Artifact, output: Artifact, *, is_executable: bool = False, mnemonic: str = "Copy") -> Action:
+        self._check_file(src, "copy")
+        self._check_file(output, "copy")
         action = Action(
             owner=self._label,
             mnemonic=mnemonic,
@@ -126,6 +140,12 @@ class Actions:
         )
         self.registered.append(action)
         return action
+
+    def _check_file(self, art: Artifact, what: str) -> None:
+        # Writes and copies are of single files: a directory would be stored as one.
+        if art.is_directory:
+            raise AnalysisError(f"ctx.actions.{what}: '{art.exec_path}' is a directory (declare_directory); "
+                                f"{what} takes files only", target=str(self._label))
 
 
 @dataclass

@@ -21,7 +21,7 @@ from kiln.cli.executors import open_disk_cache
 from kiln.cli.session import KILN_TOOLS_DIR
 from kiln.core.actions import Action
 from kiln.core.artifacts import KILN_TOOLS_REPO, SourceTree
-from kiln.execution.action_cache import ActionCache, OutputFile
+from kiln.execution.action_cache import ActionCache, Output
 from kiln.execution.action_keys import ActionKeys
 from kiln.execution.file_digests import FileDigests
 from kiln.execution.saved_table import SavedTable
@@ -67,11 +67,10 @@ class ActionKeyFinder:
             spawn = self.scheduler.spawn_of(action)
         except ActionFailure as e:
             return "", f"(unknown: {e.message})"
-        for o in self._outputs(spawn):
-            self.scheduler.digests[o.path] = (o.digest, o.executable)
+        self.scheduler.remember(self._outputs(spawn))
         return spawn.key_hex, ""
 
-    def _outputs(self, spawn: Spawn) -> tuple[OutputFile, ...]:
+    def _outputs(self, spawn: Spawn) -> tuple[Output, ...]:
         """What the cached result of the spawn holds; nothing if no cache has one."""
         result = self.cache.get(spawn.key_hex)
         if result is not None:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from kiln.core.actions import PERSISTENT_CACHE, Action, ActionKind
 from kiln.core.digests import Digest, digest_bytes, digest_fields
+from kiln.execution.action_cache import OutputDirectory
 from kiln.execution.saved_table import SavedTable
 from kiln.execution.spawn import Spawn, SpawnInput
 
@@ -49,12 +50,18 @@ def salt_of(action: Action) -> bytes:
     return ";".join(parts).encode()
 
 
-def spec_of(action: Action, inputs: tuple[SpawnInput, ...], trees, env) -> "ActionSpec":
+def spec_of(action: Action, inputs: tuple[SpawnInput, ...], trees, env,
+            input_trees: tuple[OutputDirectory, ...] = ()) -> "ActionSpec":
     from kiln.execution.action_record import ActionSpec
 
     files = {i.exec_path: (i.digest, i.is_executable) for i in inputs}
+    # A directory input's files are among `inputs`; its symlinks and empty directories (or itself,
+    # when empty) are in the input root too.
+    symlinks = {f"{t.path}/{rel}": target for t in input_trees for rel, target in t.symlinks}
+    directories = [f"{t.path}/{rel}" for t in input_trees for rel in t.empty_dirs]
+    directories += [t.path for t in input_trees if not (t.files or t.symlinks or t.empty_dirs)]
     outputs = [o.exec_path for o in action.outputs if not o.is_directory]
-    directories = [o.exec_path for o in action.outputs if o.is_directory]
+    output_directories = [o.exec_path for o in action.outputs if o.is_directory]
     argv = action.argv
     if action.kind is ActionKind.WRITE:
         argv = ("kiln-write", WRITE_CONTENT, outputs[0], "executable" if action.is_executable else "regular")
@@ -68,8 +75,10 @@ def spec_of(action: Action, inputs: tuple[SpawnInput, ...], trees, env) -> "Acti
         argv=tuple(argv),
         env=tuple(env),
         output_files=tuple(outputs),
-        output_directories=tuple(directories),
+        output_directories=tuple(output_directories),
         input_files=files,
+        input_symlinks=symlinks,
+        input_directories=tuple(directories),
         platform=action.exec_properties,
         timeout_seconds=action.timeout,
         do_not_cache=action.requirement("no-cache") is not None,
@@ -80,7 +89,8 @@ def spec_of(action: Action, inputs: tuple[SpawnInput, ...], trees, env) -> "Acti
 def record_of(spawn: Spawn) -> "ActionRecord":
     from kiln.execution.action_record import build_action_record
 
-    return build_action_record(spec_of(spawn.action, spawn.inputs, spawn.runfiles_trees, spawn.env))
+    return build_action_record(spec_of(spawn.action, spawn.inputs, spawn.runfiles_trees, spawn.env,
+                                       spawn.input_trees))
 
 
 class ActionKeys:
@@ -88,7 +98,8 @@ class ActionKeys:
         self._table = table
         self._used: set[str] = set()
 
-    def key(self, action: Action, inputs: tuple[SpawnInput, ...], trees, env) -> Digest:
+    def key(self, action: Action, inputs: tuple[SpawnInput, ...], trees, env,
+            input_trees: tuple[OutputDirectory, ...] = ()) -> Digest:
         fingerprint = digest_fields(
             _VERSION,
             salt_of(action),
@@ -103,6 +114,8 @@ class ActionKeys:
             action.exec_properties,
             action.requirement("no-cache") is not None,
             action.timeout,
+            # What of directory inputs is not among `inputs`.
+            tuple((t.path, t.symlinks, t.empty_dirs) for t in input_trees),
         )
         self._used.add(fingerprint)
         known = self._table.get(fingerprint)
@@ -110,7 +123,7 @@ class ActionKeys:
             return Digest(*known)
         from kiln.execution.action_record import build_action_record
 
-        record = build_action_record(spec_of(action, inputs, trees, env))
+        record = build_action_record(spec_of(action, inputs, trees, env, input_trees))
         self._table.put(fingerprint, (record.action_digest.hash, record.action_digest.size))
         return record.action_digest
 

@@ -21,7 +21,7 @@ Importing this module loads protobuf: keep it off the no-op path.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -48,6 +48,8 @@ class ActionSpec:
     input_files: Mapping[str, tuple[Digest, bool]] = field(default_factory=dict, hash=False)
     # exec path -> symlink target, relative to the symlink's directory
     input_symlinks: Mapping[str, str] = field(default_factory=dict, hash=False)
+    # Directories of the input root that must exist even though no input is inside them.
+    input_directories: tuple[str, ...] = ()
     platform: tuple[tuple[str, str], ...] = ()
     timeout_seconds: float | None = None
     do_not_cache: bool = False
@@ -79,8 +81,8 @@ def _build(spec: ActionSpec) -> ActionRecord:
     command_digest = _put(blobs, _command(spec))
     input_root_digest = _input_root(spec, blobs)
     action = re_pb2.Action(
-        command_digest=_proto_digest(command_digest),
-        input_root_digest=_proto_digest(input_root_digest),
+        command_digest=proto_digest(command_digest),
+        input_root_digest=proto_digest(input_root_digest),
         do_not_cache=spec.do_not_cache,
         salt=spec.salt,
     )
@@ -144,8 +146,9 @@ class _Dir:
         self.links: dict[str, str] = {}
 
 
-class _Tree:
-    """The input root as nested directories; a file or symlink where a directory is needed is an error."""
+class DirectoryTree:
+    """Nested directories built from paths (an input root, an output directory); a file or symlink
+    where a directory is needed is an error."""
 
     def __init__(self) -> None:
         self.root = _Dir()
@@ -167,35 +170,51 @@ class _Tree:
             raise ActionRecordError(f"input '{path}' is declared both as a file and as a symlink")
         parent.links[name] = target
 
+    def add_dir(self, path: str) -> None:
+        """A directory that must exist even if nothing is added inside it."""
+        _check_relative(path, "input directory")
+        self._dir(path, path)
+
+    def put(self, put: Callable[[re_pb2.Directory], Digest]) -> Digest:
+        """The digest of the root Directory, having passed every Directory message to `put`,
+        children before their parents."""
+        return _put_tree(self.root, put)
+
     def _parent_of(self, path: str, what: str) -> tuple[_Dir, str]:
         _check_relative(path, what)
         parent_path, _, name = path.rpartition("/")
-        node = self._dirs.get(parent_path)
-        if node is None:
-            node = self.root
-            segments = parent_path.split("/")
-            for i, segment in enumerate(segments):
-                if segment in node.files or segment in node.links:
-                    raise ActionRecordError(
-                        f"input '{'/'.join(segments[: i + 1])}' is both a file and a directory (the parent of '{path}')"
-                    )
-                child = node.dirs.get(segment)
-                if child is None:
-                    child = node.dirs[segment] = _Dir()
-                node = child
-            self._dirs[parent_path] = node
+        node = self._dir(parent_path, path)
         if name in node.dirs:
             raise ActionRecordError(f"input '{path}' is both a file and a directory")
         return node, name
 
+    def _dir(self, dir_path: str, path: str) -> _Dir:
+        node = self._dirs.get(dir_path)
+        if node is not None:
+            return node
+        node = self.root
+        segments = dir_path.split("/")
+        for i, segment in enumerate(segments):
+            if segment in node.files or segment in node.links:
+                inside = "" if i == len(segments) - 1 and dir_path == path else f" (the parent of '{path}')"
+                raise ActionRecordError(f"input '{'/'.join(segments[: i + 1])}' is both a file and a directory{inside}")
+            child = node.dirs.get(segment)
+            if child is None:
+                child = node.dirs[segment] = _Dir()
+            node = child
+        self._dirs[dir_path] = node
+        return node
+
 
 def _input_root(spec: ActionSpec, blobs: dict[Digest, bytes]) -> Digest:
-    tree = _Tree()
+    tree = DirectoryTree()
     for path, (digest, is_executable) in spec.input_files.items():
         tree.add_file(path, digest, is_executable)
     for path, target in spec.input_symlinks.items():
         tree.add_symlink(path, target)
-    return _put_tree(tree.root, blobs)
+    for path in spec.input_directories:
+        tree.add_dir(path)
+    return tree.put(lambda message: _put(blobs, message))
 
 
 def _check_relative(path: str, what: str) -> None:
@@ -212,19 +231,19 @@ def _check_relative(path: str, what: str) -> None:
     raise ActionRecordError(f"{what} '{path}' {why}")
 
 
-def _put_tree(node: _Dir, blobs: dict[Digest, bytes]) -> Digest:
+def _put_tree(node: _Dir, put: Callable[[re_pb2.Directory], Digest]) -> Digest:
     directory = re_pb2.Directory(
         files=[
-            re_pb2.FileNode(name=name, digest=_proto_digest(digest), is_executable=is_executable)
+            re_pb2.FileNode(name=name, digest=proto_digest(digest), is_executable=is_executable)
             for name, (digest, is_executable) in sorted(node.files.items())
         ],
         directories=[
-            re_pb2.DirectoryNode(name=name, digest=_proto_digest(_put_tree(child, blobs)))
+            re_pb2.DirectoryNode(name=name, digest=proto_digest(_put_tree(child, put)))
             for name, child in sorted(node.dirs.items())
         ],
         symlinks=[re_pb2.SymlinkNode(name=name, target=target) for name, target in sorted(node.links.items())],
     )
-    return _put(blobs, directory)
+    return put(directory)
 
 
 def _put(blobs: dict[Digest, bytes], message: re_pb2.Command | re_pb2.Action | re_pb2.Directory) -> Digest:
@@ -234,5 +253,5 @@ def _put(blobs: dict[Digest, bytes], message: re_pb2.Command | re_pb2.Action | r
     return digest
 
 
-def _proto_digest(digest: Digest) -> re_pb2.Digest:
+def proto_digest(digest: Digest) -> re_pb2.Digest:
     return re_pb2.Digest(hash=digest.hash, size_bytes=digest.size)

@@ -4,7 +4,10 @@ It wraps any executor. A spawn's key (its REAPI action digest) is looked up
 in the output base's action cache, then in `--disk_cache`; a hit is reported
 at once, without the executor below hearing of it. A miss runs below, and a
 successful result is stored in both: the outputs and stdout/stderr as blobs
-(byte for byte), then the REAPI ActionResult naming them.
+(byte for byte), then the REAPI ActionResult naming them. An output
+directory goes to the disk cache as REAPI stores it: its files as blobs, a
+`Tree` blob of its structure (kiln.execution.reapi_trees), an OutputDirectory
+entry naming the Tree.
 
 A disk-cache hit copies its blobs into the output base's store, each checked
 against its digest (kiln.execution.disk_cache), and records the result in the
@@ -26,7 +29,7 @@ from typing import Callable
 
 from kiln.core.actions import ActionKind
 from kiln.core.digests import Digest
-from kiln.execution.action_cache import ActionCache, ActionResult
+from kiln.execution.action_cache import ActionCache, ActionResult, OutputDirectory, OutputFile
 from kiln.execution.cas import Cas
 from kiln.execution.spawn import Executor, Report, Spawn, SpawnResult
 
@@ -99,14 +102,26 @@ class CachingExecutor:
         return None
 
     def _from_disk(self, disk, key: Digest) -> ActionResult | None:
-        from kiln.execution.disk_cache import output_files, stdout_stderr
+        from kiln.execution.disk_cache import output_directories, output_files, stdout_stderr
+        from kiln.execution.reapi_trees import BadTree, directory_of_tree
 
         entry = disk.get_action_result(key)
         if entry is None or entry.exit_code != 0:
             return None
-        outputs = tuple(output_files(entry))
+        files = output_files(entry)
+        directories = []
+        for path, tree_digest in output_directories(entry):
+            data = disk.get_blob_bytes(tree_digest)
+            if data is None:
+                return None
+            try:
+                directories.append(directory_of_tree(path, data))
+            except BadTree:
+                return None
+        outputs = (*files, *directories)
         stdout, stderr = stdout_stderr(entry)
-        wanted = [(o.digest, o.executable) for o in outputs]
+        wanted = [(o.digest, o.executable) for o in files]
+        wanted += [(f.digest, f.executable) for d in directories for f in d.files]
         wanted += [(d, False) for d in (stdout, stderr) if d is not None]
         for digest, executable in wanted:
             if os.path.exists(self.cas.path(digest, executable)):
@@ -139,12 +154,20 @@ class CachingExecutor:
 def _to_disk(disk, cas: Cas, key: Digest, outcome: SpawnResult) -> None:
     from kiln.execution.disk_cache import action_result
 
-    for o in outcome.outputs:
+    files = [o for o in outcome.outputs if isinstance(o, OutputFile)]
+    directories = [o for o in outcome.outputs if isinstance(o, OutputDirectory)]
+    for o in (*files, *(f for d in directories for f in d.files)):
         disk.put_blob_file(cas.path(o.digest, o.executable), o.digest)
     for d in (outcome.stdout, outcome.stderr):
         if d is not None:
             disk.put_blob_file(cas.path(d, False), d)
-    disk.put_action_result(key, action_result(outcome.outputs, 0, outcome.stdout, outcome.stderr))
+    trees = []
+    if directories:
+        from kiln.execution.reapi_trees import tree_blob
+
+        # The Tree blobs after the files they name, and the result after both: a reader checks them.
+        trees = [(d.path, disk.put_blob_bytes(tree_blob(d))) for d in directories]
+    disk.put_action_result(key, action_result(files, 0, outcome.stdout, outcome.stderr, trees))
 
 
 def _cacheable(spawn: Spawn) -> bool:

@@ -264,13 +264,16 @@ class DiskCache:
 
 
 def action_result(outputs: Iterable[OutputFile], exit_code: int, stdout: Digest | None,
-                  stderr: Digest | None) -> re_pb2.ActionResult:
-    """The REAPI ActionResult of an action whose outputs and stdout/stderr blobs are stored."""
+                  stderr: Digest | None, directories: Iterable[tuple[str, Digest]] = ()) -> re_pb2.ActionResult:
+    """The REAPI ActionResult of an action whose outputs and stdout/stderr blobs are stored;
+    `directories` are its output directories as (path, digest of their stored Tree blob)."""
     from kiln.execution.reapi import remote_execution_pb2 as re_pb2
 
     result = re_pb2.ActionResult(exit_code=exit_code)
     for o in sorted(outputs, key=lambda o: o.path):
         result.output_files.add(path=o.path, digest=_proto(o.digest), is_executable=o.executable)
+    for path, tree in sorted(directories):
+        result.output_directories.add(path=path, tree_digest=_proto(tree))
     if stdout is not None:
         result.stdout_digest.CopyFrom(_proto(stdout))
     if stderr is not None:
@@ -280,6 +283,11 @@ def action_result(outputs: Iterable[OutputFile], exit_code: int, stdout: Digest 
 
 def output_files(result: re_pb2.ActionResult) -> list[OutputFile]:
     return [OutputFile(f.path, _digest(f.digest), f.is_executable) for f in result.output_files]
+
+
+def output_directories(result: re_pb2.ActionResult) -> list[tuple[str, Digest]]:
+    """(path, Tree blob digest) of each output directory."""
+    return [(d.path, _digest(d.tree_digest)) for d in result.output_directories]
 
 
 def stdout_stderr(result: re_pb2.ActionResult) -> tuple[Digest | None, Digest | None]:

@@ -38,7 +38,7 @@ class Explainer:
 
     @staticmethod
     def _parts(spawn: Spawn) -> tuple:
-        spec = spec_of(spawn.action, spawn.inputs, spawn.runfiles_trees, spawn.env)
+        spec = spec_of(spawn.action, spawn.inputs, spawn.runfiles_trees, spawn.env, spawn.input_trees)
         return (
             spec.salt,
             list(spec.argv),

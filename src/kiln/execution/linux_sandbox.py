@@ -51,7 +51,8 @@ class Confinement:
     tmp: str                              # host directory that becomes the private /tmp
     cwd: str                              # inside
     writable_dirs: tuple[tuple[str, str], ...] = ()     # directories of declared outputs
-    protected_inputs: tuple[tuple[str, str], ...] = ()  # inputs inside writable dirs: read-only again
+    # Inputs inside writable dirs, read-only again; then directory inputs mounted whole (kiln.execution.tree_inputs).
+    protected_inputs: tuple[tuple[str, str], ...] = ()
     extra_writable: tuple[tuple[str, str], ...] = ()    # test dirs (TEST_TMPDIR, ...), persistent caches
     host_dirs: tuple[str, ...] = ()                     # the action's host tools (HOST_DIRS), read-only
     network: bool = False

@@ -4,13 +4,17 @@ The bottom of the executor stack (kiln.execution.spawn): at most `jobs`
 processes at once, each run on a thread of its own pool, so `start` returns
 at once. The Linux sandbox (bubblewrap) is the default; without namespaces
 kiln falls back to a private exec root of copies. Outputs are moved into the
-content store; stdout and stderr go to files and then into the store as blobs.
+content store — a declared output directory file by file, with its relative
+symlinks and empty directories — and an output of the wrong kind (a file where
+a directory was declared, or the reverse) fails the action; stdout and stderr
+go to files and then into the store as blobs.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import subprocess
 import threading
 import time
@@ -22,13 +26,14 @@ from typing import IO, Callable
 from kiln.core.actions import HOST_DIRS, PERSISTENT_CACHE
 from kiln.core.errors import KilnError
 from kiln.execution import processes
-from kiln.execution.action_cache import OutputFile
+from kiln.execution.action_cache import OutputDirectory, OutputFile, stays_inside
 from kiln.execution.cas import Cas
 from kiln.execution.linux_sandbox import (INSIDE_EXECROOT, INSIDE_ROOT, Confinement, SandboxPolicy, bwrap_args,
                                           pid_namespace_args)
 from kiln.execution.sandbox import InputChanged, Sandbox, Staging
 from kiln.execution.spawn import InputLocator, Report, Spawn, SpawnInput, SpawnResult
 from kiln.execution.strategies import Mode, mode_for, network_allowed
+from kiln.execution.tree_inputs import TreeInputs
 
 # Runs first in the PID namespace: the action gets /dev/null as stdin, and a watcher waits on
 # the pipe it got instead, whose only writer is kiln. If kiln dies - even in the moment before
@@ -61,6 +66,9 @@ class ProcessRun:
     timeout: float | None = None
     # The strategy's mode for this process (--strategy for its mnemonic); None: the build's default.
     mode: Mode | None = None
+    # Directory inputs (their files are in `inputs` too) and outputs (created before the process runs).
+    input_trees: tuple[OutputDirectory, ...] = ()
+    output_directories: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -92,6 +100,8 @@ class LocalExecutor:
         # Persistent caches of actions (PERSISTENT_CACHE): beside the exec root, at
         # <output_base>/caches/<name>, where cache_path() finds them from <output_base>/execroot/_main.
         self.caches = sandbox_base.parent / "caches"
+        # Directory inputs of many files, laid out once for the Linux sandbox to mount (<output_base>/trees).
+        self.tree_inputs = TreeInputs(sandbox_base.parent / "trees", cas)
         self.empty_file = str(sandbox_base / ".empty")
         if not os.path.exists(self.empty_file):
             sandbox_base.mkdir(parents=True, exist_ok=True)
@@ -141,7 +151,8 @@ class LocalExecutor:
         action = spawn.action
         run = ProcessRun(tuple(action.argv), dict(spawn.env), spawn.inputs, spawn.runfiles_trees,
                          tuple(o.exec_path for o in action.outputs), action.execution_requirements,
-                         timeout=action.timeout, mode=mode)
+                         timeout=action.timeout, mode=mode, input_trees=spawn.input_trees,
+                         output_directories=tuple(o.exec_path for o in action.outputs if o.is_directory))
         box = Sandbox(self.sandbox_base)
         try:
             box.prepare()
@@ -181,13 +192,17 @@ class LocalExecutor:
             # the output base's exec root itself. Inputs are still part of the key.
             for out in run.output_paths:
                 (self.execroot / out).parent.mkdir(parents=True, exist_ok=True)
+            for out in run.output_directories:
+                (self.execroot / out).mkdir(exist_ok=True)
         else:
             staging = _STAGING[mode]
             if self.keep_sandboxes and staging is Staging.LINK:
                 # A kept exec root outlives its read-only mount: links there would expose the store.
                 staging = Staging.COPY
             box.create(run.inputs, run.runfiles_trees, run.output_paths, staging=staging, cas=self.cas,
-                       locator=self.locator, outputs_root=self.execroot, empty_file=self.empty_file)
+                       locator=self.locator, outputs_root=self.execroot, empty_file=self.empty_file,
+                       input_trees=run.input_trees, output_directories=run.output_directories,
+                       tree_inputs=self.tree_inputs)
         requirements = dict(run.requirements)
         cache = requirements.get(PERSISTENT_CACHE)
         if cache is not None:
@@ -209,7 +224,8 @@ class LocalExecutor:
                 tmp=str(box.tmp), cwd=cwd,
                 writable_dirs=tuple((str(box.execroot / d), f"{INSIDE_EXECROOT}/{d}") for d in writable),
                 protected_inputs=tuple((str(box.execroot / p), f"{INSIDE_EXECROOT}/{p}")
-                                       for p in _protected(run, writable)),
+                                       for p in _protected(run, writable))
+                + tuple((host, f"{INSIDE_EXECROOT}/{rel}") for host, rel in box.tree_mounts),
                 extra_writable=((str(self.caches / cache), f"{INSIDE_ROOT}/caches/{cache}"),) if cache is not None else (),
                 host_dirs=tuple(d for d in requirements.get(HOST_DIRS, "").split(":") if d),
                 network=network_allowed(run.requirements, self.isolation.policy.default_allow_network))
@@ -253,20 +269,83 @@ class LocalExecutor:
         # A failed test's log and report are its result: kept, as REAPI keeps a failed action's outputs.
         if code != 0 and not spawn.action.is_test:
             return SpawnResult(-1 if code is None else code, (), stdout, stderr, seconds, note=_disk_full_note(root))
-        outputs = []
+        outputs: list[OutputFile | OutputDirectory] = []
         missing = []
         for art in spawn.action.outputs:
             path = root / art.exec_path
-            if path.is_symlink() or not path.is_file():
+            try:
+                st = os.lstat(path)
+            except (FileNotFoundError, NotADirectoryError):
                 missing.append(art.exec_path)
                 continue
-            executable = spawn.action.is_executable or os.access(path, os.X_OK)
+            if stat.S_ISDIR(st.st_mode) != art.is_directory:
+                error = _wrong_kind(spawn, art.exec_path, art.is_directory, st)
+                return SpawnResult(1, (), stdout, stderr, seconds, error=error)
+            if art.is_directory:
+                try:
+                    outputs.append(self._collect_tree(spawn, art.exec_path, str(path)))
+                except _BadTree as e:
+                    return SpawnResult(1, (), stdout, stderr, seconds, error=str(e))
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                missing.append(art.exec_path)
+                continue
+            executable = spawn.action.is_executable or bool(st.st_mode & 0o111)
             digest = self.cas.put_file(str(path), executable, move=True)
             outputs.append(OutputFile(art.exec_path, digest, executable))
         code = -1 if code is None else code
         if missing:
             return SpawnResult(code, (), stdout, stderr, seconds, missing_outputs=tuple(missing))
         return SpawnResult(code, tuple(outputs), stdout, stderr, seconds)
+
+    def _collect_tree(self, spawn: Spawn, exec_path: str, top: str) -> OutputDirectory:
+        """Moves every file under the output directory into the store; its relative symlinks and
+        empty directories are kept by name."""
+        files: list[OutputFile] = []
+        symlinks: list[tuple[str, str]] = []
+        empty: list[str] = []
+        stack = [""]
+        while stack:
+            rel_dir = stack.pop()
+            with os.scandir(f"{top}/{rel_dir}" if rel_dir else top) as it:
+                entries = list(it)
+            if not entries and rel_dir:
+                empty.append(rel_dir)
+            for entry in entries:
+                rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+                st = entry.stat(follow_symlinks=False)
+                if stat.S_ISDIR(st.st_mode):
+                    stack.append(rel)
+                elif stat.S_ISREG(st.st_mode):
+                    executable = bool(st.st_mode & 0o111)
+                    files.append(OutputFile(rel, self.cas.put_file(entry.path, executable, move=True), executable))
+                elif stat.S_ISLNK(st.st_mode):
+                    target = os.readlink(entry.path)
+                    if not stays_inside(rel, target):
+                        raise _BadTree(
+                            f"output directory '{exec_path}' of {spawn.action.owner} holds '{rel}', a symbolic link "
+                            f"to '{target}': a directory output may hold only relative symbolic links to paths "
+                            "inside it")
+                    symlinks.append((rel, target))
+                else:
+                    raise _BadTree(f"output directory '{exec_path}' of {spawn.action.owner} holds '{rel}', which "
+                                   "is neither a file, a directory nor a symbolic link")
+        files.sort(key=lambda f: f.path)
+        return OutputDirectory(exec_path, tuple(files), tuple(sorted(symlinks)), tuple(sorted(empty)))
+
+
+class _BadTree(Exception):
+    """An output directory holding what a tree artifact cannot."""
+
+
+def _wrong_kind(spawn: Spawn, exec_path: str, declared_directory: bool, st: os.stat_result) -> str:
+    output = f"output '{exec_path}' of {spawn.action.owner}"
+    if declared_directory:
+        found = "a symbolic link" if stat.S_ISLNK(st.st_mode) else "a file"
+        return (f"{output} was declared as a directory (ctx.actions.declare_directory) but the action created "
+                f"{found} there")
+    return (f"{output} was declared as a file but the action created a directory there "
+            "(declare it with ctx.actions.declare_directory)")
 
 
 @contextlib.contextmanager
@@ -308,11 +387,14 @@ def _output_dirs(output_paths: tuple[str, ...]) -> list[str]:
 
 
 def _protected(run: ProcessRun, writable_dirs: list[str]) -> list[str]:
-    """Staged files inside a writable output directory: they get a read-only mount of their own."""
+    """Staged inputs inside a writable output directory: they get a read-only mount of their own
+    (a directory input one for all it holds)."""
     writable = set(writable_dirs)
     if not writable:
         return []
-    staged = [i.exec_path for i in run.inputs]
+    in_tree = tuple(f"{t.path}/" for t in run.input_trees)
+    staged = [i.exec_path for i in run.inputs if not i.exec_path.startswith(in_tree)]
+    staged += [t.path for t in run.input_trees]
     staged += [f"{tree}/{rpath}" for tree, entries in run.runfiles_trees for rpath, _ in entries]
     found = []
     for path in staged:

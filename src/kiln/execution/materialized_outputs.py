@@ -7,6 +7,9 @@ stamp differs was edited, replaced or deleted by someone else; a blob whose
 stamp differs may have been written to: either way the output is copied again
 from the store, and the copy is checked. A changed stamp is never trusted.
 An output with no entry (a crash before the table was saved) is copied again.
+An output directory's entry holds the stamps of the directory itself, of every
+directory and entry in it, and of its blobs: a file added to it, edited or
+removed shows as a changed stamp, and the directory is made again whole.
 """
 
 from __future__ import annotations
@@ -43,6 +46,16 @@ class MaterializedOutputs:
 
     def record(self, exec_path: str, output: Stamp, blob: Stamp, digest_hash: str, executable: bool) -> None:
         self._table.put(exec_path, (output, blob, digest_hash, executable))
+
+    def tree_is_current(self, exec_path: str, identity: str, outputs: tuple[Stamp, ...],
+                        blobs: tuple[Stamp, ...]) -> bool:
+        """True if kiln itself put this very directory here with this content (by the stamps of
+        the directory and of everything in it), from these very blobs."""
+        return self._table.get(exec_path) == ("tree", identity, outputs, blobs)
+
+    def record_tree(self, exec_path: str, identity: str, outputs: tuple[Stamp, ...] | None,
+                    blobs: tuple[Stamp, ...]) -> None:
+        self._table.put(exec_path, ("tree", identity, outputs, blobs))
 
     def forget(self, exec_path: str) -> None:
         self._table.remove(exec_path)

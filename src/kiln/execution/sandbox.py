@@ -12,6 +12,11 @@ How an input gets there depends on what protects it:
 - SYMLINK: a link to the source or the materialised output, for `local`: no
   isolation, as Bazel's local strategy.
 
+A directory input (tree artifact) is staged as its files, symlinks and empty
+directories; in the Linux sandbox one of many files is instead mounted whole
+(kiln.execution.tree_inputs). A declared output directory is created empty
+before the action runs, as Bazel does.
+
 Whatever an action did not declare is not there, so it fails here as it
 would on a remote worker. A killed kiln leaves these directories behind;
 the next command removes them.
@@ -26,8 +31,10 @@ import os
 import shutil
 from pathlib import Path
 
+from kiln.execution.action_cache import OutputDirectory
 from kiln.execution.cas import Cas
 from kiln.execution.spawn import InputLocator, SpawnInput
+from kiln.execution.tree_inputs import MOUNT_MIN_FILES, TreeInputs
 
 _counter = itertools.count()
 
@@ -49,23 +56,52 @@ class Sandbox:
         self.execroot = self.root / "_main"
         self.tmp = self.dir / "tmp"
         self.made: set[str] = set()
+        # (host directory, exec path) of directory inputs to mount read-only over their place.
+        self.tree_mounts: list[tuple[str, str]] = []
 
     def create(self, inputs: tuple[SpawnInput, ...], runfiles_trees, output_paths: tuple[str, ...], *,
-               staging: Staging, cas: Cas, locator: InputLocator, outputs_root: Path, empty_file: str) -> None:
-        """Lays out inputs, runfiles trees of tools and the directories outputs go to (after prepare())."""
+               staging: Staging, cas: Cas, locator: InputLocator, outputs_root: Path, empty_file: str,
+               input_trees: tuple[OutputDirectory, ...] = (), output_directories: tuple[str, ...] = (),
+               tree_inputs: TreeInputs | None = None) -> None:
+        """Lays out inputs, runfiles trees of tools and the directories outputs go to (after prepare()).
+
+        With `tree_inputs` (the Linux sandbox), a directory input of many files is not linked
+        here: its directory is left empty, to be mounted over (`tree_mounts`)."""
         self.execroot.mkdir(parents=True)
         self.made = set()
+        self.tree_mounts = []
+        mounted = ()
+        if tree_inputs is not None and staging is Staging.LINK:
+            for tree in input_trees:
+                if len(tree.files) >= MOUNT_MIN_FILES:
+                    self.tree_mounts.append((tree_inputs.path(tree), tree.path))
+                    self.mkdirs(tree.path)
+            mounted = tuple(f"{rel}/" for _, rel in self.tree_mounts)
         by_exec = {}
         for inp in inputs:
+            if mounted and inp.exec_path.startswith(mounted):
+                continue
             source = self._source_of(inp, staging, cas, locator, outputs_root)
             by_exec[inp.exec_path] = source
             self._place(inp.exec_path, source, staging)
+        for tree in input_trees:
+            if f"{tree.path}/" in mounted:
+                continue
+            # What the files of a directory input do not make: itself, its empty directories, its symlinks.
+            self.mkdirs(tree.path)
+            for rel in tree.empty_dirs:
+                self.mkdirs(f"{tree.path}/{rel}")
+            for rel, target in tree.symlinks:
+                self.mkdirs(os.path.dirname(f"{tree.path}/{rel}"))
+                os.symlink(target, self.execroot / tree.path / rel)
         for tree, entries in runfiles_trees:
             for rpath, exec_path in entries:
                 source = by_exec[exec_path] if exec_path is not None else empty_file
                 self._place(f"{tree}/{rpath}", source, staging)
         for out in output_paths:
             self.mkdirs(os.path.dirname(out))
+        for out in output_directories:
+            self.mkdirs(out)
 
     def prepare(self) -> None:
         """The sandbox directory and its private tmp; enough for an action that runs unsandboxed."""

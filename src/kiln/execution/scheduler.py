@@ -28,7 +28,7 @@ from kiln.core.artifacts import Artifact, SourceTree
 from kiln.core.digests import Digest
 from kiln.core.errors import KilnError, LocalEnvironmentError, Location
 from kiln.core.labels import Label
-from kiln.execution.action_cache import OutputFile
+from kiln.execution.action_cache import Output, OutputDirectory
 from kiln.execution.action_keys import ActionKeys
 from kiln.execution.events import ActionFailed, ActionFinished, ActionStarted, EventBus, Message
 from kiln.execution.explain import Explainer
@@ -122,8 +122,9 @@ class Scheduler:
         self.test_attempts = test_attempts
         self.archive_attempt = archive_attempt
         self._failed_attempts: dict[int, int] = {}
-        # exec path -> (digest, executable) of every derived file known so far.
-        self.digests: dict[str, tuple[Digest, bool]] = {}
+        # exec path -> (digest, executable) of every derived file known so far, or the content of a
+        # derived directory.
+        self.digests: dict[str, tuple[Digest, bool] | OutputDirectory] = {}
         self._lock = threading.Lock()
         self._next_id = 0
 
@@ -331,17 +332,24 @@ class Scheduler:
         prefix = f"{loc}: " if loc else ""
         self.events.post(ActionFailed(action_id, str(action.owner), action.mnemonic, prefix + message))
 
-    def _record(self, outputs: tuple[OutputFile, ...]) -> None:
+    def _record(self, outputs: tuple[Output, ...]) -> None:
         for o in outputs:
-            self.materializer.materialize(o.path, o.digest, o.executable)
+            if isinstance(o, OutputDirectory):
+                self.materializer.materialize_tree(o)
+            else:
+                self.materializer.materialize(o.path, o.digest, o.executable)
+        self.remember(outputs)
+
+    def remember(self, outputs: tuple[Output, ...]) -> None:
+        """Notes what outputs hold, for the spawns of the actions that read them."""
         with self._lock:
             for o in outputs:
-                self.digests[o.path] = (o.digest, o.executable)
+                self.digests[o.path] = o if isinstance(o, OutputDirectory) else (o.digest, o.executable)
 
     # ---- spawns ------------------------------------------------------------
 
     def input_of(self, art: Artifact, needed_by: str = "") -> SpawnInput:
-        """An input's digest and executable bit: the workspace file's, or what its action produced."""
+        """An input file's digest and executable bit: the workspace file's, or what its action produced."""
         if art.is_source:
             try:
                 digest, executable = self.file_digests.digest_and_mode(self.sources.path(art))
@@ -351,10 +359,30 @@ class Scheduler:
         known = self.digests.get(art.exec_path)
         if known is None:
             raise ActionFailure(f"internal error: {art.exec_path} was not built before {needed_by}")
+        if isinstance(known, OutputDirectory):
+            raise ActionFailure(f"{needed_by}: '{art.exec_path}' is a directory where a file is expected")
         return SpawnInput(art.exec_path, known[0], known[1], False)
 
+    def tree_of(self, art: Artifact, needed_by: str = "") -> OutputDirectory:
+        """What a directory artifact's action produced."""
+        known = self.digests.get(art.exec_path)
+        if not isinstance(known, OutputDirectory):
+            raise ActionFailure(f"internal error: directory {art.exec_path} was not built before {needed_by}")
+        return known
+
     def spawn_of(self, action: Action) -> Spawn:
-        inputs = tuple(self.input_of(art, str(action.owner)) for art in action.input_list())
+        needed_by = str(action.owner)
+        inputs: list[SpawnInput] = []
+        input_trees: list[OutputDirectory] = []
+        for art in action.input_list():
+            if not art.is_directory:
+                inputs.append(self.input_of(art, needed_by))
+                continue
+            # A directory enters as its files, at their paths under it; the spawn keeps the tree for
+            # its empty directories and symlinks.
+            tree = self.tree_of(art, needed_by)
+            input_trees.append(tree)
+            inputs.extend(SpawnInput(f"{tree.path}/{f.path}", f.digest, f.executable) for f in tree.files)
         trees = tuple(
             (f"{exe.exec_path}.runfiles", tuple(sorted(
                 (rpath, art.exec_path if art is not None else None) for rpath, art in rf.entries().items()
@@ -362,8 +390,8 @@ class Scheduler:
             for exe, rf in action.tool_runfiles
         )
         # Analysis gave the action its whole environment (kiln.core.action_env): nothing is added here.
-        key = self.keys.key(action, inputs, trees, action.env)
-        return Spawn(action, inputs, trees, action.env, key)
+        key = self.keys.key(action, tuple(inputs), trees, action.env, tuple(input_trees))
+        return Spawn(action, tuple(inputs), trees, action.env, key, tuple(input_trees))
 
 
 class _Running:

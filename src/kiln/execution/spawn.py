@@ -22,7 +22,7 @@ from typing import Any, Callable, Protocol
 from kiln.core.actions import Action
 from kiln.core.artifacts import SourceTree
 from kiln.core.digests import Digest
-from kiln.execution.action_cache import OutputFile
+from kiln.execution.action_cache import Output, OutputDirectory
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,9 @@ class Spawn:
     env: tuple[tuple[str, str], ...]
     # The action digest: the key of the action cache, the disk cache and a remote cache.
     key: Digest
+    # Directory inputs (tree artifacts) whole: their files are in `inputs` too, their symlinks and
+    # empty directories only here.
+    input_trees: tuple[OutputDirectory, ...] = ()
 
     @property
     def key_hex(self) -> str:
@@ -51,7 +54,7 @@ class Spawn:
 @dataclass
 class SpawnResult:
     exit_code: int
-    outputs: tuple[OutputFile, ...] = ()
+    outputs: tuple[Output, ...] = ()
     # The process's output, stored in the CAS as it was written (never held in memory whole).
     stdout: Digest | None = None
     stderr: Digest | None = None
