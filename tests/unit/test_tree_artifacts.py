@@ -10,7 +10,6 @@ another lists it. A fresh Build object is a fresh kiln command.
 
 import os
 import shutil
-import stat
 from pathlib import Path
 
 import pytest
