@@ -41,6 +41,7 @@ from kiln.execution.materialized_outputs import MaterializedOutputs
 from kiln.execution.output_view import OutputView
 from kiln.execution.saved_table import SavedTable
 from kiln.execution.scheduler import Scheduler
+from kiln.execution.spawns import SpawnMaker
 from kiln.execution.spawn import InputLocator, LazyExecutor, Report, Spawn, SpawnResult
 from kiln.execution.strategies import Mode
 
@@ -97,7 +98,7 @@ def build(ws: Path, base: Path, wanted, generating) -> float:
     keys = ActionKeys(SavedTable(base / "action_keys", base / "tmp"))
     digests = FileDigests(base / "file_digests", base / "tmp")
     outputs = MaterializedOutputs(base / "materialized_outputs", base / "tmp")
-    sched = Scheduler(sources=sources, keys=keys, file_digests=digests, executor=caching,
+    sched = Scheduler(spawns=SpawnMaker(sources, keys, digests), executor=caching,
                       materializer=Materializer(base / "execroot", cas, base / "tmp", outputs),
                       output_view=OutputView(cas, base / "logs", 1 << 20, "logs"), events=EventBus(),
                       keep_going=False, locations={}, forget=caching.forget)

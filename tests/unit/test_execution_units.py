@@ -33,6 +33,7 @@ from kiln.execution.materialized_outputs import MaterializedOutputs
 from kiln.execution.output_view import OutputView
 from kiln.execution.runfiles_tree import materialize
 from kiln.execution.scheduler import Scheduler
+from kiln.execution.spawns import SpawnMaker
 from kiln.execution.action_keys import ActionKeys
 from kiln.execution.caching import CachingExecutor
 from kiln.execution.dispatch import Dispatcher
@@ -345,9 +346,8 @@ def make_scheduler(env, *, keep_going=False, jobs=2, executor=None):
                    lambda mnemonic: Mode.LINUX_SANDBOX),
         action_cache=ActionCache(base / "ac", base / "tmp"), cas=cas)
     sched = Scheduler(
-        sources=sources,
-        keys=ActionKeys(SavedTable(base / "action_keys", base / "tmp")),
-        file_digests=FileDigests(base / "file_digests", base / "tmp"),
+        spawns=SpawnMaker(sources, ActionKeys(SavedTable(base / "action_keys", base / "tmp")),
+                          FileDigests(base / "file_digests", base / "tmp")),
         executor=caching,
         materializer=Materializer(base / "execroot", cas, base / "tmp",
                                   MaterializedOutputs(base / "materialized_outputs", base / "tmp")),
@@ -650,6 +650,6 @@ def test_the_key_is_the_digest_of_the_actions_reapi_record(env):
     record = record_of(spawn)
     assert spawn.key == record.action_digest
     # A fresh process's keys come from the memo table, and are the same.
-    sched.keys.save()
+    sched.spawns.keys.save()
     sched2, ex2, _ = make_scheduler(env)
-    assert sched2.spawn_of(g.actions["one"]).key == record.action_digest
+    assert sched2.spawns.spawn_of(g.actions["one"]).key == record.action_digest

@@ -38,6 +38,7 @@ from kiln.execution.output_view import OutputView
 from kiln.execution.reapi_trees import BadTree, directory_of_tree, tree_blob
 from kiln.execution.saved_table import SavedTable
 from kiln.execution.scheduler import Scheduler
+from kiln.execution.spawns import SpawnMaker
 
 BIN = "kiln-out/k8-fastbuild/bin"
 LABEL = Label("", "pkg", "gen")
@@ -104,7 +105,7 @@ class Build:
         self.keys = ActionKeys(SavedTable(base / "action_keys", tmp))
         self.file_digests = FileDigests(self.output_base.file_digests, tmp)
         self.scheduler = Scheduler(
-            sources=sources, keys=self.keys, file_digests=self.file_digests, executor=self.stack.top,
+            spawns=SpawnMaker(sources, self.keys, self.file_digests), executor=self.stack.top,
             materializer=Materializer(self.output_base.execroot, cas, tmp, self.materialized),
             output_view=OutputView(cas, self.output_base.execroot / "kiln-out/_tmp/actions", 1 << 20, "out"),
             events=bus, keep_going=False, locations={LABEL: BUILD_FILE}, forget=self.stack.top.forget)
@@ -176,7 +177,7 @@ def test_directory_output_made_and_consumed(dirs, strategy):
     assert (outcome.executed, outcome.cached) == (2, 0)
     check_tree(build.path(tree))
     assert build.path(listing).read_text() == EXPECTED_LISTING
-    value = build.scheduler.digests[tree.exec_path]
+    value = build.scheduler.spawns.digests[tree.exec_path]
     assert isinstance(value, OutputDirectory)
     assert [(f.path, f.executable) for f in value.files] == [
         ("a.txt", False), ("sub/deeper/d.txt", False), ("sub/run.sh", True)]
@@ -283,8 +284,8 @@ def test_consumer_key_covers_empty_dirs_and_symlinks(dirs):
                   OutputDirectory(tree.exec_path, (a,), symlinks=(("l", "a"),)),
                   OutputDirectory(tree.exec_path),
                   OutputDirectory(tree.exec_path, empty_dirs=("e",))):
-        build.scheduler.digests[tree.exec_path] = value
-        spawn = build.scheduler.spawn_of(use)
+        build.scheduler.spawns.digests[tree.exec_path] = value
+        spawn = build.scheduler.spawns.spawn_of(use)
         record = record_of(spawn)
         assert record.action_digest == spawn.key
         keys.add(spawn.key)
@@ -502,7 +503,7 @@ def test_directory_input_of_many_files(dirs, strategy):
     lines = build.path(out).read_text().splitlines()
     assert lines[0] == "".join(str(i) for i in sorted(range(MANY), key=lambda i: f"f{i}"))
     assert lines[1:3] == ["f1", "ok"]
-    value = build.scheduler.digests[tree.exec_path]
+    value = build.scheduler.spawns.digests[tree.exec_path]
     laid_out = base / "trees" / tree_identity(value)
     if strategy == "linux-sandbox":
         assert lines[3] == "refused"

@@ -1,9 +1,8 @@
 """The action keys of analysed actions, as the next build would compute them — or why not yet.
 
-Reuses the build's machinery rather than restating it: the scheduler's
-`spawn_of` makes the spawn (so its inputs, runfiles trees and environment are
-the build's), and its key comes from ActionKeys with the output base's memo.
-The scheduler is given only what `spawn_of` uses; it never runs anything here.
+Reuses the build's machinery rather than restating it: the SpawnMaker the
+scheduler uses makes the spawn (so its inputs, runfiles trees and environment
+are the build's), and its key comes from ActionKeys with the output base's memo.
 
 A derived input's digest is taken where a build takes it on a cache hit: the
 result filed under the generating action's key in the output base's action
@@ -25,7 +24,7 @@ from kiln.execution.action_cache import ActionCache, Output
 from kiln.execution.action_keys import ActionKeys
 from kiln.execution.file_digests import FileDigests
 from kiln.execution.saved_table import SavedTable
-from kiln.execution.scheduler import ActionFailure, Scheduler
+from kiln.execution.spawns import ActionFailure, SpawnMaker
 from kiln.execution.spawn import Spawn
 from kiln.query.aquery_output import UNKNOWN_KEY
 
@@ -39,9 +38,7 @@ class ActionKeyFinder:
         self.disk = open_disk_cache(session.opts, session.workspace.root, session.events.warning)
         repo_dirs = tuple(sorted((repo, str(d)) for repo, d in session.loader.repo_dirs.items()))
         sources = SourceTree(str(session.workspace.root), repo_dirs + ((KILN_TOOLS_REPO, KILN_TOOLS_DIR),))
-        self.scheduler = Scheduler(sources=sources, keys=self.keys, file_digests=self.file_digests,
-                                   executor=None, materializer=None, events=None, keep_going=False,
-                                   locations={}, output_view=None)
+        self.spawns = SpawnMaker(sources, self.keys, self.file_digests)
         self.generating = {o: a for ct in configured for a in ct.actions for o in a.outputs}
         # id(action) -> (key hex, or "" and why it is unknown)
         self._found: dict[int, tuple[str, str]] = {}
@@ -61,13 +58,13 @@ class ActionKeyFinder:
         return self._found[id(action)]
 
     def _key_of(self, action: Action) -> tuple[str, str]:
-        if any(not i.is_source and i.exec_path not in self.scheduler.digests for i in action.input_list()):
+        if any(not i.is_source and i.exec_path not in self.spawns.digests for i in action.input_list()):
             return "", UNKNOWN_KEY
         try:
-            spawn = self.scheduler.spawn_of(action)
+            spawn = self.spawns.spawn_of(action)
         except ActionFailure as e:
             return "", f"(unknown: {e.message})"
-        self.scheduler.remember(self._outputs(spawn))
+        self.spawns.remember(self._outputs(spawn))
         return spawn.key_hex, ""
 
     def _outputs(self, spawn: Spawn) -> tuple[Output, ...]:

@@ -39,6 +39,7 @@ from kiln.execution.materialized_outputs import MaterializedOutputs
 from kiln.execution.output_view import OutputView
 from kiln.execution.runfiles_tree import materialize, tree_path
 from kiln.execution.scheduler import BuildOutcome, Scheduler
+from kiln.execution.spawns import SpawnMaker
 from kiln.execution.saved_table import SavedTable
 from kiln.loading import wellknown
 from kiln.loading.package import RuleTarget
@@ -331,9 +332,7 @@ class Session:
                                         self.events.warning)
         executor = self.executors.top
         scheduler = Scheduler(
-            sources=self.sources(plan),
-            keys=keys,
-            file_digests=file_digests,
+            spawns=SpawnMaker(self.sources(plan), keys, file_digests),
             executor=executor,
             materializer=Materializer(self.output_base.execroot, cas, self.output_base.tmp, materialized),
             output_view=OutputView(cas, self.output_base.execroot / "kiln-out/_tmp/actions", self.max_shown,

@@ -24,19 +24,17 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from kiln.core.actions import Action, ActionKind
-from kiln.core.artifacts import Artifact, SourceTree
-from kiln.core.digests import Digest
+from kiln.core.artifacts import Artifact
 from kiln.core.errors import KilnError, LocalEnvironmentError, Location
 from kiln.core.labels import Label
 from kiln.execution.action_cache import Output, OutputDirectory
-from kiln.execution.action_keys import ActionKeys
 from kiln.execution.events import ActionFailed, ActionFinished, ActionStarted, EventBus, Message
 from kiln.execution.explain import Explainer
 from kiln.execution.failures import describe_command, describe_failure
-from kiln.execution.file_digests import FileDigests
 from kiln.execution.materialize import CorruptBlob, Materializer, MissingBlob
 from kiln.execution.output_view import OutputView
-from kiln.execution.spawn import Executor, Report, Spawn, SpawnInput, SpawnResult
+from kiln.execution.spawn import Executor, Report, Spawn, SpawnResult
+from kiln.execution.spawns import ActionFailure, SpawnMaker
 
 
 @dataclass(frozen=True)
@@ -64,12 +62,6 @@ class BuildOutcome:
     tests: dict[Action, TestRun] = field(default_factory=dict)
 
 
-class ActionFailure(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
 class _Retry(Exception):
     """A cached result whose blobs are gone: the action runs again."""
 
@@ -88,9 +80,7 @@ class Scheduler:
     def __init__(
         self,
         *,
-        sources: SourceTree,
-        keys: ActionKeys,
-        file_digests: FileDigests,
+        spawns: SpawnMaker,
         executor: Executor,
         materializer: Materializer,
         events: EventBus,
@@ -103,10 +93,8 @@ class Scheduler:
         test_attempts: Callable[[Action], int] = lambda action: 1,
         archive_attempt: Callable[[Action, int], None] = lambda action, attempt: None,
     ):
-        self.sources = sources
-        self.workspace_root = sources.workspace_root
-        self.keys = keys
-        self.file_digests = file_digests
+        self.spawns = spawns
+        self.workspace_root = spawns.sources.workspace_root
         self.executor = executor
         self.materializer = materializer
         self.events = events
@@ -122,9 +110,6 @@ class Scheduler:
         self.test_attempts = test_attempts
         self.archive_attempt = archive_attempt
         self._failed_attempts: dict[int, int] = {}
-        # exec path -> (digest, executable) of every derived file known so far, or the content of a
-        # derived directory.
-        self.digests: dict[str, tuple[Digest, bool] | OutputDirectory] = {}
         self._lock = threading.Lock()
         self._next_id = 0
 
@@ -237,7 +222,7 @@ class Scheduler:
 
     def _prepare(self, action: Action) -> Spawn | None:
         try:
-            return self.spawn_of(action)
+            return self.spawns.spawn_of(action)
         except ActionFailure as e:
             self._fail(self._new_id(), action, e.message)
         except KilnError as e:
@@ -338,60 +323,7 @@ class Scheduler:
                 self.materializer.materialize_tree(o)
             else:
                 self.materializer.materialize(o.path, o.digest, o.executable)
-        self.remember(outputs)
-
-    def remember(self, outputs: tuple[Output, ...]) -> None:
-        """Notes what outputs hold, for the spawns of the actions that read them."""
-        with self._lock:
-            for o in outputs:
-                self.digests[o.path] = o if isinstance(o, OutputDirectory) else (o.digest, o.executable)
-
-    # ---- spawns ------------------------------------------------------------
-
-    def input_of(self, art: Artifact, needed_by: str = "") -> SpawnInput:
-        """An input file's digest and executable bit: the workspace file's, or what its action produced."""
-        if art.is_source:
-            try:
-                digest, executable = self.file_digests.digest_and_mode(self.sources.path(art))
-            except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-                raise ActionFailure(f"{needed_by}: missing input file '{art.exec_path}'") from None
-            return SpawnInput(art.exec_path, digest, executable, True)
-        known = self.digests.get(art.exec_path)
-        if known is None:
-            raise ActionFailure(f"internal error: {art.exec_path} was not built before {needed_by}")
-        if isinstance(known, OutputDirectory):
-            raise ActionFailure(f"{needed_by}: '{art.exec_path}' is a directory where a file is expected")
-        return SpawnInput(art.exec_path, known[0], known[1], False)
-
-    def tree_of(self, art: Artifact, needed_by: str = "") -> OutputDirectory:
-        """What a directory artifact's action produced."""
-        known = self.digests.get(art.exec_path)
-        if not isinstance(known, OutputDirectory):
-            raise ActionFailure(f"internal error: directory {art.exec_path} was not built before {needed_by}")
-        return known
-
-    def spawn_of(self, action: Action) -> Spawn:
-        needed_by = str(action.owner)
-        inputs: list[SpawnInput] = []
-        input_trees: list[OutputDirectory] = []
-        for art in action.input_list():
-            if not art.is_directory:
-                inputs.append(self.input_of(art, needed_by))
-                continue
-            # A directory enters as its files, at their paths under it; the spawn keeps the tree for
-            # its empty directories and symlinks.
-            tree = self.tree_of(art, needed_by)
-            input_trees.append(tree)
-            inputs.extend(SpawnInput(f"{tree.path}/{f.path}", f.digest, f.executable) for f in tree.files)
-        trees = tuple(
-            (f"{exe.exec_path}.runfiles", tuple(sorted(
-                (rpath, art.exec_path if art is not None else None) for rpath, art in rf.entries().items()
-            )))
-            for exe, rf in action.tool_runfiles
-        )
-        # Analysis gave the action its whole environment (kiln.core.action_env): nothing is added here.
-        key = self.keys.key(action, tuple(inputs), trees, action.env, tuple(input_trees))
-        return Spawn(action, tuple(inputs), trees, action.env, key, tuple(input_trees))
+        self.spawns.remember(outputs)
 
 
 class _Running:

@@ -1,0 +1,92 @@
+"""Spawns from actions: every input resolved to its digest, and the action's key.
+
+A source's digest comes from the file (stat-cached, kiln.execution.file_digests);
+a derived file's or directory's from what its action produced, which the
+scheduler notes here (`remember`) as outputs are placed — or, for aquery, what
+the caches hold. A directory input enters as its files at their paths under it.
+The key is the REAPI action digest (kiln.execution.action_keys).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from kiln.core.actions import Action
+from kiln.core.artifacts import Artifact, SourceTree
+from kiln.core.digests import Digest
+from kiln.execution.action_cache import Output, OutputDirectory
+from kiln.execution.action_keys import ActionKeys
+from kiln.execution.file_digests import FileDigests
+from kiln.execution.spawn import Spawn, SpawnInput
+
+
+class ActionFailure(Exception):
+    """An action that cannot be prepared (a missing input): it fails without running."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class SpawnMaker:
+    def __init__(self, sources: SourceTree, keys: ActionKeys, file_digests: FileDigests):
+        self.sources = sources
+        self.keys = keys
+        self.file_digests = file_digests
+        # exec path -> (digest, executable) of every derived file known so far, or the content of a
+        # derived directory.
+        self.digests: dict[str, tuple[Digest, bool] | OutputDirectory] = {}
+        self._lock = threading.Lock()
+
+    def remember(self, outputs: tuple[Output, ...]) -> None:
+        """Notes what outputs hold, for the spawns of the actions that read them."""
+        with self._lock:
+            for o in outputs:
+                self.digests[o.path] = o if isinstance(o, OutputDirectory) else (o.digest, o.executable)
+
+    # ---- spawns ------------------------------------------------------------
+
+    def input_of(self, art: Artifact, needed_by: str = "") -> SpawnInput:
+        """An input file's digest and executable bit: the workspace file's, or what its action produced."""
+        if art.is_source:
+            try:
+                digest, executable = self.file_digests.digest_and_mode(self.sources.path(art))
+            except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+                raise ActionFailure(f"{needed_by}: missing input file '{art.exec_path}'") from None
+            return SpawnInput(art.exec_path, digest, executable, True)
+        known = self.digests.get(art.exec_path)
+        if known is None:
+            raise ActionFailure(f"internal error: {art.exec_path} was not built before {needed_by}")
+        if isinstance(known, OutputDirectory):
+            raise ActionFailure(f"{needed_by}: '{art.exec_path}' is a directory where a file is expected")
+        return SpawnInput(art.exec_path, known[0], known[1], False)
+
+    def tree_of(self, art: Artifact, needed_by: str = "") -> OutputDirectory:
+        """What a directory artifact's action produced."""
+        known = self.digests.get(art.exec_path)
+        if not isinstance(known, OutputDirectory):
+            raise ActionFailure(f"internal error: directory {art.exec_path} was not built before {needed_by}")
+        return known
+
+    def spawn_of(self, action: Action) -> Spawn:
+        needed_by = str(action.owner)
+        inputs: list[SpawnInput] = []
+        input_trees: list[OutputDirectory] = []
+        for art in action.input_list():
+            if not art.is_directory:
+                inputs.append(self.input_of(art, needed_by))
+                continue
+            # A directory enters as its files, at their paths under it; the spawn keeps the tree for
+            # its empty directories and symlinks.
+            tree = self.tree_of(art, needed_by)
+            input_trees.append(tree)
+            inputs.extend(SpawnInput(f"{tree.path}/{f.path}", f.digest, f.executable) for f in tree.files)
+        trees = tuple(
+            (f"{exe.exec_path}.runfiles", tuple(sorted(
+                (rpath, art.exec_path if art is not None else None) for rpath, art in rf.entries().items()
+            )))
+            for exe, rf in action.tool_runfiles
+        )
+        # Analysis gave the action its whole environment (kiln.core.action_env): nothing is added here.
+        key = self.keys.key(action, tuple(inputs), trees, action.env, tuple(input_trees))
+        return Spawn(action, tuple(inputs), trees, action.env, key, tuple(input_trees))
