@@ -1,4 +1,4 @@
-"""kiln's no-op build stays light: protobuf and the REAPI messages load only when an action is prepared."""
+"""kiln stays light: protobuf and the REAPI messages load only for a disk cache (or remote), never to key an action."""
 
 from __future__ import annotations
 
@@ -24,3 +24,17 @@ def test_a_noop_build_imports_neither_protobuf_nor_the_reapi_messages(ws):
     assert "kiln.cli.main" in imported  # the profile did cover the command
     heavy = sorted(m for m in imported if m.startswith(("google.protobuf", "kiln.execution.reapi", "kiln.execution.action_record")))
     assert heavy == []
+
+
+def test_an_edit_that_reruns_an_action_does_not_import_protobuf_either(ws):
+    # The changed action's key is computed afresh (its REAPI record encoded by kiln itself).
+    ws.write("pkg/BUILD.bazel", 'genrule(name = "g", srcs = ["in.txt"], outs = ["out.txt"], cmd = "cp $< $@")\n')
+    ws.write("pkg/in.txt", "hello\n")
+    assert ws.kiln("build", "//pkg:g").code == 0
+    ws.write("pkg/in.txt", "hello again\n")
+    edit = ws.kiln("build", "//pkg:g", env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert edit.code == 0, edit.output
+    assert "1 action executed" in edit.stderr
+    imported = _imported(edit.stderr)
+    assert "kiln.execution.action_record" in imported
+    assert sorted(m for m in imported if m.startswith(("google.protobuf", "kiln.execution.reapi."))) == []

@@ -16,7 +16,8 @@ which server kiln talks to, so the key stays one value; and the Command itself t
 outputs are directories (tree artifacts), which the local executor needs too. Platform properties
 go in Action.platform (v2.2+) and Command.platform (older servers), as the proto asks clients to.
 
-Importing this module loads protobuf: keep it off the no-op path.
+The messages are encoded by kiln.execution.reapi_encoding, byte for byte as protobuf's deterministic
+serialisation would, without importing protobuf.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from types import MappingProxyType
 
 from kiln.core.digests import Digest, digest_bytes
 from kiln.core.errors import KilnError
-from kiln.execution.reapi import remote_execution_pb2 as re_pb2
+from kiln.execution import reapi_encoding as encode
 
 
 
@@ -80,21 +81,14 @@ def _build(spec: ActionSpec) -> ActionRecord:
     blobs: dict[Digest, bytes] = {}
     command_digest = _put(blobs, _command(spec))
     input_root_digest = _input_root(spec, blobs)
-    action = re_pb2.Action(
-        command_digest=proto_digest(command_digest),
-        input_root_digest=proto_digest(input_root_digest),
-        do_not_cache=spec.do_not_cache,
-        salt=spec.salt,
-    )
-    if spec.timeout_seconds is not None:
-        action.timeout.FromNanoseconds(round(spec.timeout_seconds * 1e9))
-    if spec.platform:
-        action.platform.CopyFrom(_platform(spec.platform))
+    timeout = None if spec.timeout_seconds is None else round(spec.timeout_seconds * 1e9)
+    action = encode.action(command_digest, input_root_digest, timeout, spec.do_not_cache, spec.salt,
+                           sorted(spec.platform))
     action_digest = _put(blobs, action)
     return ActionRecord(action_digest, command_digest, input_root_digest, MappingProxyType(blobs))
 
 
-def _command(spec: ActionSpec) -> re_pb2.Command:
+def _command(spec: ActionSpec) -> bytes:
     names = [name for name, _ in spec.env]
     if len(set(names)) != len(names):
         twice = sorted({n for n in names if names.count(n) > 1})
@@ -107,18 +101,7 @@ def _command(spec: ActionSpec) -> re_pb2.Command:
     if both:
         raise ActionRecordError(f"output path '{min(both)}' is declared both as a file and as a directory")
     _check_no_file_parent(files, dirs)
-    command = re_pb2.Command(
-        arguments=spec.argv,
-        environment_variables=[
-            re_pb2.Command.EnvironmentVariable(name=n, value=v) for n, v in sorted(spec.env)
-        ],
-        output_files=files,
-        output_directories=dirs,
-        output_paths=sorted((*files, *dirs)),
-    )
-    if spec.platform:
-        command.platform.CopyFrom(_platform(spec.platform))
-    return command
+    return encode.command(spec.argv, sorted(spec.env), files, dirs, sorted((*files, *dirs)), sorted(spec.platform))
 
 
 def _check_no_file_parent(files: list[str], dirs: list[str]) -> None:
@@ -129,12 +112,6 @@ def _check_no_file_parent(files: list[str], dirs: list[str]) -> None:
             if parent in declared:
                 raise ActionRecordError(f"output file '{parent}' is also the parent directory of output '{path}'")
             parent = parent.rpartition("/")[0]
-
-
-def _platform(properties: tuple[tuple[str, str], ...]) -> re_pb2.Platform:
-    return re_pb2.Platform(
-        properties=[re_pb2.Platform.Property(name=n, value=v) for n, v in sorted(properties)]
-    )
 
 
 class _Dir:
@@ -175,7 +152,7 @@ class DirectoryTree:
         _check_relative(path, "input directory")
         self._dir(path, path)
 
-    def put(self, put: Callable[[re_pb2.Directory], Digest]) -> Digest:
+    def put(self, put: Callable[[bytes], Digest]) -> Digest:
         """The digest of the root Directory, having passed every Directory message to `put`,
         children before their parents."""
         return _put_tree(self.root, put)
@@ -231,27 +208,15 @@ def _check_relative(path: str, what: str) -> None:
     raise ActionRecordError(f"{what} '{path}' {why}")
 
 
-def _put_tree(node: _Dir, put: Callable[[re_pb2.Directory], Digest]) -> Digest:
-    directory = re_pb2.Directory(
-        files=[
-            re_pb2.FileNode(name=name, digest=proto_digest(digest), is_executable=is_executable)
-            for name, (digest, is_executable) in sorted(node.files.items())
-        ],
-        directories=[
-            re_pb2.DirectoryNode(name=name, digest=proto_digest(_put_tree(child, put)))
-            for name, child in sorted(node.dirs.items())
-        ],
-        symlinks=[re_pb2.SymlinkNode(name=name, target=target) for name, target in sorted(node.links.items())],
-    )
-    return put(directory)
+def _put_tree(node: _Dir, put: Callable[[bytes], Digest]) -> Digest:
+    return put(encode.directory(
+        [(name, digest, is_executable) for name, (digest, is_executable) in sorted(node.files.items())],
+        [(name, _put_tree(child, put)) for name, child in sorted(node.dirs.items())],
+        sorted(node.links.items()),
+    ))
 
 
-def _put(blobs: dict[Digest, bytes], message: re_pb2.Command | re_pb2.Action | re_pb2.Directory) -> Digest:
-    data = message.SerializeToString(deterministic=True)
+def _put(blobs: dict[Digest, bytes], data: bytes) -> Digest:
     digest = digest_bytes(data)
     blobs[digest] = data
     return digest
-
-
-def proto_digest(digest: Digest) -> re_pb2.Digest:
-    return re_pb2.Digest(hash=digest.hash, size_bytes=digest.size)

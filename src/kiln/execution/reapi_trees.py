@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from kiln.core.digests import Digest, digest_bytes
 from kiln.execution.action_cache import OutputDirectory, OutputFile
+from kiln.execution import reapi_encoding as encode
 from kiln.execution.action_record import DirectoryTree
 from kiln.execution.reapi import remote_execution_pb2 as re_pb2
 
@@ -31,16 +32,15 @@ def tree_blob(directory: OutputDirectory) -> bytes:
         tree.add_symlink(path, target)
     for path in directory.empty_dirs:
         tree.add_dir(path)
-    messages: dict[Digest, re_pb2.Directory] = {}
+    messages: dict[Digest, bytes] = {}
 
-    def put(message: re_pb2.Directory) -> Digest:
-        digest = digest_bytes(message.SerializeToString(deterministic=True))
-        messages[digest] = message
+    def put(data: bytes) -> Digest:
+        digest = digest_bytes(data)
+        messages[digest] = data
         return digest
 
     root = messages.pop(tree.put(put))
-    children = [messages[d] for d in sorted(messages)]
-    return re_pb2.Tree(root=root, children=children).SerializeToString(deterministic=True)
+    return encode.tree(root, [messages[d] for d in sorted(messages)])
 
 
 def directory_of_tree(path: str, data: bytes) -> OutputDirectory:
