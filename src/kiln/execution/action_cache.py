@@ -37,6 +37,9 @@ class OutputDirectory:
     files: tuple[OutputFile, ...] = ()
     symlinks: tuple[tuple[str, str], ...] = ()
     empty_dirs: tuple[str, ...] = ()
+    # A source directory read as one input (a vendored crate index, a runtime), not an action's output:
+    # its files' content is where the source is until something stores it.
+    source: bool = False
 
     def to_json(self) -> dict:
         return {"path": self.path, "files": [[f.path, f.digest.hash, f.digest.size, f.executable] for f in self.files],

@@ -30,8 +30,8 @@ from kiln.execution.action_cache import OutputDirectory, OutputFile, stays_insid
 from kiln.execution.cas import Cas
 from kiln.execution.linux_sandbox import (INSIDE_EXECROOT, INSIDE_ROOT, Confinement, SandboxPolicy, bwrap_args,
                                           pid_namespace_args)
-from kiln.execution.sandbox import InputChanged, Sandbox, Staging
-from kiln.execution.spawn import InputLocator, Report, Spawn, SpawnInput, SpawnResult
+from kiln.execution.sandbox import Sandbox, Staging
+from kiln.execution.spawn import InputChanged, InputLocator, Report, Spawn, SpawnInput, SpawnResult
 from kiln.execution.strategies import Mode, mode_for, network_allowed
 from kiln.execution.tree_inputs import TreeInputs
 

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from kiln.execution.action_cache import OutputDirectory
 from kiln.execution.cas import Cas
-from kiln.execution.spawn import InputLocator, SpawnInput
+from kiln.execution.spawn import InputChanged, InputLocator, SpawnInput
 from kiln.execution.tree_inputs import MOUNT_MIN_FILES, TreeInputs
 
 _counter = itertools.count()
@@ -43,10 +43,6 @@ class Staging(enum.Enum):
     LINK = "link"
     COPY = "copy"
     SYMLINK = "symlink"
-
-
-class InputChanged(Exception):
-    """A source changed between the digest kiln computed and the moment it was staged."""
 
 
 class Sandbox:
@@ -74,7 +70,8 @@ class Sandbox:
         if tree_inputs is not None and staging is Staging.LINK:
             for tree in input_trees:
                 if len(tree.files) >= MOUNT_MIN_FILES:
-                    self.tree_mounts.append((tree_inputs.path(tree), tree.path))
+                    self.tree_mounts.append((tree_inputs.path(tree, lambda rel, t=tree: locator.sources.path_of(
+                        f"{t.path}/{rel}")), tree.path))
                     self.mkdirs(tree.path)
             mounted = tuple(f"{rel}/" for _, rel in self.tree_mounts)
         by_exec = {}

@@ -94,6 +94,10 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
+class InputChanged(Exception):
+    """A source changed between the digest kiln computed and the moment it was staged."""
+
+
 class InputLocator:
     """Where an input's content is on this machine: its source file, or its blob in the store."""
 

@@ -9,12 +9,13 @@ The key is the REAPI action digest (kiln.execution.action_keys).
 
 from __future__ import annotations
 
+import os
 import threading
 
 from kiln.core.actions import Action
 from kiln.core.artifacts import Artifact, SourceTree
 from kiln.core.digests import Digest
-from kiln.execution.action_cache import Output, OutputDirectory
+from kiln.execution.action_cache import Output, OutputDirectory, OutputFile, stays_inside
 from kiln.execution.action_keys import ActionKeys
 from kiln.execution.file_digests import FileDigests
 from kiln.execution.spawn import Spawn, SpawnInput
@@ -36,6 +37,7 @@ class SpawnMaker:
         # exec path -> (digest, executable) of every derived file known so far, or the content of a
         # derived directory.
         self.digests: dict[str, tuple[Digest, bool] | OutputDirectory] = {}
+        self._source_trees: dict[str, OutputDirectory] = {}
         self._lock = threading.Lock()
 
     def remember(self, outputs: tuple[Output, ...]) -> None:
@@ -45,6 +47,42 @@ class SpawnMaker:
                 self.digests[o.path] = o if isinstance(o, OutputDirectory) else (o.digest, o.executable)
 
     # ---- spawns ------------------------------------------------------------
+
+    def _source_tree(self, art: Artifact, needed_by: str) -> OutputDirectory:
+        """A source directory as one input: its files (digests stat-cached), symlinks and empty
+        directories, read once per build."""
+        known = self._source_trees.get(art.exec_path)
+        if known is not None:
+            return known
+        top = self.sources.path(art)
+        if not os.path.isdir(top):
+            raise ActionFailure(f"{needed_by}: missing input directory '{art.exec_path}'")
+        files, links, empty = [], [], []
+        for here, dirs, names in os.walk(top):
+            rel = os.path.relpath(here, top)
+            prefix = "" if rel == "." else f"{rel}/"
+            dirs.sort()
+            for name in list(dirs):
+                if os.path.islink(f"{here}/{name}"):
+                    dirs.remove(name)
+                    names.append(name)
+            if not dirs and not names and prefix:
+                empty.append(prefix[:-1])
+            for name in sorted(names):
+                path = f"{here}/{name}"
+                if os.path.islink(path):
+                    target = os.readlink(path)
+                    if not stays_inside(prefix + name, target):
+                        raise ActionFailure(f"{needed_by}: input directory '{art.exec_path}' holds the symlink "
+                                            f"'{prefix}{name}' -> '{target}', which leaves it")
+                    links.append((prefix + name, target))
+                    continue
+                digest, executable = self.file_digests.digest_and_mode(path)
+                files.append(OutputFile(prefix + name, digest, executable))
+        tree = OutputDirectory(art.exec_path, tuple(sorted(files, key=lambda f: f.path)), tuple(sorted(links)),
+                               tuple(sorted(empty)), source=True)
+        self._source_trees[art.exec_path] = tree
+        return tree
 
     def input_of(self, art: Artifact, needed_by: str = "") -> SpawnInput:
         """An input file's digest and executable bit: the workspace file's, or what its action produced."""
@@ -62,7 +100,9 @@ class SpawnMaker:
         return SpawnInput(art.exec_path, known[0], known[1], False)
 
     def tree_of(self, art: Artifact, needed_by: str = "") -> OutputDirectory:
-        """What a directory artifact's action produced."""
+        """What a directory artifact's action produced, or what a source directory holds."""
+        if art.is_source:
+            return self._source_tree(art, needed_by)
         known = self.digests.get(art.exec_path)
         if not isinstance(known, OutputDirectory):
             raise ActionFailure(f"internal error: directory {art.exec_path} was not built before {needed_by}")
@@ -80,7 +120,8 @@ class SpawnMaker:
             # its empty directories and symlinks.
             tree = self.tree_of(art, needed_by)
             input_trees.append(tree)
-            inputs.extend(SpawnInput(f"{tree.path}/{f.path}", f.digest, f.executable) for f in tree.files)
+            inputs.extend(SpawnInput(f"{tree.path}/{f.path}", f.digest, f.executable, art.is_source)
+                          for f in tree.files)
         trees = tuple(
             (f"{exe.exec_path}.runfiles", tuple(sorted(
                 (rpath, art.exec_path if art is not None else None) for rpath, art in rf.entries().items()
