@@ -26,7 +26,7 @@ from kiln.repos.host_repos import HostRepositories
 # A Rust toolchain registered by the workspace: resolution prefers it to the machine's.
 FAKE_RUST = '''
 local_rust_toolchain(name = "impl", sysroot = "/rust", cargo = "/rust/bin/cargo", rustc = "/rust/bin/rustc",
-                     version = "rustc 1.0.0", cargo_home = "/cargo-home")
+                     fingerprint = "f1")
 toolchain(name = "fake", toolchain = ":impl", toolchain_type = "@rules_rust//rust:toolchain_type")
 '''
 
@@ -95,7 +95,7 @@ def test_library_crate_info_and_spec(tmp_path):
     paths = {i.path for i in run.input_list()}
     assert paths >= {"lib/src/lib.rs", "lib/src/util.rs", "external/kiln_tools/cargo_build.py",
                      "external/kiln_tools/cargo_inputs.py", "external/kiln_tools/cargo_manifest.py"}
-    assert spec["rustc_version"] == "rustc 1.0.0"
+    assert spec["toolchain"] == "f1"
 
 
 def test_environment_is_fixed_and_names_the_real_toolchain(tmp_path):

@@ -4,7 +4,7 @@ Rules describe crates; this module turns a crate (with its kiln and registry
 dependencies) into the JSON spec of `kiln.tools.cargo_build` and registers the
 action. The action's inputs are every source of every crate involved, the
 vendored registry crates, the lock file and kiln's own tool modules, and the
-spec names the toolchain's version, so kiln's action key decides whether cargo
+spec names the toolchain's fingerprint, so kiln's action key decides whether cargo
 runs at all; cargo then reuses its own incremental state in a target directory
 shared by all targets, kept in the action's persistent cache (docs/rust-pyo3.md).
 """
@@ -128,8 +128,9 @@ def register_cargo_build(
         # One lock file, one index: at most one vendored directory.
         "vendor_dir": next(iter(by_dir), None),
         "online": online,
-        # Not read by the tool: here so that another rustc gives the action another key.
-        "rustc_version": toolchain.version,
+        # Not read by the tool: here so that another toolchain (its version or any of its files) gives
+        # the action another key.
+        "toolchain": toolchain.fingerprint,
         "crates": spec_crates,
         "build": {"package": crate.package, "mode": mode},
         "env": env,
