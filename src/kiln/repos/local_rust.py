@@ -20,19 +20,25 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 
 from kiln.core.errors import LocalEnvironmentError
 
 _SYSROOT_DIRS = ("bin", "lib", "libexec", "etc")
 
 
-def local_rust_build_file() -> tuple[str, tuple[str, ...]]:
-    """The BUILD file's text, and the files whose change means probing again."""
+@dataclass(frozen=True)
+class LocalRust:
+    rustc: str        # what PATH calls rustc (often rustup's proxy)
+    sysroot: str
+    real_rustc: str   # the sysroot's own binaries, which need no rustup environment
+    cargo: str
+
+
+def probe_local_rust() -> LocalRust:
+    """The machine's rustc (from PATH, else ~/.cargo/bin) and the real binaries of its sysroot."""
     import shutil
     import subprocess
-
-    from kiln.repos.host_fingerprint import fingerprint, table_path, tree_digest
-    from kiln.repos.repository_cache import user_cache_dir
 
     rustc = shutil.which("rustc") or os.path.expanduser("~/.cargo/bin/rustc")
     if not os.path.exists(rustc):
@@ -50,6 +56,18 @@ def local_rust_build_file() -> tuple[str, tuple[str, ...]]:
     real_rustc = os.path.join(sysroot, "bin", "rustc")
     if not os.path.exists(real_rustc):
         real_rustc = rustc
+    return LocalRust(rustc, sysroot, real_rustc, cargo)
+
+
+def local_rust_build_file() -> tuple[str, tuple[str, ...]]:
+    """The BUILD file's text, and the files whose change means probing again."""
+    import subprocess
+
+    from kiln.repos.host_fingerprint import fingerprint, table_path, tree_digest
+    from kiln.repos.repository_cache import user_cache_dir
+
+    rust = probe_local_rust()
+    sysroot, cargo, real_rustc = rust.sysroot, rust.cargo, rust.real_rustc
     try:
         versions = (_run(real_rustc, "-vV"), _run(cargo, "-vV"))
     except (OSError, subprocess.SubprocessError) as e:
@@ -70,7 +88,7 @@ def local_rust_build_file() -> tuple[str, tuple[str, ...]]:
         f"    fingerprint = {json.dumps(fingerprint(versions, tree))},\n"
         ")\n"
     )
-    return text, tuple(dict.fromkeys((rustc, *tree.paths)))
+    return text, tuple(dict.fromkeys((rust.rustc, *tree.paths)))
 
 
 def _run(*argv: str) -> str:

@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 
 from kiln.tools import cargo_lock
 from kiln.tools.cargo_elf import pyinit_symbols
-from kiln.tools.cargo_inputs import mirror_sources, offline, private_cargo_home
+from kiln.tools.cargo_inputs import mirror_sources, private_cargo_home
 from kiln.tools.cargo_lock import LockError
 from kiln.tools.cargo_manifest import ManifestError, plan_workspace, sync_workspace, write_if_changed
 from kiln.tools.cargo_spec import Spec, load_spec
@@ -92,7 +92,7 @@ def cargo_command(spec: Spec, rustc_args: list[str], *, locked: bool) -> list[st
         "--profile", profile,
         "--target-dir", spec.target_dir,
         "--manifest-path", os.path.join(spec.workspace_dir, "Cargo.toml"),
-        "--message-format=json-render-diagnostics", *offline(spec),
+        "--message-format=json-render-diagnostics", "--offline",
     ]
     if locked:
         cmd.append("--locked")
@@ -104,7 +104,7 @@ def cargo_command(spec: Spec, rustc_args: list[str], *, locked: bool) -> list[st
 def clean_command(spec: Spec, *, locked: bool) -> list[str]:
     cmd = cargo_command(spec, [], locked=locked)
     profile = cmd[cmd.index("--profile") + 1]
-    return [spec.cargo, "clean", *offline(spec), "-p", spec.package, "--profile", profile,
+    return [spec.cargo, "clean", "--offline", "-p", spec.package, "--profile", profile,
             "--target-dir", spec.target_dir, "--manifest-path", os.path.join(spec.workspace_dir, "Cargo.toml")] + (["--locked"] if locked else [])
 
 
@@ -266,7 +266,7 @@ def prepare_lock(spec: Spec, env: dict[str, str], files: dict[str, str]) -> bool
         return True
     ws_lock = os.path.join(spec.workspace_dir, "Cargo.lock")
     write_if_changed(ws_lock, text)
-    cmd = [spec.cargo, "update", *offline(spec), "--workspace", "--manifest-path", os.path.join(spec.workspace_dir, "Cargo.toml")]
+    cmd = [spec.cargo, "update", "--offline", "--workspace", "--manifest-path", os.path.join(spec.workspace_dir, "Cargo.toml")]
     run = run_cargo(cmd, spec, env, forward=False)
     if run.code != 0:
         sys.stderr.write("".join(run.stderr_tail))
@@ -327,12 +327,11 @@ def check_pyo3_module(module_name: str, path: str) -> None:
 
 
 def build(spec: Spec) -> int:
-    home, temporary = private_cargo_home(spec)
+    home = private_cargo_home(spec)
     try:
         return _build(spec, home)
     finally:
-        if temporary:
-            shutil.rmtree(home, ignore_errors=True)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def _build(spec: Spec, cargo_home: str) -> int:

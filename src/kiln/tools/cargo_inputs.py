@@ -68,21 +68,10 @@ def mirror_sources(spec: Spec) -> tuple[Spec, list[str]]:
     return replace(spec, crates=crates), written
 
 
-def offline(spec: Spec) -> list[str]:
-    return [] if spec.online else ["--offline"]
-
-
-def private_cargo_home(spec: Spec) -> tuple[str, bool]:
-    """CARGO_HOME for this run, and whether it is a new one to remove afterwards.
-
-    Offline (the rule), a new directory in the temporary directory, whose config.toml makes cargo
-    offline and, when the spec names vendored crates, takes crates.io's packages from them. Online
-    (registry crates without a lock file), one kept beside the target directory in the persistent
-    cache, so the registry index and crates are fetched once, not per run; never the user's."""
-    if spec.online:
-        home = os.path.join(os.path.dirname(spec.target_dir), "home")
-        os.makedirs(home, exist_ok=True)
-        return home, False
+def private_cargo_home(spec: Spec) -> str:
+    """CARGO_HOME for this run: a new directory in the temporary directory (the caller removes it),
+    whose config.toml makes cargo offline and, when the spec names vendored crates, takes crates.io's
+    packages from them; never the user's."""
     home = tempfile.mkdtemp(prefix="cargo-home-")
     lines = ["[net]", "offline = true", ""]
     if spec.vendor_dir:
@@ -90,4 +79,4 @@ def private_cargo_home(spec: Spec) -> tuple[str, bool]:
                   "[source.kiln-vendored]", f"directory = {toml_str(spec.vendor_dir)}", ""]
     with open(os.path.join(home, "config.toml"), "w", encoding="utf-8") as f:
         f.write("\n".join(lines))
-    return home, True
+    return home
