@@ -108,3 +108,21 @@ def test_a_spec_cargo_cannot_resolve_names_the_universe_and_cargos_reason(ws, en
     assert "crate universe 'crates' has no lock file, and cargo could not resolve its crates (MODULE.bazel:" \
         in r.output, r.output
     assert "no matching package named `kiln-no-such-crate-4f2a` found" in r.output, r.output
+
+
+def test_an_edit_rebuilds_only_the_edited_crate_in_a_sandbox_of_its_own_each_run(ws, env):
+    """processwrapper-sandbox stages every run in a new directory: cargo must still find the vendored
+    crates where it compiled them (a fixed link in the persistent cache), or it rebuilds them all."""
+    write_workspace(ws, "1")
+    r = ws.kiln("build", "--spawn_strategy=processwrapper-sandbox", "//:fmt", env=env)
+    assert r.code == 0, r.output
+    fingerprints = ws.output_base / "caches" / "cargo" / "target" / "debug" / ".fingerprint"
+    (itoa,) = fingerprints.glob("itoa-*")
+    before = {p.name: p.stat().st_mtime_ns for p in itoa.iterdir()}
+
+    ws.write("main.rs", MAIN_RS.replace("itoa says", "itoa now says"))
+    r = ws.kiln("run", "--spawn_strategy=processwrapper-sandbox", "//:fmt", env=env)
+    assert r.code == 0 and "itoa now says 1234567" in r.stdout, r.output
+    assert {p.name: p.stat().st_mtime_ns for p in itoa.iterdir()} == before
+    (link,) = (ws.output_base / "caches" / "cargo" / "vendor").iterdir()
+    assert link.is_symlink() and link.name.endswith("_vendor")

@@ -15,12 +15,19 @@ edit would hand cargo an old mtime and an outdated artifact.
 Registry crates come from the vendored directory the crate index holds
 (kiln.repos.crate_vendor), declared as inputs; a CARGO_HOME of the tool's own,
 in the action's private temporary directory, holds the only configuration
-cargo reads: crates.io replaced by that directory, and offline.
+cargo reads: crates.io replaced by that directory, and offline. cargo records
+where a crate's sources were (its dep-info), and a path it no longer finds
+makes it rebuild the crate and everything above it; an exec root that is new
+for every run (a sandbox without a fixed mount point) would so rebuild every
+registry crate on every edit. cargo therefore reads them through a symbolic
+link at a fixed place in the persistent cache, `vendor/<exec path>`, pointed
+at this run's directory while the tool holds the target directory's lock.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from dataclasses import replace
 
@@ -66,6 +73,22 @@ def mirror_sources(spec: Spec) -> tuple[Spec, list[str]]:
     crates = tuple(replace(c, root=os.path.join(mirror, os.path.relpath(c.root, spec.source_root)))
                    for c in spec.crates)
     return replace(spec, crates=crates), written
+
+
+def link_vendor_dir(spec: Spec) -> Spec:
+    """The spec with its vendored directory seen through the cache's fixed link, pointed here."""
+    if not spec.vendor_dir:
+        return spec
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", os.path.relpath(spec.vendor_dir, spec.source_root))
+    links = os.path.join(os.path.dirname(spec.target_dir), "vendor")
+    link = os.path.join(links, name)
+    os.makedirs(links, exist_ok=True)
+    tmp = f"{link}.tmp{os.getpid()}"
+    if os.path.lexists(tmp):
+        os.remove(tmp)
+    os.symlink(os.path.abspath(spec.vendor_dir), tmp)
+    os.replace(tmp, link)
+    return replace(spec, vendor_dir=link)
 
 
 def private_cargo_home(spec: Spec) -> str:
