@@ -26,7 +26,7 @@ from kiln.repos.host_repos import HostRepositories
 # A Rust toolchain registered by the workspace: resolution prefers it to the machine's.
 FAKE_RUST = '''
 local_rust_toolchain(name = "impl", sysroot = "/rust", cargo = "/rust/bin/cargo", rustc = "/rust/bin/rustc",
-                     version = "rustc 1.0.0", cargo_home = "/cargo-home")
+                     fingerprint = "f1")
 toolchain(name = "fake", toolchain = ":impl", toolchain_type = "@rules_rust//rust:toolchain_type")
 '''
 
@@ -35,9 +35,12 @@ package(default_visibility = ["//visibility:public"])
 rust_registry_crate(name = "pyo3", version = "=0.23.5", features = ["extension-module"], lockfile = "Cargo.lock",
                     vendor = ":vendor")
 filegroup(name = "vendor", srcs = glob(["vendor/**"]))
-rust_registry_crate(name = "pyo3_26", package = "pyo3", crate_name = "pyo3", version = "=0.26.0")
-rust_registry_crate(name = "pyo3_abi3", package = "pyo3", crate_name = "pyo3", version = "0.23", features = ["abi3-py38"])
-rust_registry_crate(name = "rayon", version = "1.10")
+rust_registry_crate(name = "pyo3_26", package = "pyo3", crate_name = "pyo3", version = "=0.26.0", lockfile = "Cargo.lock",
+                    vendor = ":vendor")
+rust_registry_crate(name = "pyo3_abi3", package = "pyo3", crate_name = "pyo3", version = "0.23", features = ["abi3-py38"],
+                    lockfile = "Cargo.lock", vendor = ":vendor")
+rust_registry_crate(name = "rayon", version = "1.10", lockfile = "Cargo.lock", vendor = ":vendor")
+rust_registry_crate(name = "unvendored", version = "1")
 rust_registry_crate(name = "unlocked", version = "1", lock_error = "crate 'unlocked' is missing from Cargo.lock")
 '''
 
@@ -83,11 +86,10 @@ def test_library_crate_info_and_spec(tmp_path):
     assert [r["package"] for r in entry["registry_deps"]] == ["rayon"]
     assert entry["label"] == "//lib:my-lib"
     run = cargo_action(ct)
-    # Sandboxed, cargo's state in a persistent cache, the toolchain mounted from the host; rayon has no
-    # lock file, so nothing vendored: cargo fetches it, online (vendored crates: see the pyo3 test).
-    assert dict(run.execution_requirements) == {"kiln-persistent-cache": "cargo", "requires-network": "1",
+    # Sandboxed without network, cargo's state in a persistent cache, the toolchain mounted from the host.
+    assert dict(run.execution_requirements) == {"kiln-persistent-cache": "cargo", "block-network": "1",
                                                 "kiln-host-dirs": "/rust:/rust/bin"}
-    assert spec["online"] is True and spec["vendor_dir"] is None
+    assert "online" not in spec and spec["vendor_dir"] == "third_party/vendor"
     assert spec["workspace_dir"] == f"../../caches/cargo/ws/{crate.package}"
     assert spec["target_dir"] == "../../caches/cargo/target"
     # Sources by exec path, read from the exec root; kiln's own tool code is an input too.
@@ -95,7 +97,7 @@ def test_library_crate_info_and_spec(tmp_path):
     paths = {i.path for i in run.input_list()}
     assert paths >= {"lib/src/lib.rs", "lib/src/util.rs", "external/kiln_tools/cargo_build.py",
                      "external/kiln_tools/cargo_inputs.py", "external/kiln_tools/cargo_manifest.py"}
-    assert spec["rustc_version"] == "rustc 1.0.0"
+    assert spec["toolchain"] == "f1"
 
 
 def test_environment_is_fixed_and_names_the_real_toolchain(tmp_path):
@@ -148,7 +150,19 @@ def test_pyo3_extension_file_name_config_and_imports(tmp_path):
     # cargo takes pyo3 from the vendored directory, whose files are inputs of the action.
     assert spec["vendor_dir"] == "third_party/vendor"
     assert "third_party/vendor/pyo3-0.23.5/src/lib.rs" in {i.path for i in cargo_action(ct).input_list()}
-    assert spec["online"] is False and ("block-network", "1") in cargo_action(ct).execution_requirements
+    assert ("block-network", "1") in cargo_action(ct).execution_requirements
+
+
+def test_a_registry_crate_without_vendored_sources_is_refused(tmp_path):
+    a = world(tmp_path, {
+        "l/BUILD": 'rust_library(name = "l", srcs = ["lib.rs"], deps = ["//third_party:unvendored"])', "l/lib.rs": "",
+    })
+    with pytest.raises(KilnError) as e:
+        a.analyze(parse_label("//l:l"))
+    assert ("registry crates without a lock file and vendored sources: unvendored; kiln builds registry crates "
+            "offline, from a crate index (crate.from_cargo, crate.from_specs) that locks and vendors them"
+            ) in e.value.render()
+    assert "l/BUILD" in e.value.render()
 
 
 def test_newer_pyo3_gets_the_environment_switch_only(tmp_path):

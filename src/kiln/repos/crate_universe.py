@@ -41,8 +41,9 @@ from kiln.repos.crate_cargo import (
 # The kinds all_crate_deps()/aliases() select by, in rules_rust's order.
 DEP_KINDS = ("normal", "normal_dev", "proc_macro", "proc_macro_dev", "build", "build_proc_macro")
 
-# The lock entry cargo-bazel writes for the direct dependencies of a spliced workspace (from_specs).
-_SPLICED_MEMBER = "direct-cargo-bazel-deps"
+# The lock entry cargo-bazel (and kiln.repos.crate_splicing) writes for the direct dependencies of a
+# spliced workspace (from_specs).
+SPLICED_MEMBER = "direct-cargo-bazel-deps"
 
 
 # ---- declarations ----------------------------------------------------------
@@ -250,6 +251,8 @@ class CrateIndex:
     annotations: list[CrateAnnotation] = field(default_factory=list)
     manifests: list[str] = field(default_factory=list)  # workspace-relative paths, listed and members found
     lockfile: str | None = None                          # workspace-relative path of Cargo.lock
+    # No lock file named: the crates are locked by the Cargo.lock kiln.repos.crate_splicing made in the repository.
+    spliced_lock: bool = False
     files: list[str] = field(default_factory=list)       # absolute paths read (for invalidation)
 
     @property
@@ -309,14 +312,15 @@ class _Want:
 
 
 def build_crate_index(info: ModuleInfo, repo_name: str, workspace_root: Path,
-                      host: HostTarget | None = None) -> CrateIndex:
-    """Reads the Cargo files of the crate universe `repo_name` (its generated name) into its index."""
+                      host: HostTarget | None = None, *, spliced_lock: Path | None = None) -> CrateIndex:
+    """Reads the Cargo files of the crate universe `repo_name` (its generated name) into its index; a
+    universe without a lock file of its own takes `spliced_lock` (kiln.repos.crate_splicing) if given."""
     universes = crate_universes(info)
     universe = universes.get(repo_name)
     if universe is None:
         known = ", ".join(sorted(universes)) or "none"
         raise LoadingError(f"no crate universe generates the repository '{repo_name}' (declared: {known})")
-    return _Builder(info, universe, workspace_root, host or host_target()).build()
+    return _Builder(info, universe, workspace_root, host or host_target(), spliced_lock).build()
 
 
 def build_crate_indexes(info: ModuleInfo, workspace_root: Path) -> dict[str, CrateIndex]:
@@ -325,8 +329,10 @@ def build_crate_indexes(info: ModuleInfo, workspace_root: Path) -> dict[str, Cra
 
 
 class _Builder:
-    def __init__(self, info: ModuleInfo, universe: CrateUniverse, root: Path, host: HostTarget):
+    def __init__(self, info: ModuleInfo, universe: CrateUniverse, root: Path, host: HostTarget,
+                 spliced_lock: Path | None = None):
         self.info = info
+        self.spliced_lock = spliced_lock
         self.u = universe
         self.root = root
         self.host = host
@@ -380,12 +386,15 @@ class _Builder:
             path, display = self._file(self.u.cargo_lockfile, "cargo_lockfile")
             lock = self._read(read_lock, path, display)
             self.index.lockfile = display
+        elif self.spliced_lock is not None:
+            lock = self._read(read_lock, self.spliced_lock, f"@{self.u.name}//:{self.spliced_lock.name}")
+            self.index.spliced_lock = True
         wants: list[_Want] = []
         members = self._members()
         member_dirs = {m.path.parent.resolve() for m in members}
         for member in members:
             wants.extend(self._member_wants(member, member_dirs, lock))
-        spliced = lock.member(_SPLICED_MEMBER) if lock is not None else None
+        spliced = lock.member(SPLICED_MEMBER) if lock is not None else None
         for spec in self.u.specs:
             dep = spec.dependency()
             where = spec.location or self.u.location

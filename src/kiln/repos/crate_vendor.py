@@ -166,10 +166,10 @@ def _dir_name(p: LockedPackage) -> str:
 VENDOR_DIR = "vendor"
 
 
-def vendor_crate_repo(lockfile: str | None, workspace_root: Path, repo_dir: Path,
+def vendor_crate_repo(lockfile: Path | None, display: str, repo_dir: Path,
                       downloader: Callable[[], Downloader]) -> VendoredCrates | None:
-    """Vendors the crates of a crate repository's Cargo.lock (workspace-relative `lockfile`, None when
+    """Vendors the crates of a crate repository's Cargo.lock (`lockfile`, shown as `display`; None when
     the repository has none) into `<repo_dir>/vendor`."""
     if lockfile is None:
         return None
-    return vendor_crates(read_lock(workspace_root / lockfile, lockfile), repo_dir / VENDOR_DIR, downloader)
+    return vendor_crates(read_lock(lockfile, display), repo_dir / VENDOR_DIR, downloader)

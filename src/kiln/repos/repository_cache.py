@@ -36,10 +36,15 @@ _CHUNK = 1 << 20
 # A temp file younger than this is never removed: its writer may not hold its lock yet.
 
 
-def default_repository_cache_dir(environ: Mapping[str, str]) -> Path:
+def user_cache_dir(environ: Mapping[str, str]) -> Path:
+    """kiln's directory of things shared by every workspace of a user: $XDG_CACHE_HOME/kiln, else ~/.cache/kiln."""
     xdg = environ.get("XDG_CACHE_HOME", "")
     base = Path(xdg) if os.path.isabs(xdg) else Path(environ.get("HOME") or os.path.expanduser("~")) / ".cache"
-    return base / "kiln" / "repository_cache"
+    return base / "kiln"
+
+
+def default_repository_cache_dir(environ: Mapping[str, str]) -> Path:
+    return user_cache_dir(environ) / "repository_cache"
 
 
 class TempFile:

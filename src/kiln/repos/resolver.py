@@ -78,8 +78,18 @@ class Repositories:
 
         index = build_crate_index(module, generated_name, self._workspace_root)
         directory = self._external_dir / generated_name
+        lock = self._workspace_root / index.lockfile if index.lockfile else None
+        if lock is None:
+            from kiln.repos.crate_splicing import splice_lock
+            from kiln.repos.local_rust import probe_local_rust
+
+            if index.crates:
+                rust = probe_local_rust()
+                lock = splice_lock(index, directory, rust.cargo, rust.real_rustc)
+            if lock is not None:
+                index = build_crate_index(module, generated_name, self._workspace_root, spliced_lock=lock)
         write_crate_repo(index, directory, self._workspace_root, repo=name)
-        vendor_crate_repo(index.lockfile, self._workspace_root, directory, self.downloader)
+        vendor_crate_repo(lock, index.lockfile or f"@{name}//:Cargo.lock", directory, self.downloader)
         return ResolvedRepository(directory, tuple(index.files))
 
     def _repository_rule(self, name: str, decl: RepoDecl) -> ResolvedRepository:

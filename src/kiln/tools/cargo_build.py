@@ -24,8 +24,9 @@ How cargo is run:
 - Diagnostics are rendered by cargo on stderr and passed through; the JSON on
   stdout gives the artifacts and whether each unit was fresh.
 - Cargo serialises builds on a target directory anyway; the tool additionally
-  holds a lock of its own from starting cargo until the artifact is copied, so
-  another target's build cannot replace the uplifted file in between.
+  holds a lock of its own from its first look at the shared state until the
+  artifact is copied, so another target's build cannot replace the uplifted
+  file or repoint the vendored crates' link in between.
 - A cdylib's file name carries no hash (`deps/lib<name>.so`), so two targets
   whose cdylibs share a crate name overwrite each other's file while cargo
   still holds each unit fresh. The tool records which package produced the
@@ -48,7 +49,7 @@ from dataclasses import dataclass, field
 
 from kiln.tools import cargo_lock
 from kiln.tools.cargo_elf import pyinit_symbols
-from kiln.tools.cargo_inputs import mirror_sources, offline, private_cargo_home
+from kiln.tools.cargo_inputs import link_vendor_dir, mirror_sources, private_cargo_home
 from kiln.tools.cargo_lock import LockError
 from kiln.tools.cargo_manifest import ManifestError, plan_workspace, sync_workspace, write_if_changed
 from kiln.tools.cargo_spec import Spec, load_spec
@@ -92,7 +93,7 @@ def cargo_command(spec: Spec, rustc_args: list[str], *, locked: bool) -> list[st
         "--profile", profile,
         "--target-dir", spec.target_dir,
         "--manifest-path", os.path.join(spec.workspace_dir, "Cargo.toml"),
-        "--message-format=json-render-diagnostics", *offline(spec),
+        "--message-format=json-render-diagnostics", "--offline",
     ]
     if locked:
         cmd.append("--locked")
@@ -104,7 +105,7 @@ def cargo_command(spec: Spec, rustc_args: list[str], *, locked: bool) -> list[st
 def clean_command(spec: Spec, *, locked: bool) -> list[str]:
     cmd = cargo_command(spec, [], locked=locked)
     profile = cmd[cmd.index("--profile") + 1]
-    return [spec.cargo, "clean", *offline(spec), "-p", spec.package, "--profile", profile,
+    return [spec.cargo, "clean", "--offline", "-p", spec.package, "--profile", profile,
             "--target-dir", spec.target_dir, "--manifest-path", os.path.join(spec.workspace_dir, "Cargo.toml")] + (["--locked"] if locked else [])
 
 
@@ -266,7 +267,7 @@ def prepare_lock(spec: Spec, env: dict[str, str], files: dict[str, str]) -> bool
         return True
     ws_lock = os.path.join(spec.workspace_dir, "Cargo.lock")
     write_if_changed(ws_lock, text)
-    cmd = [spec.cargo, "update", *offline(spec), "--workspace", "--manifest-path", os.path.join(spec.workspace_dir, "Cargo.toml")]
+    cmd = [spec.cargo, "update", "--offline", "--workspace", "--manifest-path", os.path.join(spec.workspace_dir, "Cargo.toml")]
     run = run_cargo(cmd, spec, env, forward=False)
     if run.code != 0:
         sys.stderr.write("".join(run.stderr_tail))
@@ -327,11 +328,14 @@ def check_pyo3_module(module_name: str, path: str) -> None:
 
 
 def build(spec: Spec) -> int:
-    home, temporary = private_cargo_home(spec)
-    try:
-        return _build(spec, home)
-    finally:
-        if temporary:
+    # Held from the first look at the shared state to the artifact's copy: the vendored crates' link
+    # points into this run's exec root until cargo is done (kiln.tools.cargo_inputs.link_vendor_dir).
+    with target_dir_lock(spec.target_dir):
+        spec = link_vendor_dir(spec)
+        home = private_cargo_home(spec)
+        try:
+            return _build(spec, home)
+        finally:
             shutil.rmtree(home, ignore_errors=True)
 
 
@@ -346,21 +350,20 @@ def _build(spec: Spec, cargo_home: str) -> int:
     env["CARGO_HOME"] = cargo_home
     locked = prepare_lock(spec, env, ws.files)
     cmd = cargo_command(spec, ws.rustc_args, locked=locked)
-    with target_dir_lock(spec.target_dir):
+    run = run_cargo(cmd, spec, env)
+    artifact = find_artifact(spec, run.messages) if run.code == 0 else None
+    if artifact and replaced_by_another_build(spec, artifact, run.messages):
+        print(f"note: {os.path.basename(artifact)} in cargo's target directory was built for another "
+              f"target; rebuilding {crate.package}", file=sys.stderr)
+        clean = run_cargo(clean_command(spec, locked=locked), spec, env, forward=False)
+        if clean.code != 0:
+            sys.stderr.write("".join(clean.stderr_tail))
+            raise ToolError(f"cargo clean -p {crate.package} failed (exit code {clean.code})")
         run = run_cargo(cmd, spec, env)
         artifact = find_artifact(spec, run.messages) if run.code == 0 else None
-        if artifact and replaced_by_another_build(spec, artifact, run.messages):
-            print(f"note: {os.path.basename(artifact)} in cargo's target directory was built for another "
-                  f"target; rebuilding {crate.package}", file=sys.stderr)
-            clean = run_cargo(clean_command(spec, locked=locked), spec, env, forward=False)
-            if clean.code != 0:
-                sys.stderr.write("".join(clean.stderr_tail))
-                raise ToolError(f"cargo clean -p {crate.package} failed (exit code {clean.code})")
-            run = run_cargo(cmd, spec, env)
-            artifact = find_artifact(spec, run.messages) if run.code == 0 else None
-        if artifact:
-            copy_output(artifact, spec.output)
-            record_owner(spec, artifact)
+    if artifact:
+        copy_output(artifact, spec.output)
+        record_owner(spec, artifact)
     report = {"package": crate.package, "command": cmd, "exit_code": run.code, "written": written,
               "mirrored": mirrored,
               "units": units(run.messages), "artifact": artifact, "output": spec.output}

@@ -15,12 +15,19 @@ edit would hand cargo an old mtime and an outdated artifact.
 Registry crates come from the vendored directory the crate index holds
 (kiln.repos.crate_vendor), declared as inputs; a CARGO_HOME of the tool's own,
 in the action's private temporary directory, holds the only configuration
-cargo reads: crates.io replaced by that directory, and offline.
+cargo reads: crates.io replaced by that directory, and offline. cargo records
+where a crate's sources were (its dep-info), and a path it no longer finds
+makes it rebuild the crate and everything above it; an exec root that is new
+for every run (a sandbox without a fixed mount point) would so rebuild every
+registry crate on every edit. cargo therefore reads them through a symbolic
+link at a fixed place in the persistent cache, `vendor/<exec path>`, pointed
+at this run's directory while the tool holds the target directory's lock.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from dataclasses import replace
 
@@ -68,21 +75,26 @@ def mirror_sources(spec: Spec) -> tuple[Spec, list[str]]:
     return replace(spec, crates=crates), written
 
 
-def offline(spec: Spec) -> list[str]:
-    return [] if spec.online else ["--offline"]
+def link_vendor_dir(spec: Spec) -> Spec:
+    """The spec with its vendored directory seen through the cache's fixed link, pointed here."""
+    if not spec.vendor_dir:
+        return spec
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", os.path.relpath(spec.vendor_dir, spec.source_root))
+    links = os.path.join(os.path.dirname(spec.target_dir), "vendor")
+    link = os.path.join(links, name)
+    os.makedirs(links, exist_ok=True)
+    tmp = f"{link}.tmp{os.getpid()}"
+    if os.path.lexists(tmp):
+        os.remove(tmp)
+    os.symlink(os.path.abspath(spec.vendor_dir), tmp)
+    os.replace(tmp, link)
+    return replace(spec, vendor_dir=link)
 
 
-def private_cargo_home(spec: Spec) -> tuple[str, bool]:
-    """CARGO_HOME for this run, and whether it is a new one to remove afterwards.
-
-    Offline (the rule), a new directory in the temporary directory, whose config.toml makes cargo
-    offline and, when the spec names vendored crates, takes crates.io's packages from them. Online
-    (registry crates without a lock file), one kept beside the target directory in the persistent
-    cache, so the registry index and crates are fetched once, not per run; never the user's."""
-    if spec.online:
-        home = os.path.join(os.path.dirname(spec.target_dir), "home")
-        os.makedirs(home, exist_ok=True)
-        return home, False
+def private_cargo_home(spec: Spec) -> str:
+    """CARGO_HOME for this run: a new directory in the temporary directory (the caller removes it),
+    whose config.toml makes cargo offline and, when the spec names vendored crates, takes crates.io's
+    packages from them; never the user's."""
     home = tempfile.mkdtemp(prefix="cargo-home-")
     lines = ["[net]", "offline = true", ""]
     if spec.vendor_dir:
@@ -90,4 +102,4 @@ def private_cargo_home(spec: Spec) -> tuple[str, bool]:
                   "[source.kiln-vendored]", f"directory = {toml_str(spec.vendor_dir)}", ""]
     with open(os.path.join(home, "config.toml"), "w", encoding="utf-8") as f:
         f.write("\n".join(lines))
-    return home, True
+    return home

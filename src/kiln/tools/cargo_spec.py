@@ -74,7 +74,6 @@ class Spec:
     source_root: str = ""
     sources: tuple[str, ...] = ()
     vendor_dir: str | None = None   # the vendored registry crates cargo builds from, offline
-    online: bool = False            # registry crates without a lock file: cargo fetches them itself
 
     def crate(self, package: str) -> Crate:
         for c in self.crates:
@@ -204,7 +203,6 @@ def parse_spec(data: dict, base: str | None = None) -> Spec:
         source_root=base,
         sources=tuple(_abs(p, base) for p in _strings(data, "sources", "spec")),
         vendor_dir=_abs(data["vendor_dir"], base) if data.get("vendor_dir") else None,
-        online=bool(data.get("online")),
     )
     spec.target_crate  # noqa: B018 - raises when build.package is unknown
     return spec

@@ -4,7 +4,7 @@ Rules describe crates; this module turns a crate (with its kiln and registry
 dependencies) into the JSON spec of `kiln.tools.cargo_build` and registers the
 action. The action's inputs are every source of every crate involved, the
 vendored registry crates, the lock file and kiln's own tool modules, and the
-spec names the toolchain's version, so kiln's action key decides whether cargo
+spec names the toolchain's fingerprint, so kiln's action key decides whether cargo
 runs at all; cargo then reuses its own incremental state in a target directory
 shared by all targets, kept in the action's persistent cache (docs/rust-pyo3.md).
 """
@@ -112,9 +112,13 @@ def register_cargo_build(
         sources.extend(c.compile_data)
         sources.append(c.root)
     sources = list(dict.fromkeys(sources))
-    # A crate index without a lock file (crate.spec alone) has nothing vendored: cargo resolves and
-    # fetches those crates itself, online, the one case that is not hermetic yet.
-    online = any(r.vendor_dir is None for r in crate.all_registry_deps())
+    # Crate indexes always lock and vendor their crates (a lock kiln made when the user gave none):
+    # the action never fetches, so a registry crate without vendored sources cannot be built.
+    unvendored = sorted(str(r.package) for r in crate.all_registry_deps() if r.vendor_dir is None)
+    if unvendored:
+        raise ctx.error(f"registry crates without a lock file and vendored sources: {', '.join(unvendored)}; "
+                        "kiln builds registry crates offline, from a crate index (crate.from_cargo, "
+                        "crate.from_specs) that locks and vendors them", attribute="deps")
     # Every crate of an index carries the same files: take them once per index, not once per crate.
     by_dir = {r.vendor_dir: r.vendor_files for r in crate.all_registry_deps() if r.vendor_dir}
     vendored = [f for files in by_dir.values() for f in files]
@@ -127,9 +131,9 @@ def register_cargo_build(
         "sources": [a.exec_path for a in sources],
         # One lock file, one index: at most one vendored directory.
         "vendor_dir": next(iter(by_dir), None),
-        "online": online,
-        # Not read by the tool: here so that another rustc gives the action another key.
-        "rustc_version": toolchain.version,
+        # Not read by the tool: here so that another toolchain (its version or any of its files) gives
+        # the action another key.
+        "toolchain": toolchain.fingerprint,
         "crates": spec_crates,
         "build": {"package": crate.package, "mode": mode},
         "env": env,
@@ -151,7 +155,7 @@ def register_cargo_build(
             PERSISTENT_CACHE: _CACHE_NAME,
             # The toolchain lives outside the exec root (rustup's directory, usually in a home).
             HOST_DIRS: ":".join(sorted({toolchain.sysroot, toolchain.bin_dir, os.path.dirname(toolchain.rustc)})),
-            "requires-network" if online else "block-network": "1",
+            "block-network": "1",
         },
         executable_outputs=mode == "test" or crate.kind == "bin",
     )

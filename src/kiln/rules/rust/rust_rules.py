@@ -94,8 +94,14 @@ def _rust_registry_crate(ctx):
     for unsupported in ("git", "path"):
         if getattr(ctx.attr, unsupported):
             raise ctx.error(f"kiln does not build {unsupported} crates yet", attribute=unsupported)
-    # The lock file is read like a repository rule reads it: by path, not as a visible target.
-    lock = Artifact("", ctx.attr.lockfile) if ctx.attr.lockfile else None
+    # The user's lock file is read like a repository rule reads it: by path, not as a visible target;
+    # a lock kiln made for an index without one (kiln.repos.crate_splicing) is a file of the index.
+    if ctx.attr.lockfile:
+        lock = Artifact("", ctx.attr.lockfile)
+    elif ctx.attr.spliced_lockfile is not None:
+        lock = source_artifact(ctx.attr.spliced_lockfile.label)
+    else:
+        lock = None
     vendor = ctx.attr.vendor
     return [RegistryCrateInfo(
         name=ctx.attr.crate_name or ctx.label.name.replace("-", "_"),
@@ -122,6 +128,7 @@ RUST_REGISTRY_CRATE = RuleClass.make(
         Attr("features", AttrType.STRING_LIST),
         Attr("default_features", AttrType.BOOL, True),
         Attr("lockfile", AttrType.STRING),
+        Attr("spliced_lockfile", AttrType.LABEL),
         Attr("lock_error", AttrType.STRING),
         Attr("vendor", AttrType.LABEL),
         Attr("git", AttrType.STRING),

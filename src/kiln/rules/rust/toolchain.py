@@ -4,7 +4,8 @@ A repository rule probes the machine's rustc once and writes one of these
 (kiln.repos.local_rust); a `toolchain()` of type @rules_rust//rust:toolchain_type
 offers it, and Rust rules read it as ctx.toolchains[RUST_TOOLCHAIN_TYPE]. The
 paths are the real binaries in the toolchain's sysroot, never rustup's
-proxies (which read HOME and RUSTUP_* from the environment).
+proxies (which read HOME and RUSTUP_* from the environment). The fingerprint
+stands for the toolchain in action keys (kiln.repos.host_fingerprint).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from kiln.analysis.providers import ToolchainInfo
 from kiln.core.attrs import Attr, AttrType
 from kiln.core.rule_class import RuleClass
 
-_PATHS = ("sysroot", "cargo", "rustc", "cargo_home")
+_PATHS = ("sysroot", "cargo", "rustc")
 
 
 def _local_rust_toolchain(ctx):
@@ -27,13 +28,12 @@ def _local_rust_toolchain(ctx):
         cargo=ctx.attr.cargo,
         rustc=ctx.attr.rustc,
         bin_dir=os.path.dirname(ctx.attr.cargo),
-        version=ctx.attr.version,      # "rustc 1.95.0 (...)"
-        cargo_home=ctx.attr.cargo_home,  # registry and git caches, shared with the user's own cargo
+        fingerprint=ctx.attr.fingerprint,
     )]
 
 
 LOCAL_RUST_TOOLCHAIN = RuleClass.make(
     "local_rust_toolchain",
     _local_rust_toolchain,
-    [Attr(name, AttrType.STRING, mandatory=True) for name in (*_PATHS, "version")],
+    [Attr(name, AttrType.STRING, mandatory=True) for name in (*_PATHS, "fingerprint")],
 )
