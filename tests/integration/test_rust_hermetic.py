@@ -100,6 +100,23 @@ def test_another_rustc_version_output_reruns_the_cargo_action(ws, toolchain_copy
     assert fingerprint_of(ws) != before
 
 
+def test_rustup_default_switching_toolchains_is_noticed_without_any_other_change(ws, toolchain_copy, tmp_path):
+    # `rustup default X` rewrites rustup's settings.toml; the proxy on PATH stays the same file.
+    rustup_home = tmp_path / "rustup"
+    rustup_home.mkdir()
+    env = {"PATH": f"{toolchain_copy}/bin:/usr/bin:/bin", "XDG_CACHE_HOME": str(ws.output_base.parent / "xdg"),
+           "RUSTUP_HOME": str(rustup_home)}
+    write_app(ws)
+    assert ws.kiln("build", "//app", env=env).code == 0
+    before = fingerprint_of(ws)
+    (toolchain_copy.parent / "version.txt").write_text("switched\n")
+    (rustup_home / "settings.toml").write_text('default_toolchain = "other"\n')
+    switched = ws.kiln("build", "//app", "--explain=-", env=env)
+    assert switched.code == 0, switched.output
+    assert cargo_runs(switched) == 1, switched.output
+    assert fingerprint_of(ws) != before
+
+
 def test_a_replaced_toolchain_file_reruns_the_cargo_action_and_nothing_else_is_rehashed(ws, toolchain_copy):
     write_app(ws)
     first = run_kiln(ws, toolchain_copy, "build", "//app")

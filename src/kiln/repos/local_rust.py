@@ -88,7 +88,9 @@ def local_rust_build_file() -> tuple[str, tuple[str, ...]]:
         f"    fingerprint = {json.dumps(fingerprint(versions, tree))},\n"
         ")\n"
     )
-    return text, tuple(dict.fromkeys((rust.rustc, *tree.paths)))
+    # `rustup default` switches toolchains behind the same proxy binary: its settings say which.
+    rustup_settings = os.path.join(os.environ.get("RUSTUP_HOME") or os.path.expanduser("~/.rustup"), "settings.toml")
+    return text, tuple(dict.fromkeys((rust.rustc, rustup_settings, *tree.paths)))
 
 
 def _run(*argv: str) -> str:

@@ -16,7 +16,7 @@ import os
 import sys
 
 from kiln.core.actions import HOST_DIRS, PERSISTENT_CACHE, cache_path
-from kiln.core.artifacts import kiln_tool_artifact
+from kiln.core.artifacts import Artifact, kiln_tool_artifact
 from kiln.core.depset import Depset
 from kiln.rules.python.providers import PyRuntimeInfo
 from kiln.rules.python.py_runtime import python_runtime
@@ -119,9 +119,10 @@ def register_cargo_build(
         raise ctx.error(f"registry crates without a lock file and vendored sources: {', '.join(unvendored)}; "
                         "kiln builds registry crates offline, from a crate index (crate.from_cargo, "
                         "crate.from_specs) that locks and vendors them", attribute="deps")
-    # Every crate of an index carries the same files: take them once per index, not once per crate.
-    by_dir = {r.vendor_dir: r.vendor_files for r in crate.all_registry_deps() if r.vendor_dir}
-    vendored = [f for files in by_dir.values() for f in files]
+    # The vendored crates enter as one directory input per index (read once per build, mounted whole in
+    # the Linux sandbox: kiln.execution.tree_inputs), not as thousands of files linked per run.
+    by_dir = sorted({r.vendor_dir for r in crate.all_registry_deps() if r.vendor_dir})
+    vendored = [Artifact("", d, is_directory=True) for d in by_dir]
     spec = {
         "workspace_dir": f"{_CARGO_DIR}/ws/{crate.package}",
         "target_dir": f"{_CARGO_DIR}/target",
@@ -130,7 +131,7 @@ def register_cargo_build(
         "lockfile": lockfiles[0].exec_path if lockfiles else None,
         "sources": [a.exec_path for a in sources],
         # One lock file, one index: at most one vendored directory.
-        "vendor_dir": next(iter(by_dir), None),
+        "vendor_dir": by_dir[0] if by_dir else None,
         # Not read by the tool: here so that another toolchain (its version or any of its files) gives
         # the action another key.
         "toolchain": toolchain.fingerprint,

@@ -27,7 +27,6 @@ class RegistryCrateInfo:
     # The crate index's vendored crates (exec path of the directory, and its files): what cargo builds
     # this crate and its registry dependencies from, offline.
     vendor_dir: str | None = None
-    vendor_files: tuple[Artifact, ...] = ()
 
     def version_tuple(self) -> tuple[int, ...]:
         digits = self.version.lstrip("=^~<>").split(",")[0].strip()

@@ -114,7 +114,6 @@ def _rust_registry_crate(ctx):
         lock_error=ctx.attr.lock_error,
         # The filegroup is named after the directory it globs (kiln.repos.crate_repo_files).
         vendor_dir=source_artifact(vendor.label).exec_path if vendor is not None else None,
-        vendor_files=tuple(ctx.files.vendor),
     )]
 
 
