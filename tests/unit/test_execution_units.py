@@ -9,6 +9,7 @@ An action whose argv starts with "fail" exits 1; one starting with
 
 import errno
 import os
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -653,3 +654,20 @@ def test_the_key_is_the_digest_of_the_actions_reapi_record(env):
     sched.spawns.keys.save()
     sched2, ex2, _ = make_scheduler(env)
     assert sched2.spawns.spawn_of(g.actions["one"]).key == record.action_digest
+
+
+def test_kiln_tool_actions_are_keyed_by_kilns_interpreter(env, monkeypatch):
+    # `python -m kiln.tools...` on kiln's own interpreter: another Python version is another key.
+    from kiln.execution import action_keys
+
+    g = Graph()
+    tool = g.add("tool", ["src/a.txt"], argv=(sys.executable, "-m", "kiln.tools.something"))
+    plain = g.add("plain", ["src/a.txt"], argv=("/bin/sh", "-c", "true"))
+    sched, _, _ = make_scheduler(env)
+    tool_key, plain_key = (sched.spawns.spawn_of(a).key for a in (tool, plain))
+    assert sys.version.encode() in action_keys.salt_of(tool)
+    assert b"kiln-python" not in action_keys.salt_of(plain)
+    monkeypatch.setattr(action_keys, "_KILN_PYTHON", "cpython-399 3.99.0")
+    sched2, _, _ = make_scheduler(env)
+    assert sched2.spawns.spawn_of(tool).key != tool_key
+    assert sched2.spawns.spawn_of(plain).key == plain_key

@@ -21,6 +21,7 @@ content as an input blob), so one key scheme covers every action.
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 from kiln.core.actions import PERSISTENT_CACHE, Action, ActionKind
@@ -35,18 +36,23 @@ if TYPE_CHECKING:
 EMPTY = digest_bytes(b"")
 # The input that holds a written file's content in a file-write action's record.
 WRITE_CONTENT = ".kiln-write-content"
+_KILN_PYTHON = f"{sys.implementation.cache_tag} {sys.version}"
 # Bump when the mapping from actions to records changes: every memoised key is then recomputed.
 _VERSION = "kiln-action-key-v2"
 
 
 def salt_of(action: Action) -> bytes:
-    """What the Action's salt holds: the rule's version, and a persistent cache the action names."""
+    """What the Action's salt holds: the rule's version, a persistent cache the action names, and for
+    kiln's own tools (`python -m kiln.tools...` on kiln's interpreter) that interpreter's version:
+    their code is a declared input, the interpreter running it is not."""
     parts = []
     if action.salt:
         parts.append(f"rule={action.salt}")
     cache = action.requirement(PERSISTENT_CACHE)
     if cache is not None:
         parts.append(f"persistent-cache={cache}")
+    if action.argv and action.argv[0] == sys.executable:
+        parts.append(f"kiln-python={_KILN_PYTHON}")
     return ";".join(parts).encode()
 
 
