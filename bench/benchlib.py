@@ -1,7 +1,19 @@
-"""What the benchmark scripts share: where kiln is, timed runs, build summaries, results."""
+"""What the benchmark scripts share: where kiln is, timed runs, build summaries, results.
+
+CPU figures are those of a child's whole process tree, sandboxed descendants included.
+getrusage(RUSAGE_CHILDREN) only counts descendants somebody waited for, and bubblewrap with
+--unshare-pid never waits for the namespace's pid 1, so every process kiln runs in the Linux
+sandbox escapes it. A cgroup does not: each measured child enters a fresh cgroup of its own
+before it execs, every process it starts stays in that cgroup however it is reparented, and the
+cgroup's CPU counter is read once they are all gone. cgroup v1 (cpuacct) and v2 (cpu.stat) both
+serve; where neither is writable, rusage is used after a one-line warning.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import itertools
 import json
 import os
 import platform
@@ -21,6 +33,15 @@ PYTHON = os.path.join(VENV_BIN, "python")
 
 SUMMARY_RE = re.compile(r"(\d+) actions? executed")
 
+# Hierarchy roots to try, in order, and the file at a root that says which cgroup version it is.
+CGROUP_ROOTS = (("/sys/fs/cgroup/cpuacct", "cpuacct.usage"),
+                ("/sys/fs/cgroup/unified", "cgroup.controllers"),
+                ("/sys/fs/cgroup", "cgroup.controllers"))
+# How long the descendants of an exited child may take to go (a reparented zombie is reaped
+# by init, not by us) before the figure is refused.
+DRAIN_TIMEOUT_S = 30.0
+_group_serial = itertools.count()
+
 
 class BenchError(Exception):
     """A check failed: the benchmark stops rather than report a wrong figure."""
@@ -30,15 +51,123 @@ def fail(msg: str) -> None:
     raise BenchError(msg)
 
 
+class CgroupHierarchy:
+    """A writable cgroup hierarchy: fresh groups under its root, each with a CPU counter."""
+
+    def __init__(self, root: str, v2: bool):
+        self.root, self.v2 = root, v2
+
+    def cpu_s(self, group: str) -> float:
+        if not self.v2:
+            with open(os.path.join(group, "cpuacct.usage")) as f:
+                return int(f.read()) / 1e9
+        with open(os.path.join(group, "cpu.stat")) as f:
+            for line in f:
+                key, value = line.split()
+                if key == "usage_usec":
+                    return int(value) / 1e6
+        raise OSError(f"{group}/cpu.stat has no usage_usec")
+
+
+class TreeCpu:
+    """CPU seconds of one child's process tree: pass `enter` as its preexec_fn; `seconds` is set
+    when the `with` block ends, after every process of the tree is gone."""
+
+    def __init__(self, hierarchy: CgroupHierarchy | None, what: str):
+        self.hierarchy, self.what = hierarchy, what
+        self.group: str | None = None
+        self.seconds = 0.0
+        self._procs = b""
+
+    def __enter__(self) -> TreeCpu:
+        if self.hierarchy is None:
+            self._start = _children_rusage_s()
+        else:
+            self.group = os.path.join(self.hierarchy.root,
+                                      f"kiln-bench-{os.getpid()}-{next(_group_serial)}")
+            os.mkdir(self.group)
+            self._procs = os.path.join(self.group, "cgroup.procs").encode()
+        return self
+
+    def enter(self) -> None:
+        # Runs in the forked child before exec: no Python objects beyond these calls, and
+        # "0" moves the writing process itself, in both cgroup versions.
+        if self._procs:
+            fd = os.open(self._procs, os.O_WRONLY)
+            os.write(fd, b"0")
+            os.close(fd)
+
+    def __exit__(self, exc_type, *_) -> None:
+        if self.group is None:
+            self.seconds = _children_rusage_s() - self._start
+            return
+        try:
+            left = self._drain()
+            if not left:
+                self.seconds = self.hierarchy.cpu_s(self.group)
+            for pid in left:  # out of the group so that it can go; they are not ours to end
+                with contextlib.suppress(ProcessLookupError), \
+                        open(os.path.join(self.hierarchy.root, "cgroup.procs"), "w") as f:
+                    f.write(pid)
+        finally:
+            os.rmdir(self.group)
+        if left and exc_type is None:
+            fail(f"{self.what}: processes {', '.join(left)} still run {DRAIN_TIMEOUT_S:g} s after it exited: "
+                 f"the CPU of its process tree cannot be measured")
+
+    def _drain(self) -> list[str]:
+        deadline = time.monotonic() + DRAIN_TIMEOUT_S
+        while True:
+            with open(os.path.join(self.group, "cgroup.procs")) as f:
+                left = f.read().split()
+            if not left or time.monotonic() > deadline:
+                return left
+            time.sleep(0.001)
+
+
+def _children_rusage_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def usable_hierarchies() -> list[CgroupHierarchy]:
+    """The cgroup hierarchies of CGROUP_ROOTS this process can measure a child in, best first."""
+    found = []
+    for root, marker in CGROUP_ROOTS:
+        if not os.path.exists(os.path.join(root, marker)):
+            continue
+        hierarchy = CgroupHierarchy(root, v2=marker == "cgroup.controllers")
+        try:  # a real child in a real group: mkdir, the move and the counter must all work
+            with TreeCpu(hierarchy, "cgroup probe") as probe:
+                subprocess.run(["true"], check=True, preexec_fn=probe.enter)
+        except (OSError, subprocess.SubprocessError, ValueError):
+            continue
+        found.append(hierarchy)
+    return found
+
+
+@functools.cache
+def cpu_hierarchy() -> CgroupHierarchy | None:
+    found = usable_hierarchies()
+    if not found:
+        print("benchlib: no writable cgroup (cpuacct or cgroup2): CPU figures are rusage and do not "
+              "count the CPU of sandboxed processes", file=sys.stderr)
+    return found[0] if found else None
+
+
+def tree_cpu(what: str) -> TreeCpu:
+    return TreeCpu(cpu_hierarchy(), what)
+
+
 def timed(argv: list[str], cwd: str, env: dict[str, str] | None = None,
           what: str = "") -> tuple[float, float, subprocess.CompletedProcess]:
     """(wall s, CPU s of the whole process tree, process); a non-zero exit fails."""
-    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
-    dt = time.perf_counter() - t0
-    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    with tree_cpu(what or " ".join(argv)) as meter:
+        t0 = time.perf_counter()
+        proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True,
+                              preexec_fn=meter.enter)
+        dt = time.perf_counter() - t0
+    cpu = meter.seconds
     if proc.returncode != 0:
         fail(f"{what or ' '.join(argv)}: exit code {proc.returncode}\n"
              f"--- stdout ---\n{proc.stdout[-4000:]}\n--- stderr ---\n{proc.stderr[-4000:]}")
@@ -96,10 +225,11 @@ class Run:
 def run_child(argv: list[str], cwd: str, what: str) -> Run:
     """Runs argv; a non-zero exit fails the benchmark. Output goes to files: no pipe limits."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
+        with tree_cpu(what) as meter:
+            t0 = time.perf_counter()
+            proc = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=err, preexec_fn=meter.enter)
+            _, status, usage = os.wait4(proc.pid, 0)
+            wall = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
@@ -107,7 +237,7 @@ def run_child(argv: list[str], cwd: str, what: str) -> Run:
     if proc.returncode != 0:
         fail(f"{what}: exit code {proc.returncode}\n--- stderr ---\n{stderr[-4000:]}")
     # ru_maxrss is in KiB on Linux.
-    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, stdout, stderr)
+    return Run(wall, meter.seconds, usage.ru_maxrss / 1024, stdout, stderr)
 
 
 def summary(runs: list[Run]) -> dict:
