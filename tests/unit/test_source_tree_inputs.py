@@ -1,5 +1,5 @@
 """A source directory as one input (a vendored crate index, a runtime): its files, executable bits,
-symlinks and empty directories enter the key; a big one is stored once and mounted whole in the
+symlinks and empty directories enter the key; a big one is mounted read-only where it is in the
 Linux sandbox; an edit inside re-runs the action; a symlink leaving it is refused."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from test_tree_artifacts import BIN, LABEL, STRATEGIES, Build, need_bwrap, sh
 # (`local` stages inputs as symlinks: a file counts as a regular file or a symlink, the one link aside.)
 READ = 'find "$1" \\( -type f -o -type l \\) ! -name link | wc -l | tr -d " " > "$2"; cat "$1/f0.txt" "$1/sub/run.sh" >> "$2"; ' \
        'test -x "$1/sub/run.sh" && echo executable >> "$2"; test -d "$1/empty" && echo empty >> "$2"; ' \
-       'readlink "$1/sub/link" >> "$2"'
+       'readlink "$1/sub/link" >> "$2"; stat -L -c %i "$1/f0.txt" >> "$2"'
 
 
 def _source_dir(ws: Path, files: int) -> Artifact:
@@ -46,10 +46,14 @@ def test_a_source_directory_is_one_input(tmp_path, strategy, files):
     out, action = _reader(source)
     build = Build(ws, base, f"--spawn_strategy={strategy}")
     assert build.run([out], [action]).executed == 1, build.failures()
-    assert build.path(out).read_text() == f"{files + 1}\nfile 0\n#!/bin/sh\nexecutable\nempty\n../f0.txt\n"
+    *seen, inode = build.path(out).read_text().splitlines()
+    assert seen == [str(files + 1), "file 0", "#!/bin/sh", "executable", "empty", "../f0.txt"]
+    # A big source tree is mounted where it is in the Linux sandbox: the action sees the source file
+    # itself (as `local` does through its symlinks), not a copy or the store's blob.
     mounted = strategy == "linux-sandbox" and files >= MOUNT_MIN_FILES
-    # A big tree is stored once and laid out once per content under the output base, to be mounted.
-    assert (base / "trees").is_dir() == mounted
+    same_file = int(inode) == (ws / "third_party/vendor/f0.txt").stat().st_ino
+    assert same_file == (mounted or strategy == "local")
+    assert not (base / "trees").exists()
     again = Build(ws, base, f"--spawn_strategy={strategy}")
     assert again.run([out], [action]).cached == 1
 
@@ -89,3 +93,19 @@ def test_a_symlink_leaving_the_directory_fails_the_action_by_name(tmp_path):
     (failure,) = build.failures()
     assert failure.message.endswith("input directory 'third_party/vendor' holds the symlink 'escape' -> "
                                     "'/etc/passwd', which leaves it")
+
+
+def test_a_mounted_source_directory_cannot_be_changed_by_the_action(tmp_path):
+    need_bwrap("linux-sandbox")
+    ws, base = tmp_path / "ws", tmp_path / "base"
+    source = _source_dir(ws, MOUNT_MIN_FILES + 5)
+    out = Artifact(BIN, "pkg/tried.txt", LABEL)
+    action = sh([out], 'echo changed >> "$1/f0.txt" 2>/dev/null || echo refused > "$2"; rm -f "$1/f1.txt"; '
+                       'touch "$1/new.txt" 2>/dev/null; touch "$2"', source.exec_path, out.exec_path,
+                inputs=[source])
+    build = Build(ws, base, "--spawn_strategy=linux-sandbox")
+    assert build.run([out], [action]).ok, build.failures()
+    assert build.path(out).read_text() == "refused\n"
+    top = ws / "third_party" / "vendor"
+    assert (top / "f0.txt").read_text() == "file 0\n"
+    assert (top / "f1.txt").exists() and not (top / "new.txt").exists()

@@ -58,7 +58,9 @@ def test_actions(tests: list[TopTarget], opts: Options, config: Configuration,
     writes: list[Action] = []
     for t in tests:
         label = t.label
-        package_dir = "/".join(p for p in (label.package, label.name) if p)
+        # An external repository's test logs under external/<repo>/, as its outputs are.
+        package_dir = "/".join(p for p in (f"external/{label.repo}" if label.repo else "", label.package, label.name)
+                               if p)
         mapping = Artifact(config.bin_dir, f"{package_dir}.repo_mapping", label)
         writes.append(Action(owner=label, mnemonic="RepoMappingManifest", progress_message="",
                              outputs=(mapping,), kind=ActionKind.WRITE, content=repo_mapping.encode()))

@@ -49,9 +49,13 @@ class CachingExecutor:
         self._looked_up: dict[str, ActionResult | None] = {}
 
     def can_start(self, spawn: Spawn) -> bool:
-        result = self._lookup(spawn)
+        # Asked again while it waits for a slot: looked up once.
         with self._lock:
-            self._looked_up[spawn.key_hex] = result
+            result = self._looked_up.get(spawn.key_hex, _NOT_LOOKED_UP)
+        if result is _NOT_LOOKED_UP:
+            result = self._lookup(spawn)
+            with self._lock:
+                self._looked_up[spawn.key_hex] = result
         return result is not None or self.inner.can_start(spawn)
 
     def start(self, spawn: Spawn, report: Report) -> None:

@@ -70,8 +70,10 @@ class Sandbox:
         if tree_inputs is not None and staging is Staging.LINK:
             for tree in input_trees:
                 if len(tree.files) >= MOUNT_MIN_FILES:
-                    self.tree_mounts.append((tree_inputs.path(tree, lambda rel, t=tree: locator.sources.path_of(
-                        f"{t.path}/{rel}")), tree.path))
+                    # A source directory is mounted where it is (read-only, so the action cannot change
+                    # it); a derived one is laid out from the store once per content.
+                    host = locator.sources.path_of(tree.path) if tree.source else tree_inputs.path(tree)
+                    self.tree_mounts.append((host, tree.path))
                     self.mkdirs(tree.path)
             mounted = tuple(f"{rel}/" for _, rel in self.tree_mounts)
         by_exec = {}

@@ -19,13 +19,11 @@ import os
 import shutil
 import threading
 from pathlib import Path
-from typing import Callable
 
 from kiln.execution.action_cache import OutputDirectory, tree_identity
 from kiln.execution.cas import Cas
 from kiln.execution.file_digests import digest_file
 from kiln.execution.materialize import CorruptBlob, MissingBlob
-from kiln.execution.spawn import InputChanged
 
 # Below this many files, linking each file into the exec root costs less than laying the tree out.
 MOUNT_MIN_FILES = 100
@@ -37,20 +35,17 @@ class TreeInputs:
         self.cas = cas
         self._lock = threading.Lock()
 
-    def path(self, tree: OutputDirectory, source_path: Callable[[str], str]) -> str:
-        """The host directory holding the tree's content, laid out now if it is not yet.
-
-        `source_path(rel)` is where a source tree's file is: stored first, checked against the
-        digest it was read with."""
+    def path(self, tree: OutputDirectory) -> str:
+        """The host directory holding the tree's content, laid out now if it is not yet."""
         dest = f"{self.root}/{tree_identity(tree)}"
         if os.path.isdir(dest):
             return dest
         with self._lock:
             if not os.path.isdir(dest):
-                self._lay_out(tree, dest, source_path)
+                self._lay_out(tree, dest)
         return dest
 
-    def _lay_out(self, tree: OutputDirectory, dest: str, source_path: Callable[[str], str]) -> None:
+    def _lay_out(self, tree: OutputDirectory, dest: str) -> None:
         staging = self.cas.tmp_name()
         try:
             os.mkdir(staging)
@@ -58,9 +53,6 @@ class TreeInputs:
                 os.makedirs(f"{staging}/{rel}", exist_ok=True)
             for f in tree.files:
                 blob = self.cas.path(f.digest, f.executable)
-                if tree.source and not os.path.exists(blob):
-                    if self.cas.put_file(source_path(f.path), f.executable) != f.digest:
-                        raise InputChanged(f"{tree.path}/{f.path}")
                 path = f"{staging}/{f.path}"
                 os.makedirs(os.path.dirname(path), exist_ok=True)
                 try:
