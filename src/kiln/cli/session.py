@@ -23,12 +23,12 @@ from kiln.cli.options import Invocation
 from kiln.cli.plan import Plan, TopTarget, flatten_action, flatten_runfiles
 from kiln.cli.saved_results import SavedResults
 from kiln.cli.ui import Reporter
-from kiln.core.actions import Action, requirements_from_tags
+from kiln.core.actions import HOST_DIRS, Action, requirements_from_tags
 from kiln.core.artifacts import KILN_TOOLS_REPO, Artifact, SourceTree
 from kiln.core.config import CONFIGURATION_OPTIONS, HOST_PLATFORM, Configuration
 from kiln.core.errors import AnalysisError, CommandLineError, KilnError
 from kiln.core.labels import Label, parse_label
-from kiln.core.providers import RunEnvironmentInfo
+from kiln.core.providers import HostToolsInfo, RunEnvironmentInfo
 from kiln.execution.action_keys import ActionKeys
 from kiln.execution.cas import Cas
 from kiln.execution.events import AnalysisFinished, BuildFinished, EventBus, Message
@@ -465,9 +465,18 @@ def _top_target(ct: Any) -> TopTarget:
         is_test,
         (target.attrs.get("size") or "medium") if is_test else "",
         (target.attrs.get("timeout") or "") if is_test else "",
-        tuple(sorted(requirements_from_tags(target.tags).items())) if is_test else (),
+        _test_requirements(ct, target) if is_test else (),
         bool(target.attrs.get("flaky")) if is_test else False,
     )
+
+
+def _test_requirements(ct: Any, target: Any) -> tuple[tuple[str, str], ...]:
+    """A test's execution requirements: from its tags, and the host directories its program runs from."""
+    requirements = requirements_from_tags(target.tags)
+    host = ct.get(HostToolsInfo)
+    if host is not None and host.dirs:
+        requirements[HOST_DIRS] = ":".join(host.dirs)
+    return tuple(sorted(requirements.items()))
 
 
 def _needed_actions(wanted: list[Artifact], generating: dict[Artifact, Action]) -> int:

@@ -38,3 +38,20 @@ class RunEnvironmentInfo:
     args: tuple[str, ...] = ()
     environment: tuple[tuple[str, str], ...] = ()
     inherited_environment: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TemplateVariableInfo:
+    """Make variables a target offers to rules that list it in `toolchains` ($(PYTHON3) of
+    @rules_python//python:current_py_toolchain): Bazel's platform_common.TemplateVariableInfo."""
+
+    variables: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class HostToolsInfo:
+    """Directories of this machine a target's programs run from (a platform Python runtime's
+    installation): an action that runs them sees them read-only in its sandbox (kiln.core.actions
+    HOST_DIRS). Machine paths, so they never enter an action's key."""
+
+    dirs: tuple[str, ...] = ()

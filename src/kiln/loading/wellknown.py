@@ -47,6 +47,10 @@ MODULES: dict[tuple[str, str], tuple[str, ...]] = {
     ("rules_python", "python/py_runtime_info.bzl"): ("PyRuntimeInfo",),
     ("rules_python", "python/py_runtime.bzl"): ("py_runtime",),
     ("rules_python", "python/py_runtime_pair.bzl"): ("py_runtime_pair",),
+    ("rules_python", "python/py_exec_tools_toolchain.bzl"): ("py_exec_tools_toolchain",),
+    ("rules_python", "python/py_exec_tools_info.bzl"): ("PyExecToolsInfo",),
+    ("rules_python", "python/cc/py_cc_toolchain.bzl"): ("py_cc_toolchain",),
+    ("rules_python", "python/cc/py_cc_toolchain_info.bzl"): ("PyCcToolchainInfo",),
     ("bazel_skylib", "rules/copy_file.bzl"): ("copy_file",),
     ("bazel_skylib", "rules/common_settings.bzl"): (
         "string_flag", "bool_flag", "int_flag", "string_list_flag",
@@ -65,7 +69,7 @@ MODULES: dict[tuple[str, str], tuple[str, ...]] = {
 
 # Symbols that are providers or constants: loadable, but only meaningful to rule() code.
 PLACEHOLDER_SYMBOLS = frozenset({
-    "PyInfo", "PyRuntimeInfo", "BuildSettingInfo", "COPY_FILE_TOOLCHAINS",
+    "PyInfo", "PyRuntimeInfo", "PyCcToolchainInfo", "PyExecToolsInfo", "BuildSettingInfo", "COPY_FILE_TOOLCHAINS",
 })
 
 

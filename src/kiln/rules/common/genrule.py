@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from kiln.core.actions import requirements_from_tags
+from kiln.core.actions import HOST_DIRS, requirements_from_tags
 from kiln.core.attrs import Attr, AttrType
 from kiln.core.depset import Depset
 from kiln.core.labels import Label
-from kiln.core.providers import DefaultInfo
+from kiln.core.providers import DefaultInfo, HostToolsInfo, TemplateVariableInfo
 from kiln.core.rule_class import RuleClass
 from kiln.core.runfiles import Runfiles
 from kiln.rules.common.make_vars import PathsOf, expand, genrule_variables
@@ -58,6 +58,13 @@ def _genrule(ctx):
             target_cpu=ctx.config.cpu,
         )
     )
+    # Targets in `toolchains` offering make variables ($(PYTHON3) of current_py_toolchain) and their files.
+    toolchain_files = []
+    for dep in ctx.attr.toolchains:
+        offered = dep.get(TemplateVariableInfo)
+        if offered is not None:
+            variables.update(dict(offered.variables))
+            toolchain_files.append(dep.default_info.files)
     attribute = "cmd_bash" if ctx.attr.cmd_bash else "cmd"
     script = expand(
         cmd,
@@ -68,14 +75,20 @@ def _genrule(ctx):
         location_means="execpath",
     )
     tools = list(ctx.attr.tools) + list(ctx.attr.exec_tools)
+    requirements = requirements_from_tags(ctx.attr.tags)
+    # Tools (and toolchains) running from the machine's own installations, e.g. a pyenv Python.
+    host_dirs = sorted({d for dep in (*tools, *ctx.attr.toolchains) if dep.get(HostToolsInfo) is not None
+                        for d in dep.get(HostToolsInfo).dirs})
+    if host_dirs:
+        requirements[HOST_DIRS] = ":".join(host_dirs)
     ctx.actions.run(
         outputs=outs,
-        inputs=Depset(srcs),
+        inputs=Depset(srcs, transitive=toolchain_files),
         tools=tools,
         argv=[BASH, "-c", SHELL_PREAMBLE + script],
         mnemonic="Genrule",
         progress_message=ctx.attr.message or f"Executing genrule {ctx.label}",
-        execution_requirements=requirements_from_tags(ctx.attr.tags),
+        execution_requirements=requirements,
         executable_outputs=ctx.attr.executable,
     )
     files = Depset(tuple(outs))

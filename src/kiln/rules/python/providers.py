@@ -17,6 +17,9 @@ class PyInfo:
     uses_shared_libraries: bool = False
 
 
+_SYSTEM_PREFIXES = frozenset({"/", "/usr", "/usr/local", "/bin", "/opt"})
+
+
 @dataclass(frozen=True)
 class PyRuntimeInfo:
     """A Python runtime: what launchers, precompiling and PyO3 need to know about it.
@@ -42,6 +45,15 @@ class PyRuntimeInfo:
     python_version: str = "PY3"
 
     @property
+    def host_dirs(self) -> tuple[str, ...]:
+        """The installation a platform runtime runs from (`<prefix>/bin/python3` -> `<prefix>`), when
+        it is not among the system directories every sandbox shows."""
+        if not self.interpreter_path:
+            return ()
+        prefix = self.interpreter_path.rsplit("/", 2)[0] or "/"
+        return () if prefix in _SYSTEM_PREFIXES else (prefix,)
+
+    @property
     def major_minor(self) -> str:
         return f"{self.version_info[0]}.{self.version_info[1]}"
 
@@ -52,3 +64,26 @@ class PyRuntimeInfo:
 
 # The toolchain type py_binary, py_test and PyO3 extensions ask for; a py_runtime_pair implements it.
 PY_TOOLCHAIN_TYPE = Label("rules_python", "python", "toolchain_type")
+
+
+@dataclass(frozen=True)
+class PyCcToolchainInfo:
+    """What building C against a Python runtime needs (py_cc_toolchain): its headers and libraries."""
+
+    headers: Depset = field(default=EMPTY)
+    libs: Depset = field(default=EMPTY)
+    python_version: str = ""
+
+
+@dataclass(frozen=True)
+class PyExecToolsInfo:
+    """Tools run at build time for Python rules (py_exec_tools_toolchain): an interpreter and the
+    precompiler, as configured targets (None when not given)."""
+
+    exec_interpreter: object = None
+    precompiler: object = None
+
+
+# rules_python's other two toolchain types: C headers and libraries of the runtime, build-time tools.
+PY_CC_TOOLCHAIN_TYPE = Label("rules_python", "python/cc", "toolchain_type")
+PY_EXEC_TOOLS_TOOLCHAIN_TYPE = Label("rules_python", "python", "exec_tools_toolchain_type")

@@ -6,7 +6,7 @@ import shlex
 
 from kiln.core.attrs import Attr, AttrType
 from kiln.core.depset import Depset
-from kiln.core.providers import DefaultInfo, RunEnvironmentInfo
+from kiln.core.providers import DefaultInfo, HostToolsInfo, RunEnvironmentInfo
 from kiln.core.rule_class import RuleClass
 from kiln.core.runfiles import Runfiles
 from kiln.rules.common.genrule import dependency_locations
@@ -106,6 +106,7 @@ def _py_executable(ctx):
         DefaultInfo(files=Depset((launcher,), [Depset(tuple(srcs))]), runfiles=runfiles, executable=launcher),
         py_info,
         RunEnvironmentInfo(args, env, tuple(getattr(ctx.attr, "env_inherit", ()) or ())),
+        HostToolsInfo(runtime.host_dirs),
     ]
 
 

@@ -102,7 +102,7 @@ def _py_runtime_pair(ctx):
         runtime = ctx.attr.py3_runtime.get(PyRuntimeInfo)
         if runtime is None:
             raise ctx.error(f"'{ctx.attr.py3_runtime.label}' is not a py_runtime", attribute="py3_runtime")
-    return [ToolchainInfo(py3_runtime=runtime, py2_runtime=None)]
+    return [ToolchainInfo(py3_runtime=runtime, py2_runtime=None, pair_label=str(ctx.label))]
 
 
 PY_RUNTIME_PAIR = RuleClass.make(
@@ -119,5 +119,7 @@ def python_runtime(ctx) -> PyRuntimeInfo:
         raise ctx.error(f"no Python toolchain ({PY_TOOLCHAIN_TYPE}) matches this target's platform; "
                         "register one with register_toolchains()")
     if toolchain.py3_runtime is None:
-        raise ctx.error(f"the resolved Python toolchain ({PY_TOOLCHAIN_TYPE}) has no py3_runtime")
+        which = getattr(toolchain, "pair_label", "") or "a py_runtime_pair"
+        raise ctx.error(f"the resolved Python toolchain ({PY_TOOLCHAIN_TYPE}) is {which}, a py_runtime_pair without "
+                        "py3_runtime: set py3_runtime to a py_runtime")
     return toolchain.py3_runtime
