@@ -127,3 +127,64 @@ toolchain(name = "toolchain", toolchain = ":empty", toolchain_type = "@rules_pyt
     assert "b/BUILD.bazel:2:1: in py_binary rule //b:b: the resolved Python toolchain " \
            "(@rules_python//python:toolchain_type) is //rt:empty, a py_runtime_pair without py3_runtime" in r.stderr
     assert "Traceback" not in r.output
+
+
+def _versioned_ws(ws, py312):
+    ws.write("MODULE.bazel", 'module(name = "test_ws")\nregister_toolchains("//rt:all")\n')
+    ws.write("rt/BUILD.bazel", f'''
+load("@rules_python//python:defs.bzl", "py_runtime", "py_runtime_pair")
+py_runtime(name = "py312", interpreter_path = "{py312}", interpreter_version_info = {{"major": "3", "minor": "12"}})
+py_runtime_pair(name = "pair312", py3_runtime = ":py312")
+toolchain(
+    name = "toolchain_312",
+    toolchain = ":pair312",
+    toolchain_type = "@rules_python//python:toolchain_type",
+    target_settings = ["@rules_python//python/config_settings:is_python_3.12"],
+)
+''')
+    ws.write("v/BUILD.bazel", '''
+load("@rules_python//python:defs.bzl", "py_test")
+py_test(name = "on_312", srcs = ["check.py"], main = "check.py", python_version = "3.12", args = ["3.12"],
+        size = "small")
+py_test(name = "on_default", srcs = ["check.py"], main = "check.py", args = ["%s"], size = "small")
+genrule(
+    name = "which",
+    outs = ["which.txt"],
+    cmd = select({
+        "@rules_python//python/config_settings:is_python_3.12": "echo twelve > $@",
+        "//conditions:default": "echo other > $@",
+    }),
+)
+''' % "%d.%d" % sys.version_info[:2])
+    ws.write("v/check.py", "import sys\nwant = sys.argv[1]\nhave = '%d.%d' % sys.version_info[:2]\n"
+                           "assert have == want, (have, want)\nprint('ran on', have)\n")
+
+
+def test_python_version_on_a_test_picks_the_runtime_registered_for_it(ws, py312):
+    _versioned_ws(ws, py312)
+    r = ws.kiln("test", "//v:on_312", "//v:on_default")
+    assert r.code == 0, r.output + "".join(
+        (ws.root / f"kiln-testlogs/v/{n}/test.log").read_text() for n in ("on_312", "on_default")
+        if (ws.root / f"kiln-testlogs/v/{n}/test.log").exists())
+    assert "ran on 3.12" in (ws.root / "kiln-testlogs/v/on_312/test.log").read_text()
+
+
+def test_the_python_version_flag_drives_select_and_is_python_settings(ws, py312):
+    _versioned_ws(ws, py312)
+    assert ws.kiln("build", "//v:which").code == 0
+    assert (ws.root / "kiln-bin/v/which.txt").read_text() == "other\n"
+    r = ws.kiln("build", "//v:which", "--@rules_python//python/config_settings:python_version=3.12")
+    assert r.code == 0, r.output
+    assert (ws.root / "kiln-bin/v/which.txt").read_text() == "twelve\n"
+
+
+def test_a_python_version_nothing_registered_provides_is_refused(ws, py312):
+    _versioned_ws(ws, py312)
+    ws.write("w/BUILD.bazel", 'load("@rules_python//python:defs.bzl", "py_binary")\n'
+                              'py_binary(name = "old", srcs = ["old.py"], python_version = "3.9")\n')
+    ws.write("w/old.py", "")
+    r = ws.kiln("build", "//w:old")
+    assert r.code == 1, r.output
+    assert "w/BUILD.bazel:2:1: in python_version attribute of py_binary rule //w:old: python_version '3.9': " \
+           "no registered Python toolchain provides it" in r.stderr, r.stderr
+    assert "Traceback" not in r.output

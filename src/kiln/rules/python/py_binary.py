@@ -54,10 +54,11 @@ def _check_version(ctx, runtime: PyRuntimeInfo) -> None:
         return
     if wanted == "PY2":
         raise ctx.error("Python 2 is not supported", attribute="python_version")
-    if wanted != runtime.major_minor and not ".".join(map(str, runtime.version_info)).startswith(wanted + "."):
+    if wanted != runtime.major_minor and ".".join(map(str, runtime.version_info)) != wanted:
         raise ctx.error(
-            f"python_version '{wanted}' does not match the resolved Python toolchain, {runtime.describe()}; "
-            "kiln does not yet choose a runtime per python_version",
+            f"python_version '{wanted}': no registered Python toolchain provides it (the one resolved is "
+            f"{runtime.describe()}). Register a runtime for {wanted} (a toolchain whose target_settings include "
+            f"@rules_python//python/config_settings:is_python_{wanted}), or change python_version",
             attribute="python_version",
         )
 
@@ -110,6 +111,21 @@ def _py_executable(ctx):
     ]
 
 
+PYTHON_VERSION_FLAG = "@rules_python//python/config_settings:python_version"
+
+
+def _python_version_transition(config, attrs):
+    """python_version = "3.12" analyses the target (and what it depends on) with the flag
+    @rules_python//python/config_settings:python_version set: toolchain resolution then picks the
+    runtime registered for that version (its toolchain's target_settings), as rules_python does."""
+    wanted = attrs.get("python_version")
+    if not isinstance(wanted, str) or wanted in ("", "PY2", "PY3"):
+        return config
+    return config.with_flags({PYTHON_VERSION_FLAG: wanted})
+
+
 _TOOLCHAINS = (ToolchainTypeRequirement(PY_TOOLCHAIN_TYPE),)
-PY_BINARY = RuleClass.make("py_binary", _py_executable, BINARY_ATTRS, executable=True, toolchains=_TOOLCHAINS)
-PY_TEST = RuleClass.make("py_test", _py_executable, BINARY_ATTRS, test=True, toolchains=_TOOLCHAINS)
+PY_BINARY = RuleClass.make("py_binary", _py_executable, BINARY_ATTRS, executable=True, toolchains=_TOOLCHAINS,
+                           transition=_python_version_transition)
+PY_TEST = RuleClass.make("py_test", _py_executable, BINARY_ATTRS, test=True, toolchains=_TOOLCHAINS,
+                         transition=_python_version_transition)
