@@ -50,6 +50,8 @@ MODULES: dict[tuple[str, str], tuple[str, ...]] = {
     ("rules_python", "python/py_exec_tools_toolchain.bzl"): ("py_exec_tools_toolchain",),
     ("rules_python", "python/py_exec_tools_info.bzl"): ("PyExecToolsInfo",),
     ("rules_python", "python/cc/py_cc_toolchain.bzl"): ("py_cc_toolchain",),
+    # Where seed 002's custom toolchain example loads it from.
+    ("rules_python", "python/py_cc_toolchain.bzl"): ("py_cc_toolchain",),
     ("rules_python", "python/cc/py_cc_toolchain_info.bzl"): ("PyCcToolchainInfo",),
     ("bazel_skylib", "rules/copy_file.bzl"): ("copy_file",),
     ("bazel_skylib", "rules/common_settings.bzl"): (
