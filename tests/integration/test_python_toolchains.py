@@ -188,3 +188,15 @@ def test_a_python_version_nothing_registered_provides_is_refused(ws, py312):
     assert "w/BUILD.bazel:2:1: in python_version attribute of py_binary rule //w:old: python_version '3.9': " \
            "no registered Python toolchain provides it" in r.stderr, r.stderr
     assert "Traceback" not in r.output
+
+
+def test_kiln_run_python_bin_python_starts_the_resolved_interpreter(ws, py312):
+    _versioned_ws(ws, py312)
+    version = ("-c", "import sys; print(*sys.version_info[:2], sep='.')")
+    r = ws.kiln("run", "@rules_python//python/bin:python", "--", *version)
+    assert r.code == 0, r.output
+    assert r.stdout.strip() == "%d.%d" % sys.version_info[:2]
+    r = ws.kiln("run", "@rules_python//python/bin:python", "--@rules_python//python/config_settings:python_version=3.12",
+                "--", *version)
+    assert r.code == 0, r.output
+    assert r.stdout.strip() == "3.12"

@@ -7,7 +7,7 @@ from kiln.core.rule_class import RuleRegistry
 
 def default_registry() -> RuleRegistry:
     from kiln.rules.common import copy_file, filegroup, genrule, platform, settings, test_suite, toolchain
-    from kiln.rules.python import py_binary, py_library, py_runtime, py_toolchains
+    from kiln.rules.python import py_binary, py_interpreter, py_library, py_runtime, py_toolchains
     from kiln.rules.rust import pyo3, rust_rules
     from kiln.rules.rust import toolchain as rust_toolchain
     from kiln.rules.python.providers import PY_TOOLCHAIN_TYPE
@@ -40,6 +40,7 @@ def default_registry() -> RuleRegistry:
         py_toolchains.CURRENT_PY_TOOLCHAIN,
         py_toolchains.CURRENT_PY_CC_HEADERS,
         py_toolchains.CURRENT_PY_CC_LIBS,
+        py_interpreter.PY_INTERPRETER,
         rust_toolchain.LOCAL_RUST_TOOLCHAIN,
         rust_rules.RUST_LIBRARY,
         rust_rules.RUST_PROC_MACRO,
