@@ -60,6 +60,11 @@ class ToolchainRegistry:
 
     # ---- what is registered ----------------------------------------------
 
+    def registered(self, config: Configuration, toolchain_type: Label) -> tuple[DeclaredToolchainInfo, ...]:
+        """Every toolchain() of a type that resolution considers in `config`, in its order (for messages)."""
+        declared = self._declared(config, (ToolchainTypeRequirement(toolchain_type),))
+        return tuple(d for d in declared if d.toolchain_type == toolchain_type)
+
     def _declared(self, config: Configuration,
                   required: Sequence[ToolchainTypeRequirement]) -> tuple[DeclaredToolchainInfo, ...]:
         """The user's registrations (--extra_toolchains, MODULE.bazel, WORKSPACE), then the rule sets'

@@ -29,11 +29,18 @@ class ToolchainContext:
     """ctx.toolchains: the toolchain chosen for each type the rule declared (None: optional, none matched)."""
 
     def __init__(self, by_type: dict[Label, Any], platform: Callable[[], PlatformInfo],
-                 exec_platform: PlatformInfo | None = None, where: str = ""):
+                 exec_platform: PlatformInfo | None = None, where: str = "",
+                 registered: Callable[[Label], tuple] = lambda toolchain_type: ()):
         self._by_type = by_type
         self._platform = platform
         self.exec_platform = exec_platform
         self._where = where
+        self._registered = registered
+
+    def registered(self, key: Label | str) -> tuple:
+        """The toolchain() declarations of a type resolution considered (DeclaredToolchainInfo), for a
+        rule's error messages: which versions exist when none fits."""
+        return self._registered(_type_label(key))
 
     def __getitem__(self, key: Label | str) -> Any:
         label = _type_label(key)

@@ -55,10 +55,14 @@ def _check_version(ctx, runtime: PyRuntimeInfo) -> None:
     if wanted == "PY2":
         raise ctx.error("Python 2 is not supported", attribute="python_version")
     if wanted != runtime.major_minor and ".".join(map(str, runtime.version_info)) != wanted:
+        versions = sorted({s.name[len("is_python_"):] for d in ctx.toolchains.registered(PY_TOOLCHAIN_TYPE)
+                           for s in d.target_settings if s.name.startswith("is_python_")})
+        registered = ", ".join(versions) if versions else "none"
         raise ctx.error(
-            f"python_version '{wanted}': no registered Python toolchain provides it (the one resolved is "
-            f"{runtime.describe()}). Register a runtime for {wanted} (a toolchain whose target_settings include "
-            f"@rules_python//python/config_settings:is_python_{wanted}), or change python_version",
+            f"python_version '{wanted}': no registered Python toolchain provides it. Registered versions: "
+            f"{registered}; without a version constraint: {runtime.describe()}. Register a runtime for {wanted} "
+            f"(a toolchain whose target_settings include @rules_python//python/config_settings:is_python_{wanted}), "
+            "or change python_version",
             attribute="python_version",
         )
 
