@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -132,6 +133,10 @@ crate.spec(
 )
 crate.from_specs(name = "pyo3_abi3")
 use_repo(crate, "crate_index", "pyo3_abi3")
+
+# A second CPython for py_tests that ask for python_version = "3.12" (written by the fixture when the
+# machine has one).
+register_toolchains("//pyver:all")
 """
 
 # Seed 000: PyO3's word_count example, as the seed lays it out.
@@ -585,6 +590,78 @@ def write_seed001(w: Workspace) -> None:
     w.write("python/my_app/app.py", APP_PY)
 
 
+PY312 = next(iter(sorted(Path(os.path.expanduser("~/.pyenv/versions")).glob("3.12.*/bin/python3.12"))), None)
+
+_INTROSPECT = """
+import json, sys, sysconfig
+v = sys.version_info
+print(json.dumps({"version": [str(v.major), str(v.minor), str(v.micro)], "tag": sys.implementation.cache_tag,
+                  "ext": sysconfig.get_config_var("EXT_SUFFIX"), "soabi": sysconfig.get_config_var("SOABI"),
+                  "include": sysconfig.get_config_var("INCLUDEPY"), "libdir": sysconfig.get_config_var("LIBDIR"),
+                  "ldlibrary": sysconfig.get_config_var("LDLIBRARY")}))
+"""
+
+
+def runtime_312_build() -> str:
+    """A py_runtime for the machine's CPython 3.12 (what a local runtime repository would introspect),
+    its toolchain applying under python_version 3.12; empty without a 3.12."""
+    if PY312 is None:
+        return ""
+    info = json.loads(subprocess.run([str(PY312), "-c", _INTROSPECT], capture_output=True, text=True,
+                                     check=True).stdout)
+    major, minor, micro = info["version"]
+    return f"""
+load("@rules_python//python:defs.bzl", "py_runtime", "py_runtime_pair")
+py_runtime(
+    name = "py312",
+    interpreter_path = "{PY312}",
+    interpreter_version_info = {{"major": "{major}", "minor": "{minor}", "micro": "{micro}"}},
+    pyc_tag = "{info['tag']}",
+    ext_suffix = "{info['ext']}",
+    soabi = "{info['soabi']}",
+    include_dir = "{info['include']}",
+    lib_dir = "{info['libdir']}",
+    ld_library = "{info['ldlibrary']}",
+)
+py_runtime_pair(name = "pair312", py3_runtime = ":py312")
+toolchain(
+    name = "toolchain_312",
+    toolchain = ":pair312",
+    toolchain_type = "@rules_python//python:toolchain_type",
+    target_settings = ["@rules_python//python/config_settings:is_python_3.12"],
+)
+"""
+
+
+MULTI_BUILD = """
+load("@rules_python//python:defs.bzl", "py_test")
+load("@rules_rust_pyo3//:defs.bzl", "pyo3_extension")
+
+pyo3_extension(name = "ext", srcs = ["lib.rs"], module_name = "ext", deps = ["@crate_index//:pyo3"])
+
+py_test(name = "on_default", srcs = ["check.py"], main = "check.py", deps = [":ext"], size = "small")
+py_test(name = "on_312", srcs = ["check.py"], main = "check.py", deps = [":ext"], python_version = "3.12",
+        size = "small")
+"""
+
+MULTI_RS = """
+use pyo3::prelude::*;
+
+#[pymodule]
+fn ext(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("ANSWER", 42)?;
+    Ok(())
+}
+"""
+
+MULTI_CHECK_PY = """
+import sys, sysconfig
+import ext
+print("python", "%d.%d" % sys.version_info[:2], "imported", ext.__file__)
+assert ext.__file__.endswith(sysconfig.get_config_var("EXT_SUFFIX")), ext.__file__
+"""
+
+
 @pytest.fixture(scope="module")
 def rws(tmp_path_factory) -> RustWorkspace:
     w = make_workspace(tmp_path_factory, "rust_ws")
@@ -602,6 +679,11 @@ def rws(tmp_path_factory) -> RustWorkspace:
     w.write("cache/BUILD.bazel", COUNTER_BUILD)
     w.write("cache/lib.rs", COUNTER_RS)
     w.write("cache/show.py", SHOW_PY)
+    # One extension module, built once per Python runtime that imports it.
+    w.write("pyver/BUILD.bazel", runtime_312_build())
+    w.write("multi/BUILD.bazel", MULTI_BUILD)
+    w.write("multi/lib.rs", MULTI_RS)
+    w.write("multi/check.py", MULTI_CHECK_PY)
     # Plain Rust.
     w.write("rs/BUILD.bazel", RS_BUILD)
     w.write("rs/answer_macro.rs", ANSWER_MACRO_RS)
@@ -627,6 +709,24 @@ def test_seed000_layout_builds_and_imports_unchanged(rws):
     assert links_libpython(so) is None, links_libpython(so)
     # Built with cargo's release profile.
     assert glob.glob(str(rws.output_base / "caches" / "cargo" / "target" / "release" / "deps" / "libpyo3-*.rlib"))
+
+
+
+def test_one_pyo3_extension_is_built_once_per_python_runtime_that_imports_it(rws):
+    if PY312 is None:
+        unavailable("no CPython 3.12 under ~/.pyenv/versions")
+    r = ok(rws.kiln("test", "//multi:on_default", "//multi:on_312"))
+    assert re.search(r"//multi:on_default\s+PASSED", r.output) and re.search(r"//multi:on_312\s+PASSED", r.output), r.output
+    default_log = rws.test_log("multi/on_default")
+    assert f"python {sys.version_info[0]}.{sys.version_info[1]} imported" in default_log, default_log
+    assert EXT_SUFFIX in default_log
+    text = rws.test_log("multi/on_312")
+    assert "python 3.12 imported" in text and ".cpython-312-" in text, text
+    # Two extension modules, one per runtime, each in its configuration's output directory.
+    ext_312 = subprocess.run([str(PY312), "-c", "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    built = sorted(p.name for p in (rws.output_base / "execroot" / "_main").glob("kiln-out/*/bin/multi/ext*.so"))
+    assert built == sorted([f"ext{EXT_SUFFIX}", f"ext{ext_312}"]), built
 
 
 # ---- 2. seed 001 ------------------------------------------------------------------------
@@ -689,9 +789,12 @@ def test_python3_on_path_is_never_consulted(rws, tmp_path):
     assert not marker.exists(), r.output
     # What pyo3 was told instead: the interpreter kiln runs on, by absolute path.
     configs = [p.read_text() for p in (rws.output_base / "caches" / "cargo" / "target" / "kiln-pyo3").glob("*.txt")]
-    assert configs and all(f"executable={os.path.abspath(sys.executable)}\n" in c for c in configs), configs
-    assert any("abi3=true" in c for c in configs), configs
-    assert all(f"version={sys.version_info[0]}.{sys.version_info[1]}\n" in c for c in configs), configs
+    # (The workspace also builds an extension for a registered CPython 3.12: its config names that one.)
+    runtimes = {os.path.abspath(sys.executable), str(PY312)}
+    assert configs and all(any(f"executable={r}\n" in c for r in runtimes) for c in configs), configs
+    default = [c for c in configs if f"executable={os.path.abspath(sys.executable)}\n" in c]
+    assert any("abi3=true" in c for c in default), default
+    assert all(f"version={sys.version_info[0]}.{sys.version_info[1]}\n" in c for c in default), default
     r = ok(rws.kiln("run", "//naming/stable:use_stable", env=env))
     assert "abi: stable" in r.stdout, r.output
     assert f"python: {sys.executable}" in r.stdout or f"python: {os.path.realpath(sys.executable)}" in r.stdout, \
