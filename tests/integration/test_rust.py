@@ -596,41 +596,60 @@ _INTROSPECT = """
 import json, sys, sysconfig
 v = sys.version_info
 print(json.dumps({"version": [str(v.major), str(v.minor), str(v.micro)], "tag": sys.implementation.cache_tag,
-                  "ext": sysconfig.get_config_var("EXT_SUFFIX"), "soabi": sysconfig.get_config_var("SOABI"),
+                  "impl": sys.implementation.name, "abiflags": getattr(sys, "abiflags", ""),
+                  "ext": sysconfig.get_config_var("EXT_SUFFIX"), "soabi": sysconfig.get_config_var("SOABI") or "",
                   "include": sysconfig.get_config_var("INCLUDEPY"), "libdir": sysconfig.get_config_var("LIBDIR"),
                   "ldlibrary": sysconfig.get_config_var("LDLIBRARY")}))
 """
 
+# The other runtimes the extension is built for, when the machine has them: (name, interpreter,
+# the python_version that selects it). A debug CPython shares 3.11 with kiln's own, so it is picked by
+# its full version, through a config_setting of the fixture's own.
+PYPY = shutil.which("pypy3")
+PY_DBG = shutil.which("python3.11-dbg")
 
-def runtime_312_build() -> str:
-    """A py_runtime for the machine's CPython 3.12 (what a local runtime repository would introspect),
-    its toolchain applying under python_version 3.12; empty without a 3.12."""
-    if PY312 is None:
-        return ""
-    info = json.loads(subprocess.run([str(PY312), "-c", _INTROSPECT], capture_output=True, text=True,
+
+def _runtime(name: str, interpreter: str, setting: str) -> str:
+    info = json.loads(subprocess.run([interpreter, "-c", _INTROSPECT], capture_output=True, text=True,
                                      check=True).stdout)
     major, minor, micro = info["version"]
     return f"""
-load("@rules_python//python:defs.bzl", "py_runtime", "py_runtime_pair")
 py_runtime(
-    name = "py312",
-    interpreter_path = "{PY312}",
+    name = "{name}",
+    interpreter_path = "{interpreter}",
+    implementation_name = "{info['impl']}",
     interpreter_version_info = {{"major": "{major}", "minor": "{minor}", "micro": "{micro}"}},
     pyc_tag = "{info['tag']}",
+    abi_flags = "{info['abiflags']}",
     ext_suffix = "{info['ext']}",
     soabi = "{info['soabi']}",
     include_dir = "{info['include']}",
     lib_dir = "{info['libdir']}",
     ld_library = "{info['ldlibrary']}",
 )
-py_runtime_pair(name = "pair312", py3_runtime = ":py312")
+py_runtime_pair(name = "{name}_pair", py3_runtime = ":{name}")
 toolchain(
-    name = "toolchain_312",
-    toolchain = ":pair312",
+    name = "{name}_toolchain",
+    toolchain = ":{name}_pair",
     toolchain_type = "@rules_python//python:toolchain_type",
-    target_settings = ["@rules_python//python/config_settings:is_python_3.12"],
+    target_settings = ["{setting}"],
 )
 """
+
+
+def runtimes_build() -> str:
+    """py_runtimes for the machine's other Pythons (what a local runtime repository would introspect),
+    each toolchain applying under its python_version."""
+    text = 'load("@rules_python//python:defs.bzl", "py_runtime", "py_runtime_pair")\n'
+    if PY312 is not None:
+        text += _runtime("py312", str(PY312), "@rules_python//python/config_settings:is_python_3.12")
+    if PYPY is not None:
+        text += _runtime("pypy", PYPY, "@rules_python//python/config_settings:is_python_3.9")
+    if PY_DBG is not None:
+        text += ('config_setting(name = "is_debug", '
+                 'flag_values = {"@rules_python//python/config_settings:python_version": "3.11.2"})\n')
+        text += _runtime("dbg", PY_DBG, ":is_debug")
+    return text
 
 
 MULTI_BUILD = """
@@ -642,6 +661,32 @@ pyo3_extension(name = "ext", srcs = ["lib.rs"], module_name = "ext", deps = ["@c
 py_test(name = "on_default", srcs = ["check.py"], main = "check.py", deps = [":ext"], size = "small")
 py_test(name = "on_312", srcs = ["check.py"], main = "check.py", deps = [":ext"], python_version = "3.12",
         size = "small")
+py_test(name = "on_pypy", srcs = ["check.py"], main = "check.py", deps = [":ext"], python_version = "3.9",
+        size = "small")
+py_test(name = "on_debug", srcs = ["check.py"], main = "check.py", deps = [":ext"], python_version = "3.11.2",
+        size = "small")
+
+# abi3 asked for, on a runtime that cannot load abi3 modules.
+pyo3_extension(name = "stable_ext", srcs = ["stable.rs"], module_name = "stable_ext", deps = ["@pyo3_abi3//:pyo3"])
+py_test(name = "stable_on_pypy", srcs = ["stable_check.py"], main = "stable_check.py", deps = [":stable_ext"],
+        python_version = "3.9", size = "small")
+"""
+
+MULTI_STABLE_RS = """
+use pyo3::prelude::*;
+
+#[pymodule]
+fn stable_ext(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("ANSWER", 42)?;
+    Ok(())
+}
+"""
+
+MULTI_STABLE_CHECK_PY = """
+import sys, sysconfig
+import stable_ext
+print(sys.implementation.name, "imported", stable_ext.__file__)
+assert stable_ext.__file__.endswith(sysconfig.get_config_var("EXT_SUFFIX")), stable_ext.__file__
 """
 
 MULTI_RS = """
@@ -657,7 +702,7 @@ fn ext(m: &Bound<'_, PyModule>) -> PyResult<()> {
 MULTI_CHECK_PY = """
 import sys, sysconfig
 import ext
-print("python", "%d.%d" % sys.version_info[:2], "imported", ext.__file__)
+print(sys.implementation.name, "%d.%d" % sys.version_info[:2], "imported", ext.__file__)
 assert ext.__file__.endswith(sysconfig.get_config_var("EXT_SUFFIX")), ext.__file__
 """
 
@@ -680,10 +725,12 @@ def rws(tmp_path_factory) -> RustWorkspace:
     w.write("cache/lib.rs", COUNTER_RS)
     w.write("cache/show.py", SHOW_PY)
     # One extension module, built once per Python runtime that imports it.
-    w.write("pyver/BUILD.bazel", runtime_312_build())
+    w.write("pyver/BUILD.bazel", runtimes_build())
     w.write("multi/BUILD.bazel", MULTI_BUILD)
     w.write("multi/lib.rs", MULTI_RS)
     w.write("multi/check.py", MULTI_CHECK_PY)
+    w.write("multi/stable.rs", MULTI_STABLE_RS)
+    w.write("multi/stable_check.py", MULTI_STABLE_CHECK_PY)
     # Plain Rust.
     w.write("rs/BUILD.bazel", RS_BUILD)
     w.write("rs/answer_macro.rs", ANSWER_MACRO_RS)
@@ -718,15 +765,32 @@ def test_one_pyo3_extension_is_built_once_per_python_runtime_that_imports_it(rws
     r = ok(rws.kiln("test", "//multi:on_default", "//multi:on_312"))
     assert re.search(r"//multi:on_default\s+PASSED", r.output) and re.search(r"//multi:on_312\s+PASSED", r.output), r.output
     default_log = rws.test_log("multi/on_default")
-    assert f"python {sys.version_info[0]}.{sys.version_info[1]} imported" in default_log, default_log
+    assert f"cpython {sys.version_info[0]}.{sys.version_info[1]} imported" in default_log, default_log
     assert EXT_SUFFIX in default_log
     text = rws.test_log("multi/on_312")
-    assert "python 3.12 imported" in text and ".cpython-312-" in text, text
+    assert "cpython 3.12 imported" in text and ".cpython-312-" in text, text
     # Two extension modules, one per runtime, each in its configuration's output directory.
     ext_312 = subprocess.run([str(PY312), "-c", "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))"],
                              capture_output=True, text=True, check=True).stdout.strip()
     built = sorted(p.name for p in (rws.output_base / "execroot" / "_main").glob("kiln-out/*/bin/multi/ext*.so"))
     assert built == sorted([f"ext{EXT_SUFFIX}", f"ext{ext_312}"]), built
+
+
+def test_pypy_and_a_debug_cpython_get_their_own_builds_and_abi3_falls_back_on_pypy(rws):
+    for have, what in ((PYPY, "pypy3 (Debian package pypy3)"), (PY_DBG, "python3.11-dbg (Debian package)")):
+        if have is None:
+            unavailable(f"no {what}")
+    r = ok(rws.kiln("test", "//multi:on_pypy", "//multi:on_debug", "//multi:stable_on_pypy"))
+    for name in ("on_pypy", "on_debug", "stable_on_pypy"):
+        assert re.search(rf"//multi:{name}\s+PASSED", r.output), r.output
+    assert ".pypy39-pp73-" in rws.test_log("multi/on_pypy") and "pypy 3.9 imported" in rws.test_log("multi/on_pypy")
+    debug = rws.test_log("multi/on_debug")
+    assert "cpython 3.11 imported" in debug and ".cpython-311d-" in debug, debug
+    assert "pypy imported" in rws.test_log("multi/stable_on_pypy")
+    # The abi3 request is ignored for PyPy, with a warning naming the target.
+    assert re.search(r"WARNING: multi/BUILD.bazel:\d+:\d+: in pyo3_extension rule //multi:stable_ext: pyo3's abi3 "
+                     r"feature is ignored for pypy 3\.9\.\d+ at \S+pypy3, which cannot load abi3 modules", r.stderr), \
+        r.stderr
 
 
 # ---- 2. seed 001 ------------------------------------------------------------------------
@@ -789,8 +853,8 @@ def test_python3_on_path_is_never_consulted(rws, tmp_path):
     assert not marker.exists(), r.output
     # What pyo3 was told instead: the interpreter kiln runs on, by absolute path.
     configs = [p.read_text() for p in (rws.output_base / "caches" / "cargo" / "target" / "kiln-pyo3").glob("*.txt")]
-    # (The workspace also builds an extension for a registered CPython 3.12: its config names that one.)
-    runtimes = {os.path.abspath(sys.executable), str(PY312)}
+    # (The workspace also builds extensions for its other registered runtimes: their configs name those.)
+    runtimes = {os.path.abspath(sys.executable), str(PY312), str(PYPY), str(PY_DBG)}
     assert configs and all(any(f"executable={r}\n" in c for r in runtimes) for c in configs), configs
     default = [c for c in configs if f"executable={os.path.abspath(sys.executable)}\n" in c]
     assert any("abi3=true" in c for c in default), default

@@ -215,6 +215,7 @@ class Analyzer:
             rule_version=f"{rule.name}/{rule.version}",
             workspace_root=self.workspace_root,
             make_variables=self._make_variables(config),
+            report_warning=lambda text: self.loader.report("WARNING", text),
         )
         by_name: dict[str, Artifact] = {}
         for out_attr in rule.output_attrs:

@@ -164,6 +164,8 @@ class RuleContext:
     make_variables: dict[str, str]
     # The execution platform's exec_properties merged with the target's, asked for when a spawn is registered.
     exec_properties: Callable[[], tuple[tuple[str, str], ...]] = lambda: ()
+    # Reports a warning about this target (printed as "WARNING: <location>: in <target>: ...").
+    report_warning: Callable[[str], None] = lambda text: None
 
     def __post_init__(self) -> None:
         self.actions = Actions(self.label, self.config, self.rule_version, self.exec_properties)
@@ -188,6 +190,10 @@ class RuleContext:
             tuple(sorted((root_symlinks or {}).items())),
             tuple(sorted((symlinks or {}).items())),
         )
+
+    def warn(self, message: str) -> None:
+        """A warning about this target, shown with its location (analysis goes on)."""
+        self.report_warning(f"{self.location}: in {self.target.kind} {self.label}: {message}")
 
     def error(self, message: str, *, attribute: str | None = None) -> AnalysisError:
         target = f"{self.target.kind} {self.label}"

@@ -21,7 +21,7 @@ from kiln.core.depset import Depset
 from kiln.rules.python.providers import PyRuntimeInfo
 from kiln.rules.python.py_runtime import python_runtime
 from kiln.rules.rust.providers import RUST_TOOLCHAIN_TYPE, CrateInfo, RegistryCrateInfo
-from kiln.rules.rust.pyo3_config import abi3_minimum, config_file_text
+from kiln.rules.rust.pyo3_config import abi3_minimum, config_file_text, loads_abi3
 
 # cargo's workspaces and target directory: the action's persistent cache, which the executor shows
 # every run at the same place relative to the exec root (kiln.execution.local_executor).
@@ -80,7 +80,9 @@ def register_cargo_build(
     if pyo3 is not None:
         if runtime is None:
             runtime = python_runtime(ctx)
-        pyo3_config = config_file_text(runtime, abi3=pyo3_abi3(crate), extension_module=extension_module)
+        # A runtime that cannot load abi3 (PyPy, free-threaded) gets a version-specific build, as pyo3 does.
+        pyo3_config = config_file_text(runtime, abi3=pyo3_abi3(crate) and loads_abi3(runtime),
+                                       extension_module=extension_module)
         if extension_module:
             env["PYO3_BUILD_EXTENSION_MODULE"] = "1"
             if pyo3.version_tuple() < _PYO3_ENV_SWITCH:

@@ -20,7 +20,7 @@ from kiln.rules.python.py_library import import_paths
 from kiln.rules.rust.cargo_action import find_pyo3, pyo3_abi3, register_cargo_build
 from kiln.rules.rust.crate import RUST_ATTRS, make_crate
 from kiln.rules.rust.providers import RUST_TOOLCHAIN_TYPE, RegistryCrateInfo
-from kiln.rules.rust.pyo3_config import extension_file_name
+from kiln.rules.rust.pyo3_config import extension_file_name, loads_abi3
 from kiln.rules.rust.rust_rules import data_runfiles
 
 PYO3_ATTRS = RUST_ATTRS + [
@@ -49,6 +49,9 @@ def _extension(ctx, extra_registry=()):
     # Whether this pyo3 has the abi3 feature asked for, and whether it fits the runtime, is
     # pyo3's and cargo's to say: they know the crate's features (see tools/cargo_build's hints).
     abi3 = pyo3_abi3(crate)
+    if abi3 and not loads_abi3(runtime):
+        ctx.warn(f"pyo3's abi3 feature is ignored for {runtime.describe()}, which cannot load abi3 modules: "
+                 "the module is built for this runtime's version only (as pyo3 and maturin do)")
     module = _module_name(ctx)
     try:
         file_name = extension_file_name(module, runtime, abi3=abi3)

@@ -12,6 +12,11 @@ from kiln.rules.python.providers import PyRuntimeInfo
 _IMPLEMENTATIONS = {"cpython": "CPython", "pypy": "PyPy", "graalpy": "GraalPy"}
 
 
+def loads_abi3(runtime: PyRuntimeInfo) -> bool:
+    """Whether the runtime can import a stable-ABI (`.abi3.so`) module: CPython without free threading."""
+    return runtime.implementation_name == "cpython" and not runtime.gil_disabled
+
+
 def config_file_text(runtime: PyRuntimeInfo, *, abi3: bool, extension_module: bool = True) -> str:
     """The `key=value` lines of a PYO3_CONFIG_FILE for `runtime`."""
     impl = _IMPLEMENTATIONS.get(runtime.implementation_name)
@@ -50,11 +55,7 @@ def extension_file_name(module_name: str, runtime: PyRuntimeInfo, *, abi3: bool)
     if not module_name or any(not part.isidentifier() for part in module_name.split(".")):
         raise ValueError(f"'{module_name}' is not a Python module name")
     path = module_name.replace(".", "/")
-    if abi3:
-        if runtime.implementation_name != "cpython" or runtime.gil_disabled:
-            raise ValueError(
-                f"abi3 extension modules load only in CPython without free threading, not in {runtime.describe()}"
-            )
+    if abi3 and loads_abi3(runtime):
         return f"{path}.abi3.so"
     if not runtime.ext_suffix:
         raise ValueError(f"the runtime {runtime.describe()} does not report an EXT_SUFFIX")
