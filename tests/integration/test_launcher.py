@@ -75,6 +75,10 @@ def test_a_platform_runtime_with_a_short_path_gets_a_shebang_launcher(ws):
     assert "/bin/sh" not in (ws.root / "kiln-bin" / "app" / "bin").read_text()
     _assert_runs_like_python_main(ws, report)
     assert report["executable"] == BASE_PYTHON
+    # A platform runtime is not in the runfiles tree at all: the tree holds the program's own files.
+    manifest = (ws.root / "kiln-bin" / "app" / "bin.runfiles" / "MANIFEST").read_text().splitlines()
+    assert sorted(line.split(" ")[0] for line in manifest) == [
+        "_main/app/__init__.py", "_main/app/bin", "_main/app/helper.py", "_main/app/main.py", "_repo_mapping"]
 
 
 @pytest.mark.parametrize("where", ["dir with space", "/".join(["long-directory-name"] * 14)])
@@ -151,3 +155,15 @@ def test_the_runfiles_library_comes_from_the_runfiles_tree_on_any_runtime(ws):
     r = ws.kiln("test", "//t:rf_test", "--test_output=all")
     assert r.code == 0, r.output
     assert "runfiles library ok" in r.output
+
+
+def test_a_launcher_without_its_runfiles_says_so(ws, tmp_path):
+    _runtime(ws, interpreter_path=BASE_PYTHON)
+    _app(ws)
+    assert ws.kiln("build", "//app:bin").code == 0
+    lone = tmp_path / "bin"
+    lone.write_text((ws.root / "kiln-bin" / "app" / "bin").read_text())
+    lone.chmod(0o755)
+    proc = subprocess.run([str(lone)], capture_output=True, text=True, env={"PATH": os.environ["PATH"]})
+    assert proc.returncode == 1
+    assert proc.stderr == f"kiln launcher: cannot find the runfiles of {lone}\n"
