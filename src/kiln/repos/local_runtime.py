@@ -1,8 +1,9 @@
 """Local Python runtimes: an interpreter installed on this machine, as a repository.
 
-For now this is the interpreter kiln runs on, read in process and written as
+The interpreter kiln runs on, read in process and written as
 @kiln_local_python's BUILD file (a py_runtime and its py_runtime_pair); the
-toolchain issue adds introspection of other interpreters (local_runtime_repo).
+same targets are what local_runtime_repo writes for other interpreters
+(kiln.repos.local_runtime_repos).
 """
 
 from __future__ import annotations
@@ -14,30 +15,28 @@ import sys
 
 def host_runtime_build_file() -> tuple[str, tuple[str, ...]]:
     """@kiln_local_python's BUILD text for the interpreter kiln runs on, and the files it describes."""
-    import sysconfig
+    from kiln.repos.runtime_probe import probe
 
-    v = sysconfig.get_config_var
-    version = dict(zip(("major", "minor", "micro"), map(str, sys.version_info[:3])))
-    attrs = {
-        "interpreter_path": _real_executable(),
-        "implementation_name": sys.implementation.name,
-        "interpreter_version_info": version,
-        "pyc_tag": sys.implementation.cache_tag or "",
-        "abi_flags": getattr(sys, "abiflags", ""),
-        "ext_suffix": v("EXT_SUFFIX") or "",
-        "soabi": v("SOABI") or "",
-        "include_dir": sysconfig.get_paths().get("include") or "",
-        "lib_dir": v("LIBDIR") or "",
-        "ld_library": v("LDLIBRARY") or "",
-    }
-    body = "".join(f"    {k} = {json.dumps(val, sort_keys=True)},\n" for k, val in attrs.items())
     text = (
         "# Written by kiln: the interpreter it runs on, as a Python runtime.\n"
         'package(default_visibility = ["//visibility:public"])\n\n'
-        f'py_runtime(\n    name = "runtime",\n{body})\n\n'
-        'py_runtime_pair(name = "runtime_pair", py3_runtime = ":runtime")\n'
+        + runtime_targets(probe(), _real_executable(), "runtime", "runtime_pair")
     )
     return text, (os.path.realpath(sys.executable),)
+
+
+def runtime_targets(record: dict, interpreter_path: str, runtime: str, pair: str) -> str:
+    """A py_runtime carrying a probed runtime's record (kiln.repos.runtime_probe), and its py_runtime_pair."""
+    attrs = {
+        "interpreter_path": interpreter_path,
+        "implementation_name": record["implementation_name"],
+        "interpreter_version_info": dict(zip(("major", "minor", "micro"), record["version"])),
+        **{key: record[key] for key in ("pyc_tag", "abi_flags", "ext_suffix", "soabi", "include_dir", "lib_dir",
+                                        "ld_library")},
+    }
+    body = "".join(f"    {k} = {json.dumps(val, sort_keys=True)},\n" for k, val in attrs.items())
+    return (f'py_runtime(\n    name = "{runtime}",\n{body})\n\n'
+            f'py_runtime_pair(name = "{pair}", py3_runtime = ":{runtime}")\n')
 
 
 def _real_executable() -> str:

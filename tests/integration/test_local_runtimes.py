@@ -1,0 +1,82 @@
+"""local_runtime_repo and local_runtime_toolchains_repo through the real command.
+
+A MODULE.bazel (or WORKSPACE) names a local interpreter; the py_binary that
+resolves its toolchain runs on it. Seed 002's recipe uses the local toolchain
+only under `--//:py=local`; an interpreter that is missing or cannot be
+introspected is skipped, warned about, or an error at the rule's line.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import sys
+
+from tests.integration.conftest import unavailable
+
+RULES = '''
+local_runtime_repo = use_repo_rule("@rules_python//python/local_toolchains:repos.bzl", "local_runtime_repo")
+local_runtime_toolchains_repo = use_repo_rule(
+    "@rules_python//python/local_toolchains:repos.bzl", "local_runtime_toolchains_repo")
+'''
+
+APP = '''
+import sys
+print("executable", sys.executable)
+print("version %d.%d.%d" % sys.version_info[:3])
+'''
+
+
+def _python312() -> str:
+    found = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.12*/bin/python3.12")))
+    if not found:
+        unavailable("no CPython 3.12 under ~/.pyenv/versions on this machine")
+    return found[-1]
+
+
+def _module(ws, interpreter: str, on_failure: str = "fail", toolchains: str = "") -> None:
+    ws.write("MODULE.bazel", RULES + f'''
+local_runtime_repo(name = "local_python3", interpreter_path = "{interpreter}", on_failure = "{on_failure}",
+                   dev_dependency = True)
+local_runtime_toolchains_repo(name = "local_toolchains", runtimes = ["local_python3"], {toolchains}
+                              dev_dependency = True)
+register_toolchains("@local_toolchains//:all", dev_dependency = True)
+''')
+    ws.write("app/main.py", APP)
+    ws.write("app/BUILD.bazel", 'py_binary(name = "main", srcs = ["main.py"])\n')
+
+
+def test_a_local_runtime_named_by_path_is_what_py_binary_runs_on(ws):
+    python = _python312()
+    _module(ws, python)
+    r = ws.kiln("run", "//app:main")
+    assert r.code == 0, r.output
+    assert f"executable {python}" in r.stdout
+    assert "version 3.12." in r.stdout
+
+
+def test_the_runtime_repo_carries_the_interpreters_own_record(ws):
+    python = _python312()
+    _module(ws, python)
+    r = ws.kiln("query", "@local_python3//:all", "--output=build")  # attributes left at their default omitted
+    assert r.code == 0, r.output
+    minor = os.path.basename(os.path.dirname(os.path.dirname(python)))  # 3.12.N
+    micro = minor.split(".")[2]
+    for line in (f'interpreter_path = "{python}"', f'interpreter_version_info = {{"major": "3", "micro": "{micro}", "minor": "12"}}',
+                 'pyc_tag = "cpython-312"', 'ext_suffix = ".cpython-312-x86_64-linux-gnu.so"',
+                 'soabi = "cpython-312-x86_64-linux-gnu"', 'ld_library = "libpython3.12.so"',
+                 f'lib_dir = "{os.path.dirname(os.path.dirname(python))}/lib"'):
+        assert line in r.stdout, line
+    for name in ("py3_runtime", "python_runtimes", "os", "is_matching_python_version"):
+        assert f'name = "{name}"' in r.stdout
+
+
+def test_a_pyenv_shim_on_path_resolves_to_the_real_interpreter(ws):
+    python = _python312()
+    shims = os.path.expanduser("~/.pyenv/shims")
+    if not os.path.exists(os.path.join(shims, "python3.12")):
+        unavailable("no pyenv shim python3.12 on this machine")
+    _module(ws, "python3.12")
+    r = ws.kiln("run", "//app:main", env={"PATH": f"{shims}:/usr/bin:/bin"})
+    assert r.code == 0, r.output
+    assert f"executable {python}" in r.stdout
