@@ -77,6 +77,93 @@ def test_a_pyenv_shim_on_path_resolves_to_the_real_interpreter(ws):
     if not os.path.exists(os.path.join(shims, "python3.12")):
         unavailable("no pyenv shim python3.12 on this machine")
     _module(ws, "python3.12")
-    r = ws.kiln("run", "//app:main", env={"PATH": f"{shims}:/usr/bin:/bin"})
+    pyenv = {"PATH": f"{shims}:/usr/bin:/bin", "PYENV_ROOT": os.path.dirname(shims),
+             "PYENV_VERSION": os.path.basename(os.path.dirname(os.path.dirname(python)))}
+    r = ws.kiln("run", "//app:main", env=pyenv)
     assert r.code == 0, r.output
     assert f"executable {python}" in r.stdout
+
+
+FLAG_BUILD = '''
+load("@bazel_skylib//rules:common_settings.bzl", "string_flag")
+
+config_setting(name = "is_py_local", flag_values = {":py": "local"})
+
+string_flag(name = "py", build_setting_default = "")
+'''
+
+
+def test_seed_recipe_the_local_toolchain_only_under_the_flag(ws):
+    python = _python312()
+    _module(ws, python, toolchains='target_compatible_with = {"local_python3": ["HOST_CONSTRAINTS"]}, '
+                                   'target_settings = {"local_python3": ["@//:is_py_local"]},')
+    ws.write("BUILD.bazel", FLAG_BUILD)
+    r = ws.kiln("run", "//app:main")
+    assert r.code == 0, r.output
+    assert "version %d.%d.%d" % sys.version_info[:3] in r.stdout  # kiln's own interpreter, the fallback
+    assert python not in r.stdout
+    r = ws.kiln("run", "//app:main", "--//:py=local")
+    assert r.code == 0, r.output
+    assert f"executable {python}" in r.stdout
+    assert "version 3.12." in r.stdout
+
+
+def _rule_line(ws) -> int:
+    lines = (ws.root / "MODULE.bazel").read_text().splitlines()
+    return next(i for i, line in enumerate(lines, 1) if line.startswith("local_runtime_repo("))
+
+
+def test_a_missing_interpreter_with_on_failure_fail_is_an_error_at_the_rule(ws):
+    _module(ws, "/nonexistent/bin/python3", on_failure="fail")
+    r = ws.kiln("run", "//app:main")
+    assert r.code == 1, r.output
+    assert (f'local_runtime_repo(name = "local_python3") at MODULE.bazel:{_rule_line(ws)}:1: '
+            "interpreter_path '/nonexistent/bin/python3' does not exist") in r.stderr
+    assert "Traceback" not in r.output
+
+
+def test_a_missing_interpreter_with_on_failure_warn_is_skipped_with_one_warning(ws):
+    _module(ws, "/nonexistent/bin/python3", on_failure="warn")
+    r = ws.kiln("run", "//app:main")
+    assert r.code == 0, r.output
+    assert "version %d.%d.%d" % sys.version_info[:3] in r.stdout
+    warning = (f'WARNING: local_runtime_repo(name = "local_python3") at MODULE.bazel:{_rule_line(ws)}:1: '
+               "interpreter_path '/nonexistent/bin/python3' does not exist; its toolchains are skipped")
+    assert r.stderr.count(warning) == 1, r.stderr
+
+
+def test_a_missing_interpreter_with_on_failure_skip_is_skipped_silently(ws):
+    _module(ws, "/nonexistent/bin/python3", on_failure="skip")
+    r = ws.kiln("run", "//app:main")
+    assert r.code == 0, r.output
+    assert "version %d.%d.%d" % sys.version_info[:3] in r.stdout
+    assert "nonexistent" not in r.stderr
+
+
+def test_a_program_not_on_path_is_an_error_at_the_rule(ws):
+    _module(ws, "python9.99", on_failure="fail")
+    r = ws.kiln("run", "//app:main")
+    assert r.code == 1, r.output
+    assert (f'local_runtime_repo(name = "local_python3") at MODULE.bazel:{_rule_line(ws)}:1: '
+            "interpreter_path 'python9.99' is not a program on PATH") in r.stderr
+    assert "Traceback" not in r.output
+
+
+def test_an_interpreter_that_cannot_be_introspected_is_an_error_at_the_rule(ws):
+    script = ws.write("fake/python3", "#!/bin/sh\necho 'fake python: broken' >&2\nexit 1\n", executable=True)
+    _module(ws, str(script), on_failure="fail")
+    r = ws.kiln("run", "//app:main")
+    assert r.code == 1, r.output
+    assert (f'local_runtime_repo(name = "local_python3") at MODULE.bazel:{_rule_line(ws)}:1: '
+            f"interpreter_path '{script}' did not report its version and ABI (exit 1: fake python: broken)"
+            ) in r.stderr
+    assert "Traceback" not in r.output
+
+
+def test_an_unknown_on_failure_value_is_an_error_at_the_rule(ws):
+    _module(ws, "python3", on_failure="ignore")
+    r = ws.kiln("run", "//app:main")
+    assert r.code != 0, r.output
+    assert (f'MODULE.bazel:{_rule_line(ws)}:1: local_runtime_repo(name = "local_python3"): on_failure must be '
+            "one of skip, warn, fail, got 'ignore'") in r.stderr
+    assert "Traceback" not in r.output

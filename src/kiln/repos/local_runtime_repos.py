@@ -96,8 +96,10 @@ class LocalRuntimes:
         attrs = _attrs(decl)
         found = self._probe(name, decl)
         if found.why and attrs.get("on_failure", "skip") == "fail":
-            raise RepositoryError(f"local_runtime_repo(name = \"{name}\"): interpreter_path "
-                                  f"'{attrs['interpreter_path']}' {found.why}", location=decl.location)
+            # The rule's place is in the text: errors met while resolving toolchains carry the location of
+            # the register_toolchains() call instead.
+            raise RepositoryError(f"local_runtime_repo(name = \"{name}\") at {decl.location}: interpreter_path "
+                                  f"'{attrs['interpreter_path']}' {found.why}")
         header = f"# Written by kiln: local_runtime_repo(name = \"{name}\") at {decl.location}.\n"
         text = header + 'package(default_visibility = ["//visibility:public"])\n\n' + (
             _unusable_targets(found.why) if found.why else _runtime_targets(found))
@@ -148,7 +150,7 @@ class LocalRuntimes:
             self._probed[name] = found
             attrs = _attrs(decl)
             if found.why and attrs.get("on_failure", "skip") == "warn":
-                self._report("WARNING", f"{decl.location}: local_runtime_repo(name = \"{name}\"): interpreter_path "
+                self._report("WARNING", f"local_runtime_repo(name = \"{name}\") at {decl.location}: interpreter_path "
                                         f"'{attrs['interpreter_path']}' {found.why}; its toolchains are skipped")
         return found
 
