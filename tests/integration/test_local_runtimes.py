@@ -167,3 +167,59 @@ def test_an_unknown_on_failure_value_is_an_error_at_the_rule(ws):
     assert (f'MODULE.bazel:{_rule_line(ws)}:1: local_runtime_repo(name = "local_python3"): on_failure must be '
             "one of skip, warn, fail, got 'ignore'") in r.stderr
     assert "Traceback" not in r.output
+
+
+def _python(minor: str) -> str:
+    found = sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/3.{minor}*/bin/python3.{minor}")))
+    if not found:
+        unavailable(f"no CPython 3.{minor} under ~/.pyenv/versions on this machine")
+    return found[-1]
+
+
+def test_the_runtime_repo_is_written_again_when_the_interpreter_changes(ws):
+    first, second = _python("12"), _python("13")
+    wrapper = ws.write("bin/python3", f'#!/bin/sh\nexec {first} "$@"\n', executable=True)
+    _module(ws, str(wrapper))
+    r = ws.kiln("run", "//app:main")
+    assert r.code == 0, r.output
+    assert f"executable {first}" in r.stdout  # the wrapper names the interpreter it runs: that one is run
+    ws.write("bin/python3", f'#!/bin/sh\nexec {second} "$@"\n', executable=True)
+    r = ws.kiln("run", "//app:main")
+    assert r.code == 0, r.output
+    assert f"executable {second}" in r.stdout
+    assert "version 3.13." in r.stdout
+
+
+def test_workspace_declares_local_runtimes_too(ws):
+    python = _python312()
+    ws.write("MODULE.bazel", "")
+    ws.write("WORKSPACE", f'''
+load("@rules_python//python/local_toolchains:repos.bzl", "local_runtime_repo", "local_runtime_toolchains_repo")
+local_runtime_repo(name = "local_python3", interpreter_path = "{python}", on_failure = "fail")
+local_runtime_toolchains_repo(name = "local_toolchains", runtimes = ["local_python3"])
+register_toolchains("@local_toolchains//:all")
+''')
+    ws.write("app/main.py", APP)
+    ws.write("app/BUILD.bazel", 'py_binary(name = "main", srcs = ["main.py"])\n')
+    r = ws.kiln("run", "//app:main")
+    assert r.code == 0, r.output
+    assert f"executable {python}" in r.stdout
+
+
+def test_a_python_version_selects_the_version_aware_toolchain(ws):
+    py312, py313 = _python312(), _python("13")
+    ws.write("MODULE.bazel", RULES + f'''
+local_runtime_repo(name = "py312", interpreter_path = "{py312}")
+local_runtime_repo(name = "py313", interpreter_path = "{py313}")
+local_runtime_toolchains_repo(name = "local_toolchains", runtimes = ["py312"], default_runtimes = ["py313"])
+register_toolchains("@local_toolchains//:all")
+''')
+    ws.write("app/main.py", APP)
+    ws.write("app/BUILD.bazel", 'py_binary(name = "main", srcs = ["main.py"])\n')
+    r = ws.kiln("run", "//app:main")
+    assert r.code == 0, r.output
+    assert f"executable {py313}" in r.stdout  # no version asked: the version-unaware default
+    for version in ("3.12", os.path.basename(os.path.dirname(os.path.dirname(py312)))):
+        r = ws.kiln("run", "//app:main", f"--@rules_python//python/config_settings:python_version={version}")
+        assert r.code == 0, r.output
+        assert f"executable {py312}" in r.stdout, version
