@@ -223,3 +223,30 @@ register_toolchains("@local_toolchains//:all")
         r = ws.kiln("run", "//app:main", f"--@rules_python//python/config_settings:python_version={version}")
         assert r.code == 0, r.output
         assert f"executable {py312}" in r.stdout, version
+
+
+def test_seed_recipe_without_the_flag_never_needs_a_missing_interpreter(ws):
+    # CI: the machine lacks the developer's interpreter; only asking for it (--//:py=local) is an error.
+    _module(ws, "/nonexistent/bin/python3", on_failure="fail",
+            toolchains='target_compatible_with = {"local_python3": ["HOST_CONSTRAINTS"]}, '
+                       'target_settings = {"local_python3": ["@//:is_py_local"]},')
+    ws.write("BUILD.bazel", FLAG_BUILD)
+    r = ws.kiln("run", "//app:main")
+    assert r.code == 0, r.output
+    assert "version %d.%d.%d" % sys.version_info[:3] in r.stdout
+    r = ws.kiln("run", "//app:main", "--//:py=local")
+    assert r.code == 1, r.output
+    assert (f'local_runtime_repo(name = "local_python3") at MODULE.bazel:{_rule_line(ws)}:1: '
+            "interpreter_path '/nonexistent/bin/python3' does not exist") in r.stderr
+    assert "Traceback" not in r.output
+
+
+def test_settings_for_a_runtime_the_rule_does_not_list_are_an_error_at_the_rule(ws):
+    _module(ws, "python3", toolchains='target_settings = {"local_pyhton3": ["@//:is_py_local"]},')
+    r = ws.kiln("run", "//app:main")
+    assert r.code != 0, r.output
+    line = next(i for i, text in enumerate((ws.root / "MODULE.bazel").read_text().splitlines(), 1)
+                if text.startswith("local_runtime_toolchains_repo("))
+    assert (f'MODULE.bazel:{line}:1: local_runtime_toolchains_repo(name = "local_toolchains"): target_settings '
+            "names 'local_pyhton3', which is in neither runtimes nor default_runtimes") in r.stderr
+    assert "Traceback" not in r.output

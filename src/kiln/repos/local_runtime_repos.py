@@ -8,7 +8,9 @@ rules_python's local runtime repository offers (`python_runtimes`,
 `py3_runtime`, `os`, `is_matching_python_version`).
 local_runtime_toolchains_repo writes a toolchain() per runtime. A runtime
 that cannot be used is skipped (on_failure = "skip"), skipped with a warning
-("warn"), or an error at the rule's line ("fail") once something needs it.
+("warn"), or an error at the rule's line ("fail") once toolchain resolution
+picks it: the toolchains repository asks each runtime whether it can be used
+(a remembered probe) but never fails for it.
 """
 
 from __future__ import annotations
@@ -125,8 +127,10 @@ class LocalRuntimes:
             # skipped keeps its toolchain, whose repository reports the failure if resolution picks it.
             if probed.why and _attrs(runtime_decl).get("on_failure", "skip") != "fail":
                 continue
-            settings = ([f"@{runtime}//:is_matching_python_version"] if versioned else []) + list(
-                (attrs.get("target_settings") or {}).get(runtime, ()))
+            # Given settings and constraints replace the defaults, which name targets of the runtime's own
+            # repository: so a toolchain whose settings do not match never needs that repository (seed 002).
+            settings = (attrs.get("target_settings") or {}).get(
+                runtime, [f"@{runtime}//:is_matching_python_version"] if versioned else [])
             target = _expand_host((attrs.get("target_compatible_with") or {}).get(runtime, [f"@{runtime}//:os"]),
                                   host)
             exec_with = _expand_host((attrs.get("exec_compatible_with") or {}).get(runtime, []), host)
