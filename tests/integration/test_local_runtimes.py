@@ -250,3 +250,14 @@ def test_settings_for_a_runtime_the_rule_does_not_list_are_an_error_at_the_rule(
     assert (f'MODULE.bazel:{line}:1: local_runtime_toolchains_repo(name = "local_toolchains"): target_settings '
             "names 'local_pyhton3', which is in neither runtimes nor default_runtimes") in r.stderr
     assert "Traceback" not in r.output
+
+
+def test_a_py_test_runs_on_the_local_runtime(ws):
+    python = _python312()
+    _module(ws, python)
+    ws.write("t/t.py", "import sys\nassert sys.version_info[:2] == (3, 12), sys.version\nprint('ran on', sys.executable)\n")
+    ws.write("t/BUILD.bazel", 'py_test(name = "t", srcs = ["t.py"])\n')
+    # Unsandboxed: sandboxes mount the installation of kiln's own interpreter, not yet that of a local runtime.
+    r = ws.kiln("test", "//t:t", "--spawn_strategy=standalone", "--test_output=all")
+    assert r.code == 0, r.output
+    assert f"ran on {python}" in r.output
