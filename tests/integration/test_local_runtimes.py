@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob
 import os
+import subprocess
 import sys
 
 from tests.integration.conftest import unavailable
@@ -261,3 +262,42 @@ def test_a_py_test_runs_on_the_local_runtime(ws):
     r = ws.kiln("test", "//t:t", "--spawn_strategy=standalone", "--test_output=all")
     assert r.code == 0, r.output
     assert f"ran on {python}" in r.output
+
+
+def test_the_runtime_env_toolchain_runs_python3_from_path_at_run_time(ws):
+    python = _python312()
+    ws.write("MODULE.bazel", 'bazel_dep(name = "rules_python", version = "1.4.1")\n'
+                             'register_toolchains("@rules_python//python/runtime_env_toolchains:all")\n')
+    ws.write("app/main.py", APP)
+    ws.write("app/BUILD.bazel", 'py_binary(name = "main", srcs = ["main.py"])\n')
+    ws.write("pybin/python3", f'#!/bin/sh\nexec {python} "$@"\n', executable=True)
+    system = {"PATH": "/usr/bin:/bin"}
+    r = ws.kiln("run", "//app:main", env=system)
+    assert r.code == 0, r.output
+    assert "executable /usr/bin/python3" in r.stdout
+    # The same build, another PATH: the program runs on the python3 found when it starts.
+    r = ws.kiln("run", "//app:main", env={"PATH": f"{ws.root / 'pybin'}:/usr/bin:/bin"})
+    assert r.code == 0, r.output
+    assert f"executable {python}" in r.stdout
+    assert "version 3.12." in r.stdout
+
+
+def test_the_runtime_env_toolchain_without_python3_on_path_says_so(ws):
+    ws.write("MODULE.bazel", 'bazel_dep(name = "rules_python", version = "1.4.1")\n'
+                             'register_toolchains("@rules_python//python/runtime_env_toolchains:all")\n')
+    ws.write("app/main.py", APP)
+    ws.write("app/BUILD.bazel", 'py_binary(name = "main", srcs = ["main.py"])\n')
+    empty = ws.root / "empty"
+    empty.mkdir()
+    r = ws.kiln("build", "//app:main", env={"PATH": str(empty)})
+    assert r.code == 1, r.output
+    assert (f"@rules_python//python/runtime_env_toolchains: python3 is not a program on PATH ({empty}): kiln reads "
+            "the version and ABI of the runtime-env toolchain's Python from it") in r.stderr
+    assert "Traceback" not in r.output
+    # Found when building, gone when the program runs: the launcher says what is missing.
+    r = ws.kiln("build", "//app:main")
+    assert r.code == 0, r.output
+    launcher = ws.root / "kiln-bin" / "app" / "main"
+    done = subprocess.run([str(launcher)], capture_output=True, text=True, env={"PATH": str(empty)})
+    assert done.returncode == 127
+    assert f"runtime_env_toolchain: no python3 on PATH ({empty})" in done.stderr

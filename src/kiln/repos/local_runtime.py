@@ -25,6 +25,32 @@ def host_runtime_build_file() -> tuple[str, tuple[str, ...]]:
     return text, (os.path.realpath(sys.executable),)
 
 
+def runtime_env_build_file() -> tuple[str, tuple[str, ...]]:
+    """@kiln_local_runtime_env_python's BUILD: a runtime run as `python3` from PATH at run time.
+
+    Its interpreter is a script that execs whichever python3 PATH finds when the program runs; the version
+    and ABI recorded are those of the python3 PATH finds now, which rules use for what they decide at build
+    time (pyc tags, extension suffixes)."""
+    import shutil
+    from pathlib import Path
+
+    from kiln.repos.local_runtime_repos import run_probe
+
+    from kiln.repos.repository_rules import RepositoryError
+
+    found = shutil.which("python3")
+    probed = run_probe(found) if found else None
+    if probed is None or probed.record is None:
+        why = probed.why if probed else f"is not a program on PATH ({os.environ.get('PATH', '')})"
+        raise RepositoryError(f"@rules_python//python/runtime_env_toolchains: python3 {why}: kiln reads the "
+                              "version and ABI of the runtime-env toolchain's Python from it")
+    script = Path(__file__).parent / "builtin/rules_python/python/runtime_env_toolchains/python3_on_path.sh"
+    text = ("# Written by kiln: python3 from PATH at run time (runtime_env_toolchain).\n"
+            'package(default_visibility = ["//visibility:public"])\n\n'
+            + runtime_targets(probed.record, str(script), "runtime", "runtime_pair"))
+    return text, probed.files
+
+
 def runtime_targets(record: dict, interpreter_path: str, runtime: str, pair: str) -> str:
     """A py_runtime carrying a probed runtime's record (kiln.repos.runtime_probe), and its py_runtime_pair."""
     attrs = {

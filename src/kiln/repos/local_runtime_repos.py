@@ -171,7 +171,7 @@ class LocalRuntimes:
             saved = {}
         if saved.get("key") == key and saved.get("stamps") == _stamps(saved.get("files", ())):
             return ProbedRuntime(saved["interpreter"], saved["record"], saved["why"], tuple(saved["files"]))
-        found = _run_probe(path)
+        found = run_probe(path)
         self._external_dir.mkdir(parents=True, exist_ok=True)
         tmp = memo.with_name(memo.name + ".tmp")
         tmp.write_text(json.dumps({"key": key, "interpreter": found.interpreter, "record": found.record,
@@ -199,7 +199,8 @@ def _locate(given: str) -> tuple[str | None, str]:
     return (found, "") if found else (None, "is not a program on PATH")
 
 
-def _run_probe(path: str) -> ProbedRuntime:
+def run_probe(path: str) -> ProbedRuntime:
+    """The record the interpreter at `path` gives of itself, or why it gives none."""
     from kiln.repos import runtime_probe
 
     watched = [path, os.path.realpath(path)]
