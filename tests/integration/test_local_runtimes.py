@@ -301,3 +301,40 @@ def test_the_runtime_env_toolchain_without_python3_on_path_says_so(ws):
     done = subprocess.run([str(launcher)], capture_output=True, text=True, env={"PATH": str(empty)})
     assert done.returncode == 127
     assert f"runtime_env_toolchain: no python3 on PATH ({empty})" in done.stderr
+
+
+def test_an_interpreter_installed_later_where_a_skipped_one_was_missing_is_used(ws):
+    python = _python312()
+    path = ws.root / "later" / "python3"
+    _module(ws, str(path), on_failure="skip")
+    r = ws.kiln("run", "//app:main")
+    assert r.code == 0, r.output
+    assert "version %d.%d.%d" % sys.version_info[:3] in r.stdout
+    ws.write("later/python3", f'#!/bin/sh\nexec {python} "$@"\n', executable=True)
+    r = ws.kiln("run", "//app:main")
+    assert r.code == 0, r.output
+    assert f"executable {python}" in r.stdout
+
+
+def test_exec_compatible_with_limits_where_the_local_toolchain_applies(ws):
+    python = _python312()
+    _module(ws, python, toolchains='exec_compatible_with = {"local_python3": ["@platforms//os:windows"]},')
+    r = ws.kiln("run", "//app:main")
+    assert r.code == 0, r.output
+    assert python not in r.stdout  # no Windows execution platform: kiln's own runtime instead
+    _module(ws, python, toolchains='exec_compatible_with = {"local_python3": ["HOST_CONSTRAINTS"]},')
+    r = ws.kiln("run", "//app:main")
+    assert r.code == 0, r.output
+    assert f"executable {python}" in r.stdout
+
+
+def test_a_toolchain_for_a_repository_that_is_not_a_local_runtime_is_an_error(ws):
+    _module(ws, "python3")
+    text = (ws.root / "MODULE.bazel").read_text().replace('runtimes = ["local_python3"]', 'runtimes = ["nope"]')
+    ws.write("MODULE.bazel", text)
+    r = ws.kiln("run", "//app:main")
+    assert r.code == 1, r.output
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if row.startswith("local_runtime_toolchains_repo("))
+    assert (f'local_runtime_toolchains_repo(name = "local_toolchains") at MODULE.bazel:{line}:1: \'nope\' is not a '
+            "local_runtime_repo of this workspace") in r.stderr
+    assert "Traceback" not in r.output

@@ -119,8 +119,8 @@ class LocalRuntimes:
         for index, (runtime, versioned) in enumerate(order):
             runtime_decl = module.repos.get(runtime)
             if runtime_decl is None or runtime_decl.kind != "local_runtime_repo":
-                raise RepositoryError(f"local_runtime_toolchains_repo(name = \"{name}\"): '{runtime}' is not "
-                                      "a local_runtime_repo of this workspace", location=decl.location)
+                raise RepositoryError(f"local_runtime_toolchains_repo(name = \"{name}\") at {decl.location}: "
+                                      f"'{runtime}' is not a local_runtime_repo of this workspace")
             probed = self._probe(runtime, runtime_decl)
             files.extend(probed.files)
             # A runtime that cannot be used and may be skipped gets no toolchain; one that must not be
@@ -162,7 +162,8 @@ class LocalRuntimes:
         given = _attrs(decl)["interpreter_path"]
         path, why = _locate(given)
         if path is None:
-            return ProbedRuntime("", None, why, ())
+            # A path watched while absent: installing the interpreter there later writes the repository again.
+            return ProbedRuntime("", None, why, (given,) if os.path.isabs(given) else ())
         memo = self._external_dir / f"@{name}.local_runtime.json"
         key = hashlib.sha256(json.dumps([_PROBE_VERSION, given, path]).encode()).hexdigest()
         try:
