@@ -101,7 +101,9 @@ class PackageBuilder:
                     )
                 attrs[attr.name] = attr.empty()
         if "visibility" not in kwargs or kwargs["visibility"] is None:
-            attrs["visibility"] = self.default_visibility
+            # As Bazel (--incompatible_config_setting_private_default_visibility off): a config_setting without
+            # its own visibility is public, so toolchains of other repositories may name it in target_settings.
+            attrs["visibility"] = (PUBLIC,) if rule.name == "config_setting" else self.default_visibility
         if "testonly" not in kwargs:
             attrs["testonly"] = self.default_testonly or rule.test
         label = Label(self.id.repo, self.id.package, name)

@@ -1,7 +1,7 @@
 """The repositories kiln writes for the machine's own toolchains, and the resolver loading asks.
 
-@kiln_local_python (the interpreter kiln runs on) and @kiln_local_rust (the
-machine's rustc and cargo) are written under the output base when a build
+@kiln_local_python (the interpreter kiln runs on), @kiln_local_runtime_env_python
+(python3 from PATH at run time) and @kiln_local_rust (the machine's rustc and cargo) are written under the output base when a build
 first loads them (kiln.repos.resolver asks here first).
 A BUILD file is rewritten only when its text changes, so a saved plan that
 read it stays valid.
@@ -22,6 +22,12 @@ def _python() -> tuple[str, tuple[str, ...]]:
     return host_runtime_build_file()
 
 
+def _runtime_env_python() -> tuple[str, tuple[str, ...]]:
+    from kiln.repos.local_runtime import runtime_env_build_file
+
+    return runtime_env_build_file()
+
+
 def _rust() -> tuple[str, tuple[str, ...]]:
     from kiln.repos.local_rust import local_rust_build_file
 
@@ -32,6 +38,7 @@ def _rust() -> tuple[str, tuple[str, ...]]:
 _WRITERS: dict[str, Callable[[], tuple[str, tuple[str, ...]]]] = {
     "kiln_local_python": _python,
     "kiln_local_rust": _rust,
+    "kiln_local_runtime_env_python": _runtime_env_python,
 }
 
 

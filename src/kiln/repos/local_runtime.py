@@ -1,8 +1,9 @@
 """Local Python runtimes: an interpreter installed on this machine, as a repository.
 
-For now this is the interpreter kiln runs on, read in process and written as
+The interpreter kiln runs on, read in process and written as
 @kiln_local_python's BUILD file (a py_runtime and its py_runtime_pair); the
-toolchain issue adds introspection of other interpreters (local_runtime_repo).
+same targets are what local_runtime_repo writes for other interpreters
+(kiln.repos.local_runtime_repos).
 """
 
 from __future__ import annotations
@@ -14,30 +15,54 @@ import sys
 
 def host_runtime_build_file() -> tuple[str, tuple[str, ...]]:
     """@kiln_local_python's BUILD text for the interpreter kiln runs on, and the files it describes."""
-    import sysconfig
+    from kiln.repos.runtime_probe import probe
 
-    v = sysconfig.get_config_var
-    version = dict(zip(("major", "minor", "micro"), map(str, sys.version_info[:3])))
-    attrs = {
-        "interpreter_path": _real_executable(),
-        "implementation_name": sys.implementation.name,
-        "interpreter_version_info": version,
-        "pyc_tag": sys.implementation.cache_tag or "",
-        "abi_flags": getattr(sys, "abiflags", ""),
-        "ext_suffix": v("EXT_SUFFIX") or "",
-        "soabi": v("SOABI") or "",
-        "include_dir": sysconfig.get_paths().get("include") or "",
-        "lib_dir": v("LIBDIR") or "",
-        "ld_library": v("LDLIBRARY") or "",
-    }
-    body = "".join(f"    {k} = {json.dumps(val, sort_keys=True)},\n" for k, val in attrs.items())
     text = (
         "# Written by kiln: the interpreter it runs on, as a Python runtime.\n"
         'package(default_visibility = ["//visibility:public"])\n\n'
-        f'py_runtime(\n    name = "runtime",\n{body})\n\n'
-        'py_runtime_pair(name = "runtime_pair", py3_runtime = ":runtime")\n'
+        + runtime_targets(probe(), _real_executable(), "runtime", "runtime_pair")
     )
     return text, (os.path.realpath(sys.executable),)
+
+
+def runtime_env_build_file() -> tuple[str, tuple[str, ...]]:
+    """@kiln_local_runtime_env_python's BUILD: a runtime run as `python3` from PATH at run time.
+
+    Its interpreter is a script that execs whichever python3 PATH finds when the program runs; the version
+    and ABI recorded are those of the python3 PATH finds now, which rules use for what they decide at build
+    time (pyc tags, extension suffixes)."""
+    import shutil
+    from pathlib import Path
+
+    from kiln.repos.local_runtime_repos import run_probe
+
+    from kiln.repos.repository_rules import RepositoryError
+
+    found = shutil.which("python3")
+    probed = run_probe(found) if found else None
+    if probed is None or probed.record is None:
+        why = probed.why if probed else f"is not a program on PATH ({os.environ.get('PATH', '')})"
+        raise RepositoryError(f"@rules_python//python/runtime_env_toolchains: python3 {why}: kiln reads the "
+                              "version and ABI of the runtime-env toolchain's Python from it")
+    script = Path(__file__).parent / "builtin/rules_python/python/runtime_env_toolchains/python3_on_path.sh"
+    text = ("# Written by kiln: python3 from PATH at run time (runtime_env_toolchain).\n"
+            'package(default_visibility = ["//visibility:public"])\n\n'
+            + runtime_targets(probed.record, str(script), "runtime", "runtime_pair"))
+    return text, probed.files
+
+
+def runtime_targets(record: dict, interpreter_path: str, runtime: str, pair: str) -> str:
+    """A py_runtime carrying a probed runtime's record (kiln.repos.runtime_probe), and its py_runtime_pair."""
+    attrs = {
+        "interpreter_path": interpreter_path,
+        "implementation_name": record["implementation_name"],
+        "interpreter_version_info": dict(zip(("major", "minor", "micro"), record["version"])),
+        **{key: record[key] for key in ("pyc_tag", "abi_flags", "ext_suffix", "soabi", "include_dir", "lib_dir",
+                                        "ld_library")},
+    }
+    body = "".join(f"    {k} = {json.dumps(val, sort_keys=True)},\n" for k, val in attrs.items())
+    return (f'py_runtime(\n    name = "{runtime}",\n{body})\n\n'
+            f'py_runtime_pair(name = "{pair}", py3_runtime = ":{runtime}")\n')
 
 
 def _real_executable() -> str:

@@ -5,7 +5,8 @@ machine's Python and Rust, kiln.repos.host_repos); the repositories MODULE.bazel
 and WORKSPACE declare — repository rules (http_archive, local_repository, ...)
 fetched by kiln.repos.repository_rules, and crate universes, whose BUILD and
 defs.bzl are written from the Cargo files they name. Everything fetched or
-written goes under the output base's `external/`.
+written goes under the output base's `external/`. Local Python runtimes and
+their toolchains (local_runtime_repo) are written by kiln.repos.local_runtime_repos.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class Repositories:
         self._report = report or (lambda level, text: None)
         self._host: Any = None
         self._downloader: Any = None
+        self._local_runtimes: Any = None
 
     def __call__(self, name: str, module: ModuleInfo) -> ResolvedRepository | None:
         override = self._overrides.get(name)
@@ -56,9 +58,16 @@ class Repositories:
         if decl.kind in _CRATE_REPO_KINDS:
             return self._crate_index(name, decl.generated_name, module)
         from kiln.repos.bazel_repo_rules import REPOSITORY_RULE_KINDS
+        from kiln.repos.local_runtime_repos import LOCAL_RUNTIME_KINDS
 
         if decl.kind in REPOSITORY_RULE_KINDS:
             return self._repository_rule(name, decl)
+        if decl.kind in LOCAL_RUNTIME_KINDS:
+            if self._local_runtimes is None:
+                from kiln.repos.local_runtime_repos import LocalRuntimes
+
+                self._local_runtimes = LocalRuntimes(self._external_dir, self._report)
+            return self._local_runtimes(name, decl, module)
         return None
 
     def _override_path(self, name: str, path: str) -> Path:
