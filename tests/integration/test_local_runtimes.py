@@ -338,3 +338,21 @@ def test_a_toolchain_for_a_repository_that_is_not_a_local_runtime_is_an_error(ws
     assert (f'local_runtime_toolchains_repo(name = "local_toolchains") at MODULE.bazel:{line}:1: \'nope\' is not a '
             "local_runtime_repo of this workspace") in r.stderr
     assert "Traceback" not in r.output
+
+
+def test_a_local_runtime_offers_its_c_headers_as_a_py_cc_toolchain(ws):
+    python = _python312()
+    _module(ws, python)
+    ws.write("h/BUILD.bazel", '''
+genrule(
+    name = "version_h",
+    srcs = ["@rules_python//python/cc:current_py_cc_headers"],
+    outs = ["version.txt"],
+    cmd = "grep -h '#define PY_VERSION ' $(SRCS) > $@",
+)
+''')
+    r = ws.kiln("build", "//h:version_h")
+    assert r.code == 0, r.output
+    # The default runtime applies without a version flag: its toolchains come first (registered by the
+    # workspace), so the headers are the local 3.12's.
+    assert '"3.12.' in (ws.root / "kiln-bin/h/version.txt").read_text()

@@ -35,6 +35,7 @@ _DICT_ATTRS = ("target_compatible_with", "target_settings", "exec_compatible_wit
 _PROBE_VERSION = "1"
 _VERSION_FLAG = "@rules_python//python/config_settings:python_version"
 _TOOLCHAIN_TYPE = "@rules_python//python:toolchain_type"
+_CC_TOOLCHAIN_TYPE = "@rules_python//python/cc:toolchain_type"
 
 
 def _check_runtime(attrs: dict[str, Any]) -> str | None:
@@ -104,8 +105,11 @@ class LocalRuntimes:
                                   f"'{attrs['interpreter_path']}' {found.why}")
         header = f"# Written by kiln: local_runtime_repo(name = \"{name}\") at {decl.location}.\n"
         text = header + 'package(default_visibility = ["//visibility:public"])\n\n' + (
-            _unusable_targets(found.why) if found.why else _runtime_targets(found))
-        return ResolvedRepository(_write_build(self._external_dir / name, text), found.files)
+            _unusable_targets(found.why) if found.why else _runtime_targets(found) + _cc_targets(found))
+        directory = _write_build(self._external_dir / name, text)
+        if not found.why:
+            _link_headers(directory, (found.record or {}).get("include_dir", ""))
+        return ResolvedRepository(directory, found.files)
 
     def _toolchains_repo(self, name: str, decl: RepoDecl, module: ModuleInfo) -> ResolvedRepository:
         attrs = _attrs(decl)
@@ -134,13 +138,16 @@ class LocalRuntimes:
             target = _expand_host((attrs.get("target_compatible_with") or {}).get(runtime, [f"@{runtime}//:os"]),
                                   host)
             exec_with = _expand_host((attrs.get("exec_compatible_with") or {}).get(runtime, []), host)
-            lines.append(
-                f"toolchain(\n    name = \"{index}_{runtime}{'' if versioned else '_default'}\",\n"
-                f"    toolchain = \"@{runtime}//:python_runtimes\",\n"
-                f"    toolchain_type = \"{_TOOLCHAIN_TYPE}\",\n"
-                f"    target_compatible_with = {json.dumps(target)},\n"
-                f"    target_settings = {json.dumps(settings)},\n"
-                f"    exec_compatible_with = {json.dumps(exec_with)},\n)\n")
+            # The runtime, and its C headers for building against it (py_cc_toolchain), under the same conditions.
+            for suffix, implementation, toolchain_type in (("", "python_runtimes", _TOOLCHAIN_TYPE),
+                                                           ("_cc", "py_cc_toolchain", _CC_TOOLCHAIN_TYPE)):
+                lines.append(
+                    f"toolchain(\n    name = \"{index}_{runtime}{'' if versioned else '_default'}{suffix}\",\n"
+                    f"    toolchain = \"@{runtime}//:{implementation}\",\n"
+                    f"    toolchain_type = \"{toolchain_type}\",\n"
+                    f"    target_compatible_with = {json.dumps(target)},\n"
+                    f"    target_settings = {json.dumps(settings)},\n"
+                    f"    exec_compatible_with = {json.dumps(exec_with)},\n)\n")
         text = "\n".join(lines)
         return ResolvedRepository(_write_build(self._external_dir / name, text), tuple(dict.fromkeys(files)))
 
@@ -254,10 +261,30 @@ def _runtime_targets(found: ProbedRuntime) -> str:
             'match_any = [":_is_major_minor", ":_is_major_minor_micro"])\n')
 
 
+def _cc_targets(found: ProbedRuntime) -> str:
+    """The runtime's C headers (its include directory, linked into the repository as include/) as a
+    py_cc_toolchain."""
+    record = found.record or {}
+    major, minor, _ = record["version"]
+    return ('\nfilegroup(name = "headers", srcs = glob(["include/**"], allow_empty = True))\n\n'
+            f'py_cc_toolchain(name = "py_cc_toolchain", headers = ":headers", python_version = "{major}.{minor}")\n')
+
+
+def _link_headers(directory: Path, include_dir: str) -> None:
+    link = directory / "include"
+    if os.path.islink(link) and os.readlink(link) == include_dir:
+        return
+    if os.path.lexists(link):
+        os.unlink(link)
+    if include_dir and os.path.isdir(include_dir):
+        os.symlink(include_dir, link)
+
+
 def _unusable_targets(why: str) -> str:
     """A runtime repository without a runtime: what toolchains name exists but matches nothing."""
     return (f"# No runtime: the interpreter {why}.\n"
             'py_runtime_pair(name = "python_runtimes")\n\n'
+            'py_cc_toolchain(name = "py_cc_toolchain", headers = "@rules_python//python:none")\n\n'
             'alias(name = "os", actual = "@platforms//:incompatible")\n\n'
             'config_setting(name = "is_matching_python_version", constraint_values = ["@platforms//:incompatible"])\n')
 
