@@ -201,3 +201,16 @@ def test_kiln_run_python_bin_python_starts_the_resolved_interpreter(ws, py312):
                 "--", *version)
     assert r.code == 0, r.output
     assert r.stdout.strip() == "3.12"
+
+
+def test_the_autodetecting_toolchain_can_be_registered_by_name(ws):
+    ws.write("MODULE.bazel", 'module(name = "test_ws")\nbazel_dep(name = "rules_python", version = "1.5.0")\n'
+                             'register_toolchains("@rules_python//python:autodetecting_toolchain")\n')
+    ws.write("a/BUILD.bazel", VERSION_GENRULE)
+    r = ws.kiln("build", "//a:version", "--toolchain_resolution_debug=@rules_python//python:toolchain_type")
+    assert r.code == 0, r.output
+    assert (ws.root / "kiln-bin/a/version.txt").read_text().strip() == "%d.%d" % sys.version_info[:2]
+    # The registered toolchain is chosen; kiln's own fallback (the same runtime) comes after it and is skipped.
+    assert "Selected toolchain @kiln_local_python//:runtime_pair" in r.stderr, r.stderr
+    assert "Skipped toolchain @kiln_local_python//:runtime_pair; @kiln_local_python//:runtime_pair comes first" \
+        in r.stderr, r.stderr
