@@ -46,10 +46,8 @@ def run(inv: Invocation, cwd: Path) -> int:
     # As Bazel: a long-running program does not keep other commands waiting.
     session.lock.release()
     # The program runs from its runfiles tree, as under Bazel, with the terminal attached.
-    # (A tree with nothing of the main repository, e.g. @rules_python//python/bin:python's, has no _main.)
-    main_dir = os.path.join(runfiles, "_main")
     try:
-        proc = subprocess.run(argv, cwd=main_dir if os.path.isdir(main_dir) else runfiles, env=env)
+        proc = subprocess.run(argv, cwd=os.path.join(runfiles, "_main"), env=env)
     except OSError as e:
         raise KilnError(f"cannot run {top.label} ({program}): {e.strerror}") from None
     return proc.returncode if proc.returncode >= 0 else 128 - proc.returncode

@@ -35,7 +35,8 @@ def materialize(tree: Path, runfiles: Runfiles, sources: SourceTree, execroot: s
     """Makes `tree` match `runfiles`; returns True if it had to change anything."""
     lines = manifest_lines(runfiles, sources, execroot)
     manifest = "\n".join(lines) + ("\n" if lines else "")
-    digest = hashlib.sha256((manifest + "\0" + repo_mapping).encode()).hexdigest()
+    # (v2: trees always hold the main repository's directory.)
+    digest = hashlib.sha256((manifest + "\0" + repo_mapping + "\0v2").encode()).hexdigest()
     stamp = tree / _STAMP
     try:
         if stamp.read_text() == digest:
@@ -47,7 +48,10 @@ def materialize(tree: Path, runfiles: Runfiles, sources: SourceTree, execroot: s
     elif tree.exists():
         shutil.rmtree(tree)
     tree.mkdir(parents=True)
-    made: set[str] = set()
+    # The main repository's directory exists even when no file of it is a runfile, as under Bazel:
+    # programs run from it (`kiln run`, tests).
+    (tree / "_main").mkdir()
+    made: set[str] = {"_main"}
     for line in lines:
         rpath, _, target = line.partition(" ")
         parent = os.path.dirname(rpath)

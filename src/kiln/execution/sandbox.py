@@ -94,6 +94,7 @@ class Sandbox:
                 self.mkdirs(os.path.dirname(f"{tree.path}/{rel}"))
                 os.symlink(target, self.execroot / tree.path / rel)
         for tree, entries in runfiles_trees:
+            self.mkdirs(f"{tree}/_main")  # as runfiles_tree does: programs run from it
             for rpath, exec_path in entries:
                 source = by_exec[exec_path] if exec_path is not None else empty_file
                 self._place(f"{tree}/{rpath}", source, staging)
