@@ -109,7 +109,9 @@ class CachingExecutor:
         from kiln.execution.disk_cache import output_directories, output_files, stdout_stderr
         from kiln.execution.reapi_trees import BadTree, directory_of_tree
 
-        entry = disk.get_action_result(key)
+        # Each blob's bytes are checked below as it is copied in (get_blob); one the store already
+        # holds needs no second look.
+        entry = disk.get_action_result(key, verify_blobs=False)
         if entry is None or entry.exit_code != 0:
             return None
         files = output_files(entry)

@@ -150,9 +150,12 @@ class DiskCache:
 
     # -- action results
 
-    def get_action_result(self, action_digest: Digest) -> re_pb2.ActionResult | None:
+    def get_action_result(self, action_digest: Digest, *, verify_blobs: bool = True) -> re_pb2.ActionResult | None:
         """The stored result of the action, if it and every blob it names are intact; a damaged or
-        incomplete entry is removed, so that the action runs again and stores a fresh one."""
+        incomplete entry is removed, so that the action runs again and stores a fresh one.
+
+        With verify_blobs=False the blobs are only checked to be there at their size: for a caller
+        that checks each one's bytes as it copies it out (get_blob), so none is read twice."""
         from google.protobuf.message import DecodeError
 
         from kiln.execution.reapi import remote_execution_pb2 as re_pb2
@@ -169,7 +172,8 @@ class DiskCache:
             blobs = self._blobs_named_by(result)
         except (DecodeError, ValueError):
             blobs = None
-        if blobs is None or not all(self._intact(d) for d in blobs):
+        present = self._intact if verify_blobs else self.has_blob
+        if blobs is None or not all(present(d) for d in blobs):
             _discard(entry, inode)
             return None
         _touch(entry)
