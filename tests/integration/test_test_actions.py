@@ -136,3 +136,28 @@ def test_bad_runs_per_test_value(ws):
     r = ws.kiln("test", "//c:t", "--flaky_test_attempts=0")
     assert r.code == 2, r.output
     assert "--flaky_test_attempts=0: the count must be at least 1" in r.stderr
+
+
+def test_generated_report_escapes_the_log_and_names_the_failure(ws):
+    """The wrapper's JUnit report holds the log's end as XML text: markup characters escaped, control
+    characters and broken UTF-8 dropped, so that any JUnit reader parses it."""
+    import xml.etree.ElementTree as ET
+
+    ws.write("x/BUILD.bazel", """
+        load("@rules_python//python:defs.bzl", "py_test")
+        py_test(name = "noisy", srcs = ["noisy.py"], size = "small")
+    """)
+    ws.write("x/noisy.py", """
+        import sys
+        sys.stdout.buffer.write(b'a < b && c > "d"\\x01 caf\\xc3\\xa9 \\xff end\\n')
+        sys.exit(3)
+    """)
+    r = ws.kiln("test", "//x:noisy")
+    assert r.code == 3, r.output
+    assert _status(r.output)["//x:noisy"] == "FAILED"
+    root = ET.parse(ws.root / "kiln-testlogs/x/noisy/test.xml").getroot()
+    case = root.find("testsuite/testcase")
+    assert case.get("name") == "//x:noisy"
+    assert case.find("failure").get("message") == "FAILED"
+    assert 'a < b && c > "d" café  end' in root.find("testsuite/system-out").text
+    assert root.find("testsuite").get("failures") == "1"

@@ -8,10 +8,9 @@ from pathlib import Path
 
 from kiln.cli.options import Invocation
 from kiln.cli.session import Session
-from kiln.cli.test_actions import flaky_attempts, test_actions
+from kiln.cli.test_actions import EXIT_TIMEOUT, flaky_attempts, test_actions
 from kiln.core.errors import ExitCode
 from kiln.execution.events import TestFinished
-from kiln.tools.test_wrapper import EXIT_TIMEOUT
 from kiln.loading.test_suites import expand_tests
 
 

@@ -1,7 +1,7 @@
 """Tests as actions: one TestRunner action per test run, built like any other action.
 
 A test run is an action whose inputs are the test executable with its
-runfiles tree (and kiln's test wrapper, kiln.tools.test_wrapper) and whose
+runfiles tree (and kiln's test wrapper, kiln/tools/test_setup.sh) and whose
 outputs are Bazel's testlogs files: `testlogs/<pkg>/<name>/test.log`,
 `test.xml` and `test.outputs/outputs.zip` (under `run_<k>_of_<n>/` with
 --runs_per_test). It runs through the executor stack — sandboxed, cached by
@@ -26,6 +26,11 @@ from kiln.core.errors import CommandLineError
 from kiln.core.providers import RunEnvironmentInfo
 from kiln.core.runfiles import Runfiles
 
+# How the test wrapper (kiln/tools/test_setup.sh) says a test ended; 0 is passed.
+EXIT_FAILED = 1
+EXIT_TIMEOUT = 124
+# The wrapper zips undeclared outputs with kiln's interpreter, which the action's key names (salt).
+_WRAPPER_SALT = f"test_setup.sh; zip with {sys.implementation.cache_tag}"
 TIMEOUTS = {"short": 60, "moderate": 300, "long": 900, "eternal": 3600}
 SIZE_TIMEOUTS = {"small": 60, "medium": 300, "large": 900, "enormous": 3600}
 # The executor's own limit is a backstop behind the wrapper's, which writes the log's last words.
@@ -89,22 +94,23 @@ def test_actions(tests: list[TopTarget], opts: Options, config: Configuration,
             outs = tuple(Artifact(testlogs, f"{log_dir}/{name}", label)
                          for name in ("test.log", "test.xml", "test.outputs/outputs.zip"))
             argv = [
-                sys.executable, "-m", "kiln.tools.test_wrapper",
+                "/bin/sh", kiln_tool_artifact("test_setup.sh").exec_path,
                 f"--runfiles={t.executable.exec_path}.runfiles",
                 f"--executable={t.executable.runfiles_path}",
                 f"--log={outs[0].exec_path}", f"--xml={outs[1].exec_path}", f"--outputs_zip={outs[2].exec_path}",
-                f"--label={label}", f"--timeout={timeout}",
+                f"--label={label}", f"--timeout={timeout}", f"--zip_python={sys.executable}",
                 *(["--tee"] if opts.test_output == "streamed" else []),
                 "--", *run_env.args, *opts.test_arg,
             ]
             action = Action(
                 owner=label, mnemonic="TestRunner",
                 progress_message=f"Testing {label}" + (f" (run {k} of {n})" if n > 1 else ""),
-                outputs=outs, inputs=Depset((kiln_tool_artifact("test_wrapper.py"),)),
+                outputs=outs,
+                inputs=Depset((kiln_tool_artifact("test_setup.sh"), kiln_tool_artifact("outputs_zip.py"))),
                 argv=tuple(argv), env=tuple(sorted(env.items())),
                 execution_requirements=tuple(sorted(requirements.items())),
                 tool_runfiles=((t.executable, runfiles),),
-                timeout=float(timeout + _TIMEOUT_GRACE), is_test=True,
+                timeout=float(timeout + _TIMEOUT_GRACE), is_test=True, salt=_WRAPPER_SALT,
             )
             runs.append(TestRunAction(t, action, k, n, outs[0], log_dir))
     return runs, writes

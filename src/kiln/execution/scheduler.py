@@ -39,7 +39,7 @@ from kiln.execution.spawns import ActionFailure, SpawnMaker
 
 @dataclass(frozen=True)
 class TestRun:
-    """How one test action ended: its last attempt's exit status (kiln.tools.test_wrapper's codes)."""
+    """How one test action ended: its last attempt's exit status (the test wrapper's codes: kiln.cli.test_actions)."""
 
     exit_code: int
     cached: bool
