@@ -209,6 +209,7 @@ def test_a_test_can_write_only_its_own_places(ws):
     with zipfile.ZipFile(logs / "test.outputs/outputs.zip") as z:
         assert z.namelist() == ["report.txt"]
         assert z.read("report.txt") == b"undeclared\n"
+    assert [p.name for p in (logs / "test.outputs").iterdir()] == ["outputs.zip"]
     assert (logs / "test.xml").read_text() == "<testsuites/>\n"
     assert (ws.root / "p/data.txt").read_text() == "original\n"
     assert not Path("/dev/shm/kiln-test").exists()

@@ -45,11 +45,26 @@ for f in "$log" "$xml" "$outputs_zip"; do
     [ -d "${f%/*}" ] || mkdir -p "${f%/*}"
 done
 
-# The sandbox's own TMPDIR is private to this action.
-scratch=${TMPDIR:-/tmp}/test.$$
-test_tmp=$scratch/tmp
-undeclared=$scratch/outputs
-mkdir "$scratch" "$test_tmp" "$undeclared" || exit 2
+# $found: the entries of the undeclared outputs directory but outputs.zip (globbed: no process started).
+# With "clear", an earlier run's are removed first (an unsandboxed action reuses the directory).
+leftovers() {
+    found=""
+    for f in "$undeclared"/* "$undeclared"/.[!.]* "$undeclared"/..?*; do
+        if { [ -e "$f" ] || [ -L "$f" ]; } && [ "$f" != "$outputs_zip" ]; then found="$found
+$f"; fi
+    done
+    if [ -n "$1" ] && [ -n "$found" ]; then
+        (cd "$undeclared" && find . -mindepth 1 -maxdepth 1 ! -name outputs.zip -exec rm -rf {} +)
+        found=""
+    fi
+}
+
+# The action's TMPDIR is private to it and new (the sandbox's /tmp, or a directory of the action's own):
+# the test's TEST_TMPDIR and HOME. Undeclared outputs go where Bazel puts them, beside outputs.zip,
+# which holds them after the test (the files themselves are removed, as Bazel's zipping does).
+test_tmp=${TMPDIR:-/tmp}
+undeclared=${outputs_zip%/*}
+leftovers clear
 export TEST_SRCDIR="$runfiles" RUNFILES_DIR="$runfiles" TEST_TMPDIR="$test_tmp" TMPDIR="$test_tmp" \
     HOME="$test_tmp" XML_OUTPUT_FILE="$xml" TEST_UNDECLARED_OUTPUTS_DIR="$undeclared" \
     TEST_PREMATURE_EXIT_FILE="$test_tmp/premature_exit"
@@ -94,8 +109,8 @@ fi
 if [ ! -s "$xml" ]; then
     # The log's last 10,000 bytes as XML character data: control characters and broken UTF-8 out,
     # markup characters escaped.
-    output=$(tail -c 10000 "$log" | LC_ALL=C tr -d '\000-\010\013\014\016-\037' | iconv -c -f UTF-8 -t UTF-8 \
-             | sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>/\&gt;/g')
+    output=$(tail -c 10000 "$log" | iconv -c -f UTF-8 -t UTF-8 \
+             | LC_ALL=C sed -e 's/[\x00-\x08\x0b\x0c\x0e-\x1f]//g' -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>/\&gt;/g')
     case $label in
         *[\&\<\>\"]*) name=$(printf '%s' "$label" | sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>/\&gt;/g' \
                                                           -e 's/"/\&quot;/g') ;;
@@ -120,14 +135,12 @@ fi
 
 # Bazel's test.outputs/outputs.zip: empty (the end-of-central-directory record alone) unless the test
 # left files in TEST_UNDECLARED_OUTPUTS_DIR.
-empty=1
-for f in "$undeclared"/* "$undeclared"/.[!.]* "$undeclared"/..?*; do
-    if [ -e "$f" ] || [ -L "$f" ]; then empty=""; break; fi
-done
-if [ -n "$empty" ]; then
+leftovers ""
+if [ -z "$found" ]; then
     printf 'PK\005\006\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0' >"$outputs_zip"
 elif [ -n "$zip_python" ]; then
     "$zip_python" -S -E "${0%/*}/outputs_zip.py" "$undeclared" "$outputs_zip" || exit 2
+    leftovers clear
 else
     echo "kiln test wrapper: no --zip_python to zip the undeclared outputs with" >&2
     exit 2
