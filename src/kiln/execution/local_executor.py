@@ -30,7 +30,7 @@ from kiln.execution.action_cache import OutputDirectory, OutputFile, stays_insid
 from kiln.execution.cas import Cas
 from kiln.execution.linux_sandbox import (INSIDE_EXECROOT, INSIDE_ROOT, Confinement, SandboxPolicy, bwrap_args,
                                           pid_namespace_args)
-from kiln.execution.sandbox import Sandbox, Staging
+from kiln.execution.sandbox import Reaper, Sandbox, Staging
 from kiln.execution.spawn import InputChanged, InputLocator, Report, Spawn, SpawnInput, SpawnResult
 from kiln.execution.strategies import Mode, mode_for, network_allowed
 from kiln.execution.tree_inputs import TreeInputs
@@ -97,6 +97,7 @@ class LocalExecutor:
         self._isolation: Isolation | None = None
         self._lock = threading.Lock()
         self.keep_sandboxes = keep_sandboxes
+        self._reaper = Reaper()
         # Persistent caches of actions (PERSISTENT_CACHE): beside the exec root, at
         # <output_base>/caches/<name>, where cache_path() finds them from <output_base>/execroot/_main.
         self.caches = sandbox_base.parent / "caches"
@@ -142,6 +143,7 @@ class LocalExecutor:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+        self._reaper.close()
 
     def execute(self, spawn: Spawn, mode: Mode | None = None) -> SpawnResult:
         try:
@@ -173,7 +175,7 @@ class LocalExecutor:
             return self._collect(spawn, root, done.exit_code, stdout, stderr, done.seconds)
         finally:
             if not self.keep_sandboxes:
-                box.destroy()
+                self._reaper.dispose(box.dir)
 
     def mode_of(self, run: ProcessRun) -> Mode:
         return mode_for(run.requirements, run.mode or self.isolation.mode)
