@@ -34,6 +34,8 @@ command at all gives a warning.
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -101,6 +103,19 @@ class RcOptions:
     lines: dict[tuple[str, str | None], list[RcOption]] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Every rc path looked at, read or missing, with its stat stamp then (None: missing), for
+    # kiln.cli.run_memo: a file that appears, changes or goes away changes the options.
+    looked_at: list[tuple[str, tuple | None]] = field(default_factory=list)
+
+    def look_at(self, path: Path) -> bool:
+        """Whether `path` is a file, noting its stamp."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            self.looked_at.append((str(path), None))
+            return False
+        self.looked_at.append((str(path), (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)))
+        return stat.S_ISREG(st.st_mode)
 
     def add(self, command: str, config: str | None, option: RcOption) -> None:
         self.lines.setdefault((command, config), []).append(option)
@@ -145,7 +160,7 @@ def read_rc_files(
         candidates.append((path, True))
     seen: set[Path] = set()
     for path, required in candidates:
-        if not path.is_file():
+        if not rc.look_at(path):
             if required:
                 raise CommandLineError(f"Unable to read .bazelrc file '{path}'")
             continue
@@ -200,7 +215,7 @@ class _Reader:
         path = Path(target)
         if not path.is_absolute():
             path = (self.workspace_root or Path.cwd()) / path
-        if not path.is_file():
+        if not self.rc.look_at(path):
             if head == "try-import":
                 return
             raise CommandLineError(f"Unable to read .bazelrc file '{path}' (imported here)", location=where)

@@ -1,15 +1,13 @@
-"""The `kiln` command: parse options, run one command, map failures to exit codes."""
+"""The `kiln` command: parse options, run one command, map failures to exit codes.
+
+Nothing but os and sys is imported before `kiln run`'s fast path (kiln.cli.run_memo) has had its
+chance: when it runs the program, kiln's start-up is the interpreter's and a few milliseconds.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
-import threading
-import traceback
-from pathlib import Path
-
-import kiln
-from kiln.core.errors import ExitCode, KilnError
 
 _USAGE = """Usage: kiln <command> <options> ...
 
@@ -28,7 +26,11 @@ Commands:
 
 
 def _dispatch(argv: list[str]) -> int:
+    from pathlib import Path
+
+    import kiln
     from kiln.cli.options import parse_command_line
+    from kiln.core.errors import ExitCode, KilnError
     from kiln.loading.workspace import find_workspace
 
     cwd = Path(os.getcwd())
@@ -49,10 +51,13 @@ def _dispatch(argv: list[str]) -> int:
 
     # Only the command being run is imported: start-up time is most of a no-op build.
     command = importlib.import_module(f"kiln.cli.{inv.command}")
-    return int(command.run(inv, cwd))
+    outcome = command.run(inv, cwd)
+    return outcome if inv.command == "run" and not isinstance(outcome, int) else int(outcome)
 
 
 def _guarded(argv: list[str]) -> int:
+    from kiln.core.errors import ExitCode, KilnError
+
     try:
         return _dispatch(argv)
     except KilnError as e:
@@ -72,6 +77,10 @@ def _guarded(argv: list[str]) -> int:
 
 
 def _internal_error() -> int:
+    import traceback
+
+    from kiln.core.errors import ExitCode
+
     print("INTERNAL ERROR: kiln crashed; this is a bug in kiln, not in your workspace.", file=sys.stderr)
     traceback.print_exc()
     return ExitCode.INTERNAL_ERROR
@@ -79,6 +88,16 @@ def _internal_error() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if "run" in argv:
+        from kiln.cli.run_memo import fast_run
+
+        code = fast_run(argv)
+        if code is not None:
+            return code
+    import threading
+
+    from kiln.core.errors import ExitCode
+
     # Analysis follows dependency chains recursively; deep workspaces need a deep stack.
     sys.setrecursionlimit(100_000)
     threading.stack_size(512 * 1024 * 1024)
@@ -95,4 +114,13 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.flush()
         os._exit(ExitCode.INTERRUPTED)
     sys.stdout.flush()
-    return result[0] if result else ExitCode.INTERNAL_ERROR
+    outcome = result[0] if result else ExitCode.INTERNAL_ERROR
+    if not isinstance(outcome, int):
+        from kiln.cli.run_memo import exec_program
+
+        try:
+            exec_program(outcome.program, outcome.argv, outcome.cwd, outcome.env)
+        except OSError as e:
+            print(f"ERROR: cannot run {outcome.what}: {e.strerror}", file=sys.stderr)
+            return ExitCode.BUILD_FAILURE
+    return outcome

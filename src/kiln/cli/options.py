@@ -66,6 +66,8 @@ class Invocation:
     command: str
     options: ParsedOptions
     rc: RcOptions = field(default_factory=RcOptions)
+    # The command line as given (after the program name).
+    argv: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,7 @@ def parse_args(argv: list[str], rc: RcOptions | None) -> Invocation:
     occurrences, residue, after = _flatten(words, command, rc)
     occurrences = _add_platform_config(occurrences, command, rc)
     options = _apply(occurrences, command, OPTIONS, Options, residue, after)
-    return Invocation(startup, command, options, rc)
+    return Invocation(startup, command, options, rc, tuple(argv))
 
 
 def _parse_startup(argv: list[str], rc: RcOptions) -> tuple[ParsedOptions, list[str]]:

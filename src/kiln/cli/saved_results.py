@@ -30,6 +30,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from kiln.cli.code_stamp import code_stamp
 from kiln.execution.output_base import atomic_write
 
 _FORMAT = 2
@@ -72,20 +73,6 @@ def listing_digest(directory: str, own_links: str) -> str | None:
     return hashlib.sha256("\0".join(entries).encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def _kiln_version_stamp() -> str:
-    """Changes whenever kiln's own code changes, so stale plans are never reused."""
-    root = Path(__file__).resolve().parent.parent
-    h = hashlib.sha256()
-    for dirpath, dirnames, filenames in os.walk(root):
-        # Bytecode directories hold nothing that matters here: don't list them on every command.
-        dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
-        for f in sorted(filenames):
-            if f.endswith((".py", ".bazel", ".bzl")):
-                st = os.stat(os.path.join(dirpath, f))
-                h.update(f"{dirpath}/{f}:{st.st_mtime_ns}:{st.st_size};".encode())
-    return h.hexdigest()
-
-
 def _unpickle(data: bytes) -> Any:
     # Unpickling a large plan creates hundreds of thousands of objects and no cycles: the
     # cyclic collector would only rescan them, about half of the load time.
@@ -107,7 +94,7 @@ class SavedResults:
         self.own_links = str(own_links)
 
     def key(self, *parts: Any) -> str:
-        return hashlib.sha256(repr((_FORMAT, sys.executable, sys.version, _kiln_version_stamp(), parts)).encode()).hexdigest()
+        return hashlib.sha256(repr((_FORMAT, sys.executable, sys.version, code_stamp(), parts)).encode()).hexdigest()
 
     def load(self, key: str) -> Any:
         path = self.directory / key
@@ -135,6 +122,15 @@ class SavedResults:
         if refreshed != deps:
             self._write(key, refreshed, data[result_at:])
         return result
+
+    def dependencies(self, key: str) -> list[tuple[str, tuple | None]] | None:
+        """(path, stamp) of everything the entry under `key` was made from, as last checked."""
+        try:
+            with open(self.directory / key, "rb") as f:
+                deps = pickle.load(f)
+        except (FileNotFoundError, *_DAMAGED):
+            return None
+        return [(p, saved) for p, saved, _ in deps]
 
     def save(self, key: str, result: Any, paths: set[str]) -> None:
         deps = []

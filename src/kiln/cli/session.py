@@ -199,6 +199,8 @@ class Session:
         cache = SavedResults(self.output_base.root / "plans", self.output_base.tmp, self.output_base.root)
         key = cache.key(command, tuple(patterns), self.offset, config, tuple(sorted(
             (k, repr(getattr(opts, k))) for k in _ANALYSIS_OPTIONS)), str(self.workspace.root))
+        # Where this plan is saved (kiln.cli.run_memo reads what it was made from).
+        self.saved_plan = (cache, key)
         plan = cache.load(key)
         if plan is not None:
             return plan, set()
@@ -346,6 +348,8 @@ class Session:
             **(scheduler_options or {}),
         )
         self.scheduler = scheduler
+        # What this build's up-to-date decisions rested on (kiln.cli.run_memo).
+        self.cas, self.file_digests, self.materialized = cas, file_digests, materialized
         try:
             outcome = scheduler.build(wanted, generating)
         finally:

@@ -52,5 +52,10 @@ class FileDigests:
         self._table.put(path, (stamp, digest.hash))
         return digest, executable
 
+    def stamp(self, path: str) -> tuple | None:
+        """The stat stamp under which `path` was last hashed (None: never)."""
+        entry = self._table.get(path)
+        return None if entry is None else tuple(entry[0])
+
     def save(self) -> None:
         self._table.save()

@@ -57,6 +57,15 @@ class MaterializedOutputs:
                     blobs: tuple[Stamp, ...]) -> None:
         self._table.put(exec_path, ("tree", identity, outputs, blobs))
 
+    def stamps(self, exec_path: str) -> tuple[Stamp, Stamp, str, bool] | None:
+        """(output stamp, blob stamp, digest, executable) of the file kiln last put at `exec_path`;
+        None if there is no such entry or it is a directory's."""
+        entry = self._table.get(exec_path)
+        if entry is None or entry[0] == "tree":
+            return None
+        output, blob, digest_hash, executable = entry
+        return tuple(output), tuple(blob), digest_hash, executable
+
     def forget(self, exec_path: str) -> None:
         self._table.remove(exec_path)
 

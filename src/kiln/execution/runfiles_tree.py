@@ -16,7 +16,7 @@ from pathlib import Path
 from kiln.core.artifacts import Artifact, SourceTree
 from kiln.core.runfiles import Runfiles
 
-_STAMP = ".kiln-manifest-digest"
+STAMP_FILE = ".kiln-manifest-digest"
 
 
 def manifest_lines(runfiles: Runfiles, sources: SourceTree, execroot: str) -> list[str]:
@@ -37,7 +37,7 @@ def materialize(tree: Path, runfiles: Runfiles, sources: SourceTree, execroot: s
     manifest = "\n".join(lines) + ("\n" if lines else "")
     # (v2: trees always hold the main repository's directory.)
     digest = hashlib.sha256((manifest + "\0" + repo_mapping + "\0v2").encode()).hexdigest()
-    stamp = tree / _STAMP
+    stamp = tree / STAMP_FILE
     try:
         if stamp.read_text() == digest:
             return False
