@@ -48,13 +48,14 @@ class Workspace:
             p.chmod(0o755)
         return p
 
-    def kiln(self, *args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 300) -> Result:
+    def kiln(self, *args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 300,
+             stdin: str | None = None) -> Result:
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("KILN_")}
         full_env["HOME"] = str(self.output_base.parent / "home")
         full_env.update(env or {})
         proc = subprocess.run(
             [*KILN, f"--output_base={self.output_base}", *args],
-            cwd=cwd or self.root, env=full_env, capture_output=True, text=True, timeout=timeout,
+            cwd=cwd or self.root, env=full_env, capture_output=True, text=True, timeout=timeout, input=stdin,
         )
         return Result(proc.returncode, proc.stdout, proc.stderr)
 

@@ -157,6 +157,8 @@ class Analyzer:
         try:
             for name in rule.attrs:
                 values[name] = self.resolve(target.attrs.get(name), target, name, config)
+            for name, decide in rule.late_bound:
+                values[name] = decide(config, target, self._command_line_label)
             incompatible = self._directly_incompatible(target, values, config) \
                 if values.get("target_compatible_with") else None
             if incompatible is not None:
@@ -175,7 +177,8 @@ class Analyzer:
                 dep_config = config
                 if attr.cfg == "exec" and values[name]:
                     dep_config = self._exec_configuration(config, self._exec_platform(resolved, config))
-                deps[name] = self._dependencies(target, name, attr.type, values[name], dep_config)
+                checked = not rule.late_bound or all(name != late for late, _ in rule.late_bound)
+                deps[name] = self._dependencies(target, name, attr.type, values[name], dep_config, checked)
         edges = tuple((name, ct) for name, dep in deps.items() for ct in _as_list(dep) if isinstance(ct, ConfiguredTarget))
         by_type, toolchain_edges = self._toolchain_implementations(target, resolved, config)
         edges += toolchain_edges
@@ -388,18 +391,21 @@ class Analyzer:
             target=f"{target.kind} {target.label}",
         )
 
-    def _dependencies(self, target: RuleTarget, attr_name: str, attr_type: AttrType, value: Any, config: Configuration) -> Any:
+    def _dependencies(self, target: RuleTarget, attr_name: str, attr_type: AttrType, value: Any, config: Configuration,
+                      checked: bool = True) -> Any:
         if attr_type is AttrType.LABEL:
-            return None if value is None else self._dep(target, attr_name, value, config)
+            return None if value is None else self._dep(target, attr_name, value, config, checked)
         if attr_type is AttrType.LABEL_LIST:
-            return [self._dep(target, attr_name, l, config) for l in value]
+            return [self._dep(target, attr_name, l, config, checked) for l in value]
         if attr_type is AttrType.LABEL_KEYED_STRING_DICT:
-            return {self._dep(target, attr_name, l, config): v for l, v in value.items()}
+            return {self._dep(target, attr_name, l, config, checked): v for l, v in value.items()}
         if attr_type is AttrType.STRING_KEYED_LABEL_DICT:
-            return {k: self._dep(target, attr_name, l, config) for k, l in value.items()}
+            return {k: self._dep(target, attr_name, l, config, checked) for k, l in value.items()}
         return value
 
-    def _dep(self, target: RuleTarget, attr_name: str, label: Label, config: Configuration) -> ConfiguredTarget:
+    def _dep(self, target: RuleTarget, attr_name: str, label: Label, config: Configuration,
+             checked: bool = True) -> ConfiguredTarget:
+        """`label` analysed as a dependency of `target`; `checked`: whether `target` must see it."""
         where = f"{attr_name} attribute of {target.kind} {target.label}"
         try:
             ct = self.analyze(label, config)
@@ -409,7 +415,7 @@ class Analyzer:
                 e.target = where
             raise
         dep_target = ct.target
-        if self.check_visibility and not isinstance(dep_target, PackageGroup):
+        if checked and self.check_visibility and not isinstance(dep_target, PackageGroup):
             vis = dep_target.visibility
             if not is_visible(vis, label, target.label.package_id, self._package_group):
                 raise AnalysisError(
@@ -423,6 +429,10 @@ class Analyzer:
             if label.repo == "" and not os.path.exists(path):
                 raise AnalysisError(f"missing input file '{label}'", location=target.location, target=where)
         return ct
+
+    def _command_line_label(self, text: str) -> Label:
+        """A label written on the command line (a label flag's value): read in the main repository."""
+        return parse_label(text, repo_mapping=self.loader.repo_mapping)
 
     def _package_group(self, label: Label) -> PackageGroup | None:
         try:
@@ -450,7 +460,9 @@ class _OutputFiles:
 
 
 _NO_DEFAULT = object()
-_NON_DEPENDENCY_ATTRS = {"visibility", "applicable_licenses", "package_metadata", "compatible_with", "restricted_to"}
+# A label build setting's default is a value: the setting depends on the target the configuration chose.
+_NON_DEPENDENCY_ATTRS = {"visibility", "applicable_licenses", "package_metadata", "compatible_with", "restricted_to",
+                         "build_setting_default"}
 
 
 def _chain_entry(label: Label, config: Configuration) -> str:

@@ -284,17 +284,17 @@ class Session:
         from kiln.loading.loader import NoSuchPackage, NoSuchTarget
         from kiln.rules.common.settings import FlagTypeError
 
-        for text, _value in config.flags:
+        for text, value in config.flags:
             label = parse_label(text)
             try:
                 ct = analyzer.analyze(label)
-            except FlagTypeError as e:
-                raise CommandLineError(f"invalid option --{text}: {e.message}") from None
-            except NoSuchTarget as e:
-                raise CommandLineError(f"invalid option --{text}: {e.message}") from None
-            except NoSuchPackage as e:
-                raise CommandLineError(f"invalid option --{text}: {e.message}") from None
-            if ct.get(BuildSettingInfo) is None:
+            except (FlagTypeError, NoSuchTarget, NoSuchPackage) as e:
+                # A label flag's value is analysed with it: a missing package or target may be the value's.
+                raise CommandLineError(f"invalid option --{text}={value}: {e.message}") from None
+            if ct.target.rule_kind == "label_setting":
+                raise CommandLineError(f"invalid option --{text}={value}: '{label}' is a label_setting, which "
+                                       "only its build_setting_default sets (a label_flag can be set)")
+            if ct.get(BuildSettingInfo) is None and ct.target.rule_kind != "label_flag":
                 raise CommandLineError(
                     f"Unrecognized option: --{text}: '{label}' is a {ct.target.rule_kind}, not a build setting "
                     "(string_flag, bool_flag, ...)"

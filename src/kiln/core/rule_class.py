@@ -82,6 +82,11 @@ class RuleClass:
     transition: Callable[[Any, dict[str, Any]], Any] | None = None
     # The toolchain types the implementation reads as ctx.toolchains[type].
     toolchains: tuple[ToolchainTypeRequirement, ...] = ()
+    # Attributes whose value the configuration decides, not the BUILD file (Bazel's late-bound
+    # attributes: the target a label_flag is set to): (name, fn(configuration, target, parse) -> value),
+    # `parse` reading a label written on the command line. Analysed without a visibility check: the
+    # target did not name them.
+    late_bound: tuple[tuple[str, Callable[[Any, Any, Callable[[str], Label]], Any]], ...] = ()
 
     def constrained(self, attribute: Attr) -> bool:
         """Whether this rule's targets carry the common platform constraint `attribute` (not a rule's own)."""
@@ -99,6 +104,7 @@ class RuleClass:
         doc: str = "",
         transition: Callable[[Any, dict[str, Any]], Any] | None = None,
         toolchains: Iterable[ToolchainTypeRequirement] = (),
+        late_bound: Iterable[tuple[str, Callable[[Any, Any, Callable[[str], Label]], Any]]] = (),
     ) -> "RuleClass":
         table: dict[str, Attr] = {a.name: a for a in COMMON_ATTRS}
         if test:
@@ -109,7 +115,7 @@ class RuleClass:
             table[a.name] = a
         outs = tuple(a.name for a in table.values() if a.type in (AttrType.OUTPUT, AttrType.OUTPUT_LIST))
         return RuleClass(name, table, impl, executable or test, test, version, doc, outs, transition,
-                         tuple(toolchains))
+                         tuple(toolchains), tuple(late_bound))
 
 
 class RuleRegistry:

@@ -508,7 +508,7 @@ UNSUPPORTED_NATIVE_RULES = (
     "java_library", "java_binary", "java_test", "java_import", "java_plugin",
     "sh_library", "sh_binary", "sh_test", "proto_library", "objc_library", "android_library",
     "android_binary",
-    "environment", "environment_group", "starlark_doc_extract", "label_flag", "label_setting",
+    "environment", "environment_group", "starlark_doc_extract",
 )
 
 

@@ -6,7 +6,8 @@ from kiln.core.rule_class import RuleRegistry
 
 
 def default_registry() -> RuleRegistry:
-    from kiln.rules.common import copy_file, filegroup, genrule, platform, settings, test_suite, toolchain
+    from kiln.rules.common import (copy_file, filegroup, genrule, label_settings, platform, settings, test_suite,
+                                   toolchain)
     from kiln.rules.python import py_binary, py_interpreter, py_library, py_runtime, py_toolchains
     from kiln.rules.rust import pyo3, rust_rules
     from kiln.rules.rust import toolchain as rust_toolchain
@@ -23,6 +24,7 @@ def default_registry() -> RuleRegistry:
         settings.CONFIG_SETTING,
         settings.CONFIG_SETTING_GROUP,
         *settings.BUILD_SETTINGS,
+        *label_settings.LABEL_SETTINGS,
         platform.CONSTRAINT_SETTING,
         platform.CONSTRAINT_VALUE,
         platform.PLATFORM,
@@ -41,6 +43,7 @@ def default_registry() -> RuleRegistry:
         py_toolchains.CURRENT_PY_CC_HEADERS,
         py_toolchains.CURRENT_PY_CC_LIBS,
         py_interpreter.PY_INTERPRETER,
+        py_interpreter.SENTINEL,
         rust_toolchain.LOCAL_RUST_TOOLCHAIN,
         rust_rules.RUST_LIBRARY,
         rust_rules.RUST_PROC_MACRO,

@@ -41,9 +41,13 @@ FILEGROUP = RuleClass.make(
 )
 
 
+def forwarded_providers(actual):
+    """The providers of `actual` a target that stands for it offers as its own (alias, label_flag)."""
+    return [v for k, v in actual.providers.items() if not k.__name__.startswith("_")]
+
+
 def _alias(ctx):
-    actual = ctx.attr.actual
-    return list(v for k, v in actual.providers.items() if not k.__name__.startswith("_"))
+    return forwarded_providers(ctx.attr.actual)
 
 
 ALIAS = RuleClass.make("alias", _alias, [Attr("actual", AttrType.LABEL, mandatory=True)])

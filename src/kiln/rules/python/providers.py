@@ -84,6 +84,12 @@ class PyExecToolsInfo:
     precompiler: object = None
 
 
+@dataclass(frozen=True)
+class SentinelInfo:
+    """Offered by rules_python's "no target" (@rules_python//python:none), so that an attribute or a
+    label flag pointing there can be told from one naming a real target."""
+
+
 # rules_python's other two toolchain types: C headers and libraries of the runtime, build-time tools.
 PY_CC_TOOLCHAIN_TYPE = Label("rules_python", "python/cc", "toolchain_type")
 PY_EXEC_TOOLS_TOOLCHAIN_TYPE = Label("rules_python", "python", "exec_tools_toolchain_type")

@@ -112,6 +112,8 @@ def _py_executable(ctx):
         py_info,
         RunEnvironmentInfo(args, env, tuple(getattr(ctx.attr, "env_inherit", ()) or ())),
         HostToolsInfo(runtime.host_dirs),
+        # The runtime it runs on, as rules_python's executables offer it (@rules_python//python/bin:python_src).
+        runtime,
     ]
 
 
