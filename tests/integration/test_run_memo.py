@@ -165,3 +165,18 @@ def test_a_held_lock_sends_the_command_the_normal_way(mws):
     assert r.code == 9, r.output
     r = _run(mws, startup=("--noblock_for_lock",))
     assert FAST in r.output and "one data" in r.stdout
+
+
+def test_an_action_that_must_always_run_gets_no_memo(mws):
+    mws.write("app/BUILD.bazel", """
+        load("@rules_python//python:defs.bzl", "py_binary", "py_library")
+        genrule(name = "stamp", outs = ["stamp.txt"], cmd = "date +%s%N > $@", tags = ["no-cache"])
+        py_library(name = "lib", srcs = ["lib.py"])
+        py_binary(name = "app", srcs = ["run_app.py"], main = "run_app.py", deps = [":lib"],
+                  data = ["data.txt", ":stamp"])
+    """)
+    assert _run(mws).code == 0
+    r = _run(mws)
+    assert r.code == 0, r.output
+    assert FAST not in r.output
+    assert "1 action executed" in r.output  # the genrule, again

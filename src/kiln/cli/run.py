@@ -55,7 +55,8 @@ def run(inv: Invocation, cwd: Path) -> int | run_memo.Launch:
 
 def memo_checks(session: Session, plan, top, cwd: Path) -> list[tuple[str, int, tuple | None]] | None:
     """What kiln.cli.run_memo checks before running `top` again without a build; None if a stamp
-    cannot vouch for its build (a source directory input, a directory output) or a record is missing."""
+    cannot vouch for its build (a source directory input, a directory output, an action that must
+    always run) or a record is missing."""
     from kiln.execution.runfiles_tree import STAMP_FILE, tree_path
     from kiln.loading.workspace import WORKSPACE_MARKERS
 
@@ -92,6 +93,8 @@ def memo_checks(session: Session, plan, top, cwd: Path) -> list[tuple[str, int, 
         action = generating.get(art)
         if entry is None or action is None:
             return None
+        if action.requirement("no-cache") is not None:
+            return None  # the normal path runs it every time
         output, blob, digest_hash, executable = entry
         checks.append((f"{execroot}/{art.exec_path}", STAT, output))
         checks.append((session.cas.path(Digest(digest_hash, output[2]), executable), BLOB, blob))
