@@ -84,8 +84,8 @@ start=$now
 if [ -n "$tee" ]; then
     # The action's stdout is copied to the terminal as it comes (--test_output=streamed).
     { (cd "$runfiles/_main" && exec timeout -k 5 "$timeout" "$runfiles/$executable" "$@") </dev/null 2>&1
-      echo $? >"$scratch/status"; } | tee -a "$log"
-    read -r code <"$scratch/status"
+      echo $? >"$test_tmp/.kiln-test-status"; } | tee -a "$log"
+    read -r code <"$test_tmp/.kiln-test-status"
 else
     (cd "$runfiles/_main" && exec timeout -k 5 "$timeout" "$runfiles/$executable" "$@") </dev/null >>"$log" 2>&1
     code=$?
