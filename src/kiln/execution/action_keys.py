@@ -28,7 +28,7 @@ from kiln.core.actions import PERSISTENT_CACHE, Action, ActionKind
 from kiln.core.digests import Digest, digest_bytes, digest_fields
 from kiln.execution.action_cache import OutputDirectory
 from kiln.execution.saved_table import SavedTable
-from kiln.execution.spawn import Spawn, SpawnInput
+from kiln.execution.spawn import Spawn, SpawnInput, directory_link
 
 if TYPE_CHECKING:
     from kiln.execution.action_record import ActionRecord, ActionSpec
@@ -74,9 +74,14 @@ def spec_of(action: Action, inputs: tuple[SpawnInput, ...], trees, env,
         files = {WRITE_CONTENT: (digest_bytes(action.content), False)}
     elif action.kind is ActionKind.COPY:
         argv = ("kiln-copy", inputs[0].exec_path, outputs[0], "executable" if action.is_executable else "regular")
+    tree_paths = {t.path for t in input_trees}
     for tree, entries in trees:
         for rpath, exec_path in entries:
-            files[f"{tree}/{rpath}"] = files[exec_path] if exec_path is not None else (EMPTY, False)
+            link = f"{tree}/{rpath}"
+            if exec_path in tree_paths:
+                symlinks[link] = directory_link(link, exec_path)
+            else:
+                files[link] = files[exec_path] if exec_path is not None else (EMPTY, False)
     return ActionSpec(
         argv=tuple(argv),
         env=tuple(env),
