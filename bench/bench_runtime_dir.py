@@ -30,19 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "integration"))
 from benchlib import KILN, actions_executed, describe_run, emit, fail, timed  # noqa: E402
-from runtime_install import make_installation, system_micro  # noqa: E402
-
-RUNTIME = '''load("@rules_python//python:defs.bzl", "py_runtime", "py_runtime_pair")
-py_runtime(
-    name = "runtime",
-    interpreter = "python/bin/python3.11",
-    files = glob(["python/**"]),
-    interpreter_version_info = {{"major": "3", "minor": "11", "micro": "{micro}"}},
-)
-py_runtime_pair(name = "pair", py3_runtime = ":runtime")
-toolchain(name = "toolchain", toolchain = ":pair", toolchain_type = "@rules_python//python:toolchain_type")
-'''
-
+from runtime_install import make_installation, runtime_build, system_micro  # noqa: E402
 
 def _workspace(root: str, n: int) -> int:
     micro = system_micro()
@@ -53,7 +41,7 @@ def _workspace(root: str, n: int) -> int:
         f.write('module(name = "bench_runtime_dir")\nregister_toolchains("//rt:toolchain")\n')
     files = make_installation(Path(root, "rt", "python"))
     with open(os.path.join(root, "rt", "BUILD.bazel"), "w") as f:
-        f.write(RUNTIME.format(micro=micro))
+        f.write(runtime_build(micro))
     with open(os.path.join(root, "t", "BUILD.bazel"), "w") as f:
         for i in range(n):
             f.write(f'py_test(name = "test_{i:03d}", srcs = ["test_{i:03d}.py"], size = "small")\n')

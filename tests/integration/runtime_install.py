@@ -4,7 +4,9 @@ Made from the system's CPython 3.11 (Debian's python3.11, whose binary needs no
 libpython beside it): `<dest>/bin/python3.11` and `bin/python3`, the standard
 library under `lib/python3.11/` (without its tests and site packages) and the C
 headers under `include/python3.11/`, in the layout of a python-build-standalone
-`python/` directory. Every file is a copy: a test may edit it.
+`python/` directory. Every file is a copy: a test may edit it. `runtime_build`
+is the BUILD file of the package holding it under `python/`: a py_runtime of
+all its files and the toolchain that offers it (`:toolchain`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,21 @@ from pathlib import Path
 SYSTEM_PY = "/usr/bin/python3.11"
 _SKIP = shutil.ignore_patterns("test", "dist-packages", "site-packages", "config-3.11*", "idlelib", "tkinter",
                                "turtledemo")
+
+_BUILD = '''load("@rules_python//python:defs.bzl", "py_runtime", "py_runtime_pair")
+py_runtime(
+    name = "runtime",
+    interpreter = "python/bin/python3.11",
+    files = glob(["python/**"]),
+    interpreter_version_info = {{"major": "3", "minor": "11", "micro": "{micro}"}},
+)
+py_runtime_pair(name = "pair", py3_runtime = ":runtime")
+toolchain(name = "toolchain", toolchain = ":pair", toolchain_type = "@rules_python//python:toolchain_type")
+'''
+
+
+def runtime_build(micro: str) -> str:
+    return _BUILD.format(micro=micro)
 
 
 def system_micro() -> str | None:

@@ -9,19 +9,7 @@ import os
 import pytest
 
 from conftest import unavailable
-from runtime_install import make_installation, system_micro
-
-RUNTIME = '''
-load("@rules_python//python:defs.bzl", "py_runtime", "py_runtime_pair")
-py_runtime(
-    name = "runtime",
-    interpreter = "python/bin/python3.11",
-    files = glob(["python/**"]),
-    interpreter_version_info = {{"major": "3", "minor": "11", "micro": "{micro}"}},
-)
-py_runtime_pair(name = "pair", py3_runtime = ":runtime")
-toolchain(name = "toolchain", toolchain = ":pair", toolchain_type = "@rules_python//python:toolchain_type")
-'''
+from runtime_install import make_installation, runtime_build, system_micro
 
 APP = '''
 load("@rules_python//python:defs.bzl", "py_binary", "py_test")
@@ -53,7 +41,7 @@ def rws(ws):
     if micro is None:
         unavailable("no /usr/bin/python3.11 with /usr/lib/python3.11 (Debian package python3.11)")
     ws.write("MODULE.bazel", 'module(name = "test_ws")\nregister_toolchains("//rt:toolchain")\n')
-    ws.write("rt/BUILD.bazel", RUNTIME.format(micro=micro))
+    ws.write("rt/BUILD.bazel", runtime_build(micro))
     ws.files = make_installation(ws.root / "rt/python")
     ws.write("rt/python/lib/python3.11/kiln_marker.py", "WORD = 'one'\n")
     ws.write("app/BUILD.bazel", APP)
