@@ -17,13 +17,15 @@ py_binary(name = "app", srcs = ["app.py"], deps = ["@rules_python//python/runfil
 py_test(name = "app_test", srcs = ["app_test.py"], size = "small")
 '''
 
-# Which stdlib the program runs on, and a module found only in the runtime's directory.
+# Which stdlib the program runs on, a module found only in the runtime's directory, and whether the
+# runtime's installation (sys.prefix, as the interpreter found it from its path) is one link.
 SHOW = '''
 import os, sys
 import kiln_marker
-print("os from", os.path.relpath(os.__file__, os.environ["RUNFILES_DIR"]))
+runfiles = os.environ["RUNFILES_DIR"]
+print("os from", os.path.relpath(os.__file__, runfiles))
 print("marker", kiln_marker.WORD)
-print("one link", os.path.islink(os.environ["RUNFILES_DIR"] + "/_main/rt/python"))
+print("prefix", os.path.relpath(sys.prefix, runfiles), "is one link", os.path.islink(sys.prefix))
 '''
 
 LOOKUP = '''
@@ -74,7 +76,8 @@ def test_the_runtime_is_one_link_in_the_runfiles_tree_and_the_manifest(rws):
     assert not [line for line in manifest if line.startswith("_main/rt/python/")]
     r = rws.kiln("run", "//app:app")
     assert r.code == 0, r.output
-    assert r.stdout.splitlines() == ["os from _main/rt/python/lib/python3.11/os.py", "marker one", "one link True",
+    assert r.stdout.splitlines() == ["os from _main/rt/python/lib/python3.11/os.py", "marker one",
+                                     "prefix _main/rt/python is one link True",
                                      "manifest gives WORD = 'one'"]
 
 
@@ -84,10 +87,51 @@ def test_a_test_runs_on_the_runtime_directory_and_reruns_when_a_file_in_it_chang
     r = rws.kiln("test", "//app:app_test", f"--spawn_strategy={strategy}")
     assert r.code == 0, r.output + (log.read_text() if log.exists() else "")
     # Inside the sandbox too, the runtime is one symbolic link (to the directory mounted whole).
-    assert "os from _main/rt/python/lib/python3.11/os.py\nmarker one\none link True\n" in log.read_text()
+    assert ("os from _main/rt/python/lib/python3.11/os.py\nmarker one\n"
+            "prefix _main/rt/python is one link True\n") in log.read_text()
     r = rws.kiln("test", "//app:app_test", f"--spawn_strategy={strategy}")
     assert r.code == 0 and "(cached)" in r.output, r.output
     rws.write("rt/python/lib/python3.11/kiln_marker.py", "WORD = 'two'\n")
     r = rws.kiln("test", "//app:app_test", f"--spawn_strategy={strategy}")
     assert r.code == 0 and "(cached)" not in r.output, r.output + log.read_text()
     assert "marker two\n" in log.read_text()
+
+
+REPO_BUILD = '''
+py_runtime(
+    name = "runtime",
+    interpreter = "bin/python3.11",
+    files = glob(["**"]),
+    interpreter_version_info = {{"major": "3", "minor": "11", "micro": "{micro}"}},
+)
+py_runtime_pair(name = "pair", py3_runtime = ":runtime")
+toolchain(name = "toolchain", toolchain = ":pair", toolchain_type = "@rules_python//python:toolchain_type")
+'''
+
+
+def test_a_runtime_repository_is_one_link_to_the_repository(ws, tmp_path):
+    """The shape of a downloaded runtime (python-build-standalone): the installation is a repository."""
+    micro = system_micro()
+    if micro is None:
+        unavailable("no /usr/bin/python3.11 with /usr/lib/python3.11 (Debian package python3.11)")
+    repo = tmp_path / "python_3_11"
+    make_installation(repo)
+    (repo / "lib/python3.11/kiln_marker.py").write_text("WORD = 'from the repository'\n")
+    (repo / "REPO.bazel").write_text("")
+    (repo / "BUILD.bazel").write_text(REPO_BUILD.format(micro=micro))
+    ws.write("WORKSPACE", f'''
+local_repository(name = "python_3_11", path = "{repo}")
+register_toolchains("@python_3_11//:toolchain")
+''')
+    ws.write("app/BUILD.bazel", APP)
+    ws.write("app/app_test.py", SHOW)
+    r = ws.kiln("test", "//app:app_test", "--spawn_strategy=linux-sandbox")
+    log = ws.root / "kiln-testlogs/app/app_test/test.log"
+    assert r.code == 0, r.output + (log.read_text() if log.exists() else "")
+    assert ("os from python_3_11/lib/python3.11/os.py\nmarker from the repository\n"
+            "prefix python_3_11 is one link True\n") in log.read_text()
+    ws.write("app/app.py", "")
+    r = ws.kiln("build", "//app:app_test")
+    assert r.code == 0, r.output
+    link = ws.root / "kiln-bin/app/app_test.runfiles/python_3_11"
+    assert link.is_symlink() and os.path.samefile(link, repo)

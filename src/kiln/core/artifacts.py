@@ -36,7 +36,7 @@ class Artifact:
 
     @property
     def repo_relative_path(self) -> str:
-        """"" for an external repository's directory itself (a directory artifact)."""
+        """The path inside its repository; empty for an external repository's own directory."""
         if self.path.startswith("external/"):
             parts = self.path.split("/", 2)
             return parts[2] if len(parts) == 3 else ""

@@ -127,6 +127,11 @@ class SpawnMaker:
                 inputs.append(self.input_of(art, needed_by))
                 continue
             input_trees.append(self.tree_of(art, needed_by))
+        if input_trees:
+            # A file also named on its own inside a directory input (a runtime's interpreter) is the
+            # directory's: staged, and keyed, once.
+            under = tuple(f"{t.path}/" for t in input_trees)
+            inputs = [i for i in inputs if not i.exec_path.startswith(under)]
         direct = tuple(inputs)
         # A directory enters the spawn as its files too, at their paths under it; the spawn keeps the
         # tree for its empty directories and symlinks, and the key takes it whole.
