@@ -5,8 +5,8 @@ libpython beside it): `<dest>/bin/python3.11` and `bin/python3`, the standard
 library under `lib/python3.11/` (without its tests and site packages) and the C
 headers under `include/python3.11/`, in the layout of a python-build-standalone
 `python/` directory. Every file is a copy: a test may edit it. `runtime_build`
-is the BUILD file of the package holding it under `python/`: a py_runtime of
-all its files and the toolchain that offers it (`:toolchain`).
+is the BUILD file of the package holding it: a py_runtime of all its files and
+the toolchain that offers it (`:toolchain`).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ _SKIP = shutil.ignore_patterns("test", "dist-packages", "site-packages", "config
 _BUILD = '''load("@rules_python//python:defs.bzl", "py_runtime", "py_runtime_pair")
 py_runtime(
     name = "runtime",
-    interpreter = "python/bin/python3.11",
-    files = glob(["python/**"]),
+    interpreter = "{prefix}bin/python3.11",
+    files = glob(["{prefix}**"]),
     interpreter_version_info = {{"major": "3", "minor": "11", "micro": "{micro}"}},
 )
 py_runtime_pair(name = "pair", py3_runtime = ":runtime")
@@ -32,8 +32,10 @@ toolchain(name = "toolchain", toolchain = ":pair", toolchain_type = "@rules_pyth
 '''
 
 
-def runtime_build(micro: str) -> str:
-    return _BUILD.format(micro=micro)
+def runtime_build(micro: str, prefix: str = "python/") -> str:
+    """The BUILD file of a runtime installed under `prefix` of its package ("" for the package's own
+    directory)."""
+    return _BUILD.format(micro=micro, prefix=prefix)
 
 
 def system_micro() -> str | None:

@@ -97,18 +97,6 @@ def test_a_test_runs_on_the_runtime_directory_and_reruns_when_a_file_in_it_chang
     assert "marker two\n" in log.read_text()
 
 
-REPO_BUILD = '''
-py_runtime(
-    name = "runtime",
-    interpreter = "bin/python3.11",
-    files = glob(["**"]),
-    interpreter_version_info = {{"major": "3", "minor": "11", "micro": "{micro}"}},
-)
-py_runtime_pair(name = "pair", py3_runtime = ":runtime")
-toolchain(name = "toolchain", toolchain = ":pair", toolchain_type = "@rules_python//python:toolchain_type")
-'''
-
-
 def test_a_runtime_repository_is_one_link_to_the_repository(ws, tmp_path):
     """The shape of a downloaded runtime (python-build-standalone): the installation is a repository."""
     micro = system_micro()
@@ -118,7 +106,7 @@ def test_a_runtime_repository_is_one_link_to_the_repository(ws, tmp_path):
     make_installation(repo)
     (repo / "lib/python3.11/kiln_marker.py").write_text("WORD = 'from the repository'\n")
     (repo / "REPO.bazel").write_text("")
-    (repo / "BUILD.bazel").write_text(REPO_BUILD.format(micro=micro))
+    (repo / "BUILD.bazel").write_text(runtime_build(micro, prefix=""))
     ws.write("WORKSPACE", f'''
 local_repository(name = "python_3_11", path = "{repo}")
 register_toolchains("@python_3_11//:toolchain")
