@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """py_tests on an in-build runtime of ~1,600 files: two kilns A/B, e.g. per-file runfiles vs one directory.
 
-    .venv/bin/python bench/bench_runtime_dir.py --a "env PYTHONPATH=BASE/src .venv/bin/python -m kiln" \
-        [--b .venv/bin/kiln] [--tests 200] [--rounds 5] [--json out.json]
+    .venv/bin/python bench/bench_runtime_dir.py --a OTHER/.venv/bin/kiln [--b .venv/bin/kiln] \
+        [--tests 200] [--rounds 5] [--json out.json]
+
+(OTHER: a checkout of the reference with its own venv, scripts/setup.sh; test actions run kiln's
+test wrapper from the kiln that runs them, so PYTHONPATH tricks do not reach into the sandbox.)
 
 The workspace: a CPython 3.11 installation under `rt/python/` (tests/integration/runtime_install.py:
 the system's python3.11 and its standard library), registered as an in-build py_runtime with
