@@ -36,8 +36,10 @@ class Artifact:
 
     @property
     def repo_relative_path(self) -> str:
+        """The path inside its repository; empty for an external repository's own directory."""
         if self.path.startswith("external/"):
-            return self.path.split("/", 2)[2]
+            parts = self.path.split("/", 2)
+            return parts[2] if len(parts) == 3 else ""
         return self.path
 
     @property
@@ -50,7 +52,8 @@ class Artifact:
     @property
     def runfiles_path(self) -> str:
         """Path inside a runfiles tree: `_main/pkg/f.py` or `repo/pkg/f.py` (the rlocation path)."""
-        return f"{self.repo or MAIN_REPO_RUNFILES_NAME}/{self.repo_relative_path}"
+        rel = self.repo_relative_path
+        return f"{self.repo or MAIN_REPO_RUNFILES_NAME}/{rel}" if rel else self.repo
 
     @property
     def basename(self) -> str:
@@ -95,7 +98,7 @@ class SourceTree:
             repo, _, rest = exec_path[len("external/"):].partition("/")
             for name, directory in self.repo_dirs:
                 if name == repo:
-                    return f"{directory}/{rest}"
+                    return f"{directory}/{rest}" if rest else directory
         return f"{self.workspace_root}/{exec_path}"
 
 

@@ -3,6 +3,13 @@
 `entries()` gives the tree as `{runfiles_path: artifact or None}` where None
 is an empty file (the `__init__.py` files Python rules add), paths relative
 to the runfiles directory (`_main/pkg/data.txt`).
+
+A directory artifact (a tree artifact, or a source directory such as a Python
+runtime's installation) is ONE entry: the tree links to it whole, and it
+stands for everything under its path, so no entry is made inside it (an entry
+there would be written into the directory itself). A runtime of thousands of
+files thus costs a tree, a manifest and a sandbox one entry each, not one per
+file (rules_python #1653).
 """
 
 from __future__ import annotations
@@ -52,7 +59,21 @@ class Runfiles:
             tree[path] = a
         for path in self.empty_files:
             tree.setdefault(path, None)
+        directories = {path for path, a in tree.items() if a is not None and a.is_directory}
+        if directories:
+            tree = {path: a for path, a in tree.items() if not _inside(path, directories)}
         return tree
+
+
+def _inside(path: str, directories: set[str]) -> bool:
+    """Whether `path` lies strictly under one of `directories` (runfiles paths)."""
+    cut = path.rfind("/")
+    while cut > 0:
+        path = path[:cut]
+        if path in directories:
+            return True
+        cut = path.rfind("/")
+    return False
 
 
 def merge_all(runfiles: list[Runfiles]) -> Runfiles:

@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING
 
 from kiln.core.actions import PERSISTENT_CACHE, Action, ActionKind
 from kiln.core.digests import Digest, digest_bytes, digest_fields
-from kiln.execution.action_cache import OutputDirectory
+from kiln.execution.action_cache import OutputDirectory, tree_identity
 from kiln.execution.saved_table import SavedTable
-from kiln.execution.spawn import Spawn, SpawnInput
+from kiln.execution.spawn import Spawn, SpawnInput, directory_link
 
 if TYPE_CHECKING:
     from kiln.execution.action_record import ActionRecord, ActionSpec
@@ -38,7 +38,7 @@ EMPTY = digest_bytes(b"")
 WRITE_CONTENT = ".kiln-write-content"
 _KILN_PYTHON = f"{sys.implementation.cache_tag} {sys.version}"
 # Bump when the mapping from actions to records changes: every memoised key is then recomputed.
-_VERSION = "kiln-action-key-v2"
+_VERSION = "kiln-action-key-v3"
 
 
 def salt_of(action: Action) -> bytes:
@@ -61,8 +61,9 @@ def spec_of(action: Action, inputs: tuple[SpawnInput, ...], trees, env,
     from kiln.execution.action_record import ActionSpec
 
     files = {i.exec_path: (i.digest, i.is_executable) for i in inputs}
-    # A directory input's files are among `inputs`; its symlinks and empty directories (or itself,
-    # when empty) are in the input root too.
+    # A directory input's files, symlinks and empty directories (or itself, when empty) are in the
+    # input root (its files may be among `inputs` too).
+    files.update((f"{t.path}/{f.path}", (f.digest, f.executable)) for t in input_trees for f in t.files)
     symlinks = {f"{t.path}/{rel}": target for t in input_trees for rel, target in t.symlinks}
     directories = [f"{t.path}/{rel}" for t in input_trees for rel in t.empty_dirs]
     directories += [t.path for t in input_trees if not (t.files or t.symlinks or t.empty_dirs)]
@@ -74,9 +75,14 @@ def spec_of(action: Action, inputs: tuple[SpawnInput, ...], trees, env,
         files = {WRITE_CONTENT: (digest_bytes(action.content), False)}
     elif action.kind is ActionKind.COPY:
         argv = ("kiln-copy", inputs[0].exec_path, outputs[0], "executable" if action.is_executable else "regular")
+    tree_paths = {t.path for t in input_trees}
     for tree, entries in trees:
         for rpath, exec_path in entries:
-            files[f"{tree}/{rpath}"] = files[exec_path] if exec_path is not None else (EMPTY, False)
+            link = f"{tree}/{rpath}"
+            if exec_path in tree_paths:
+                symlinks[link] = directory_link(link, exec_path)
+            else:
+                files[link] = files[exec_path] if exec_path is not None else (EMPTY, False)
     return ActionSpec(
         argv=tuple(argv),
         env=tuple(env),
@@ -103,9 +109,20 @@ class ActionKeys:
     def __init__(self, table: SavedTable):
         self._table = table
         self._used: set[str] = set()
+        # id -> (directory, its content digest): a directory input read by many actions (a Python
+        # runtime of thousands of files under every test) is digested once per command.
+        self._tree_ids: dict[int, tuple[OutputDirectory, str]] = {}
+
+    def _identity(self, tree: OutputDirectory) -> str:
+        known = self._tree_ids.get(id(tree))
+        if known is None:
+            known = self._tree_ids[id(tree)] = (tree, tree_identity(tree))
+        return known[1]
 
     def key(self, action: Action, inputs: tuple[SpawnInput, ...], trees, env,
             input_trees: tuple[OutputDirectory, ...] = ()) -> Digest:
+        """`inputs` are the files not inside `input_trees`: each directory enters whole, by its content
+        digest."""
         fingerprint = digest_fields(
             _VERSION,
             salt_of(action),
@@ -120,8 +137,7 @@ class ActionKeys:
             action.exec_properties,
             action.requirement("no-cache") is not None,
             action.timeout,
-            # What of directory inputs is not among `inputs`.
-            tuple((t.path, t.symlinks, t.empty_dirs) for t in input_trees),
+            tuple((t.path, self._identity(t)) for t in input_trees),
         )
         self._used.add(fingerprint)
         known = self._table.get(fingerprint)

@@ -14,8 +14,9 @@ How an input gets there depends on what protects it:
 
 A directory input (tree artifact) is staged as its files, symlinks and empty
 directories; in the Linux sandbox one of many files is instead mounted whole
-(kiln.execution.tree_inputs). A declared output directory is created empty
-before the action runs, as Bazel does.
+(kiln.execution.tree_inputs). A runfiles entry standing for a directory input
+(a runtime's installation) is one relative symbolic link to it. A declared
+output directory is created empty before the action runs, as Bazel does.
 
 Whatever an action did not declare is not there, so it fails here as it
 would on a remote worker. Used directories are removed by a Reaper in the
@@ -38,7 +39,7 @@ from pathlib import Path
 
 from kiln.execution.action_cache import OutputDirectory
 from kiln.execution.cas import Cas
-from kiln.execution.spawn import InputChanged, InputLocator, SpawnInput
+from kiln.execution.spawn import InputChanged, InputLocator, SpawnInput, directory_link
 from kiln.execution.tree_inputs import MOUNT_MIN_FILES, TreeInputs
 
 _counter = itertools.count()
@@ -98,9 +99,15 @@ class Sandbox:
             for rel, target in tree.symlinks:
                 self.mkdirs(os.path.dirname(f"{tree.path}/{rel}"))
                 os.symlink(target, self.execroot / tree.path / rel)
+        directories = {t.path for t in input_trees}
         for tree, entries in runfiles_trees:
             self.mkdirs(f"{tree}/_main")  # as runfiles_tree does: programs run from it
             for rpath, exec_path in entries:
+                if exec_path in directories:
+                    link = f"{tree}/{rpath}"
+                    self.mkdirs(os.path.dirname(link))
+                    os.symlink(directory_link(link, exec_path), self.execroot / link)
+                    continue
                 source = by_exec[exec_path] if exec_path is not None else empty_file
                 self._place(f"{tree}/{rpath}", source, staging)
         for out in output_paths:

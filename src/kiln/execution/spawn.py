@@ -15,6 +15,7 @@ of this one interface.
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
@@ -33,11 +34,18 @@ class SpawnInput:
     is_source: bool = False
 
 
+def directory_link(link: str, directory: str) -> str:
+    """The relative target of a runfiles entry at exec path `link` standing for the directory input
+    at exec path `directory`: valid wherever the exec root is (a sandbox shows it elsewhere)."""
+    return os.path.relpath(directory, os.path.dirname(link))
+
+
 @dataclass(frozen=True)
 class Spawn:
     action: Action
     inputs: tuple[SpawnInput, ...]
-    # (runfiles dir exec path, {runfiles path: input exec path or None for an empty file})
+    # (runfiles dir exec path, {runfiles path: input exec path or None for an empty file}); an entry
+    # naming a directory input is one symbolic link to it (directory_link).
     runfiles_trees: tuple[tuple[str, tuple[tuple[str, str | None], ...]], ...]
     env: tuple[tuple[str, str], ...]
     # The action digest: the key of the action cache, the disk cache and a remote cache.

@@ -3,8 +3,9 @@
 A source's digest comes from the file (stat-cached, kiln.execution.file_digests);
 a derived file's or directory's from what its action produced, which the
 scheduler notes here (`remember`) as outputs are placed — or, for aquery, what
-the caches hold. A directory input enters as its files at their paths under it.
-The key is the REAPI action digest (kiln.execution.action_keys).
+the caches hold. A directory input enters as its files at their paths under it,
+and the key takes it whole, by its content digest. The key is the REAPI action
+digest (kiln.execution.action_keys).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class SpawnMaker:
         # derived directory.
         self.digests: dict[str, tuple[Digest, bool] | OutputDirectory] = {}
         self._source_trees: dict[str, OutputDirectory] = {}
+        self._tree_files: dict[int, tuple[OutputDirectory, tuple[SpawnInput, ...]]] = {}
         self._lock = threading.Lock()
 
     def remember(self, outputs: tuple[Output, ...]) -> None:
@@ -108,6 +110,14 @@ class SpawnMaker:
             raise ActionFailure(f"internal error: directory {art.exec_path} was not built before {needed_by}")
         return known
 
+    def _files_of(self, tree: OutputDirectory) -> tuple[SpawnInput, ...]:
+        """A directory's files as inputs, made once per directory (many actions read one runtime)."""
+        known = self._tree_files.get(id(tree))
+        if known is None:
+            known = self._tree_files[id(tree)] = (tree, tuple(
+                SpawnInput(f"{tree.path}/{f.path}", f.digest, f.executable, tree.source) for f in tree.files))
+        return known[1]
+
     def spawn_of(self, action: Action) -> Spawn:
         needed_by = str(action.owner)
         inputs: list[SpawnInput] = []
@@ -116,12 +126,17 @@ class SpawnMaker:
             if not art.is_directory:
                 inputs.append(self.input_of(art, needed_by))
                 continue
-            # A directory enters as its files, at their paths under it; the spawn keeps the tree for
-            # its empty directories and symlinks.
-            tree = self.tree_of(art, needed_by)
-            input_trees.append(tree)
-            inputs.extend(SpawnInput(f"{tree.path}/{f.path}", f.digest, f.executable, art.is_source)
-                          for f in tree.files)
+            input_trees.append(self.tree_of(art, needed_by))
+        if input_trees:
+            # A file also named on its own inside a directory input (a runtime's interpreter) is the
+            # directory's: staged, and keyed, once.
+            under = tuple(f"{t.path}/" for t in input_trees)
+            inputs = [i for i in inputs if not i.exec_path.startswith(under)]
+        direct = tuple(inputs)
+        # A directory enters the spawn as its files too, at their paths under it; the spawn keeps the
+        # tree for its empty directories and symlinks, and the key takes it whole.
+        for tree in input_trees:
+            inputs.extend(self._files_of(tree))
         trees = tuple(
             (f"{exe.exec_path}.runfiles", tuple(sorted(
                 (rpath, art.exec_path if art is not None else None) for rpath, art in rf.entries().items()
@@ -129,5 +144,5 @@ class SpawnMaker:
             for exe, rf in action.tool_runfiles
         )
         # Analysis gave the action its whole environment (kiln.core.action_env): nothing is added here.
-        key = self.keys.key(action, tuple(inputs), trees, action.env, tuple(input_trees))
+        key = self.keys.key(action, direct, trees, action.env, tuple(input_trees))
         return Spawn(action, tuple(inputs), trees, action.env, key, tuple(input_trees))

@@ -25,7 +25,8 @@ class PyRuntimeInfo:
     """A Python runtime: what launchers, precompiling and PyO3 need to know about it.
 
     A platform runtime has `interpreter_path` (an absolute path on the machine);
-    an in-build runtime has `interpreter` (an artifact) and its `files`.
+    an in-build runtime has `interpreter` (an artifact) and its `files`, and
+    `root` when they are an installation directory (kiln.rules.python.py_runtime).
     """
 
     implementation_name: str            # "cpython", "pypy"
@@ -43,6 +44,19 @@ class PyRuntimeInfo:
     stub_shebang: str = "#!/usr/bin/env python3"
     gil_disabled: bool = False
     python_version: str = "PY3"
+    # The installation directory (a source directory artifact) standing for the files under it.
+    root: Artifact | None = None
+
+    def runfiles_files(self) -> Depset:
+        """What a runfiles tree holds of an in-build runtime: its installation directory as one entry
+        and the files outside it one by one, or every file when it has no such directory."""
+        if self.interpreter is None:
+            return EMPTY
+        if self.root is None:
+            return Depset((self.interpreter,), [self.files])
+        inside = self.root.exec_path + "/"
+        outside = [f for f in (self.interpreter, *self.files.to_list()) if not f.exec_path.startswith(inside)]
+        return Depset((self.root, *outside))
 
     @property
     def host_dirs(self) -> tuple[str, ...]:

@@ -98,7 +98,7 @@ def _py_executable(ctx):
     if ctx.attr.legacy_create_init != 0:
         runfiles = runfiles.merge(Runfiles(empty_files=init_files(runfiles)))
     if runtime.interpreter is not None:
-        runfiles = runfiles.merge(Runfiles(Depset((runtime.interpreter,), [runtime.files])))
+        runfiles = runfiles.merge(Runfiles(runtime.runfiles_files()))
     locations = dependency_locations(ctx, ("srcs", "deps", "data"))
 
     def expanded(text: str, attribute: str) -> str:

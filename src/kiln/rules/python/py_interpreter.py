@@ -50,7 +50,7 @@ def _python(ctx):
     launcher = ctx.actions.declare_file(ctx.label.name)
     if runtime.interpreter is not None:
         script = _IN_RUNFILES.format(label=ctx.label, interpreter=runtime.interpreter.runfiles_path)
-        runfiles = Runfiles(Depset((launcher, runtime.interpreter), [runtime.files]))
+        runfiles = Runfiles(Depset((launcher,), [runtime.runfiles_files()]))
     else:
         script = f"#!/bin/sh\nexec {shlex.quote(runtime.interpreter_path)} \"$@\"\n"
         runfiles = Runfiles(Depset((launcher,)))

@@ -4,11 +4,20 @@ rules_python's attributes, plus what kiln needs to build extension modules
 against a runtime and that rules_python leaves to a C toolchain (the
 extension suffix, SOABI, headers and library directories): a local runtime
 repository writes them from the interpreter's sysconfig.
+
+An in-build runtime is an installation: `<prefix>/bin/python3` beside
+`<prefix>/lib/python3.X/`, thousands of files. When the interpreter is a
+source file in a `bin/` directory and runtime files lie under its `<prefix>`,
+`<prefix>` itself becomes the runtime's `root`: runfiles trees link that one
+directory instead of each file (rules_python #1653), and actions get it as one
+directory input whose whole content is in their key. Files outside `<prefix>`
+stay separate entries. The workspace's own root is never a prefix.
 """
 
 from __future__ import annotations
 
 from kiln.analysis.providers import ToolchainInfo
+from kiln.core.artifacts import Artifact
 from kiln.core.attrs import Attr, AttrType
 from kiln.core.depset import Depset
 from kiln.core.rule_class import RuleClass
@@ -30,6 +39,19 @@ def _version_info(ctx) -> tuple[int, int, int]:
                         attribute="interpreter_version_info") from None
 
 
+def _installation_root(ctx, interpreter: Artifact, files: list[Artifact]) -> Artifact | None:
+    """`<prefix>` of an interpreter at `<prefix>/bin/<name>` in a source repository, as a directory
+    artifact, when runtime files lie under it."""
+    head, _, _ = interpreter.path.rpartition("/")
+    prefix, _, bin_dir = head.rpartition("/")
+    if not interpreter.is_source or bin_dir != "bin" or not prefix:
+        return None
+    inside = prefix + "/"
+    if not any(f.is_source and f.path.startswith(inside) for f in files):
+        return None
+    return Artifact("", prefix, ctx.label, is_directory=True)
+
+
 def _py_runtime(ctx):
     interpreter = ctx.file.interpreter
     path = ctx.attr.interpreter_path
@@ -44,7 +66,8 @@ def _py_runtime(ctx):
     version = _version_info(ctx)
     pyc_tag = ctx.attr.pyc_tag or (f"cpython-{version[0]}{version[1]}" if ctx.attr.implementation_name == "cpython"
                                    else "")
-    files = Depset(tuple(ctx.files.files))
+    declared = ctx.files.files
+    files = Depset(tuple(declared))
     runtime = PyRuntimeInfo(
         implementation_name=ctx.attr.implementation_name,
         version_info=version,
@@ -60,6 +83,7 @@ def _py_runtime(ctx):
         ld_library=ctx.attr.ld_library,
         stub_shebang=ctx.attr.stub_shebang,
         gil_disabled="t" in ctx.attr.abi_flags,
+        root=_installation_root(ctx, interpreter, declared) if interpreter is not None else None,
     )
     return [runtime]
 
