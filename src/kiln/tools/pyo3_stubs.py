@@ -51,6 +51,8 @@ def _doc(obj, indent):
     doc = inspect.cleandoc(doc)
     body = doc.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
     lines = body.splitlines()
+    if len(lines) == 1:
+        return [f'{indent}"""{lines[0]}"""']
     return [f'{indent}"""{lines[0]}'] + [f"{indent}{line}" if line else "" for line in lines[1:]] + [f'{indent}"""']
 
 
@@ -64,10 +66,11 @@ def _function(name, obj, indent, method=False, decorator=None):
 def _class(name, cls):
     lines = [f"class {name}:"]
     body = _doc(cls, _INDENT)
+    # PyO3 records the #[new] constructor's parameters as the class's own signature.
+    if getattr(cls, "__text_signature__", None):
+        body.append(f"{_INDENT}def __init__{_signature(cls, method=True)} -> None: ...")
     for attr, value in sorted(vars(cls).items()):
-        if attr.startswith("_") and attr != "__init__" and attr != "__new__":
-            continue
-        if attr == "__new__" and not getattr(value, "__text_signature__", None):
+        if attr.startswith("_"):
             continue
         if isinstance(value, (staticmethod, classmethod)):
             kind = "staticmethod" if isinstance(value, staticmethod) else "classmethod"
