@@ -876,7 +876,8 @@ def test_abi3_feature_names_the_file_abi3_so(rws):
     r = ok(rws.kiln("run", "//naming/stable:use_stable"))
     assert "abi: stable" in r.stdout, r.output
     assert "/_main/naming/stable/stable.abi3.so" in r.stdout, r.output
-    pkg = rws.bin() / "naming" / "stable"
+    # A pyo3_extension is built in its compilation_mode, "opt" by default.
+    pkg = rws.bin("opt") / "naming" / "stable"
     assert sorted(p.name for p in pkg.glob("*.so")) == ["stable.abi3.so"]
     assert links_libpython(pkg / "stable.abi3.so") is None
 
