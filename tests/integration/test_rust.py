@@ -5,7 +5,7 @@ compilation modes, crate.spec/from_specs and WORKSPACE's crates_repository.
 Compiling pyo3 takes ~20-30 s in a fresh cargo target directory, and that directory lives in
 the output base. So the tests of this module share ONE workspace with one output base (the
 `rws` fixture): pyo3 is compiled once per profile (dev for the default -c fastbuild, release
-for -c opt) and once more for the abi3 feature set. The crate.spec test has a small workspace of its own
+for -c opt and pyo3_extension's default compilation_mode) and once more for the abi3 feature set. The crate.spec test has a small workspace of its own
 with only `itoa` (compiles in well under a second); the WORKSPACE test repeats the seeds in
 a MODULE.bazel-less workspace, so it compiles pyo3 once more (~30 s).
 
@@ -731,6 +731,11 @@ def rws(tmp_path_factory) -> RustWorkspace:
     w.write("multi/check.py", MULTI_CHECK_PY)
     w.write("multi/stable.rs", MULTI_STABLE_RS)
     w.write("multi/stable_check.py", MULTI_STABLE_CHECK_PY)
+    # PyO3 toolchains, compilation_mode and stubs.
+    w.write("pyo3tc/BUILD.bazel", PYO3TC_BUILD)
+    w.write("pyo3tc/nodep.rs", NODEP_RS)
+    w.write("pyo3tc/nodep_dbg.rs", NODEP_DBG_RS)
+    w.write("pyo3tc/show.py", PYO3TC_SHOW_PY)
     # Plain Rust.
     w.write("rs/BUILD.bazel", RS_BUILD)
     w.write("rs/answer_macro.rs", ANSWER_MACRO_RS)
@@ -848,7 +853,8 @@ def test_python3_on_path_is_never_consulted(rws, tmp_path):
     r = ok(rws.kiln("build", "--explain=-", "//naming/stable:use_stable", env=env))
     # This build really ran cargo, and pyo3's build scripts with it (abi3 pyo3 is new to this output base).
     assert any("//naming/stable:stable" in line for line in executed(r)), r.output
-    outputs = glob.glob(str(rws.output_base / "caches" / "cargo" / "target" / "debug" / "build" / "pyo3-*" / "output"))
+    # (pyo3_extension builds in compilation_mode "opt" unless told otherwise, as rules_rust_pyo3's does.)
+    outputs = glob.glob(str(rws.output_base / "caches" / "cargo" / "target" / "release" / "build" / "pyo3-*" / "output"))
     assert any(os.path.getmtime(p) >= start for p in outputs), "pyo3's build scripts did not run in this build"
     assert not marker.exists(), r.output
     # What pyo3 was told instead: the interpreter kiln runs on, by absolute path.
@@ -870,7 +876,8 @@ def test_abi3_feature_names_the_file_abi3_so(rws):
     r = ok(rws.kiln("run", "//naming/stable:use_stable"))
     assert "abi: stable" in r.stdout, r.output
     assert "/_main/naming/stable/stable.abi3.so" in r.stdout, r.output
-    pkg = rws.bin() / "naming" / "stable"
+    # A pyo3_extension is built in its compilation_mode, "opt" by default.
+    pkg = rws.bin("opt") / "naming" / "stable"
     assert sorted(p.name for p in pkg.glob("*.so")) == ["stable.abi3.so"]
     assert links_libpython(pkg / "stable.abi3.so") is None
 
@@ -982,6 +989,149 @@ def test_compilation_modes_pick_cargo_profiles(rws):
     assert "lib_debug_assertions=false" in opt.stdout and "bin_debug_assertions=false" in opt.stdout, opt.output
     # Still HELLO...: features and rustc_env reach the crate in release too.
     assert "greeting=HELLO FROM RUSTC_ENV" in opt.stdout, opt.output
+
+
+# ---- 7b. PyO3 toolchains, compilation_mode and stubs ----------------------------------------
+
+PYO3TC_BUILD = """
+load("@rules_python//python:defs.bzl", "py_binary")
+load("@rules_rust_pyo3//:defs.bzl", "pyo3_extension", "rust_pyo3_toolchain")
+
+# No pyo3 in deps: it comes from the PyO3 toolchain (kiln's default: @crate_index//:pyo3).
+# compilation_mode unset: "opt", as in rules_rust_pyo3.
+pyo3_extension(name = "nodep", srcs = ["nodep.rs"], module_name = "nodep", stubs = True)
+pyo3_extension(name = "nodep_dbg", srcs = ["nodep_dbg.rs"], module_name = "nodep_dbg", compilation_mode = "dbg")
+
+py_binary(name = "show", srcs = ["show.py"], deps = [":nodep", ":nodep_dbg"])
+
+# A PyO3 toolchain of the workspace's own (--extra_toolchains=//pyo3tc:abi3_pyo3): the stable-ABI pyo3.
+rust_pyo3_toolchain(name = "abi3_pyo3_impl", pyo3 = "@pyo3_abi3//:pyo3")
+toolchain(name = "abi3_pyo3", toolchain = ":abi3_pyo3_impl", toolchain_type = "@rules_rust_pyo3//:rust_toolchain_type")
+"""
+
+NODEP_RS = """
+use pyo3::prelude::*;
+
+/// Adds b to a.
+#[pyfunction]
+#[pyo3(signature = (a, b=1))]
+fn add(a: i64, b: i64) -> i64 {
+    a + b
+}
+
+#[pyfunction]
+fn debug_assertions() -> bool {
+    cfg!(debug_assertions)
+}
+
+/// Counts up from where it starts.
+#[pyclass]
+struct Counter {
+    n: i64,
+}
+
+#[pymethods]
+impl Counter {
+    #[new]
+    fn new(start: i64) -> Self {
+        Counter { n: start }
+    }
+
+    /// One more.
+    fn bump(&mut self) -> i64 {
+        self.n += 1;
+        self.n
+    }
+}
+
+#[pymodule]
+fn nodep(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(add, m)?)?;
+    m.add_function(wrap_pyfunction!(debug_assertions, m)?)?;
+    m.add_class::<Counter>()?;
+    m.add("VERSION", "1.0")?;
+    Ok(())
+}
+"""
+
+NODEP_DBG_RS = """
+use pyo3::prelude::*;
+
+#[pyfunction]
+fn debug_assertions() -> bool {
+    cfg!(debug_assertions)
+}
+
+#[pymodule]
+fn nodep_dbg(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(debug_assertions, m)?)?;
+    Ok(())
+}
+"""
+
+PYO3TC_SHOW_PY = """
+import nodep
+import nodep_dbg
+
+print("nodep:", nodep.__file__)
+print("nodep debug_assertions:", nodep.debug_assertions())
+print("nodep_dbg debug_assertions:", nodep_dbg.debug_assertions())
+print("add:", nodep.add(2), nodep.add(2, 3), nodep.Counter(41).bump())
+"""
+
+# What the stubs of //pyo3tc:nodep say: PyO3's recorded signatures and the docstrings, untyped.
+NODEP_PYI = '''# Type stubs of the extension module nodep, written by kiln from the built module.
+from typing import Any
+
+
+class Counter:
+    """Counts up from where it starts."""
+    def __init__(self, start) -> None: ...
+    def bump(self) -> Any:
+        """One more."""
+        ...
+
+VERSION: str
+
+def add(a, b=1) -> Any:
+    """Adds b to a."""
+    ...
+
+def debug_assertions() -> Any: ...
+'''
+
+
+def _cargo_spec(rws, mode: str, name: str) -> dict:
+    return json.loads((rws.bin(mode) / "pyo3tc" / f"{name}.cargo.json").read_text())
+
+
+def test_pyo3_from_the_default_toolchain_compilation_modes_and_stubs(rws):
+    r = ok(rws.kiln("run", "//pyo3tc:show"))
+    # Built and imported without pyo3 in deps; nodep in "opt" (no debug assertions) under -c fastbuild,
+    # nodep_dbg in "dbg".
+    assert f"/_main/pyo3tc/nodep{EXT_SUFFIX}" in r.stdout, r.output
+    assert "nodep debug_assertions: False" in r.stdout, r.output
+    assert "nodep_dbg debug_assertions: True" in r.stdout, r.output
+    assert "add: 3 5 42" in r.stdout, r.output
+    # cargo built @crate_index//:pyo3 (pyo3 as Cargo.lock pins it, with extension-module), in each mode's profile.
+    nodep = _cargo_spec(rws, "opt", "nodep")
+    assert nodep["profile"] == "release"
+    assert [(d["package"], d["version"], d["features"]) for d in nodep["crates"][0]["registry_deps"]] == \
+        [("pyo3", "=0.23.5", ["extension-module"])]
+    assert _cargo_spec(rws, "dbg", "nodep_dbg")["profile"] == "dev"
+    # stubs = True: nodep.pyi beside the module, written from the built module.
+    assert (rws.bin("opt") / "pyo3tc" / "nodep.pyi").read_text() == NODEP_PYI
+
+
+def test_a_registered_rust_pyo3_toolchain_wins_over_kilns_default(rws):
+    r = ok(rws.kiln("run", "--extra_toolchains=//pyo3tc:abi3_pyo3", "//pyo3tc:show"))
+    # The toolchain's pyo3 has abi3-py38: the module is a stable-ABI one.
+    assert "/_main/pyo3tc/nodep.abi3.so" in r.stdout, r.output
+    assert "add: 3 5 42" in r.stdout, r.output
+    nodep = _cargo_spec(rws, "opt", "nodep")
+    assert [(d["package"], d["features"]) for d in nodep["crates"][0]["registry_deps"]] == \
+        [("pyo3", ["abi3-py38", "extension-module"])]
+    assert "abi3=true" in nodep["pyo3_config"]
 
 
 # ---- 8. crate.spec + crate.from_specs ------------------------------------------------------

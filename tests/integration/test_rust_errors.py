@@ -56,7 +56,7 @@ CARGO_TOML = SEED000_CARGO_TOML + 'itoa = "1"\n'
 
 BUILD = """
 load("@rules_rust//rust:defs.bzl", "rust_binary", "rust_library")
-load("@rules_rust_pyo3//:defs.bzl", "pyo3_extension")
+load("@rules_rust_pyo3//:defs.bzl", "pyo3_extension", "rust_pyo3_toolchain")
 
 rust_library(
     name = "compile_error",
@@ -113,6 +113,19 @@ pyo3_extension(
     srcs = ["plain.rs"],
     module_name = "plain",
 )
+
+# PyO3 toolchains (--extra_toolchains) whose pyo3 is not the pyo3 crate.
+filegroup(name = "plain_files", srcs = ["plain.rs"])
+
+rust_pyo3_toolchain(name = "files_as_pyo3_impl", pyo3 = ":plain_files")
+
+toolchain(name = "files_as_pyo3", toolchain = ":files_as_pyo3_impl",
+          toolchain_type = "@rules_rust_pyo3//:rust_toolchain_type")
+
+rust_pyo3_toolchain(name = "rayon_as_pyo3_impl", pyo3 = "@crate_index//:rayon")
+
+toolchain(name = "rayon_as_pyo3", toolchain = ":rayon_as_pyo3_impl",
+          toolchain_type = "@rules_rust_pyo3//:rust_toolchain_type")
 """
 
 BROKEN_RS = """
@@ -229,10 +242,17 @@ def test_abi3_feature_newer_than_the_runtime_is_reported(ews):
     assert f"3.{NEWER_MINOR}" in r.output and f"3.{sys.version_info[1]}" in r.output, r.output
 
 
-def test_pyo3_extension_without_pyo3_in_deps(ews):
-    r = failed(ews.kiln("build", "//bad:no_pyo3"))
-    assert "//bad:no_pyo3" in r.output, r.output
-    assert "pyo3" in r.output and "deps" in r.output, r.output
+@pytest.mark.parametrize("toolchain, message", [
+    ("files_as_pyo3", "in pyo3 attribute of rust_pyo3_toolchain rule //bad:files_as_pyo3_impl: '//bad:plain_files' "
+                      "is a filegroup, not a crate of a crate index: pyo3 must name the pyo3 crate of a crate index "
+                      "(e.g. \"@crate_index//:pyo3\")"),
+    ("rayon_as_pyo3", "in pyo3 attribute of rust_pyo3_toolchain rule //bad:rayon_as_pyo3_impl: "
+                      "'@crate_index//:rayon' is the crate 'rayon', not pyo3"),
+])
+def test_pyo3_toolchain_whose_pyo3_is_not_the_pyo3_crate(ews, toolchain, message):
+    # //bad:no_pyo3 lists no pyo3, so it takes the toolchain's.
+    r = failed(ews.kiln("build", f"--extra_toolchains=//bad:{toolchain}", "//bad:no_pyo3"))
+    assert re.search(r"ERROR: bad/BUILD.bazel:\d+:\d+: " + re.escape(message), r.output), r.output
 
 
 def test_good_targets_still_build_beside_the_bad_ones(ews):

@@ -186,10 +186,14 @@ def test_abi3_feature_names_the_file_abi3(tmp_path):
     assert "abi3=true" in spec_of(ct)["pyo3_config"]
 
 
-def test_pyo3_extension_needs_pyo3(tmp_path):
+def test_pyo3_extension_without_pyo3_and_without_a_pyo3_toolchain(tmp_path):
+    # No pyo3 in deps, and no @crate_index for kiln's default PyO3 toolchain to take it from.
     a = world(tmp_path, {"py/BUILD": 'pyo3_extension(name = "ext", srcs = ["lib.rs"])', "py/lib.rs": ""})
-    with pytest.raises(KilnError, match="needs the pyo3 crate"):
+    with pytest.raises(KilnError) as e:
         a.analyze(parse_label("//py:ext"))
+    assert ("no pyo3 among the deps and no PyO3 toolchain (@rules_rust_pyo3//:rust_toolchain_type) to take it from: "
+            "list the pyo3 crate in deps") in e.value.render()
+    assert "py/BUILD" in e.value.render() and "//py:ext" in e.value.render()
 
 
 def test_crate_missing_from_lock_is_reported_at_the_user(tmp_path):

@@ -36,6 +36,7 @@ REPO_ALIASES = {
 
 _PY = ("py_library", "py_binary", "py_test")
 _PY_PROVIDERS = ("PyInfo", "PyRuntimeInfo")
+_PYO3 = ("pyo3_extension", "pyo3_toolchain", "rust_pyo3_toolchain")
 
 # (repo, path of the .bzl inside it) -> symbols kiln provides.
 MODULES: dict[tuple[str, str], tuple[str, ...]] = {
@@ -65,8 +66,8 @@ MODULES: dict[tuple[str, str], tuple[str, ...]] = {
     ("rules_rust", "rust/defs.bzl"): (
         "rust_library", "rust_shared_library", "rust_binary", "rust_test", "rust_proc_macro",
     ),
-    ("rules_rust_pyo3", "defs.bzl"): ("pyo3_extension",),
-    ("rules_pyo3", "pyo3/defs.bzl"): ("pyo3_extension",),
+    ("rules_rust_pyo3", "defs.bzl"): _PYO3,
+    ("rules_pyo3", "pyo3/defs.bzl"): _PYO3,
 }
 
 # Symbols that are providers or constants: loadable, but only meaningful to rule() code.

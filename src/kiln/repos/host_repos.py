@@ -2,7 +2,9 @@
 
 @kiln_local_python (the interpreter kiln runs on), @kiln_local_runtime_env_python
 (python3 from PATH at run time) and @kiln_local_rust (the machine's rustc and cargo) are written under the output base when a build
-first loads them (kiln.repos.resolver asks here first).
+first loads them (kiln.repos.resolver asks here first). @kiln_local_pyo3 holds kiln's default
+PyO3 toolchain, pyo3 from @crate_index, when the workspace declares @crate_index (else nothing: a
+toolchain naming a repository that does not exist would fail every pyo3_extension that resolves it).
 A BUILD file is rewritten only when its text changes, so a saved plan that
 read it stays valid.
 """
@@ -16,29 +18,47 @@ from kiln.loading.module_info import ModuleInfo
 from kiln.loading.repository_resolver import ResolvedRepository
 
 
-def _python() -> tuple[str, tuple[str, ...]]:
+def _python(module: ModuleInfo | None) -> tuple[str, tuple[str, ...]]:
     from kiln.repos.local_runtime import host_runtime_build_file
 
     return host_runtime_build_file()
 
 
-def _runtime_env_python() -> tuple[str, tuple[str, ...]]:
+def _runtime_env_python(module: ModuleInfo | None) -> tuple[str, tuple[str, ...]]:
     from kiln.repos.local_runtime import runtime_env_build_file
 
     return runtime_env_build_file()
 
 
-def _rust() -> tuple[str, tuple[str, ...]]:
+def _rust(module: ModuleInfo | None) -> tuple[str, tuple[str, ...]]:
     from kiln.repos.local_rust import local_rust_build_file
 
     return local_rust_build_file()
 
 
+_CRATE_INDEX_PYO3 = """# kiln's default PyO3 toolchain: the pyo3 crate of the workspace's @crate_index.
+rust_pyo3_toolchain(name = "rust_pyo3_toolchain", pyo3 = "@crate_index//:pyo3")
+
+toolchain(
+    name = "rust_pyo3",
+    toolchain = ":rust_pyo3_toolchain",
+    toolchain_type = "@rules_rust_pyo3//:rust_toolchain_type",
+)
+"""
+
+
+def _crate_index_pyo3(module: ModuleInfo | None) -> tuple[str, tuple[str, ...]]:
+    if module is not None and "crate_index" in module.repos:
+        return _CRATE_INDEX_PYO3, ()
+    return "# The workspace declares no @crate_index: kiln registers no default pyo3.\n", ()
+
+
 # Imported when first asked for: most commands need neither.
-_WRITERS: dict[str, Callable[[], tuple[str, tuple[str, ...]]]] = {
+_WRITERS: dict[str, Callable[[ModuleInfo | None], tuple[str, tuple[str, ...]]]] = {
     "kiln_local_python": _python,
     "kiln_local_rust": _rust,
     "kiln_local_runtime_env_python": _runtime_env_python,
+    "kiln_local_pyo3": _crate_index_pyo3,
 }
 
 
@@ -51,7 +71,7 @@ class HostRepositories:
         writer = _WRITERS.get(name)
         if writer is None:
             return None
-        text, files = writer()
+        text, files = writer(module)
         directory = self._external_dir / name
         build = directory / "BUILD.bazel"
         try:

@@ -9,10 +9,10 @@ def default_registry() -> RuleRegistry:
     from kiln.rules.common import (copy_file, filegroup, genrule, label_settings, platform, settings, test_suite,
                                    toolchain)
     from kiln.rules.python import py_binary, py_interpreter, py_library, py_runtime, py_toolchains
-    from kiln.rules.rust import pyo3, rust_rules
+    from kiln.rules.rust import pyo3, pyo3_toolchain, rust_rules
     from kiln.rules.rust import toolchain as rust_toolchain
     from kiln.rules.python.providers import PY_TOOLCHAIN_TYPE
-    from kiln.rules.rust.providers import RUST_TOOLCHAIN_TYPE
+    from kiln.rules.rust.providers import PYO3_TOOLCHAIN_TYPE, RUST_PYO3_TOOLCHAIN_TYPE, RUST_TOOLCHAIN_TYPE
 
     registry = RuleRegistry()
     for rule in (
@@ -53,9 +53,13 @@ def default_registry() -> RuleRegistry:
         rust_rules.RUST_REGISTRY_CRATE,
         pyo3.PYO3_EXTENSION,
         pyo3.PYO3_MODULE,
+        pyo3_toolchain.RUST_PYO3_TOOLCHAIN,
+        pyo3_toolchain.PYO3_TOOLCHAIN,
     ):
         registry.register(rule)
     # Each rule set's fallback toolchain, considered after every one the workspace registers.
     registry.default_toolchains.extend(((PY_TOOLCHAIN_TYPE, "@kiln_toolchains//python:all"),
-                                        (RUST_TOOLCHAIN_TYPE, "@kiln_toolchains//rust:all")))
+                                        (RUST_TOOLCHAIN_TYPE, "@kiln_toolchains//rust:all"),
+                                        (PYO3_TOOLCHAIN_TYPE, "@kiln_toolchains//pyo3:all"),
+                                        (RUST_PYO3_TOOLCHAIN_TYPE, "@kiln_local_pyo3//:all")))
     return registry

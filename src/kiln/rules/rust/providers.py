@@ -1,4 +1,5 @@
-"""Rust providers: CrateInfo (a crate kiln builds) and RegistryCrateInfo (a crates.io crate)."""
+"""Rust providers: CrateInfo (a crate kiln builds) and RegistryCrateInfo (a crates.io crate), and the
+toolchain types of the Rust and PyO3 rules."""
 
 from __future__ import annotations
 
@@ -81,3 +82,7 @@ RUST_TOOLCHAIN_TYPE = Label("rules_rust", "rust", "toolchain_type")
 # a pure Rust target builds without one).
 RUST_TOOLCHAINS = (ToolchainTypeRequirement(RUST_TOOLCHAIN_TYPE),
                    ToolchainTypeRequirement(PY_TOOLCHAIN_TYPE, mandatory=False))
+# rules_rust_pyo3's toolchain types (rules_pyo3's `@rules_pyo3//pyo3:...` are aliases of these): the pyo3
+# crate extensions link (rust_pyo3_toolchain), and PyO3's build settings (pyo3_toolchain).
+RUST_PYO3_TOOLCHAIN_TYPE = Label("rules_rust_pyo3", "", "rust_toolchain_type")
+PYO3_TOOLCHAIN_TYPE = Label("rules_rust_pyo3", "", "toolchain_type")
