@@ -3,8 +3,8 @@
 This machine cannot reach the archive host, so tests make archives of the same shape (FACTS §4): one top
 directory `python/` with bin/, include/ and lib/. pyenv's binaries carry an absolute RUNPATH into the pyenv
 directory, so a plain copy would still load pyenv's libpython: the copy is trimmed (no test suite, static
-library, bytecode or third-party packages) and its ELF files get a RUNPATH relative to `$ORIGIN` with
-Debian's `patchelf`.
+library, bytecode or third-party packages), its ELF files get a RUNPATH relative to `$ORIGIN` with
+Debian's `patchelf`, and its build configuration names `/install` as its prefix, as the published ones do.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ RELEASE = "20000101"
 TRIPLE = "x86_64-unknown-linux-gnu"
 
 # Names dropped anywhere under lib/python3.X: the test suites, GUI and pip bootstrap packages, and bytecode
-# (the machines set PYTHONDONTWRITEBYTECODE, and the published archives are what the runtime repos unpack).
+# (for size). The machines set PYTHONDONTWRITEBYTECODE, so a runtime unpacked from these archives compiles
+# the stdlib modules it imports on every start unless something precompiles them.
 _DROPPED_STDLIB = {"test", "tests", "idlelib", "tkinter", "turtledemo", "ensurepip", "__pycache__"}
 
 
@@ -70,6 +71,7 @@ def build_archive(version: str, out_dir: Path) -> PbsArchive:
     root = stage / "python"
     _copy_tree(src, root, minor)
     _relocate(root, minor)
+    _forget_install_prefix(root, src, minor)
     archive = out_dir / f"cpython-{full}+{RELEASE}-{TRIPLE}-install_only.tar.gz"
     _pack(root, archive)
     shutil.rmtree(stage)
@@ -109,6 +111,16 @@ def _relocate(root: Path, minor: str) -> None:
     for so in (root / "lib" / f"python{minor}" / "lib-dynload").glob("*.so"):
         if _runpath(so):
             _set_runpath(so, "$ORIGIN/../..")
+
+
+def _forget_install_prefix(root: Path, src: Path, minor: str) -> None:
+    """Points the build configuration (sysconfig's data, the config directory) at `/install`, as
+    python-build-standalone's archives do, so that nothing reading it finds the pyenv directory."""
+    stdlib = root / "lib" / f"python{minor}"
+    for path in [*stdlib.glob("_sysconfigdata_*.py"), *stdlib.glob("config-*/*")]:
+        data = path.read_bytes()
+        if b"\0" not in data and str(src).encode() in data:
+            path.write_bytes(data.replace(str(src).encode(), b"/install"))
 
 
 def _runpath(path: Path) -> str:

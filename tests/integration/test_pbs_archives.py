@@ -15,10 +15,12 @@ from pbs_archives import RELEASE, TRIPLE, pyenv_root
 VERSIONS = ["3.11", "3.12"]
 
 _PROBE = """
-import json, sys, ssl, sqlite3, ctypes, decimal
+import json, sys, sysconfig, ssl, sqlite3, ctypes, decimal
 maps = [line.split()[-1] for line in open("/proc/self/maps") if "/" in line]
+config = [str(v) for v in sysconfig.get_config_vars().values()]
 print(json.dumps({"prefix": sys.prefix, "executable": sys.executable, "version": sys.version, "path": sys.path,
-                  "maps": maps, "openssl": ssl.OPENSSL_VERSION}))
+                  "maps": maps, "openssl": ssl.OPENSSL_VERSION, "config": config,
+                  "libdir": sysconfig.get_config_var("LIBDIR")}))
 """
 
 
@@ -53,6 +55,9 @@ def test_extracted_runtime_uses_only_its_own_files(pbs_archives, tmp_path: Path,
     pyenv = str(pyenv_root())
     assert [p for p in seen["path"] if p.startswith(pyenv)] == []
     assert [m for m in seen["maps"] if m.startswith(pyenv)] == []
+    # Like the published archives, the build configuration names /install, not the tree it was made from.
+    assert [c for c in seen["config"] if pyenv in c] == []
+    assert seen["libdir"] == "/install/lib"
     # The libpython and extension modules that are mapped are the extracted ones.
     assert str(home / "lib" / f"libpython{version}.so.1.0") in seen["maps"]
     assert any(m.startswith(str(home / "lib" / f"python{version}" / "lib-dynload" / "_ssl.")) for m in seen["maps"])
