@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -10,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from archive_server import ArchiveServer, Route
+from pbs_archives import PbsArchive, build_archive, pyenv_install
 
 KILN = [sys.executable, "-m", "kiln"]
 
@@ -89,3 +92,39 @@ def ws(tmp_path: Path) -> Workspace:
     root.mkdir()
     (tmp_path / "home").mkdir()
     return Workspace(root, tmp_path / "output_base")
+
+
+@pytest.fixture(scope="session")
+def pbs_archives(tmp_path_factory: pytest.TempPathFactory):
+    """python-build-standalone-shaped archives of pyenv's CPythons (pbs_archives.py): `pbs_archives("3.11")`
+    makes one the first time a session asks for that version."""
+    made: dict[str, PbsArchive] = {}
+    out = tmp_path_factory.mktemp("pbs_archives")
+
+    def get(version: str) -> PbsArchive:
+        if version not in made:
+            if shutil.which("patchelf") is None:
+                unavailable("patchelf is not installed (scripts/system_deps.sh installs it)")
+            if pyenv_install(version) is None:
+                unavailable(f"this machine has no pyenv CPython {version}")
+            made[version] = build_archive(version, out)
+        return made[version]
+
+    return get
+
+
+@pytest.fixture
+def pbs_server(pbs_archives):
+    """Serves pbs_archives on 127.0.0.1 as a python-build-standalone release: `pbs_server("3.11", "3.12")` returns
+    (base_url, {"3.11.7": ("20000101/cpython-3.11.7+20000101-...-install_only.tar.gz", sha256), ...}), the
+    archive being at base_url + "/" + that path."""
+    with ArchiveServer() as server:
+        def serve(*versions: str) -> tuple[str, dict[str, tuple[str, str]]]:
+            served = {}
+            for version in versions:
+                archive = pbs_archives(version)
+                server.add("/" + archive.url_path, Route(body=archive.path.read_bytes()))
+                served[archive.version] = (archive.url_path, archive.sha256)
+            return server.url(""), served
+
+        yield serve
