@@ -16,8 +16,9 @@ build ran shows as changed. The next identical command checks them all, with kil
 runs the program under the output base's lock (no other command is changing outputs then) — without
 importing the rest of kiln, loading the plan or consulting the action cache. A missing or damaged
 memo, any difference, or a lock held by another command: the normal path, which leaves a new memo.
-What a stamp cannot show gets no memo: a program whose actions read a source directory, or write a
-directory output.
+What a stamp cannot show gets no memo: a program whose actions read a source directory, write a
+directory output, or must run every time (no-cache). Like the normal path, the fast one ends by
+exec'ing the program, as `bazel run` does.
 
 Only modules built into the interpreter (and zlib) are imported until the program is known to be
 current: the fast path's start-up is the interpreter's plus ~3 ms.
@@ -116,8 +117,11 @@ def fast_run(argv: list[str]) -> int | None:
     env["BUILD_WORKING_DIRECTORY"] = cwd
     try:
         exec_program(memo["program"], [memo["program"], *memo["args"], *after], memo["cwd"], env)
-    except OSError:
-        return None  # the normal path says what is wrong
+    except OSError as e:
+        # As the normal path says it (kiln.cli.main); after chdir and the signal changes there is no
+        # going back to it.
+        print(f"ERROR: cannot run {memo['program']}: {e.strerror}", file=sys.stderr)
+        return 1
 
 
 class Launch:
@@ -150,8 +154,7 @@ def remember(argv: list[str], cwd: str, checks: list[tuple[str, int, tuple | Non
     """Writes this command's memo (see the module docstring); `checks` are (path, STAT or BLOB, stamp)."""
     key, path = _key(_split(argv)[0], cwd, os.environ)
     memo = {"key": key, "code": code_stamp(), "lock": lock, "checks": list(dict.fromkeys(checks)),
-            "program": program,
-            "args": args, "cwd": run_cwd, "env": env, "warnings": warnings}
+            "program": program, "args": args, "cwd": run_cwd, "env": env, "warnings": warnings}
     directory = os.path.dirname(path)
     os.makedirs(directory, exist_ok=True)
     tmp = f"{path}.tmp{os.getpid()}"
