@@ -1,7 +1,7 @@
 """`kiln run`'s fast path: start the program at once when nothing its last build rested on changed.
 
 A `kiln run` whose build succeeded leaves a memo, keyed by the command line before `--`, the
-working directory, the environment and kiln's interpreter. It lists the (path, stat stamp) of
+working directory, the environment and kiln's interpreter (path and version). It lists the (path, stat stamp) of
 everything that build's up-to-date decisions rested on:
 
 - the files and directories its saved plan was made from (the plan's kiln.cli.saved_results entry:
@@ -63,7 +63,7 @@ def _key(before: list[str], cwd: str, environ) -> tuple[str, str]:
     """(the memo's key, the path of its file). The file is named by two checksums of the key, and
     holds the key itself: a memo is used only if the whole key is equal."""
     env = sorted((k, v) for k, v in environ.items() if k not in _VOLATILE_ENV)
-    key = repr((_FORMAT, sys.executable, before, cwd, env))
+    key = repr((_FORMAT, sys.executable, sys.version, before, cwd, env))
     data = key.encode("utf-8", "surrogateescape")
     xdg = environ.get("XDG_CACHE_HOME", "")
     base = xdg if os.path.isabs(xdg) else os.path.join(environ.get("HOME") or os.path.expanduser("~"), ".cache")
