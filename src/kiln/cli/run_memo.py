@@ -1,8 +1,8 @@
 """`kiln run`'s fast path: start the program at once when nothing its last build rested on changed.
 
 A `kiln run` whose build succeeded leaves a memo, keyed by the command line before `--`, the
-working directory, the environment and kiln's interpreter (path and version). It lists the (path, stat stamp) of
-everything that build's up-to-date decisions rested on:
+working directory, the environment and kiln's interpreter (path and version). It lists the
+(path, stat stamp) of everything that build's up-to-date decisions rested on:
 
 - the files and directories its saved plan was made from (the plan's kiln.cli.saved_results entry:
   BUILD, .bzl and module files, listed directories, repository markers);
