@@ -282,6 +282,32 @@ def test_a_version_the_table_lacks_lists_the_known_versions(ws):
     assert "3.11.14" in stderr
 
 
+def test_a_version_missing_from_the_given_tool_versions_lists_theirs(ws, pbs_server, pbs_archives):
+    base_url, served = pbs_server("3.11")
+    full = pbs_archives("3.11").version
+    _workspace(ws, base_url, served, args='name = "python3_11", python_version = "3.12"')
+    _app(ws, full)
+    r = ws.kiln("build", "//app:show")
+    assert r.code == 1, r.output
+    assert (f'WORKSPACE:5:1: python_register_toolchains(name = "python3_11"): Python 3.12 is not in the '
+            f"tool_versions given; they have: {full}") in r.stderr
+
+
+def test_an_archive_holding_another_version_than_its_entry_says_is_an_error(ws, pbs_archives):
+    archive = pbs_archives("3.11")
+    claimed = archive.version.rsplit(".", 1)[0] + ".99"
+    with ArchiveServer() as server:
+        path = archive.url_path.replace(archive.version, claimed)
+        server.add("/" + path, Route(body=archive.path.read_bytes()))
+        _workspace(ws, server.url(""), {claimed: (path, archive.sha256)})
+        _app(ws, claimed)
+        r = ws.kiln("build", "//app:show")
+    assert r.code == 1, r.output
+    assert (f'python_repository(name = "{RUNTIME_REPO}") at WORKSPACE:5:1: {path.split("/")[-1]} holds Python '
+            f"{archive.version}, not {claimed} as its table entry says") in r.stderr
+    assert "Traceback" not in r.output
+
+
 @pytest.mark.parametrize("macro, args, message", [
     ("python_register_toolchains", 'name = "python3", python_version = "3.11", distutils_content = "x"',
      "python_register_toolchains(name = \"python3\"): kiln does not support 'distutils_content' yet"),

@@ -47,7 +47,12 @@ def python_register_toolchains(*, name: str, python_version: str, register_toolc
     try:
         full = resolve_version(python_version, tool_versions=tool_versions, minor_mapping=minor_mapping)
     except KilnError as e:
-        raise KilnError(f"{what}: {e.message}") from None
+        if tool_versions is None:
+            raise KilnError(f"{what}: {e.message}") from None
+        # The table is the one given: say so, not that kiln's own lacks the version.
+        mapped = (minor_mapping or {}).get(python_version, python_version)
+        raise KilnError(f"{what}: Python {mapped} is not in the tool_versions given; they have: "
+                        f"{', '.join(tool_versions)}") from None
     entry = (tool_versions or _default_table())[full]
     repos: list[DeclaredRepo] = []
     platforms: list[str] = []
