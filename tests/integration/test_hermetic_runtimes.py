@@ -311,6 +311,8 @@ def test_an_archive_holding_another_version_than_its_entry_says_is_an_error(ws, 
 @pytest.mark.parametrize("macro, args, message", [
     ("python_register_toolchains", 'name = "python3", python_version = "3.11", distutils_content = "x"',
      "python_register_toolchains(name = \"python3\"): kiln does not support 'distutils_content' yet"),
+    ("python_register_toolchains", 'name = "python3", pyhton_version = "3.11"',
+     "python_register_toolchains(): missing a required argument: 'python_version'"),
     ("python_register_multi_toolchains", 'name = "python3", python_versions = []',
      "python_register_multi_toolchains(name = \"python3\"): python_versions must be a non-empty list"),
     ("python_register_multi_toolchains", 'name = "python3", python_versions = ["3.11"], default_version = "3.12"',

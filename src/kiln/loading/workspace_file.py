@@ -87,10 +87,14 @@ def evaluate_workspace(path: Path, info: ModuleInfo, definitions: Definitions) -
             where = Location(display, line, column)
             if args:
                 raise LoadingError(f"{name}() takes keyword arguments only", location=where)
+            import inspect  # only for WORKSPACE files that call a macro
+
+            try:
+                inspect.signature(fn).bind(**kwargs)
+            except TypeError as e:  # a misspelt or missing argument
+                raise LoadingError(f"{name}(): {e}", location=where) from None
             try:
                 result = fn(**kwargs)
-            except TypeError as e:  # a misspelt or missing argument
-                raise LoadingError(f"{name}(): {str(e).split('() ', 1)[-1]}", location=where) from None
             except KilnError as e:
                 raise LoadingError(e.message, location=where) from None
             for repo in result.repos:

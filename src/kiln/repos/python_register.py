@@ -86,6 +86,9 @@ def python_register_toolchains(*, name: str, python_version: str, register_toolc
 def python_register_multi_toolchains(*, name: str, python_versions: list, default_version: str | None = None,
                                      minor_mapping: dict | None = None, **kwargs: Any) -> MacroResult:
     what = f"python_register_multi_toolchains(name = \"{name}\")"
+    for given in ("python_version", "set_python_version_constraint"):
+        if given in kwargs:
+            raise KilnError(f"{what}: '{given}' is set for each version by python_register_multi_toolchains itself")
     if not isinstance(python_versions, list) or not python_versions:
         raise KilnError(f"{what}: python_versions must be a non-empty list of versions")
     default_version = default_version or python_versions[0]
