@@ -201,19 +201,24 @@ def test_multi_toolchains_each_pinned_test_sees_its_own_version(ws, pbs_server, 
     assert r.stdout.strip() == v312
 
 
-def test_py_linux_libc_musl_picks_the_musl_runtime(ws, pbs_archives):
+@pytest.mark.parametrize("flag, key, served_as", [
+    ("py_linux_libc=musl", MUSL, MUSL + "-install_only"),
+    ("py_freethreaded=yes", TRIPLE + "-freethreaded", TRIPLE + "-freethreaded+pgo+lto-full"),
+])
+def test_libc_and_free_threading_flags_pick_the_matching_runtime(ws, pbs_archives, flag, key, served_as):
     archive = pbs_archives("3.11")
     with ArchiveServer() as server:
         body = archive.path.read_bytes()
         server.add("/" + archive.url_path, Route(body=body))
-        # The same archive stands for the musl build: what matters is which repository the flag picks.
-        server.add("/" + archive.url_path.replace(TRIPLE, MUSL), Route(body=body))
+        # The same archive stands for the other build, at that build's file name: what matters here is which
+        # repository the flag picks.
+        server.add("/" + archive.url_path.replace(TRIPLE + "-install_only", served_as), Route(body=body))
         _workspace(ws, server.url(""), {archive.version: (archive.url_path, archive.sha256)},
-                   extra_platforms=(MUSL,))
+                   extra_platforms=(key,))
         _app(ws, archive.version)
-        r = ws.kiln("run", "//app:show", "--@rules_python//python/config_settings:py_linux_libc=musl")
+        r = ws.kiln("run", "//app:show", f"--@rules_python//python/config_settings:{flag}")
         assert r.code == 0, r.output
-        assert _lines(r.stdout)["executable"].endswith(f".runfiles/python3_11_{MUSL}/bin/python3")
+        assert _lines(r.stdout)["executable"].endswith(f".runfiles/python3_11_{key}/bin/python3")
         r = ws.kiln("run", "//app:show")
         assert r.code == 0, r.output
         assert _lines(r.stdout)["executable"].endswith(f".runfiles/{RUNTIME_REPO}/bin/python3")
