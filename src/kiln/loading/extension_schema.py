@@ -58,6 +58,23 @@ class WorkspaceRule:
 
 
 @dataclass(frozen=True)
+class DeclaredRepo:
+    """A repository a WORKSPACE macro declares: the rule that makes it (its kind), its name, its attributes."""
+
+    kind: str
+    name: str
+    attrs: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class MacroResult:
+    """What one call of a WORKSPACE macro declares: repositories, then register_toolchains patterns."""
+
+    repos: tuple[DeclaredRepo, ...] = ()
+    toolchains: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class WorkspaceBzl:
     """What a rule set provides for one .bzl of repository rules (WORKSPACE load()s, use_repo_rule)."""
 
@@ -70,6 +87,9 @@ class WorkspaceBzl:
     starlark: str = ""
     # Setup macros (`rules_rust_dependencies()`) that have nothing to do in kiln.
     setup_functions: tuple[str, ...] = ()
+    # Macros that declare repositories and register toolchains (python_register_toolchains): keyword
+    # arguments in; a KilnError they raise is reported at the macro's call.
+    macros: dict[str, Callable[..., MacroResult]] = field(default_factory=dict)
 
     @property
     def label(self) -> str:

@@ -4,7 +4,9 @@ Fetching a well-known rule set is a no-op (kiln has it built in). The
 repository rules and helpers kiln.repos registered (RepositoryDefinitions'
 .bzls: http_archive, local_repository, crates_repository, ...) are recorded
 like a module extension's tags, with their attributes checked; kiln.repos
-fetches them when a build needs them. A `load()` sees every symbol
+fetches them when a build needs them. Macros a rule set provides
+(python_register_toolchains) declare repositories and register toolchains as
+if the WORKSPACE had written those calls at the macro's line. A `load()` sees every symbol
 kiln provides for WORKSPACE files, whichever .bzl it names.
 """
 
@@ -15,13 +17,13 @@ from typing import Any, Callable
 
 import starlark as sl
 
-from kiln.core.errors import LoadingError, Location
+from kiln.core.errors import KilnError, LoadingError, Location
 from kiln.loading import wellknown
 from kiln.loading.call_sites import CallSites
-from kiln.loading.extension_schema import Definitions, WorkspaceBzl, WorkspaceRule
+from kiln.loading.extension_schema import Definitions, MacroResult, WorkspaceBzl, WorkspaceRule
 from kiln.loading.module_eval import (GLOBALS, HARMLESS_MODULES, Recorder, check_registered_repos, registrar,
                                       unsupported)
-from kiln.loading.module_info import ExtensionUsage, ModuleInfo, RepoDecl, Tag
+from kiln.loading.module_info import ExtensionUsage, ModuleInfo, Registration, RepoDecl, Tag
 from kiln.loading.source_files import read_source
 
 # Setup macros of the well-known rule sets: nothing to do, kiln has them built in.
@@ -44,6 +46,21 @@ def evaluate_workspace(path: Path, info: ModuleInfo, definitions: Definitions) -
     def noop(*args: Any, **kwargs: Any) -> None:
         return None
 
+    def declare(bzl: WorkspaceBzl, kind: str, attrs: dict[str, Any], line: int, column: int,
+                key_lines: dict[str, int]) -> None:
+        name = attrs["name"]
+        where = Location(display, line, column)
+        if name in info.repos:
+            raise LoadingError(f"{kind}(name = \"{name}\"): the repository name '{name}' is already in use",
+                               location=where)
+        tag = Tag(kind, {k: v for k, v in attrs.items() if v is not None}, line, column, display, key_lines)
+        usage = ExtensionUsage(
+            bzl_label=bzl.label, name=kind, repo=bzl.repo, path=bzl.path,
+            file=display, line=line, column=column, tags=[tag], imports={name: name},
+        )
+        info.extensions.append(usage)
+        info.repos[name] = RepoDecl(name, name, kind, usage, where)
+
     def repository_rule(bzl: WorkspaceBzl, rule: WorkspaceRule) -> Callable[..., None]:
         def record(**attrs: Any) -> None:
             line, column = sites.call(rule.name)
@@ -56,22 +73,36 @@ def evaluate_workspace(path: Path, info: ModuleInfo, definitions: Definitions) -
             why = rule.problem(attrs)
             if why:
                 raise LoadingError(why, location=where)
-            if name in info.repos:
-                raise LoadingError(f"{rule.name}(name = \"{name}\"): the repository name '{name}' is already in use",
-                                   location=where)
             key_lines = {}
             for attr in rule.keyed_attrs:
                 if isinstance(attrs.get(attr), dict):
                     key_lines.update(sites.key_lines(text, line, column, attr, list(attrs[attr])))
-            tag = Tag(rule.name, {k: v for k, v in attrs.items() if v is not None}, line, column, display, key_lines)
-            usage = ExtensionUsage(
-                bzl_label=bzl.label, name=rule.name, repo=bzl.repo, path=bzl.path,
-                file=display, line=line, column=column, tags=[tag], imports={name: name},
-            )
-            info.extensions.append(usage)
-            info.repos[name] = RepoDecl(name, name, rule.name, usage, where)
+            declare(bzl, rule.name, attrs, line, column, key_lines)
 
         return record
+
+    def macro(bzl: WorkspaceBzl, name: str, fn: Callable[..., MacroResult]) -> Callable[..., None]:
+        def run(*args: Any, **kwargs: Any) -> None:
+            line, column = sites.call(name)
+            where = Location(display, line, column)
+            if args:
+                raise LoadingError(f"{name}() takes keyword arguments only", location=where)
+            import inspect  # only for WORKSPACE files that call a macro
+
+            try:
+                inspect.signature(fn).bind(**kwargs)
+            except TypeError as e:  # a misspelt or missing argument
+                raise LoadingError(f"{name}(): {e}", location=where) from None
+            try:
+                result = fn(**kwargs)
+            except KilnError as e:
+                raise LoadingError(e.message, location=where) from None
+            for repo in result.repos:
+                declare(bzl, repo.kind, {"name": repo.name, **repo.attrs}, line, column, {})
+            for pattern in result.toolchains:
+                info.toolchains.append(Registration(pattern, where, False))
+
+        return run
 
     def built_in(name: str) -> bool:
         return wellknown.canonical_repo(name) in wellknown.WELL_KNOWN_REPOS or name in HARMLESS_MODULES
@@ -86,8 +117,7 @@ def evaluate_workspace(path: Path, info: ModuleInfo, definitions: Definitions) -
         mod.add_callable("_kiln_repo_defined", defined)
         for fn in _SETUP_FUNCTIONS:
             mod.add_callable(fn, rec.guard(noop))
-        for fn in ("python_register_toolchains", "pip_parse"):
-            mod.add_callable(fn, rec.guard(unsupported(fn, display)))
+        mod.add_callable("pip_parse", rec.guard(unsupported("pip_parse", display)))
         for bzl in definitions.workspace_bzls:
             for fn in bzl.setup_functions:
                 mod.add_callable(fn, rec.guard(noop))
@@ -95,6 +125,8 @@ def evaluate_workspace(path: Path, info: ModuleInfo, definitions: Definitions) -
                 mod.add_callable(rule.name, rec.guard(rules[rule.name]))
             for fn_name, fn in bzl.functions.items():
                 mod.add_callable(fn_name, rec.guard(fn))
+            for fn_name, fn in bzl.macros.items():
+                mod.add_callable(fn_name, rec.guard(macro(bzl, fn_name, fn)))
         for bzl in definitions.workspace_bzls:
             if bzl.starlark:
                 sl.eval(mod, sl.parse(f"<kiln {bzl.label}>", bzl.starlark), GLOBALS)

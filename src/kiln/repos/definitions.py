@@ -7,8 +7,9 @@ from kiln.repos.bazel_repo_rules import BAZEL_TOOLS_BZLS
 from kiln.repos.crate_tags import EXTENSIONS
 from kiln.repos.crate_workspace import CRATE_UNIVERSE_WORKSPACE
 from kiln.repos.local_runtime_repos import LOCAL_TOOLCHAINS_BZL
+from kiln.repos.python_register import PYTHON_REPOSITORIES_BZL
 
 
 def default_definitions() -> RepositoryDefinitions:
     return RepositoryDefinitions(extensions=EXTENSIONS, workspace_bzls=(*BAZEL_TOOLS_BZLS, CRATE_UNIVERSE_WORKSPACE,
-                                                                 LOCAL_TOOLCHAINS_BZL))
+                                                                 LOCAL_TOOLCHAINS_BZL, PYTHON_REPOSITORIES_BZL))

@@ -51,15 +51,19 @@ def runtime_env_build_file() -> tuple[str, tuple[str, ...]]:
     return text, probed.files
 
 
-def runtime_targets(record: dict, interpreter_path: str, runtime: str, pair: str) -> str:
-    """A py_runtime carrying a probed runtime's record (kiln.repos.runtime_probe), and its py_runtime_pair."""
-    attrs = {
-        "interpreter_path": interpreter_path,
+def runtime_attrs(record: dict) -> dict:
+    """The py_runtime attributes a probed runtime's record (kiln.repos.runtime_probe) gives."""
+    return {
         "implementation_name": record["implementation_name"],
         "interpreter_version_info": dict(zip(("major", "minor", "micro"), record["version"])),
         **{key: record[key] for key in ("pyc_tag", "abi_flags", "ext_suffix", "soabi", "include_dir", "lib_dir",
                                         "ld_library")},
     }
+
+
+def runtime_targets(record: dict, interpreter_path: str, runtime: str, pair: str) -> str:
+    """A py_runtime carrying a probed runtime's record, and its py_runtime_pair."""
+    attrs = {"interpreter_path": interpreter_path, **runtime_attrs(record)}
     body = "".join(f"    {k} = {json.dumps(val, sort_keys=True)},\n" for k, val in attrs.items())
     return (f'py_runtime(\n    name = "{runtime}",\n{body})\n\n'
             f'py_runtime_pair(name = "{pair}", py3_runtime = ":{runtime}")\n')

@@ -213,8 +213,9 @@ def run_probe(path: str) -> ProbedRuntime:
 
     watched = [path, os.path.realpath(path)]
     try:
-        # -I: neither the user's site-packages nor PYTHON* variables change what the runtime is.
-        done = subprocess.run([path, "-I", runtime_probe.__file__], capture_output=True, text=True, timeout=60)
+        # -I: neither the user's site-packages nor PYTHON* variables change what the runtime is; -B: -I drops
+        # PYTHONDONTWRITEBYTECODE too, and the probe must not write bytecode into the runtime it describes.
+        done = subprocess.run([path, "-I", "-B", runtime_probe.__file__], capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as e:
         return ProbedRuntime(path, None, f"could not be run to read its version and ABI ({e})",
                              tuple(dict.fromkeys(watched)))

@@ -6,7 +6,8 @@ and WORKSPACE declare — repository rules (http_archive, local_repository, ...)
 fetched by kiln.repos.repository_rules, and crate universes, whose BUILD and
 defs.bzl are written from the Cargo files they name. Everything fetched or
 written goes under the output base's `external/`. Local Python runtimes and
-their toolchains (local_runtime_repo) are written by kiln.repos.local_runtime_repos.
+their toolchains (local_runtime_repo) are written by kiln.repos.local_runtime_repos; hermetic runtimes and
+the repositories around them (python_register_toolchains) by kiln.repos.python_runtime_repos.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Repositories:
         self._host: Any = None
         self._downloader: Any = None
         self._local_runtimes: Any = None
+        self._python_runtimes: Any = None
 
     def __call__(self, name: str, module: ModuleInfo) -> ResolvedRepository | None:
         override = self._overrides.get(name)
@@ -62,6 +64,14 @@ class Repositories:
 
         if decl.kind in REPOSITORY_RULE_KINDS:
             return self._repository_rule(name, decl)
+        from kiln.repos.python_register import PYTHON_REPO_KINDS
+
+        if decl.kind in PYTHON_REPO_KINDS:
+            if self._python_runtimes is None:
+                from kiln.repos.python_runtime_repos import PythonRepositories
+
+                self._python_runtimes = PythonRepositories(self._external_dir, self.downloader, self._report)
+            return self._python_runtimes(name, decl)
         if decl.kind in LOCAL_RUNTIME_KINDS:
             if self._local_runtimes is None:
                 from kiln.repos.local_runtime_repos import LocalRuntimes
