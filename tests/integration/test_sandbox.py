@@ -287,6 +287,20 @@ def test_hermetic_sandbox_hides_what_is_not_mounted(ws):
     assert (ws.root / "kiln-bin/p/ok.out").read_text() == "declared\n"
 
 
+def test_a_test_runs_in_the_hermetic_sandbox_given_the_shell_and_coreutils(ws):
+    """The test wrapper is a shell script: the hermetic sandbox runs tests once /bin/sh and coreutils are
+    mounted, and says what is missing otherwise."""
+    ws.write("p/t.py", "import sys\nprint('hermetic', sys.version_info[0])\n")
+    ws.write("p/BUILD.bazel", 'py_test(name = "t", srcs = ["t.py"])\n')
+    mounts = [f"--sandbox_add_mount_pair={d}" for d in ("/bin", "/usr", "/lib", "/lib64") if os.path.isdir(d)]
+    r = ws.kiln("test", "//p:t", "--experimental_use_hermetic_linux_sandbox", "--test_output=all", *mounts)
+    assert r.code == 0, r.output
+    assert "hermetic 3" in r.output
+    r = ws.kiln("test", "//p:t", "--experimental_use_hermetic_linux_sandbox", "--nocache_test_results")
+    assert r.code == 3, r.output
+    assert "execvp /bin/sh: No such file or directory" in r.output
+
+
 def test_mount_pair_and_tmpfs_path(ws, tmp_path):
     extra = tmp_path / "extra"
     extra.mkdir()
