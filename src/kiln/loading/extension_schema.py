@@ -34,6 +34,20 @@ class ModuleExtension:
     tags: dict[str, TagClass]
     # The repositories the given usages of it generate, for checking use_repo; None: any name.
     generated_repos: Callable[[list[Any]], set[str]] | None = None
+    # An extension that sees every module's usages, as rules_python's `python` does: run once all modules
+    # are read, with each using module's usages (the root's first, then Bazel's BFS order); what it returns
+    # is declared and registered, and use_repo may import only its repositories. Library modules may
+    # use only such extensions.
+    declare: Callable[[list[ModuleUsages]], MacroResult] | None = None
+
+
+@dataclass(frozen=True)
+class ModuleUsages:
+    """One module's usages of an extension (kiln.loading.module_info.ExtensionUsage), as module_ctx.modules."""
+
+    module: str
+    root: bool
+    usages: tuple[Any, ...]
 
 
 @dataclass(frozen=True)
@@ -59,7 +73,7 @@ class WorkspaceRule:
 
 @dataclass(frozen=True)
 class DeclaredRepo:
-    """A repository a WORKSPACE macro declares: the rule that makes it (its kind), its name, its attributes."""
+    """A repository a WORKSPACE macro or a declaring module extension declares: the rule that makes it (its kind), its name, its attributes."""
 
     kind: str
     name: str
@@ -68,10 +82,13 @@ class DeclaredRepo:
 
 @dataclass(frozen=True)
 class MacroResult:
-    """What one call of a WORKSPACE macro declares: repositories, then register_toolchains patterns."""
+    """What one call of a WORKSPACE macro (or a declaring extension) declares: repositories, then
+    register_toolchains patterns."""
 
     repos: tuple[DeclaredRepo, ...] = ()
     toolchains: tuple[str, ...] = ()
+    # Said to the user once the declarations are read (rules_python's "Ignoring toolchain ...").
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
