@@ -95,3 +95,61 @@ use_repo(python, "python_3_11", "pythons_hub", py = "python_3_11_host")''')
     assert r.code == 0, r.output
     assert (ws.root / "kiln-bin/version.txt").read_text().splitlines() == [v311, f"3.11 {v311}"]
     assert (ws.root / "kiln-bin/host.txt").read_text().strip() == f"external/python_3_11_{TRIPLE}/python"
+
+
+def test_a_library_module_adds_a_version_and_its_root_only_tags_are_ignored(ws, pbs_server, pbs_archives):
+    base_url, served = pbs_server("3.11", "3.12")
+    v311, v312 = pbs_archives("3.11").version, pbs_archives("3.12").version
+    _module(ws, base_url, served, 'python.toolchain(python_version = "3.12")',
+            extra='bazel_dep(name = "lib")\nlocal_path_override(module_name = "lib", path = "lib")')
+    # The library asks for 3.11 (which only it registers) and 3.12 (the root's, which wins); its defaults and
+    # override are not the root's and change nothing.
+    ws.write("lib/MODULE.bazel", '''
+        module(name = "lib")
+
+        bazel_dep(name = "rules_python", version = "1.6.0")
+
+        python = use_extension("@rules_python//python/extensions:python.bzl", "python")
+        python.toolchain(python_version = "3.11")
+        python.toolchain(python_version = "3.12")
+        python.defaults(python_version = "3.11")
+        python.override(base_url = "http://127.0.0.1:9/unreachable")
+        use_repo(python, "python_3_11")
+        ''')
+    ws.write("lib/BUILD.bazel", '''
+        load("@python_3_11//:defs.bzl", "py_test")
+
+        py_test(name = "on_3_11", srcs = ["check_3_11.py"], main = "check_3_11.py", visibility = ["//visibility:public"])
+        ''')
+    ws.write("lib/check_3_11.py", CHECK.format(want=v311, repo=f"python_3_11_{TRIPLE}"))
+    ws.write("app/BUILD.bazel", '''
+        load("@rules_python//python:defs.bzl", "py_test")
+
+        py_test(name = "default", srcs = ["check_3_12.py"], main = "check_3_12.py")
+        ''')
+    ws.write("app/check_3_12.py", CHECK.format(want=v312, repo=f"python_3_12_{TRIPLE}"))
+    r = ws.kiln("test", "//app:default", "@lib//:on_3_11", "--test_output=all")
+    assert r.code == 0, r.output
+    assert f"checked {v311} " in r.output and f"checked {v312} " in r.output
+    assert ("WARNING: lib/MODULE.bazel:8:8: python.defaults() of module 'lib' is ignored: only the root module's "
+            "python.defaults() takes effect, as in rules_python") in r.output
+    assert ("WARNING: lib/MODULE.bazel:9:8: python.override() of module 'lib' is ignored: only the root module's "
+            "python.override() takes effect, as in rules_python") in r.output
+    assert ("WARNING: Ignoring toolchain 'python_3_12' from module 'lib': Toolchain 'python_3_12' from module 'app' "
+            "already registered Python version 3.12 and has precedence.") in r.output
+
+
+def test_two_is_default_toolchains_in_the_root_module(ws):
+    ws.write("MODULE.bazel", '''
+        module(name = "app")
+
+        python = use_extension("@rules_python//python/extensions:python.bzl", "python")
+        python.toolchain(python_version = "3.11", is_default = True)
+        python.toolchain(python_version = "3.12", is_default = True)
+        ''')
+    ws.write("BUILD.bazel", "")
+    r = ws.kiln("build", "//...")
+    assert r.code != 0
+    assert ("MODULE.bazel:5:8: Multiple default toolchains: only one toolchain can have is_default=True.\n"
+            "Module 'app' contains 2 toolchains with is_default=True: 3.11, 3.12") in r.output
+    assert "Traceback" not in r.output
