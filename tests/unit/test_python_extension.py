@@ -113,36 +113,28 @@ def test_root_only_tags_of_a_library_are_ignored_with_a_warning_naming_it(tmp_pa
     assert runtime.attrs["urls"][0].startswith("https://github.com/astral-sh/python-build-standalone/")
 
 
-def test_two_is_default_in_the_root_fail(tmp_path):
-    e = error(tmp_path, 'python.toolchain(python_version = "3.11", is_default = True)\n'
-                        'python.toolchain(python_version = "3.12", is_default = True)\n')
-    assert e.message == ("Multiple default toolchains: only one toolchain can have is_default=True.\n"
-                         "Module 'app' contains 2 toolchains with is_default=True: 3.11, 3.12")
-    assert e.location == Location("MODULE.bazel", 4, 8)
-
-
-def test_duplicate_version_in_one_module_fails_naming_it(tmp_path):
-    e = error(tmp_path, 'python.toolchain(python_version = "3.12")\n',
-              lib='python.toolchain(python_version = "3.11")\npython.toolchain(python_version = "3.11")\n')
-    assert e.message == ("Duplicate module toolchain version: module 'lib' attempted to use version '3.11' "
-                         "multiple times in itself")
-    assert e.location == Location("../lib/MODULE.bazel", 4, 8)
-
-
-def test_a_default_no_root_toolchain_asks_for_fails(tmp_path):
-    e = error(tmp_path, 'python.toolchain(python_version = "3.11")\npython.toolchain(python_version = "3.12")\n'
-                        'python.defaults(python_version = "3.13")\n')
-    assert e.message == ("No default Python toolchain configured: the root module's default version '3.13' is not "
-                         "one it asks for with python.toolchain()")
-    assert e.location == Location("MODULE.bazel", 5, 8)
-
-
-def test_two_defaults_versions_fail(tmp_path):
-    e = error(tmp_path, 'python.toolchain(python_version = "3.11")\npython.defaults(python_version = "3.11")\n'
-                        'python.defaults(python_version = "3.12")\n')
-    assert e.message == ("Multiple python_version entries in defaults: First default was python_version '3.11'. "
-                         "Second was python_version '3.12'")
-    assert e.location == Location("MODULE.bazel", 5, 8)
+@pytest.mark.parametrize("root, lib, message, location", [
+    ('python.toolchain(python_version = "3.11", is_default = True)\n'
+     'python.toolchain(python_version = "3.12", is_default = True)\n', None,
+     "Multiple default toolchains: only one toolchain can have is_default=True.\n"
+     "Module 'app' contains 2 toolchains with is_default=True: 3.11, 3.12", ("MODULE.bazel", 4)),
+    ('python.toolchain(python_version = "3.12")\n',
+     'python.toolchain(python_version = "3.11")\npython.toolchain(python_version = "3.11")\n',
+     "Duplicate module toolchain version: module 'lib' attempted to use version '3.11' multiple times in itself",
+     ("../lib/MODULE.bazel", 4)),
+    ('python.toolchain(python_version = "3.11")\npython.toolchain(python_version = "3.12")\n'
+     'python.defaults(python_version = "3.13")\n', None,
+     "No default Python toolchain configured: the root module's default version '3.13' is not one it asks for "
+     "with python.toolchain()", ("MODULE.bazel", 5)),
+    ('python.toolchain(python_version = "3.11")\npython.defaults(python_version = "3.11")\n'
+     'python.defaults(python_version = "3.12")\n', None,
+     "Multiple python_version entries in defaults: First default was python_version '3.11'. Second was "
+     "python_version '3.12'", ("MODULE.bazel", 5)),
+])
+def test_rules_pythons_errors_about_defaults_and_duplicates(tmp_path, root, lib, message, location):
+    e = error(tmp_path, root, lib)
+    assert e.message == message
+    assert e.location == Location(*location, 8)
 
 
 def test_use_repo_of_a_repository_the_extension_does_not_make(tmp_path):
