@@ -153,3 +153,25 @@ def test_two_is_default_toolchains_in_the_root_module(ws):
     assert ("MODULE.bazel:5:8: Multiple default toolchains: only one toolchain can have is_default=True.\n"
             "Module 'app' contains 2 toolchains with is_default=True: 3.11, 3.12") in r.output
     assert "Traceback" not in r.output
+
+
+def test_python_version_file_picks_the_default_and_a_change_to_it_is_seen(ws, pbs_server, pbs_archives):
+    base_url, served = pbs_server("3.11", "3.12")
+    v311, v312 = pbs_archives("3.11").version, pbs_archives("3.12").version
+    _module(ws, base_url, served, '''python.toolchain(python_version = "3.11")
+python.toolchain(python_version = "3.12")
+python.defaults(python_version_file = "//:.python-version")''')
+    ws.write(".python-version", "3.11\n")
+    ws.write("BUILD.bazel", '''
+        load("@rules_python//python:defs.bzl", "py_binary")
+
+        py_binary(name = "which", srcs = ["which.py"])
+        ''')
+    ws.write("which.py", "import sys\nprint(sys.version.split()[0])\n")
+    r = ws.kiln("run", "//:which")
+    assert r.code == 0, r.output
+    assert r.stdout.strip() == v311
+    ws.write(".python-version", "3.12\n")
+    r = ws.kiln("run", "//:which")
+    assert r.code == 0, r.output
+    assert r.stdout.strip() == v312

@@ -159,3 +159,29 @@ def test_bad_root_tags(tmp_path, tag, message):
     e = error(tmp_path, f'python.toolchain(python_version = "3.12")\n{tag}\n')
     assert e.message.startswith(message), e.message
     assert e.location == Location("MODULE.bazel", 4, 8)
+
+
+def test_python_version_file_sets_the_default_and_is_watched(tmp_path):
+    (tmp_path / "root").mkdir()
+    (tmp_path / "root/.python-version").write_text("3.13\n")
+    info = read(tmp_path, 'python.toolchain(python_version = "3.12")\npython.toolchain(python_version = "3.13")\n'
+                          'python.defaults(python_version_file = "//:.python-version")\n')
+    assert registered(info)[-1] == "python_3_13_toolchains"
+    assert str(tmp_path / "root/.python-version") in info.files
+
+
+@pytest.mark.parametrize("version_file, extra, message", [
+    (None, "", 'python.defaults(python_version_file = "//:.python-version"): the file .python-version does not '
+               "exist"),
+    ("\n", "", 'python.defaults(python_version_file = "//:.python-version"): the file .python-version is empty'),
+    ("3.13\n", ', python_version = "3.12"', "Unique value needed, got both '3.12' and '3.13', which are different "
+                                            "(python_version and the python_version_file //:.python-version)"),
+])
+def test_bad_python_version_file(tmp_path, version_file, extra, message):
+    (tmp_path / "root").mkdir()
+    if version_file is not None:
+        (tmp_path / "root/.python-version").write_text(version_file)
+    e = error(tmp_path, 'python.toolchain(python_version = "3.12")\n'
+                        f'python.defaults(python_version_file = "//:.python-version"{extra})\n')
+    assert e.message == message
+    assert e.location == Location("MODULE.bazel", 4, 8)

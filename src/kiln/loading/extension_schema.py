@@ -10,6 +10,7 @@ error, not a silent no-op) and, for the kinds declared, by type.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 # Attribute kinds. "any" is accepted as written.
@@ -48,6 +49,7 @@ class ModuleUsages:
     module: str
     root: bool
     usages: tuple[Any, ...]
+    directory: Path  # the module's own: what its tags' labels name (python_version_file) is read from it
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,8 @@ class MacroResult:
     toolchains: tuple[str, ...] = ()
     # Said to the user once the declarations are read (rules_python's "Ignoring toolchain ...").
     warnings: tuple[str, ...] = ()
+    # Files read to make them (python_version_file): a change to one means reading the modules again.
+    files: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

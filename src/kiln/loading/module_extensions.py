@@ -9,24 +9,27 @@ Its toolchains are registered after every module's own, as those of the rule set
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from kiln.core.errors import LoadingError
 from kiln.loading.extension_schema import Definitions, ModuleExtension, ModuleUsages
 from kiln.loading.module_info import ExtensionUsage, ModuleInfo, Registration, RepoDecl, Tag
 
 
-def run_declaring_extensions(info: ModuleInfo, definitions: Definitions) -> None:
-    """Declares in `info` the repositories and toolchains of the declaring extensions its modules use."""
+def run_declaring_extensions(info: ModuleInfo, definitions: Definitions, root: Path) -> None:
+    """Declares in `info` the repositories and toolchains of the declaring extensions its modules use; `root` is
+    the root module's directory."""
     ran: list[ModuleExtension] = []
-    everyone = [(info.name, True, info.extensions)] + [
-        (name, False, list(local.extensions)) for name, local in info.local_modules.items()]
-    for _, _, usages in everyone:
+    everyone = [(info.name, True, info.extensions, root)] + [
+        (name, False, list(local.extensions), local.directory) for name, local in info.local_modules.items()]
+    for _, _, usages, _ in everyone:
         for usage in usages:
             spec = definitions.extension(usage.repo, usage.path, usage.name)
             if spec is None or spec.declare is None or spec in ran:
                 continue
             ran.append(spec)
-            modules = [ModuleUsages(name, root, tuple(u for u in used if _is(u, spec)))
-                       for name, root, used in everyone]
+            modules = [ModuleUsages(name, is_root, tuple(u for u in used if _is(u, spec)), directory)
+                       for name, is_root, used, directory in everyone]
             _declare(info, spec, [m for m in modules if m.usages])
 
 
@@ -66,3 +69,4 @@ def _declare(info: ModuleInfo, spec: ModuleExtension, modules: list[ModuleUsages
         info.repos.setdefault(name, decl)
     info.toolchains.extend(Registration(pattern, first.location) for pattern in result.toolchains)
     info.warnings.extend(result.warnings)
+    info.files.extend(result.files)

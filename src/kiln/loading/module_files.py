@@ -41,5 +41,5 @@ def read_module_files(root: Path, definitions: Definitions = RepositoryDefinitio
         if info.extensions or info.local_modules:
             from kiln.loading.module_extensions import run_declaring_extensions
 
-            run_declaring_extensions(info, definitions)
+            run_declaring_extensions(info, definitions, root)
     return info

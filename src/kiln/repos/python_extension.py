@@ -10,6 +10,10 @@ library's are ignored, with a warning naming it. Each version is declared as pyt
 declares it (`python_X_Y`, `python_X_Y_host`, one runtime per platform, `python_X_Y_toolchains`); the default
 version's toolchains are registered last and match any version flag, the others only theirs. `pythons_hub`
 holds versions.bzl and `python_versions` a `//X.Y:defs.bzl` per version.
+
+Not yet: defaults(python_version_env) (kiln's cached loading results do not depend on the environment),
+override(register_all_versions), single_version_override's patches and distutils, and
+single_version_platform_override; each fails at its tag, naming what kiln lacks.
 """
 
 from __future__ import annotations
@@ -56,7 +60,8 @@ def declare_pythons(modules: list[ModuleUsages]) -> MacroResult:
     warnings = [_ignored(m, name, tag) for m in modules if not m.root for name in _ROOT_ONLY
                 for tag in _tags(m, name)]
     config = _config(root)
-    default_version, default_at = _default_version(root)
+    files: list[str] = []
+    default_version, default_at = _default_version(root, files)
     requests = [_Request(t.attrs["python_version"], bool(t.attrs.get("is_default")), m.module, m.root, t.location)
                 for m in modules for t in _tags(m, "toolchain")]
     requests.append(_Request(RULES_PYTHON_DEFAULT, True, RULES_PYTHON, False, None))
@@ -81,7 +86,7 @@ def declare_pythons(modules: list[ModuleUsages]) -> MacroResult:
         "python_versions": list(config.tool_versions)}))
     repos.append(DeclaredRepo(MULTI_ALIASES_KIND, "python_versions",
                               {"python_versions": {r.version: r.name for r in ordered + [default]}}))
-    return MacroResult(tuple(repos), tuple(toolchains), tuple(warnings))
+    return MacroResult(tuple(repos), tuple(toolchains), tuple(warnings), tuple(files))
 
 
 def _tags(module: ModuleUsages, name: str) -> list[Any]:
@@ -135,22 +140,31 @@ def _choose(requests: list[_Request], default_version: str, default_at: Location
     return ordered, default
 
 
-def _default_version(root: ModuleUsages | None) -> tuple[str, Location | None]:
-    """The root module's default version and where it says so, else rules_python's."""
+def _default_version(root: ModuleUsages | None, files: list[str]) -> tuple[str, Location | None]:
+    """The root module's default version and where it says so, else rules_python's; `files` gets the
+    python_version_file read."""
     if root is None:
         return RULES_PYTHON_DEFAULT, None
     chosen: tuple[str, Location] | None = None
     for tag in _tags(root, "defaults"):
-        for attr in ("python_version_env", "python_version_file"):
-            if tag.attrs.get(attr):
-                raise LoadingError(f"python.defaults(): kiln does not support '{attr}' yet", location=tag.location)
+        if tag.attrs.get("python_version_env"):
+            raise LoadingError("python.defaults(): kiln does not support 'python_version_env' yet",
+                               location=tag.location)
         version = tag.attrs.get("python_version")
-        if not version:
-            continue
-        if chosen is not None and chosen[0] != version:
-            raise LoadingError(f"Multiple python_version entries in defaults: First default was python_version "
-                               f"'{chosen[0]}'. Second was python_version '{version}'", location=tag.location)
-        chosen = (version, tag.location)
+        if version:
+            if chosen is not None and chosen[0] != version:
+                raise LoadingError(f"Multiple python_version entries in defaults: First default was python_version "
+                                   f"'{chosen[0]}'. Second was python_version '{version}'", location=tag.location)
+            chosen = (version, tag.location)
+    for tag in _tags(root, "defaults"):
+        label = tag.attrs.get("python_version_file")
+        if label:
+            version = _version_file(root, tag, label, files)
+            if chosen is not None and chosen[0] != version:
+                raise LoadingError(f"Unique value needed, got both '{chosen[0]}' and '{version}', which are "
+                                   f"different (python_version and the python_version_file {label})",
+                                   location=tag.location)
+            chosen = (version, tag.location)
     if chosen is not None:
         return chosen
     toolchains = _tags(root, "toolchain")
@@ -165,6 +179,30 @@ def _default_version(root: ModuleUsages | None) -> tuple[str, Location | None]:
     if marked:
         return marked[0].attrs["python_version"], marked[0].location
     return RULES_PYTHON_DEFAULT, None
+
+
+def _version_file(root: ModuleUsages, tag: Any, label: str, files: list[str]) -> str:
+    """The version a python_version_file of the root module holds (`.python-version`)."""
+    from kiln.core.errors import LabelError
+    from kiln.core.labels import PackageId, parse_label
+
+    what = f"python.defaults(python_version_file = \"{label}\")"
+    try:
+        parsed = parse_label(label, base=PackageId("", ""), repo_mapping={root.module: ""} if root.module else {})
+    except LabelError as e:
+        raise LoadingError(f"{what}: {e.message}", location=tag.location) from None
+    if parsed.repo:
+        raise LoadingError(f"{what}: kiln reads the file only from the main repository", location=tag.location)
+    path = root.directory / parsed.relative_path()
+    files.append(str(path))
+    try:
+        version = path.read_text().strip()
+    except OSError as e:
+        why = "does not exist" if isinstance(e, FileNotFoundError) else f"cannot be read: {e.strerror}"
+        raise LoadingError(f"{what}: the file {parsed.relative_path()} {why}", location=tag.location) from None
+    if not version:
+        raise LoadingError(f"{what}: the file {parsed.relative_path()} is empty", location=tag.location)
+    return version
 
 
 def _config(root: ModuleUsages | None) -> _Config:
