@@ -119,7 +119,7 @@ def test_a_library_module_adds_a_version_and_its_root_only_tags_are_ignored(ws, 
     ws.write("lib/BUILD.bazel", '''
         load("@python_3_11//:defs.bzl", "py_test")
 
-        py_test(name = "on_3_11", srcs = ["check_3_11.py"], main = "check_3_11.py", visibility = ["//visibility:public"])
+        py_test(name = "on_3_11", srcs = ["check_3_11.py"], main = "check_3_11.py")
         ''')
     ws.write("lib/check_3_11.py", CHECK.format(want=v311, repo=f"python_3_11_{TRIPLE}"))
     ws.write("app/BUILD.bazel", '''

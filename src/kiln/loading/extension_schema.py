@@ -75,7 +75,8 @@ class WorkspaceRule:
 
 @dataclass(frozen=True)
 class DeclaredRepo:
-    """A repository a WORKSPACE macro or a declaring module extension declares: the rule that makes it (its kind), its name, its attributes."""
+    """A repository a WORKSPACE macro or a declaring module extension declares: the rule that makes it (its
+    kind), its name, its attributes."""
 
     kind: str
     name: str

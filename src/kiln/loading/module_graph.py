@@ -7,7 +7,9 @@ MODULE.bazel is evaluated as a library module, breadth first as Bazel walks the
 graph; its repository is named after the module, its files see the
 repositories its own bazel_deps name, and its register_toolchains /
 register_execution_platforms come after the root module's and WORKSPACE's, in
-that order (Bazel: "the root module, then WORKSPACE, then other modules").
+that order (Bazel: "the root module, then WORKSPACE, then other modules"). Its
+usages of module extensions are kept for kiln.loading.module_extensions, and
+the repositories it imports with use_repo are visible to its files.
 """
 
 from __future__ import annotations

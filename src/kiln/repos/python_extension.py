@@ -26,6 +26,7 @@ from kiln.core.errors import KilnError, LoadingError, Location
 from kiln.loading.extension_schema import (BOOL, INT, LABEL, LABEL_LIST, STRING, STRING_DICT, STRING_LIST,
                                            DeclaredRepo, MacroResult, ModuleExtension, ModuleUsages, TagClass)
 from kiln.repos.python_register import HUB_KIND, MULTI_ALIASES_KIND, declare_toolchain
+from kiln.repos.python_versions import resolve_version
 
 # rules_python's own MODULE.bazel: python.defaults(python_version = "3.11"), python.toolchain("3.11").
 RULES_PYTHON = "rules_python"
@@ -64,14 +65,27 @@ def declare_pythons(modules: list[ModuleUsages]) -> MacroResult:
     default_version, default_at = _default_version(root, files)
     requests = [_Request(t.attrs["python_version"], bool(t.attrs.get("is_default")), m.module, m.root, t.location)
                 for m in modules for t in _tags(m, "toolchain")]
+    for tag in (t for m in modules for t in _tags(m, "toolchain") if t.attrs.get("configure_coverage_tool")):
+        raise LoadingError("python.toolchain(): kiln does not support configure_coverage_tool = True yet",
+                           location=tag.location)
     requests.append(_Request(RULES_PYTHON_DEFAULT, True, RULES_PYTHON, False, None))
     ordered, default = _choose(requests, default_version, default_at, warnings)
     repos: list[DeclaredRepo] = []
     toolchains: list[str] = []
+    made: list[_Request] = []
     for request in ordered + [default]:
         last = request is default
         where = request.location or modules[0].usages[0].location
         what = f"python.toolchain(python_version = \"{request.version}\")"
+        try:
+            resolve_version(request.version, tool_versions=config.tool_versions, minor_mapping=config.minor_mapping)
+        except KilnError as e:
+            if last:
+                raise LoadingError(f"{what}: the default version: {e.message}", location=where) from None
+            # rules_python skips a version its table lacks, saying so.
+            warnings.append(f"{where}: The actual toolchain for python_version '{request.version}' has not been "
+                            f"registered, but was requested by module '{request.module}': {e.message}")
+            continue
         try:
             one = declare_toolchain(what, name=request.name, python_version=request.version,
                                     register_toolchains=True, set_python_version_constraint=not last,
@@ -81,11 +95,12 @@ def declare_pythons(modules: list[ModuleUsages]) -> MacroResult:
             raise LoadingError(e.message, location=where) from None
         repos += one.repos
         toolchains += one.toolchains
+        made.append(request)
     repos.append(DeclaredRepo(HUB_KIND, "pythons_hub", {
         "default_python_version": default.version, "minor_mapping": config.minor_mapping,
         "python_versions": list(config.tool_versions)}))
     repos.append(DeclaredRepo(MULTI_ALIASES_KIND, "python_versions",
-                              {"python_versions": {r.version: r.name for r in ordered + [default]}}))
+                              {"python_versions": {r.version: r.name for r in made}}))
     return MacroResult(tuple(repos), tuple(toolchains), tuple(warnings), tuple(files))
 
 

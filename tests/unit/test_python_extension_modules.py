@@ -185,3 +185,38 @@ def test_bad_python_version_file(tmp_path, version_file, extra, message):
                         f'python.defaults(python_version_file = "//:.python-version"{extra})\n')
     assert e.message == message
     assert e.location == Location("MODULE.bazel", 4, 8)
+
+
+@pytest.mark.parametrize("tag, message", [
+    ('python.defaults(python_version_env = "PYVER")',
+     "python.defaults(): kiln does not support 'python_version_env' yet"),
+    ("python.override(register_all_versions = True)",
+     "python.override(): kiln does not support 'register_all_versions' yet"),
+    ('python.single_version_override(python_version = "3.12.1", patches = ["//:fix.patch"])',
+     "python.single_version_override(): kiln does not support 'patches' yet"),
+    ('python.single_version_platform_override(python_version = "3.12.1", platform = "my_platform")',
+     "python.single_version_platform_override(): kiln does not support it yet"),
+    ('python.toolchain(python_version = "3.13", configure_coverage_tool = True)',
+     "python.toolchain(): kiln does not support configure_coverage_tool = True yet"),
+    ('python.single_version_override(python_version = "3.99.1")',
+     "python.single_version_override(python_version = \"3.99.1\"): Python 3.99.1 is not in kiln's table: give its "
+     "sha256 and urls"),
+])
+def test_what_kiln_does_not_do_yet_fails_at_the_tag(tmp_path, tag, message):
+    e = error(tmp_path, f'python.toolchain(python_version = "3.12")\n{tag}\n')
+    assert e.message == message
+    assert e.location == Location("MODULE.bazel", 4, 8)
+
+
+def test_a_version_the_table_lacks_is_skipped_with_a_warning_unless_it_is_the_default(tmp_path):
+    info = read(tmp_path, 'python.toolchain(python_version = "3.12")\n',
+                lib='python.toolchain(python_version = "3.7")\n')
+    assert "python_3_7" not in info.repos
+    (warning,) = info.warnings
+    assert warning.startswith("../lib/MODULE.bazel:3:8: The actual toolchain for python_version '3.7' has not been "
+                              "registered, but was requested by module 'lib': Python 3.7 is not in kiln's "
+                              "python-build-standalone table (rules_python's versions.bzl); known versions: 3.9, ")
+    e = error(tmp_path, 'python.toolchain(python_version = "3.7")\n')
+    assert e.message.startswith('python.toolchain(python_version = "3.7"): the default version: Python 3.7 is not in '
+                                "kiln's python-build-standalone table")
+    assert e.location == Location("MODULE.bazel", 3, 8)
