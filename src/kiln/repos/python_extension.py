@@ -39,7 +39,6 @@ class _Request:
     """One toolchain tag: a module asking for a Python version."""
 
     version: str
-    is_default: bool
     module: str
     root: bool
     location: Location | None
@@ -63,12 +62,13 @@ def declare_pythons(modules: list[ModuleUsages]) -> MacroResult:
     config = _config(root)
     files: list[str] = []
     default_version, default_at = _default_version(root, files)
-    requests = [_Request(t.attrs["python_version"], bool(t.attrs.get("is_default")), m.module, m.root, t.location)
+    # Which toolchain is the default follows from the default version alone, as in rules_python.
+    requests = [_Request(t.attrs["python_version"], m.module, m.root, t.location)
                 for m in modules for t in _tags(m, "toolchain")]
     for tag in (t for m in modules for t in _tags(m, "toolchain") if t.attrs.get("configure_coverage_tool")):
         raise LoadingError("python.toolchain(): kiln does not support configure_coverage_tool = True yet",
                            location=tag.location)
-    requests.append(_Request(RULES_PYTHON_DEFAULT, True, RULES_PYTHON, False, None))
+    requests.append(_Request(RULES_PYTHON_DEFAULT, RULES_PYTHON, False, None))
     ordered, default = _choose(requests, default_version, default_at, warnings)
     repos: list[DeclaredRepo] = []
     toolchains: list[str] = []
