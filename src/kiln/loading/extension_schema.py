@@ -10,6 +10,7 @@ error, not a silent no-op) and, for the kinds declared, by type.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 # Attribute kinds. "any" is accepted as written.
@@ -34,6 +35,21 @@ class ModuleExtension:
     tags: dict[str, TagClass]
     # The repositories the given usages of it generate, for checking use_repo; None: any name.
     generated_repos: Callable[[list[Any]], set[str]] | None = None
+    # An extension that sees every module's usages, as rules_python's `python` does: run once all modules
+    # are read, with each using module's usages (the root's first, then Bazel's BFS order); what it returns
+    # is declared and registered, and use_repo may import only its repositories. Library modules may
+    # use only such extensions.
+    declare: Callable[[list[ModuleUsages]], MacroResult] | None = None
+
+
+@dataclass(frozen=True)
+class ModuleUsages:
+    """One module's usages of an extension (kiln.loading.module_info.ExtensionUsage), as module_ctx.modules."""
+
+    module: str
+    root: bool
+    usages: tuple[Any, ...]
+    directory: Path  # the module's own: what its tags' labels name (python_version_file) is read from it
 
 
 @dataclass(frozen=True)
@@ -59,7 +75,8 @@ class WorkspaceRule:
 
 @dataclass(frozen=True)
 class DeclaredRepo:
-    """A repository a WORKSPACE macro declares: the rule that makes it (its kind), its name, its attributes."""
+    """A repository a WORKSPACE macro or a declaring module extension declares: the rule that makes it (its
+    kind), its name, its attributes."""
 
     kind: str
     name: str
@@ -68,10 +85,15 @@ class DeclaredRepo:
 
 @dataclass(frozen=True)
 class MacroResult:
-    """What one call of a WORKSPACE macro declares: repositories, then register_toolchains patterns."""
+    """What one call of a WORKSPACE macro (or a declaring extension) declares: repositories, then
+    register_toolchains patterns."""
 
     repos: tuple[DeclaredRepo, ...] = ()
     toolchains: tuple[str, ...] = ()
+    # Said to the user once the declarations are read (rules_python's "Ignoring toolchain ...").
+    warnings: tuple[str, ...] = ()
+    # Files read to make them (python_version_file): a change to one means reading the modules again.
+    files: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,8 @@ class Loader:
         self.dirs_read: set[str] = set()
         self.module = read_module_files(workspace.root, definitions, enable_bzlmod=enable_bzlmod)
         self.files_read.update(self.module.files, self.module.absent_files)
+        for warning in self.module.warnings:
+            self.report("WARNING", warning)
         # The main repository's mapping (`@<module name>//...` is the main repository, as in Bazel); each
         # local module's files see their own (repo_mapping_for).
         self.repo_mapping = main_repo_mapping(self.module)

@@ -10,7 +10,9 @@ Module extensions are recorded, not run: `use_extension` of an extension a
 rule set registered (RepositoryDefinitions) returns a proxy whose tag calls
 are recorded with their attributes and lines, and `use_repo` records which
 of the extension's repositories the module imports; kiln.repos generates
-them. Any other extension is reported at its `use_extension` call.
+them. Any other extension is reported at its `use_extension` call. A library
+module may use only the extensions that see every module's usages
+(ModuleExtension.declare, run by kiln.loading.module_extensions).
 """
 
 from __future__ import annotations
@@ -138,11 +140,9 @@ def _evaluate_file(path: Path, display: str, info: ModuleInfo, definitions: Defi
     def use_extension(bzl: Any, name: Any, dev_dependency: Any = False, isolate: Any = False) -> list[Any]:
         line, column = sites.call("use_extension")
         where = Location(display, line, column)
-        if not root:
-            if dev_dependency is True:  # Bazel ignores a dependency module's dev usages: so does an inert proxy
-                return [_IGNORED, sorted(set(re.findall(r"\.\s*(\w+)\s*\(", text)))]
-            raise LoadingError(f"use_extension({bzl!r}, {name!r}): kiln runs module extensions only in the root "
-                               "module yet, not in a bazel_dep's MODULE.bazel", location=where)
+        # Bazel ignores a dependency module's dev usages: so does an inert proxy.
+        if not root and dev_dependency is True:
+            return [_IGNORED, sorted(set(re.findall(r"\.\s*(\w+)\s*\(", text)))]
         if not isinstance(bzl, str) or not isinstance(name, str):
             raise LoadingError("use_extension() takes the extension's .bzl label and its name as strings",
                                location=where)
@@ -157,6 +157,9 @@ def _evaluate_file(path: Path, display: str, info: ModuleInfo, definitions: Defi
         if spec is None:
             raise LoadingError(f"kiln does not implement the module extension '{name}' from {bzl} yet",
                                location=where)
+        if not root and spec.declare is None:
+            raise LoadingError(f"use_extension({bzl!r}, {name!r}): kiln runs module extensions only in the root "
+                               "module yet, not in a bazel_dep's MODULE.bazel", location=where)
         usage = ExtensionUsage(
             bzl_label=bzl, name=name, dev_dependency=bool(dev_dependency), isolate=bool(isolate),
             repo=repo, path=label.relative_path(), file=display, line=line, column=column,

@@ -37,5 +37,9 @@ def read_module_files(root: Path, definitions: Definitions = RepositoryDefinitio
     if enable_bzlmod and not bzlmod:
         info.absent_files.append(str(module_file))
     if bzlmod:
-        resolve_local_modules(info)
+        resolve_local_modules(info, definitions)
+        if info.extensions or info.local_modules:
+            from kiln.loading.module_extensions import run_declaring_extensions
+
+            run_declaring_extensions(info, definitions, root)
     return info

@@ -7,7 +7,9 @@ MODULE.bazel is evaluated as a library module, breadth first as Bazel walks the
 graph; its repository is named after the module, its files see the
 repositories its own bazel_deps name, and its register_toolchains /
 register_execution_platforms come after the root module's and WORKSPACE's, in
-that order (Bazel: "the root module, then WORKSPACE, then other modules").
+that order (Bazel: "the root module, then WORKSPACE, then other modules"). Its
+usages of module extensions are kept for kiln.loading.module_extensions, and
+the repositories it imports with use_repo are visible to its files.
 """
 
 from __future__ import annotations
@@ -17,15 +19,15 @@ from collections import deque
 
 from kiln.core.errors import LoadingError
 from kiln.loading import wellknown
-from kiln.loading.extension_schema import RepositoryDefinitions
+from kiln.loading.extension_schema import Definitions
 from kiln.loading.module_eval import HARMLESS_MODULES
 from kiln.loading.module_file import evaluate_module
 from kiln.loading.module_info import BazelDep, LocalModule, LocalPathOverride, ModuleInfo, Registration
 from kiln.loading.repo_mapping import canonical_pattern
 
 
-def resolve_local_modules(info: ModuleInfo) -> None:
-    """Adds to `info` the local modules its bazel_deps reach, their files and their registrations."""
+def resolve_local_modules(info: ModuleInfo, definitions: Definitions) -> None:
+    """Adds to `info` the local modules its bazel_deps reach, their files, registrations and extension usages."""
     queue: deque[tuple[BazelDep, tuple[str, ...]]] = deque((dep, ()) for dep in info.deps)
     while queue:
         dep, chain = queue.popleft()
@@ -39,11 +41,13 @@ def resolve_local_modules(info: ModuleInfo) -> None:
             continue
         if override is None:
             raise LoadingError(_unknown_module(dep, chain), location=dep.location)
-        library = _read_library_module(override, chain)
+        library = _read_library_module(override, chain, definitions)
+        # Repositories it imports with use_repo keep their names: kiln's repository names are one namespace.
+        imported = {local: decl.generated_name for local, decl in library.repos.items()}
         module = LocalModule(
             dep.name, library.version, override.directory.resolve(),
-            {**library.bazel_deps, **{n: dep.name for n in library.main_repo_names}},
-            library.files[0],
+            {**imported, **library.bazel_deps, **{n: dep.name for n in library.main_repo_names}},
+            library.files[0], tuple(library.extensions),
         )
         info.local_modules[dep.name] = module
         info.files.extend(library.files)
@@ -64,7 +68,8 @@ def _provided_by_kiln(name: str) -> bool:
     return wellknown.canonical_repo(name) in wellknown.WELL_KNOWN_REPOS or name in HARMLESS_MODULES
 
 
-def _read_library_module(override: LocalPathOverride, chain: tuple[str, ...]) -> ModuleInfo:
+def _read_library_module(override: LocalPathOverride, chain: tuple[str, ...],
+                         definitions: Definitions) -> ModuleInfo:
     name, where = override.module_name, override.location
     call = f"local_path_override(module_name = \"{name}\", path = \"{override.path}\")"
     if not override.directory.is_dir():
@@ -75,7 +80,7 @@ def _read_library_module(override: LocalPathOverride, chain: tuple[str, ...]) ->
         raise LoadingError(f"{call}: there is no MODULE.bazel in '{override.directory}'", location=where)
     display = os.path.normpath(os.path.join(override.path, "MODULE.bazel"))
     library = ModuleInfo()
-    evaluate_module(module_file, library, RepositoryDefinitions(), root=False, display=display)
+    evaluate_module(module_file, library, definitions, root=False, display=display)
     if library.name != name:
         declared = f"declares the name '{library.name}'" if library.name else "declares no name (module(name = ...))"
         raise LoadingError(f"{call}: in module dependency chain {_chain(chain, name)}: {display} {declared}, "

@@ -123,6 +123,8 @@ class LocalModule:
     directory: Path
     repo_mapping: Mapping[str, str]
     module_file: str
+    # Its usages of the extensions that see every module's (ModuleExtension.declare).
+    extensions: tuple[ExtensionUsage, ...] = ()
 
 
 @dataclass
@@ -143,6 +145,8 @@ class ModuleInfo:
     # In Bazel's order: the root module's MODULE.bazel, then WORKSPACE, then the other modules' in BFS order.
     toolchains: list[Registration] = field(default_factory=list)
     execution_platforms: list[Registration] = field(default_factory=list)
+    # Said once the files are read: what module extensions report (ModuleExtension.declare).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def main_repo_names(self) -> frozenset[str]:

@@ -23,7 +23,8 @@ ALIASES_KIND = "toolchain_aliases"
 HOST_KIND = "host_toolchain"
 TOOLCHAINS_KIND = "toolchains_repo"
 MULTI_ALIASES_KIND = "multi_toolchain_aliases"
-PYTHON_REPO_KINDS = (RUNTIME_KIND, ALIASES_KIND, HOST_KIND, TOOLCHAINS_KIND, MULTI_ALIASES_KIND)
+HUB_KIND = "hub_repo"  # the bzlmod extension's pythons_hub (kiln.repos.python_extension)
+PYTHON_REPO_KINDS = (RUNTIME_KIND, ALIASES_KIND, HOST_KIND, TOOLCHAINS_KIND, MULTI_ALIASES_KIND, HUB_KIND)
 
 # python_repository arguments rules_python passes through that change nothing kiln does: credentials (kiln
 # reads no .netrc) and the root-user check kiln never makes.
@@ -34,8 +35,6 @@ def python_register_toolchains(*, name: str, python_version: str, register_toolc
                                register_coverage_tool: bool = False, set_python_version_constraint: bool = False,
                                tool_versions: dict | None = None, minor_mapping: dict | None = None,
                                base_url: str | list | None = None, **kwargs: Any) -> MacroResult:
-    from kiln.repos.python_versions import archive_for, resolve_version
-
     what = f"python_register_toolchains(name = \"{name}\")"
     unsupported = sorted(set(kwargs) - set(_IGNORED_KWARGS))
     if unsupported:
@@ -43,7 +42,20 @@ def python_register_toolchains(*, name: str, python_version: str, register_toolc
     if register_coverage_tool:
         raise KilnError(f"{what}: kiln does not support register_coverage_tool = True yet")
     _check_table(what, tool_versions, minor_mapping)
-    base_urls = [base_url] if isinstance(base_url, str) else base_url
+    return declare_toolchain(what, name=name, python_version=python_version,
+                             register_toolchains=register_toolchains,
+                             set_python_version_constraint=set_python_version_constraint,
+                             tool_versions=tool_versions, minor_mapping=minor_mapping,
+                             base_urls=[base_url] if isinstance(base_url, str) else base_url)
+
+
+def declare_toolchain(what: str, *, name: str, python_version: str, register_toolchains: bool,
+                      set_python_version_constraint: bool, tool_versions: dict | None, minor_mapping: dict | None,
+                      base_urls: list[str] | None) -> MacroResult:
+    """The repositories of one Python version, as python_register_toolchains declares them (also for the
+    bzlmod `python` extension); `what` starts each error message."""
+    from kiln.repos.python_versions import archive_for, resolve_version
+
     try:
         full = resolve_version(python_version, tool_versions=tool_versions, minor_mapping=minor_mapping)
     except KilnError as e:

@@ -11,6 +11,8 @@
   (@rules_python//python/config_settings:python_version) at X.Y, X.Y.Z or — unless the version is
   constrained — unset.
 - `{name}` (multi_toolchain_aliases): `X.Y/defs.bzl` re-exporting each version's defs.bzl.
+- `pythons_hub` (hub_repo, the bzlmod extension's): `versions.bzl` with DEFAULT_PYTHON_VERSION, MINOR_MAPPING
+  and PYTHON_VERSIONS.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from kiln.repos.python_register import ALIASES_KIND, HOST_KIND, MULTI_ALIASES_KIND, TOOLCHAINS_KIND
+from kiln.repos.python_register import ALIASES_KIND, HOST_KIND, HUB_KIND, MULTI_ALIASES_KIND, TOOLCHAINS_KIND
 from kiln.repos.python_tool_versions import FREETHREADED, PLATFORMS
 
 _FLAGS = "@rules_python//python/config_settings"
@@ -40,6 +42,11 @@ def repository_files(kind: str, name: str, attrs: dict[str, Any]) -> dict[str, s
                 f'load("@{repo}//:defs.bzl", _{symbol} = "{symbol}")\n' for symbol in _DEFS_SYMBOLS) + "\n" + "".join(
                 f"{symbol} = _{symbol}\n" for symbol in _DEFS_SYMBOLS)
         return files
+    if kind == HUB_KIND:
+        return {"BUILD.bazel": header + _PUBLIC + 'exports_files(["versions.bzl"])\n',
+                "versions.bzl": header + f"DEFAULT_PYTHON_VERSION = {json.dumps(attrs['default_python_version'])}\n"
+                f"MINOR_MAPPING = {json.dumps(attrs['minor_mapping'], sort_keys=True)}\n"
+                f"PYTHON_VERSIONS = {json.dumps(attrs['python_versions'])}\n"}
     platforms = attrs["platforms"]
     user = attrs["user_repository_name"]
     if kind == TOOLCHAINS_KIND:

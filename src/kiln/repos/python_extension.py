@@ -1,0 +1,334 @@
+"""rules_python's bzlmod `python` extension: its tags, and the repositories and toolchains every module's
+usages of it make (run by kiln.loading.module_extensions once all modules are read).
+
+As rules_python's python.bzl: each module's `toolchain` tags ask for Python versions; the first module in
+the graph to ask for a version registers it (the root module's first, then the others in BFS order, then
+rules_python's own module, which asks for its soft default 3.11); the default version comes from the root
+module (`defaults`, its only toolchain, or its one `is_default`), else rules_python's 3.11. The tags that
+configure the versions (`defaults`, `override`, `single_version_override`) are the root module's only: a
+library's are ignored, with a warning naming it. Each version is declared as python_register_toolchains
+declares it (`python_X_Y`, `python_X_Y_host`, one runtime per platform, `python_X_Y_toolchains`); the default
+version's toolchains are registered last and match any version flag, the others only theirs. `pythons_hub`
+holds versions.bzl and `python_versions` a `//X.Y:defs.bzl` per version.
+
+Not yet: defaults(python_version_env) (kiln's cached loading results do not depend on the environment),
+override(register_all_versions), single_version_override's patches and distutils, and
+single_version_platform_override; each fails at its tag, naming what kiln lacks.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from kiln.core.errors import KilnError, LoadingError, Location
+from kiln.loading.extension_schema import (BOOL, INT, LABEL, LABEL_LIST, STRING, STRING_DICT, STRING_LIST,
+                                           DeclaredRepo, MacroResult, ModuleExtension, ModuleUsages, TagClass)
+from kiln.repos.python_register import HUB_KIND, MULTI_ALIASES_KIND, declare_toolchain
+from kiln.repos.python_versions import resolve_version
+
+# rules_python's own MODULE.bazel: python.defaults(python_version = "3.11"), python.toolchain("3.11").
+RULES_PYTHON = "rules_python"
+RULES_PYTHON_DEFAULT = "3.11"
+_ROOT_ONLY = ("defaults", "override", "single_version_override", "single_version_platform_override")
+
+
+@dataclass(frozen=True)
+class _Request:
+    """One toolchain tag: a module asking for a Python version."""
+
+    version: str
+    module: str
+    root: bool
+    location: Location | None
+
+    @property
+    def name(self) -> str:
+        return "python_" + self.version.replace(".", "_")
+
+
+@dataclass(frozen=True)
+class _Config:
+    tool_versions: dict[str, Any]
+    minor_mapping: dict[str, str]
+    base_urls: list[str] | None
+
+
+def declare_pythons(modules: list[ModuleUsages]) -> MacroResult:
+    root = modules[0] if modules[0].root else None
+    warnings = [_ignored(m, name, tag) for m in modules if not m.root for name in _ROOT_ONLY
+                for tag in _tags(m, name)]
+    config = _config(root)
+    files: list[str] = []
+    default_version, default_at = _default_version(root, files)
+    # Which toolchain is the default follows from the default version alone, as in rules_python.
+    requests = [_Request(t.attrs["python_version"], m.module, m.root, t.location)
+                for m in modules for t in _tags(m, "toolchain")]
+    for tag in (t for m in modules for t in _tags(m, "toolchain") if t.attrs.get("configure_coverage_tool")):
+        raise LoadingError("python.toolchain(): kiln does not support configure_coverage_tool = True yet",
+                           location=tag.location)
+    requests.append(_Request(RULES_PYTHON_DEFAULT, RULES_PYTHON, False, None))
+    ordered, default = _choose(requests, default_version, default_at, warnings)
+    repos: list[DeclaredRepo] = []
+    toolchains: list[str] = []
+    made: list[_Request] = []
+    for request in ordered + [default]:
+        last = request is default
+        where = request.location or modules[0].usages[0].location
+        what = f"python.toolchain(python_version = \"{request.version}\")"
+        try:
+            resolve_version(request.version, tool_versions=config.tool_versions, minor_mapping=config.minor_mapping)
+        except KilnError as e:
+            if last:
+                raise LoadingError(f"{what}: the default version: {e.message}", location=where) from None
+            # rules_python skips a version its table lacks, saying so.
+            warnings.append(f"{where}: The actual toolchain for python_version '{request.version}' has not been "
+                            f"registered, but was requested by module '{request.module}': {e.message}")
+            continue
+        try:
+            one = declare_toolchain(what, name=request.name, python_version=request.version,
+                                    register_toolchains=True, set_python_version_constraint=not last,
+                                    tool_versions=config.tool_versions, minor_mapping=config.minor_mapping,
+                                    base_urls=config.base_urls)
+        except KilnError as e:
+            raise LoadingError(e.message, location=where) from None
+        repos += one.repos
+        toolchains += one.toolchains
+        made.append(request)
+    repos.append(DeclaredRepo(HUB_KIND, "pythons_hub", {
+        "default_python_version": default.version, "minor_mapping": config.minor_mapping,
+        "python_versions": list(config.tool_versions)}))
+    repos.append(DeclaredRepo(MULTI_ALIASES_KIND, "python_versions",
+                              {"python_versions": {r.version: r.name for r in made}}))
+    return MacroResult(tuple(repos), tuple(toolchains), tuple(warnings), tuple(files))
+
+
+def _tags(module: ModuleUsages, name: str) -> list[Any]:
+    return [t for u in module.usages for t in u.tags if t.name == name]
+
+
+def _ignored(module: ModuleUsages, name: str, tag: Any) -> str:
+    return (f"{tag.location}: python.{name}() of module '{module.module}' is ignored: only the root module's "
+            f"python.{name}() takes effect, as in rules_python")
+
+
+def _choose(requests: list[_Request], default_version: str, default_at: Location | None,
+            warnings: list[str]) -> tuple[list[_Request], _Request]:
+    """The versions to register, in order, and the default one (rules_python's parse_modules)."""
+    registered: dict[str, _Request] = {}
+    ordered: list[_Request] = []
+    default: _Request | None = None
+    seen: dict[str, set[str]] = {}
+    for r in requests:
+        mine = seen.setdefault(r.module, set())
+        if r.version in mine:
+            raise LoadingError(f"Duplicate module toolchain version: module '{r.module}' attempted to use version "
+                               f"'{r.version}' multiple times in itself", location=r.location)
+        mine.add(r.version)
+        if r.root or (r.module == RULES_PYTHON and default is None):
+            is_default = r.version == default_version
+        else:
+            is_default = False
+        if is_default and default is not None:
+            raise LoadingError(f"Multiple default toolchains: only one toolchain can be chosen as a default. "
+                               f"First default was toolchain '{default.name}'. Second was '{r.name}'",
+                               location=r.location)
+        first = registered.get(r.version)
+        if first is not None:
+            if r.module != RULES_PYTHON or not first.root:
+                warnings.append(f"Ignoring toolchain '{r.name}' from module '{r.module}': Toolchain '{first.name}' "
+                                f"from module '{first.module}' already registered Python version {r.version} "
+                                "and has precedence.")
+            if is_default:
+                default = first
+                ordered.remove(first)
+            continue
+        registered[r.version] = r
+        if is_default:
+            default = r
+        else:
+            ordered.append(r)
+    if default is None:
+        raise LoadingError(f"No default Python toolchain configured: the root module's default version "
+                           f"'{default_version}' is not one it asks for with python.toolchain()", location=default_at)
+    return ordered, default
+
+
+def _default_version(root: ModuleUsages | None, files: list[str]) -> tuple[str, Location | None]:
+    """The root module's default version and where it says so, else rules_python's; `files` gets the
+    python_version_file read."""
+    if root is None:
+        return RULES_PYTHON_DEFAULT, None
+    chosen: tuple[str, Location] | None = None
+    for tag in _tags(root, "defaults"):
+        if tag.attrs.get("python_version_env"):
+            raise LoadingError("python.defaults(): kiln does not support 'python_version_env' yet",
+                               location=tag.location)
+        version = tag.attrs.get("python_version")
+        if version:
+            if chosen is not None and chosen[0] != version:
+                raise LoadingError(f"Multiple python_version entries in defaults: First default was python_version "
+                                   f"'{chosen[0]}'. Second was python_version '{version}'", location=tag.location)
+            chosen = (version, tag.location)
+    for tag in _tags(root, "defaults"):
+        label = tag.attrs.get("python_version_file")
+        if label:
+            version = _version_file(root, tag, label, files)
+            if chosen is not None and chosen[0] != version:
+                raise LoadingError(f"Unique value needed, got both '{chosen[0]}' and '{version}', which are "
+                                   f"different (python_version and the python_version_file {label})",
+                                   location=tag.location)
+            chosen = (version, tag.location)
+    if chosen is not None:
+        return chosen
+    toolchains = _tags(root, "toolchain")
+    if len(toolchains) == 1:
+        return toolchains[0].attrs["python_version"], toolchains[0].location
+    marked = [t for t in toolchains if t.attrs.get("is_default")]
+    if len(marked) > 1:
+        raise LoadingError(
+            f"Multiple default toolchains: only one toolchain can have is_default=True.\nModule "
+            f"'{root.module}' contains {len(marked)} toolchains with is_default=True: "
+            f"{', '.join(sorted(t.attrs['python_version'] for t in marked))}", location=marked[1].location)
+    if marked:
+        return marked[0].attrs["python_version"], marked[0].location
+    return RULES_PYTHON_DEFAULT, None
+
+
+def _version_file(root: ModuleUsages, tag: Any, label: str, files: list[str]) -> str:
+    """The version a python_version_file of the root module holds (`.python-version`)."""
+    from kiln.core.errors import LabelError
+    from kiln.core.labels import PackageId, parse_label
+
+    what = f"python.defaults(python_version_file = \"{label}\")"
+    try:
+        parsed = parse_label(label, base=PackageId("", ""), repo_mapping={root.module: ""} if root.module else {})
+    except LabelError as e:
+        raise LoadingError(f"{what}: {e.message}", location=tag.location) from None
+    if parsed.repo:
+        raise LoadingError(f"{what}: kiln reads the file only from the main repository", location=tag.location)
+    path = root.directory / parsed.relative_path()
+    files.append(str(path))
+    try:
+        version = path.read_text().strip()
+    except OSError as e:
+        why = "does not exist" if isinstance(e, FileNotFoundError) else f"cannot be read: {e.strerror}"
+        raise LoadingError(f"{what}: the file {parsed.relative_path()} {why}", location=tag.location) from None
+    if not version:
+        raise LoadingError(f"{what}: the file {parsed.relative_path()} is empty", location=tag.location)
+    return version
+
+
+def _config(root: ModuleUsages | None) -> _Config:
+    """kiln's table with the root module's single_version_override and override tags applied."""
+    from kiln.repos.python_tool_versions import MINOR_MAPPING, TOOL_VERSIONS
+
+    tool_versions = dict(TOOL_VERSIONS)
+    minor_mapping = dict(MINOR_MAPPING)
+    base_urls = None
+    if root is None:
+        return _Config(tool_versions, minor_mapping, base_urls)
+    _only_once(root, "single_version_override", "python_version")
+    _only_once(root, "single_version_platform_override", "python_version", "platform")
+    _only_once(root, "override")
+    for tag in _tags(root, "single_version_override"):
+        tool_versions[tag.attrs["python_version"]] = _single_version(tag, tool_versions)
+    for tag in _tags(root, "single_version_platform_override"):
+        raise LoadingError("python.single_version_platform_override(): kiln does not support it yet",
+                           location=tag.location)
+    for tag in _tags(root, "override"):
+        if tag.attrs.get("register_all_versions"):
+            raise LoadingError("python.override(): kiln does not support 'register_all_versions' yet",
+                               location=tag.location)
+        available = tag.attrs.get("available_python_versions")
+        if available:
+            unknown = [v for v in available if v not in tool_versions]
+            if unknown:
+                raise LoadingError(f"unknown version '{unknown[0]}', known versions are: "
+                                   f"{', '.join(tool_versions)}", location=tag.location)
+            tool_versions = {v: tool_versions[v] for v in available}
+        for minor in tag.attrs.get("minor_mapping") or {}:
+            if not re.fullmatch(r"\d+\.\d+", minor):
+                raise LoadingError(f"Expected the key to be of `X.Y` format but got `{minor}`", location=tag.location)
+        if tag.attrs.get("base_url"):
+            base_urls = [tag.attrs["base_url"]]
+    # Each X.Y maps to kiln's choice while that is still in the table, else to the newest X.Y.Z the table has
+    # (a version single_version_override adds); override(minor_mapping) has the last word.
+    minor_mapping = {k: v for k, v in minor_mapping.items() if v in tool_versions}
+    for version in sorted(tool_versions, key=_patch):
+        minor_mapping.setdefault(".".join(version.split(".")[:2]), version)
+    for tag in _tags(root, "override"):
+        minor_mapping.update(tag.attrs.get("minor_mapping") or {})
+    return _Config(tool_versions, minor_mapping, base_urls)
+
+
+def _patch(version: str) -> int:
+    """Newest first: the patch number, negated."""
+    digits = re.match(r"\d+\.\d+\.(\d+)", version)
+    return -int(digits.group(1)) if digits else 0
+
+
+def _only_once(root: ModuleUsages, name: str, *keys: str) -> None:
+    seen: set[tuple] = set()
+    for tag in _tags(root, name):
+        key = tuple(tag.attrs.get(k) for k in keys)
+        if key in seen:
+            shown = f" for '{', '.join(str(k) for k in key)}'" if keys else ""
+            raise LoadingError(f"Only a single 'python.{name}' can be present{shown}", location=tag.location)
+        seen.add(key)
+
+
+def _single_version(tag: Any, tool_versions: dict[str, Any]) -> dict[str, Any]:
+    """The table entry a single_version_override makes: its archives for every platform it names."""
+    from kiln.repos.python_tool_versions import FREETHREADED, PLATFORMS
+
+    attrs = tag.attrs
+    version = attrs["python_version"]
+    if not re.fullmatch(r"\d+\.\d+\.\d+\S*", version):
+        raise LoadingError("The 'python_version' attribute needs to specify the full version in at least 'X.Y.Z' "
+                           f"format, got: '{version}'", location=tag.location)
+    for unsupported in ("patches", "distutils", "distutils_content"):
+        if attrs.get(unsupported):
+            raise LoadingError(f"python.single_version_override(): kiln does not support '{unsupported}' yet",
+                               location=tag.location)
+    sha256, urls = attrs.get("sha256") or {}, attrs.get("urls") or []
+    if bool(sha256) != bool(urls):
+        raise LoadingError("Both `sha256` and `urls` overrides need to be provided together", location=tag.location)
+    for platform in sha256:
+        if platform.removesuffix(FREETHREADED) not in PLATFORMS:
+            raise LoadingError(f"The platform must be one of {', '.join(sorted(PLATFORMS))} (or one of them with "
+                               f"'{FREETHREADED}') but got '{platform}'", location=tag.location)
+    known = tool_versions.get(version)
+    if known is None and not sha256:
+        raise LoadingError(f"python.single_version_override(python_version = \"{version}\"): Python {version} is "
+                           "not in kiln's table: give its sha256 and urls", location=tag.location)
+    sha256 = dict(sha256) or dict(known["sha256"])
+    return {"sha256": sha256, "strip_prefix": {p: attrs.get("strip_prefix", "python") for p in sha256},
+            "url": {p: list(urls) for p in sha256} if urls else known["url"]}
+
+
+PYTHON_EXTENSION = ModuleExtension(
+    repo="rules_python",
+    paths=("python/extensions/python.bzl",),
+    name="python",
+    tags={
+        "toolchain": TagClass({"python_version": STRING, "is_default": BOOL, "configure_coverage_tool": BOOL,
+                               "ignore_root_user_error": BOOL}, mandatory=("python_version",)),
+        "defaults": TagClass({"python_version": STRING, "python_version_env": STRING, "python_version_file": LABEL}),
+        "override": TagClass({"available_python_versions": STRING_LIST, "base_url": STRING,
+                              "minor_mapping": STRING_DICT, "register_all_versions": BOOL,
+                              "ignore_root_user_error": BOOL, "netrc": STRING, "auth_patterns": STRING_DICT}),
+        "single_version_override": TagClass(
+            {"python_version": STRING, "sha256": STRING_DICT, "urls": STRING_LIST, "strip_prefix": STRING,
+             "patches": LABEL_LIST, "patch_strip": INT, "distutils": LABEL, "distutils_content": STRING},
+            mandatory=("python_version",)),
+        "single_version_platform_override": TagClass(
+            {"python_version": STRING, "platform": STRING, "sha256": STRING, "urls": STRING_LIST,
+             "strip_prefix": STRING, "patches": LABEL_LIST, "patch_strip": INT, "coverage_tool": LABEL,
+             "os_name": STRING, "arch": STRING, "target_compatible_with": STRING_LIST,
+             "target_settings": STRING_LIST},
+            mandatory=("python_version", "platform")),
+    },
+    declare=declare_pythons,
+)

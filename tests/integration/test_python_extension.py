@@ -1,0 +1,177 @@
+"""The bzlmod `python` extension (@rules_python//python/extensions:python.bzl) on hermetic runtimes.
+
+The archives are python-build-standalone-shaped ones made from pyenv's CPythons (pbs_archives.py), served on
+127.0.0.1: the root module names them with single_version_override and points override(base_url) at the
+server, as a user would for a mirror. Tests run on the extracted runtimes.
+"""
+
+from __future__ import annotations
+
+from pbs_archives import RELEASE, TRIPLE
+
+# A test that fails unless it runs on the runtime `want` from its runfiles, extracted under external/.
+CHECK = '''
+import sys
+want = {want!r}
+assert sys.version.split()[0] == want, sys.version
+assert ".runfiles/{repo}/bin/python3" in sys.executable, sys.executable
+print("checked", want, sys.executable)
+'''
+
+
+def _overrides(base_url: str, served: dict[str, tuple[str, str]]) -> str:
+    """The root module's tags naming the served archives."""
+    lines = []
+    for full, (_, sha256) in served.items():
+        lines.append(f'''python.single_version_override(
+    python_version = "{full}",
+    sha256 = {{"{TRIPLE}": "{sha256}"}},
+    urls = ["{RELEASE}/cpython-{{python_version}}+{RELEASE}-{{platform}}-{{build}}.tar.gz"],
+)''')
+    mapping = ", ".join(f'"{full.rsplit(".", 1)[0]}": "{full}"' for full in served)
+    lines.append(f'python.override(base_url = "{base_url}", minor_mapping = {{{mapping}}})')
+    return "\n".join(lines)
+
+
+def _module(ws, base_url, served, tags: str, *, name: str = "app", extra: str = "") -> None:
+    ws.write("MODULE.bazel", f'''module(name = "{name}")
+
+bazel_dep(name = "rules_python", version = "1.6.0")
+{extra}
+python = use_extension("@rules_python//python/extensions:python.bzl", "python")
+{tags}
+{_overrides(base_url, served)}
+''')
+
+
+def test_default_version_and_a_pinned_version_each_run_on_their_runtime(ws, pbs_server, pbs_archives):
+    base_url, served = pbs_server("3.11", "3.12")
+    v311, v312 = pbs_archives("3.11").version, pbs_archives("3.12").version
+    _module(ws, base_url, served, '''python.toolchain(python_version = "3.11")
+python.toolchain(python_version = "3.12")
+python.defaults(python_version = "3.12")
+use_repo(python, "python_3_11", "python_versions")''')
+    ws.write("app/BUILD.bazel", '''
+        load("@rules_python//python:defs.bzl", "py_test")
+        load("@python_versions//3.11:defs.bzl", py_test_3_11 = "py_test")
+
+        py_test(name = "default", srcs = ["check_3_12.py"], main = "check_3_12.py")
+
+        py_test(name = "pinned", srcs = ["check_3_11.py"], main = "check_3_11.py", python_version = "3.11")
+
+        py_test_3_11(name = "pinned_by_defs", srcs = ["check_3_11.py"], main = "check_3_11.py")
+        ''')
+    ws.write("app/check_3_11.py", CHECK.format(want=v311, repo=f"python_3_11_{TRIPLE}"))
+    ws.write("app/check_3_12.py", CHECK.format(want=v312, repo=f"python_3_12_{TRIPLE}"))
+    r = ws.kiln("test", "//app:all", "--test_output=all")
+    assert r.code == 0, r.output
+    assert r.output.count(f"checked {v311} ") == 2, r.output
+    assert r.output.count(f"checked {v312} ") == 1, r.output
+    for version, full in (("3_11", v311), ("3_12", v312)):
+        runtime = ws.output_base / "external" / f"python_{version}_{TRIPLE}"
+        assert (runtime / "bin" / f"python{full.rsplit('.', 1)[0]}").is_file()
+
+
+def test_use_repo_gives_the_version_repository_and_the_hub(ws, pbs_server, pbs_archives):
+    base_url, served = pbs_server("3.11")
+    v311 = pbs_archives("3.11").version
+    _module(ws, base_url, served, '''python.toolchain(python_version = "3.11")
+use_repo(python, "python_3_11", "pythons_hub", py = "python_3_11_host")''')
+    ws.write("BUILD.bazel", '''
+        load("@python_3_11//:defs.bzl", "interpreter")
+        load("@pythons_hub//:versions.bzl", "DEFAULT_PYTHON_VERSION", "MINOR_MAPPING")
+
+        genrule(
+            name = "version",
+            outs = ["version.txt"],
+            tools = [interpreter, "@python_3_11//:files"],
+            cmd = "$(location %s) -c 'import sys; print(sys.version.split()[0])' > $@ && echo %s %s >> $@"
+                  % (interpreter, DEFAULT_PYTHON_VERSION, MINOR_MAPPING["3.11"]),
+        )
+
+        genrule(name = "host", outs = ["host.txt"], srcs = ["@py//:python"], cmd = "echo $< > $@")
+        ''')
+    r = ws.kiln("build", "//:version", "//:host")
+    assert r.code == 0, r.output
+    assert (ws.root / "kiln-bin/version.txt").read_text().splitlines() == [v311, f"3.11 {v311}"]
+    assert (ws.root / "kiln-bin/host.txt").read_text().strip() == f"external/python_3_11_{TRIPLE}/python"
+
+
+def test_a_library_module_adds_a_version_and_its_root_only_tags_are_ignored(ws, pbs_server, pbs_archives):
+    base_url, served = pbs_server("3.11", "3.12")
+    v311, v312 = pbs_archives("3.11").version, pbs_archives("3.12").version
+    _module(ws, base_url, served, 'python.toolchain(python_version = "3.12")',
+            extra='bazel_dep(name = "lib")\nlocal_path_override(module_name = "lib", path = "lib")')
+    # The library asks for 3.11 (which only it registers) and 3.12 (the root's, which wins); its defaults and
+    # override are not the root's and change nothing.
+    ws.write("lib/MODULE.bazel", '''
+        module(name = "lib")
+
+        bazel_dep(name = "rules_python", version = "1.6.0")
+
+        python = use_extension("@rules_python//python/extensions:python.bzl", "python")
+        python.toolchain(python_version = "3.11")
+        python.toolchain(python_version = "3.12")
+        python.defaults(python_version = "3.11")
+        python.override(base_url = "http://127.0.0.1:9/unreachable")
+        use_repo(python, "python_3_11")
+        ''')
+    ws.write("lib/BUILD.bazel", '''
+        load("@python_3_11//:defs.bzl", "py_test")
+
+        py_test(name = "on_3_11", srcs = ["check_3_11.py"], main = "check_3_11.py")
+        ''')
+    ws.write("lib/check_3_11.py", CHECK.format(want=v311, repo=f"python_3_11_{TRIPLE}"))
+    ws.write("app/BUILD.bazel", '''
+        load("@rules_python//python:defs.bzl", "py_test")
+
+        py_test(name = "default", srcs = ["check_3_12.py"], main = "check_3_12.py")
+        ''')
+    ws.write("app/check_3_12.py", CHECK.format(want=v312, repo=f"python_3_12_{TRIPLE}"))
+    r = ws.kiln("test", "//app:default", "@lib//:on_3_11", "--test_output=all")
+    assert r.code == 0, r.output
+    assert f"checked {v311} " in r.output and f"checked {v312} " in r.output
+    assert ("WARNING: lib/MODULE.bazel:8:8: python.defaults() of module 'lib' is ignored: only the root module's "
+            "python.defaults() takes effect, as in rules_python") in r.output
+    assert ("WARNING: lib/MODULE.bazel:9:8: python.override() of module 'lib' is ignored: only the root module's "
+            "python.override() takes effect, as in rules_python") in r.output
+    assert ("WARNING: Ignoring toolchain 'python_3_12' from module 'lib': Toolchain 'python_3_12' from module 'app' "
+            "already registered Python version 3.12 and has precedence.") in r.output
+
+
+def test_two_is_default_toolchains_in_the_root_module(ws):
+    ws.write("MODULE.bazel", '''
+        module(name = "app")
+
+        python = use_extension("@rules_python//python/extensions:python.bzl", "python")
+        python.toolchain(python_version = "3.11", is_default = True)
+        python.toolchain(python_version = "3.12", is_default = True)
+        ''')
+    ws.write("BUILD.bazel", "")
+    r = ws.kiln("build", "//...")
+    assert r.code != 0
+    assert ("MODULE.bazel:5:8: Multiple default toolchains: only one toolchain can have is_default=True.\n"
+            "Module 'app' contains 2 toolchains with is_default=True: 3.11, 3.12") in r.output
+    assert "Traceback" not in r.output
+
+
+def test_python_version_file_picks_the_default_and_a_change_to_it_is_seen(ws, pbs_server, pbs_archives):
+    base_url, served = pbs_server("3.11", "3.12")
+    v311, v312 = pbs_archives("3.11").version, pbs_archives("3.12").version
+    _module(ws, base_url, served, '''python.toolchain(python_version = "3.11")
+python.toolchain(python_version = "3.12")
+python.defaults(python_version_file = "//:.python-version")''')
+    ws.write(".python-version", "3.11\n")
+    ws.write("BUILD.bazel", '''
+        load("@rules_python//python:defs.bzl", "py_binary")
+
+        py_binary(name = "which", srcs = ["which.py"])
+        ''')
+    ws.write("which.py", "import sys\nprint(sys.version.split()[0])\n")
+    r = ws.kiln("run", "//:which")
+    assert r.code == 0, r.output
+    assert r.stdout.strip() == v311
+    ws.write(".python-version", "3.12\n")
+    r = ws.kiln("run", "//:which")
+    assert r.code == 0, r.output
+    assert r.stdout.strip() == v312
