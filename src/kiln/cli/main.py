@@ -51,8 +51,8 @@ def _dispatch(argv: list[str]) -> int:
 
     # Only the command being run is imported: start-up time is most of a no-op build.
     command = importlib.import_module(f"kiln.cli.{inv.command}")
-    outcome = command.run(inv, cwd)
-    return outcome if inv.command == "run" and not isinstance(outcome, int) else int(outcome)
+    # An exit code, or for `kiln run` the program to exec (kiln.cli.run_memo.Launch) from the main thread.
+    return command.run(inv, cwd)
 
 
 def _guarded(argv: list[str]) -> int:

@@ -72,7 +72,7 @@ def memo_checks(session: Session, plan, top, cwd: Path) -> list[tuple[str, int, 
         checks += [(str(d / m), STAT, stamp(str(d / m))) for m in WORKSPACE_MARKERS]
         if d == root:
             break
-    generating = plan.generating()
+    generating = session.generating
     sources = session.sources(plan)
     execroot = str(session.output_base.execroot)
     pending = [*top.files, top.executable, *top.runfiles.artifacts()]

@@ -92,6 +92,8 @@ class SavedResults:
         self.directory = directory
         self.tmp = tmp
         self.own_links = str(own_links)
+        # key -> the (path, stamp, listing digest) an entry was checked against or saved with, this command.
+        self._checked: dict[str, list] = {}
 
     def key(self, *parts: Any) -> str:
         return hashlib.sha256(repr((_FORMAT, sys.executable, sys.version, code_stamp(), parts)).encode()).hexdigest()
@@ -121,16 +123,14 @@ class SavedResults:
             return None
         if refreshed != deps:
             self._write(key, refreshed, data[result_at:])
+        self._checked[key] = refreshed
         return result
 
     def dependencies(self, key: str) -> list[tuple[str, tuple | None]] | None:
-        """(path, stamp) of everything the entry under `key` was made from, as last checked."""
-        try:
-            with open(self.directory / key, "rb") as f:
-                deps = pickle.load(f)
-        except (FileNotFoundError, *_DAMAGED):
-            return None
-        return [(p, saved) for p, saved, _ in deps]
+        """(path, stamp) of everything the entry under `key` was made from, as this command loaded or
+        saved it; None if it did neither."""
+        deps = self._checked.get(key)
+        return None if deps is None else [(p, saved) for p, saved, _ in deps]
 
     def save(self, key: str, result: Any, paths: set[str]) -> None:
         deps = []
@@ -138,6 +138,7 @@ class SavedResults:
             now, is_dir = _stamp(p)
             deps.append((p, now, listing_digest(p, self.own_links) if is_dir else None))
         self._write(key, deps, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+        self._checked[key] = deps
 
     def _write(self, key: str, deps: list, result: bytes) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)

@@ -310,6 +310,7 @@ class Session:
         """Builds what the plan's top targets need, plus `extra_wanted` (made by `extra_actions`:
         the test runs of `kiln test`)."""
         generating = plan.generating()
+        self.generating = generating  # kept for kiln.cli.run_memo's checks
         for action in extra_actions:
             for o in action.outputs:
                 generating[o] = action
