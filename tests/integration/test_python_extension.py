@@ -175,3 +175,66 @@ python.defaults(python_version_file = "//:.python-version")''')
     r = ws.kiln("run", "//:which")
     assert r.code == 0, r.output
     assert r.stdout.strip() == v312
+
+
+def test_python_version_env_chooses_the_default_and_a_change_to_it_is_seen(ws, pbs_server, pbs_archives):
+    base_url, served = pbs_server("3.11", "3.12")
+    v311, v312 = pbs_archives("3.11").version, pbs_archives("3.12").version
+    _module(ws, base_url, served, '''python.toolchain(python_version = "3.11")
+python.toolchain(python_version = "3.12")
+python.defaults(python_version = "3.11", python_version_env = "APP_PYTHON")''')
+    ws.write("BUILD.bazel", '''
+        load("@rules_python//python:defs.bzl", "py_binary")
+
+        py_binary(name = "which", srcs = ["which.py"])
+        ''')
+    ws.write("which.py", "import sys\nprint(sys.version.split()[0])\n")
+    assert ws.kiln("run", "//:which").stdout.strip() == v311
+    r = ws.kiln("run", "//:which", env={"APP_PYTHON": "3.12"})
+    assert r.code == 0, r.output
+    assert r.stdout.strip() == v312
+    assert ws.kiln("run", "//:which").stdout.strip() == v311
+
+
+def test_seed_custom_runtime_is_used_when_its_flag_is_set(ws, pbs_server, pbs_archives):
+    """seed 002's "Registering custom runtimes": a runtime on a platform of its own, chosen by a flag of the
+    workspace's; 3.13's usual platform is served too, so both choices can run."""
+    base_url, served = pbs_server("3.11", "3.13")
+    v313 = pbs_archives("3.13").version
+    url_path, sha256 = served[v313]
+    _module(ws, base_url, served, f'''python.toolchain(python_version = "3.11")
+python.toolchain(python_version = "{v313}")
+python.single_version_platform_override(
+    platform = "my-platform",
+    python_version = "{v313}",
+    sha256 = "{sha256}",
+    os_name = "linux",
+    arch = "x86_64",
+    target_settings = ["@@//:runtime=my-custom-runtime"],
+    urls = ["{base_url}/{url_path}"],
+    strip_prefix = "python",
+)''', extra='bazel_dep(name = "bazel_skylib", version = "1.7.1")')
+    ws.write("BUILD.bazel", '''
+        load("@bazel_skylib//rules:common_settings.bzl", "string_flag")
+        load("@rules_python//python:defs.bzl", "py_binary")
+
+        string_flag(name = "runtime", build_setting_default = "")
+
+        config_setting(name = "runtime=my-custom-runtime", flag_values = {":runtime": "my-custom-runtime"})
+
+        py_binary(name = "which", srcs = ["which.py"])
+        ''')
+    ws.write("which.py", "import sys\nprint(sys.version.split()[0], sys.executable)\n")
+    version = f"--@rules_python//python/config_settings:python_version={v313}"
+    r = ws.kiln("run", version, "--//:runtime=my-custom-runtime", "//:which")
+    assert r.code == 0, r.output
+    assert r.stdout.split()[0] == v313
+    repo = "python_" + v313.replace(".", "_")
+    assert f"/{repo}_my-platform/bin/python3" in r.stdout.split()[1]
+    r = ws.kiln("run", version, "//:which")
+    assert r.code == 0, r.output
+    assert f"/{repo}_{TRIPLE}/bin/python3" in r.stdout.split()[1]
+    # The custom toolchain is version-aware: the default version does not take it.
+    r = ws.kiln("run", "--//:runtime=my-custom-runtime", "//:which")
+    assert r.code == 0, r.output
+    assert r.stdout.split()[0] == pbs_archives("3.11").version

@@ -188,16 +188,10 @@ def test_bad_python_version_file(tmp_path, version_file, extra, message):
 
 
 @pytest.mark.parametrize("tag, message", [
-    ('python.defaults(python_version_env = "PYVER")',
-     "python.defaults(): kiln does not support 'python_version_env' yet"),
-    ("python.override(register_all_versions = True)",
-     "python.override(): kiln does not support 'register_all_versions' yet"),
     ('python.single_version_override(python_version = "3.12.1", patches = ["//:fix.patch"])',
      "python.single_version_override(): kiln does not support 'patches' yet"),
-    ('python.single_version_platform_override(python_version = "3.12.1", platform = "my_platform")',
-     "python.single_version_platform_override(): kiln does not support it yet"),
-    ('python.toolchain(python_version = "3.13", configure_coverage_tool = True)',
-     "python.toolchain(): kiln does not support configure_coverage_tool = True yet"),
+    ('python.single_version_platform_override(python_version = "3.12.1", platform = "x86_64-unknown-linux-gnu", '
+     'patches = ["//:fix.patch"])', "python.single_version_platform_override(): kiln does not support 'patches' yet"),
     ('python.single_version_override(python_version = "3.99.1")',
      "python.single_version_override(python_version = \"3.99.1\"): Python 3.99.1 is not in kiln's table: give its "
      "sha256 and urls"),
@@ -220,3 +214,129 @@ def test_a_version_the_table_lacks_is_skipped_with_a_warning_unless_it_is_the_de
     assert e.message.startswith('python.toolchain(python_version = "3.7"): the default version: Python 3.7 is not in '
                                 "kiln's python-build-standalone table")
     assert e.location == Location("MODULE.bazel", 3, 8)
+
+
+def test_python_version_env_picks_the_default_when_set_and_is_watched(tmp_path, monkeypatch):
+    tags = ('python.toolchain(python_version = "3.12")\npython.toolchain(python_version = "3.13")\n'
+            'python.defaults(python_version = "3.12", python_version_env = "APP_PYTHON")\n')
+    monkeypatch.setenv("APP_PYTHON", "3.13")
+    info = read(tmp_path, tags)
+    assert registered(info)[-1] == "python_3_13_toolchains"
+    assert info.env == ["APP_PYTHON"]
+    monkeypatch.delenv("APP_PYTHON")
+    assert registered(read(tmp_path, tags))[-1] == "python_3_12_toolchains"
+
+
+def test_two_python_version_env_names(tmp_path):
+    e = error(tmp_path, 'python.toolchain(python_version = "3.12")\npython.defaults(python_version_env = "A")\n'
+                        'python.defaults(python_version_env = "B")\n')
+    assert e.message == ("Multiple python_version_env entries in defaults: First default was python_version_env 'A'. "
+                         "Second was python_version_env 'B'")
+    assert e.location == Location("MODULE.bazel", 5, 8)
+
+
+def test_register_all_versions_registers_every_version_and_minor_version_quietly(tmp_path):
+    info = read(tmp_path, 'python.toolchain(python_version = "3.12")\npython.override(register_all_versions = True)\n',
+                lib='python.toolchain(python_version = "3.11")\n')
+    from kiln.repos.python_tool_versions import TOOL_VERSIONS
+
+    names = {"python_" + v.replace(".", "_") + "_toolchains" for v in [*TOOL_VERSIONS, *MINOR_MAPPING]}
+    assert set(registered(info)) == names
+    assert registered(info)[-1] == "python_3_12_toolchains"
+    assert info.warnings == []
+
+
+def test_configure_coverage_tool_is_accepted_and_said_to_change_nothing(tmp_path):
+    info = read(tmp_path, 'python.toolchain(python_version = "3.12", configure_coverage_tool = True)\n')
+    assert info.warnings == ["MODULE.bazel:3:8: python.toolchain(configure_coverage_tool = True) changes nothing in "
+                             "kiln: kiln has no `coverage` command yet"]
+
+
+def test_minor_mapping_is_the_newest_patch_and_override_has_the_last_word(tmp_path):
+    info = read(tmp_path, 'python.toolchain(python_version = "3.12")\n'
+                          'python.override(minor_mapping = {"3.11": "3.11.4"})\n')
+    (hub,) = info.repos["pythons_hub"].usage.tags
+    assert hub.attrs["minor_mapping"]["3.12"] == "3.12.12"
+    assert hub.attrs["minor_mapping"]["3.11"] == "3.11.4"
+    (runtime,) = info.repos["python_3_11_x86_64-unknown-linux-gnu"].usage.tags
+    assert runtime.attrs["python_version"] == "3.11.4"
+
+
+def test_versions_the_minor_mapping_points_at_are_registered_before_other_patch_versions(tmp_path):
+    info = read(tmp_path, 'python.toolchain(python_version = "3.12.1")\npython.toolchain(python_version = "3.12")\n'
+                          'python.toolchain(python_version = "3.13", is_default = True)\n')
+    assert registered(info) == ["python_3_12_toolchains", "python_3_11_toolchains", "python_3_12_1_toolchains",
+                                "python_3_13_toolchains"]
+
+
+SEED_PLATFORM = '''python.single_version_platform_override(
+    platform = "my-platform",
+    python_version = "3.13.3",
+    sha256 = "01d08b9bc8a96698b9d64c2fc26da4ecc4fa9e708ce0a34fb88f11ab7e552cbd",
+    os_name = "linux",
+    arch = "x86_64",
+    target_settings = ["@@//:runtime=my-custom-runtime"],
+    urls = ["https://github.com/astral-sh/python-build-standalone/releases/download/20250409/cpython-3.13.3+20250409-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz"],
+    strip_prefix = "python",
+)
+python.toolchain(python_version = "3.13.3")
+'''
+
+
+def test_seed_custom_runtime_is_a_platform_of_its_own_considered_first(tmp_path):
+    info = read(tmp_path, 'python.toolchain(python_version = "3.12")\n' + SEED_PLATFORM)
+    (runtime,) = info.repos["python_3_13_3_my-platform"].usage.tags
+    assert runtime.attrs["urls"] == ["https://github.com/astral-sh/python-build-standalone/releases/download/20250409/"
+                                     "cpython-3.13.3+20250409-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz"]
+    assert runtime.attrs["sha256"] == "01d08b9bc8a96698b9d64c2fc26da4ecc4fa9e708ce0a34fb88f11ab7e552cbd"
+    assert runtime.attrs["release_filename"].endswith("-install_only_stripped.tar.gz")
+    (toolchains,) = info.repos["python_3_13_3_toolchains"].usage.tags
+    assert toolchains.attrs["platforms"] == ["my-platform"]
+    assert toolchains.attrs["custom_platforms"] == {"my-platform": {
+        "compatible_with": ["@platforms//os:linux", "@platforms//cpu:x86_64"],
+        "target_settings": ["@@//:runtime=my-custom-runtime"], "os_name": "linux", "arch": "x86_64"}}
+    # 3.13.3 is not in kiln's table: the custom platform is its only one; other versions do not get it.
+    assert "python_3_12_my-platform" not in info.repos
+
+
+def test_a_custom_platform_of_a_known_version_comes_before_kilns_own(tmp_path):
+    info = read(tmp_path, 'python.toolchain(python_version = "3.12")\n' + SEED_PLATFORM.replace("3.13.3", "3.13.1"))
+    (toolchains,) = info.repos["python_3_13_1_toolchains"].usage.tags
+    assert toolchains.attrs["platforms"][0] == "my-platform"
+    assert "x86_64-unknown-linux-gnu" in toolchains.attrs["platforms"]
+    patterns = [r.pattern for r in info.toolchains if r.pattern.startswith("@python_3_13_1_toolchains//")]
+    assert patterns[0] == "@python_3_13_1_toolchains//:my-platform_toolchain"
+
+
+def test_overriding_a_known_platforms_archive_keeps_it_a_known_platform(tmp_path):
+    info = read(tmp_path, 'python.toolchain(python_version = "3.12.1")\n'
+                          'python.single_version_platform_override(python_version = "3.12.1", '
+                          'platform = "x86_64-unknown-linux-gnu", sha256 = "ab" * 32, '
+                          'urls = ["https://mirror.example/py.tar.gz"])\n')
+    (runtime,) = info.repos["python_3_12_1_x86_64-unknown-linux-gnu"].usage.tags
+    assert runtime.attrs["urls"] == ["https://mirror.example/py.tar.gz"]
+    assert runtime.attrs["sha256"] == "ab" * 32
+    (toolchains,) = info.repos["python_3_12_1_toolchains"].usage.tags
+    assert "custom_platforms" not in toolchains.attrs
+    (other,) = info.repos["python_3_12_1_aarch64-unknown-linux-gnu"].usage.tags
+    assert other.attrs["urls"][0].startswith("https://github.com/astral-sh/python-build-standalone/")
+
+
+@pytest.mark.parametrize("tag, message", [
+    ('python.single_version_platform_override(python_version = "3.13.99", platform = "p", sha256 = "00", '
+     'urls = ["https://x/y.tar.gz"])',
+     "When introducing a new python_version '3.13.99', 'sha256', 'strip_prefix' and 'urls' must be specified"),
+    ('python.single_version_platform_override(python_version = "3.13.1", platform = "p", os_name = "linux")',
+     'python.single_version_platform_override(python_version = "3.13.1", platform = "p"): Python 3.13.1 has no '
+     "archive for 'p' to start from: give its `urls` and `sha256`"),
+    ('python.single_version_platform_override(python_version = "3.13.1", platform = "p", sha256 = "00", '
+     'urls = ["https://x/y.tar.gz"], target_settings = ["//:custom"])',
+     "python.single_version_platform_override(): the label '//:custom' must be absolute (`@@//pkg:name` for the "
+     "main repository)"),
+    ('python.single_version_platform_override(python_version = "3.13", platform = "p")',
+     "The 'python_version' attribute needs to specify the full version in at least 'X.Y.Z' format, got: '3.13'"),
+])
+def test_bad_single_version_platform_override(tmp_path, tag, message):
+    e = error(tmp_path, f'python.toolchain(python_version = "3.12")\n{tag}\n')
+    assert e.message == message
+    assert e.location == Location("MODULE.bazel", 4, 8)

@@ -2,7 +2,8 @@
 
 An entry is stored under a key of the command, patterns and options, with the
 stat (mtime, ctime, size, inode) of every BUILD/.bzl/MODULE file read and
-every directory listed; it is reused only if none of them changed. A listed
+every directory listed, and the value of every environment variable loading
+read (kiln.core.env_reads); it is reused only if none of them changed. A listed
 directory whose stat changed is listed again and compared by a digest of its
 entries that leaves out kiln's own links into the output base (the `kiln-*`
 convenience links and their temporary names): creating or removing those links
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from kiln.cli.code_stamp import code_stamp
+from kiln.core.env_reads import PREFIX as ENV_PREFIX
 from kiln.execution.output_base import atomic_write
 
 _FORMAT = 2
@@ -112,6 +114,11 @@ class SavedResults:
             return None
         refreshed = []
         for p, saved, digest in deps:
+            if p.startswith(ENV_PREFIX):
+                if os.environ.get(p[len(ENV_PREFIX):]) != saved:
+                    return None
+                refreshed.append((p, saved, digest))
+                continue
             now, is_dir = _stamp(p)
             if now != saved:
                 if digest is None or not is_dir or listing_digest(p, self.own_links) != digest:
@@ -130,11 +137,14 @@ class SavedResults:
         """(path, stamp) of everything the entry under `key` was made from, as this command loaded or
         saved it; None if it did neither."""
         deps = self._checked.get(key)
-        return None if deps is None else [(p, saved) for p, saved, _ in deps]
+        return None if deps is None else [(p, saved) for p, saved, _ in deps if not p.startswith(ENV_PREFIX)]
 
     def save(self, key: str, result: Any, paths: set[str]) -> None:
         deps = []
         for p in sorted(paths):
+            if p.startswith(ENV_PREFIX):
+                deps.append((p, os.environ.get(p[len(ENV_PREFIX):]), None))
+                continue
             now, is_dir = _stamp(p)
             deps.append((p, now, listing_digest(p, self.own_links) if is_dir else None))
         self._write(key, deps, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))

@@ -94,6 +94,8 @@ class MacroResult:
     warnings: tuple[str, ...] = ()
     # Files read to make them (python_version_file): a change to one means reading the modules again.
     files: tuple[str, ...] = ()
+    # Environment variables read to make them (python_version_env): the same for a change to one.
+    env: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

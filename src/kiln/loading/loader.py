@@ -16,6 +16,7 @@ from typing import Any, Callable, Mapping
 
 import starlark as sl
 
+from kiln.core.env_reads import env_dependency
 from kiln.core.errors import KilnError, LoadingError, Location
 from kiln.core.labels import Label, PackageId, parse_label
 from kiln.core.rule_class import RuleClass, RuleRegistry
@@ -94,6 +95,7 @@ class Loader:
         self.dirs_read: set[str] = set()
         self.module = read_module_files(workspace.root, definitions, enable_bzlmod=enable_bzlmod)
         self.files_read.update(self.module.files, self.module.absent_files)
+        self.files_read.update(env_dependency(name) for name in self.module.env)
         for warning in self.module.warnings:
             self.report("WARNING", warning)
         # The main repository's mapping (`@<module name>//...` is the main repository, as in Bazel); each

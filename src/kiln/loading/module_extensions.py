@@ -70,3 +70,4 @@ def _declare(info: ModuleInfo, spec: ModuleExtension, modules: list[ModuleUsages
     info.toolchains.extend(Registration(pattern, first.location) for pattern in result.toolchains)
     info.warnings.extend(result.warnings)
     info.files.extend(result.files)
+    info.env.extend(result.env)

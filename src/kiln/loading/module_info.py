@@ -140,6 +140,8 @@ class ModuleInfo:
     files: list[str] = field(default_factory=list)
     # Files looked for and absent (WORKSPACE.bzlmod, ...): creating one changes what is read.
     absent_files: list[str] = field(default_factory=list)
+    # Environment variables whose values decided what the files declare (kiln.core.env_reads).
+    env: list[str] = field(default_factory=list)
     extensions: list[ExtensionUsage] = field(default_factory=list)
     repos: dict[str, RepoDecl] = field(default_factory=dict)
     # In Bazel's order: the root module's MODULE.bazel, then WORKSPACE, then the other modules' in BFS order.

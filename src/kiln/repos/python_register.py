@@ -51,9 +51,11 @@ def python_register_toolchains(*, name: str, python_version: str, register_toolc
 
 def declare_toolchain(what: str, *, name: str, python_version: str, register_toolchains: bool,
                       set_python_version_constraint: bool, tool_versions: dict | None, minor_mapping: dict | None,
-                      base_urls: list[str] | None) -> MacroResult:
+                      base_urls: list[str] | None, custom_platforms: dict[str, dict] | None = None) -> MacroResult:
     """The repositories of one Python version, as python_register_toolchains declares them (also for the
-    bzlmod `python` extension); `what` starts each error message."""
+    bzlmod `python` extension); `what` starts each error message. `custom_platforms` (the extension's
+    single_version_platform_override) describes platforms by name — {"compatible_with", "target_settings",
+    "os_name", "arch"} — and comes before kiln's own, so that its toolchains are considered first."""
     from kiln.repos.python_versions import archive_for, resolve_version
 
     try:
@@ -68,12 +70,16 @@ def declare_toolchain(what: str, *, name: str, python_version: str, register_too
     entry = (tool_versions or _default_table())[full]
     repos: list[DeclaredRepo] = []
     platforms: list[str] = []
-    for key in _platform_keys(entry.get("sha256") or {}):
-        triple, freethreaded = _split_key(key)
-        libc = PLATFORMS[triple][3] or "glibc"
+    custom_platforms = custom_platforms or {}
+    sha256 = entry.get("sha256") or {}
+    for key in [k for k in custom_platforms if k in sha256] + _platform_keys(sha256, skip=custom_platforms):
         try:
-            archive = archive_for(full, triple, libc=libc, freethreaded=freethreaded, base_urls=base_urls,
-                                  tool_versions=tool_versions, minor_mapping=minor_mapping)
+            if key in custom_platforms and _split_key(key)[0] not in PLATFORMS:
+                archive = custom_archive(entry, full, key, base_urls)
+            else:
+                triple, freethreaded = _split_key(key)
+                archive = archive_for(full, triple, libc=PLATFORMS[triple][3] or "glibc", freethreaded=freethreaded,
+                                      base_urls=base_urls, tool_versions=tool_versions, minor_mapping=minor_mapping)
         except KilnError as e:
             raise KilnError(f"{what}: {e.message}") from None
         platforms.append(key)
@@ -84,6 +90,9 @@ def declare_toolchain(what: str, *, name: str, python_version: str, register_too
         raise KilnError(f"{what}: Python {full} has no archive for any platform kiln knows "
                         f"({', '.join(PLATFORMS)})")
     common = {"python_version": full, "user_repository_name": name, "platforms": platforms}
+    custom = {k: custom_platforms[k] for k in platforms if k in custom_platforms}
+    if custom:
+        common["custom_platforms"] = custom
     repos += [
         DeclaredRepo(HOST_KIND, f"{name}_host", common),
         DeclaredRepo(ALIASES_KIND, name, common),
@@ -133,10 +142,28 @@ def _default_table() -> dict:
     return TOOL_VERSIONS
 
 
-def _platform_keys(sha256: dict) -> list[str]:
+def _platform_keys(sha256: dict, skip: dict | None = None) -> list[str]:
     """The table keys of an entry kiln can name platforms for, in rules_python's PLATFORMS order."""
     known = [p for p in PLATFORMS] + [p + FREETHREADED for p in PLATFORMS]
-    return [key for key in known if key in sha256]
+    return [key for key in known if key in sha256 and key not in (skip or {})]
+
+
+def custom_archive(entry: dict, full: str, key: str, base_urls: list[str] | None) -> Any:
+    """The archive a single_version_platform_override gives for platform `key`: its URLs as written (one
+    without a scheme is below the base URLs), sha256 and strip_prefix."""
+    from kiln.repos.python_tool_versions import DEFAULT_RELEASE_BASE_URL
+    from kiln.repos.python_versions import RuntimeArchive
+
+    given = entry["url"].get(key) if isinstance(entry.get("url"), dict) else None
+    if not given:
+        raise KilnError(f"Python {full} for the platform '{key}' has no URL: give `urls` with its sha256")
+    urls = []
+    for url in [given] if isinstance(given, str) else given:
+        urls += [url] if "://" in url else [f"{b.rstrip('/')}/{url}" for b in base_urls or [DEFAULT_RELEASE_BASE_URL]]
+    strip_prefix = entry.get("strip_prefix", "python")
+    strip_prefix = strip_prefix.get(key, "python") if isinstance(strip_prefix, dict) else strip_prefix
+    return RuntimeArchive(full, key, tuple(urls), entry["sha256"][key], strip_prefix,
+                          urls[0].rsplit("/", 1)[-1])
 
 
 def _split_key(key: str) -> tuple[str, bool]:

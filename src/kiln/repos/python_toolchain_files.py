@@ -9,7 +9,8 @@
 - `{name}_toolchains` (toolchains_repo): `{platform}_toolchain` and `{platform}_py_cc_toolchain` for each
   platform, matching its OS, CPU, libc and free-threading, and the version flag
   (@rules_python//python/config_settings:python_version) at X.Y, X.Y.Z or — unless the version is
-  constrained — unset.
+  constrained — unset. A custom platform (`custom_platforms`, the extension's single_version_platform_override)
+  matches its own target_compatible_with and target_settings instead of an OS, CPU, libc and threading.
 - `{name}` (multi_toolchain_aliases): `X.Y/defs.bzl` re-exporting each version's defs.bzl.
 - `pythons_hub` (hub_repo, the bzlmod extension's): `versions.bzl` with DEFAULT_PYTHON_VERSION, MINOR_MAPPING
   and PYTHON_VERSIONS.
@@ -49,14 +50,15 @@ def repository_files(kind: str, name: str, attrs: dict[str, Any]) -> dict[str, s
                 f"PYTHON_VERSIONS = {json.dumps(attrs['python_versions'])}\n"}
     platforms = attrs["platforms"]
     user = attrs["user_repository_name"]
+    custom = attrs.get("custom_platforms") or {}
     if kind == TOOLCHAINS_KIND:
-        return {"BUILD.bazel": header + _toolchains(user, attrs["python_version"], platforms,
+        return {"BUILD.bazel": header + _toolchains(user, attrs["python_version"], platforms, custom,
                                                     attrs["set_python_version_constraint"])}
-    host = host_platform(platforms, name)
+    host = host_platform(platforms, name, custom)
     if kind == HOST_KIND:
         return {"BUILD.bazel": header + _PUBLIC + f'\nalias(name = "python", actual = "@{user}_{host}//:python")\n'}
     assert kind == ALIASES_KIND, kind
-    return {"BUILD.bazel": header + _aliases(user, platforms),
+    return {"BUILD.bazel": header + _aliases(user, platforms, custom),
             "defs.bzl": header + _DEFS.format(host=host, repo=f"{user}_{host}", version=attrs["python_version"])}
 
 
@@ -76,27 +78,37 @@ def py_test(name, **kwargs):
 '''
 
 
-def host_platform(platforms: list[str], name: str) -> str:
-    """The platform key of this machine among `platforms` (glibc and not free-threaded on Linux)."""
+def host_platform(platforms: list[str], name: str, custom: dict[str, dict] | None = None) -> str:
+    """The platform key of this machine among `platforms`: kiln's own (glibc and not free-threaded on
+    Linux) before a custom one whose os_name and arch are the machine's."""
     from kiln.repos.repository_rules import RepositoryError
 
     uname = os.uname()
     system = {"darwin": "macos"}.get(uname.sysname.lower(), uname.sysname.lower())
     cpu = {"amd64": "x86_64", "arm64": "aarch64"}.get(uname.machine.lower(), uname.machine.lower())
+    custom = custom or {}
     for key in platforms:
-        os_name, key_cpu, _, libc = PLATFORMS.get(key, ("", "", "", None))
+        os_name, key_cpu, _, libc = PLATFORMS.get(key, ("", "", "", None)) if key not in custom else ("", "", "", "")
         if (os_name, key_cpu) == (system, cpu) and libc in (None, "glibc"):
+            return key
+    for key in platforms:
+        if key in custom and (custom[key].get("os_name"), custom[key].get("arch")) == (system, cpu):
             return key
     raise RepositoryError(f"@{name}: none of the Python runtimes it names is for this machine ({system} on {cpu}); "
                           f"they are for: {', '.join(platforms)}")
 
 
-def _constraints(key: str) -> list[str]:
+def _constraints(key: str, custom: dict[str, dict]) -> list[str]:
+    if key in custom:
+        return list(custom[key]["compatible_with"])
     os_name, cpu, _, _ = PLATFORMS[key.removesuffix(FREETHREADED)]
     return [f"@platforms//os:{os_name}", f"@platforms//cpu:{cpu}"]
 
 
-def _flag_values(key: str) -> dict[str, str]:
+def _flag_values(key: str, custom: dict[str, dict]) -> dict[str, str]:
+    if key in custom:
+        # A custom platform is told apart by its own target_settings, not by kiln's libc and threading flags.
+        return {}
     triple = key.removesuffix(FREETHREADED)
     libc = PLATFORMS[triple][3]
     flags = {f"{_FLAGS}:py_linux_libc": libc} if libc else {}
@@ -104,19 +116,23 @@ def _flag_values(key: str) -> dict[str, str]:
     return flags
 
 
-def _aliases(user: str, platforms: list[str]) -> str:
+def _aliases(user: str, platforms: list[str], custom: dict[str, dict]) -> str:
     out = [_PUBLIC, 'exports_files(["defs.bzl"])\n']
-    for key in platforms:
-        out.append(f'config_setting(\n    name = "{key}",\n    constraint_values = {json.dumps(_constraints(key))},\n'
-                   f'    flag_values = {json.dumps(_flag_values(key), sort_keys=True)},\n)\n')
+    # The aliases choose by platform alone: a custom platform is among the choices only where none of kiln's
+    # platforms would match the same machine (its target_settings are the toolchain's business).
+    covered = {tuple(_constraints(k, custom)) for k in platforms if k not in custom}
+    chosen = [k for k in platforms if k not in custom or tuple(_constraints(k, custom)) not in covered]
+    for key in chosen:
+        out.append(f'config_setting(\n    name = "{key}",\n    constraint_values = {json.dumps(_constraints(key, custom))},\n'
+                   f'    flag_values = {json.dumps(_flag_values(key, custom), sort_keys=True)},\n)\n')
     for target in (*_ALIASED, "python3"):
         inside = "bin/python3" if target == "python3" else target
-        choices = ",\n".join(f'        ":{key}": "@{user}_{key}//:{inside}"' for key in platforms)
+        choices = ",\n".join(f'        ":{key}": "@{user}_{key}//:{inside}"' for key in chosen)
         out.append(f'alias(\n    name = "{target}",\n    actual = select({{\n{choices},\n    }}),\n)\n')
     return "\n".join(out)
 
 
-def _toolchains(user: str, version: str, platforms: list[str], constrained: bool) -> str:
+def _toolchains(user: str, version: str, platforms: list[str], custom: dict[str, dict], constrained: bool) -> str:
     major_minor = version.rsplit(".", 1)[0]
     versions = [major_minor, version] + ([] if constrained else [""])
     out = [_PUBLIC]
@@ -124,7 +140,7 @@ def _toolchains(user: str, version: str, platforms: list[str], constrained: bool
         settings = []
         for i, value in enumerate(versions):
             settings.append(f"_{key}_{i}")
-            flags = {**_flag_values(key), f"{_FLAGS}:python_version": value}
+            flags = {**_flag_values(key, custom), f"{_FLAGS}:python_version": value}
             out.append(f'config_setting(\n    name = "_{key}_{i}",\n    flag_values = {json.dumps(flags, sort_keys=True)},\n'
                        '    visibility = ["//visibility:private"],\n)\n')
         out.append(f'config_setting_group(\n    name = "_{key}_version",\n    match_any = {json.dumps([":" + s for s in settings])},\n)\n')
@@ -133,8 +149,8 @@ def _toolchains(user: str, version: str, platforms: list[str], constrained: bool
                 ("py_cc_toolchain", "py_cc_toolchain", "@rules_python//python/cc:toolchain_type")):
             out.append(f'toolchain(\n    name = "{key}_{suffix}",\n    toolchain = "@{user}_{key}//:{target}",\n'
                        f'    toolchain_type = "{toolchain_type}",\n'
-                       f'    target_compatible_with = {json.dumps(_constraints(key))},\n'
-                       f'    target_settings = [":_{key}_version"],\n)\n')
+                       f'    target_compatible_with = {json.dumps(_constraints(key, custom))},\n'
+                       f'    target_settings = {json.dumps([f":_{key}_version", *custom.get(key, {}).get("target_settings", [])])},\n)\n')
     return "\n".join(out)
 
 

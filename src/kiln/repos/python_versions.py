@@ -8,6 +8,7 @@ table and mapping when a MODULE.bazel or WORKSPACE overrides them.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from kiln.core.errors import KilnError
@@ -109,9 +110,13 @@ def _build(template: str, triple: str, freethreaded: bool) -> dict[str, str]:
     return {"build": build, "ext": "tar.zst" if build.endswith("full") else "tar.gz"}
 
 
+def version_key(version: str) -> tuple:
+    """Orders versions numerically, a pre-release before its release: 3.9.25 < 3.15.0a2 < 3.15.0."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)*)(.*)", version)
+    if match is None:
+        return ((), False, version)
+    return (tuple(int(n) for n in match.group(1).split(".")), match.group(2) == "", match.group(2))
+
+
 def _sorted_versions(versions) -> list[str]:
-    def key(version: str) -> tuple:
-        # "3.15.0a2" sorts as (3, 15, 0, "a2"): numerically, a pre-release suffix after its number.
-        return tuple((int(digits), part[len(digits):]) for part in version.split(".")
-                     for digits in [part[:len(part) - len(part.lstrip("0123456789"))] or "0"])
-    return sorted(versions, key=key)
+    return sorted(versions, key=version_key)
