@@ -238,3 +238,25 @@ python.single_version_platform_override(
     r = ws.kiln("run", "--//:runtime=my-custom-runtime", "//:which")
     assert r.code == 0, r.output
     assert r.stdout.split()[0] == pbs_archives("3.11").version
+
+
+def test_a_python_version_no_toolchain_provides_lists_registered_and_known_versions(ws, pbs_server, pbs_archives):
+    base_url, served = pbs_server("3.11", "3.12")
+    v311, v312 = pbs_archives("3.11").version, pbs_archives("3.12").version
+    _module(ws, base_url, served, '''python.toolchain(python_version = "3.11")
+python.toolchain(python_version = "3.12", is_default = True)''')
+    ws.write("BUILD.bazel", '''
+        load("@rules_python//python:defs.bzl", "py_binary")
+
+        py_binary(name = "old", srcs = ["old.py"], python_version = "3.8")
+        ''')
+    ws.write("old.py", "")
+    r = ws.kiln("build", "//:old")
+    assert r.code == 1, r.output
+    assert (f"BUILD.bazel:3:1: in python_version attribute of py_binary rule //:old: python_version '3.8': no "
+            f"registered Python toolchain provides it. Registered versions: 3.11, {v311}, 3.12, {v312}; without a "
+            f"version constraint: cpython ") in r.stderr, r.stderr
+    assert "MODULE.bazel: python.toolchain(python_version = \"3.8\")" in r.stderr
+    assert "Versions kiln's python-build-standalone table knows: 3.9, 3.10, 3.11, 3.12, 3.13, 3.14, 3.15 (as X.Y.Z: " \
+           "3.9.25, 3.10.2, " in r.stderr
+    assert "Traceback" not in r.output

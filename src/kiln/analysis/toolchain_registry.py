@@ -131,6 +131,16 @@ class ToolchainRegistry:
                 raise CommandLineError(f"{reg.location.file}={reg.pattern}: {e.message}") from None
         return out
 
+    def settings_tested(self, config: Configuration, labels: tuple[Label, ...]) -> frozenset[tuple[str, str]]:
+        """The (setting, value) pairs the config_settings `labels` test (for a rule's messages: the
+        versions registered toolchains are for)."""
+        tested: set[tuple[str, str]] = set()
+        for label in labels:
+            info = self._analyze(label, config).get(ConfigMatchingInfo)
+            if info is not None:
+                tested |= info.settings
+        return frozenset(tested)
+
     def _settings_match(self, labels: tuple[Label, ...], config: Configuration) -> bool:
         for label in labels:
             info = self._analyze(label, config).get(ConfigMatchingInfo)

@@ -30,17 +30,24 @@ class ToolchainContext:
 
     def __init__(self, by_type: dict[Label, Any], platform: Callable[[], PlatformInfo],
                  exec_platform: PlatformInfo | None = None, where: str = "",
-                 registered: Callable[[Label], tuple] = lambda toolchain_type: ()):
+                 registered: Callable[[Label], tuple] = lambda toolchain_type: (),
+                 tested: Callable[[tuple], frozenset] = lambda labels: frozenset()):
         self._by_type = by_type
         self._platform = platform
         self.exec_platform = exec_platform
         self._where = where
         self._registered = registered
+        self._tested = tested
 
     def registered(self, key: Label | str) -> tuple:
         """The toolchain() declarations of a type resolution considered (DeclaredToolchainInfo), for a
         rule's error messages: which versions exist when none fits."""
         return self._registered(_type_label(key))
+
+    def settings_tested(self, labels: tuple) -> frozenset:
+        """The (setting label, value) pairs a declaration's target_settings test, e.g. the versions of the
+        python_version flag a Python toolchain is for."""
+        return self._tested(tuple(labels))
 
     def __getitem__(self, key: Label | str) -> Any:
         label = _type_label(key)

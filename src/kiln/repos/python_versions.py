@@ -43,6 +43,12 @@ def resolve_version(version: str, *, tool_versions: dict | None = None,
     return full
 
 
+def known_versions() -> str:
+    """The versions of kiln's table, for messages: each X.Y, then every X.Y.Z."""
+    return (f"{', '.join(_sorted_versions(MINOR_MAPPING))} (as X.Y.Z: "
+            f"{', '.join(_sorted_versions(TOOL_VERSIONS))})")
+
+
 def archive_for(version: str, platform: str, *, libc: str = "glibc", freethreaded: bool = False,
                 base_urls: list[str] | tuple[str, ...] | None = None, tool_versions: dict | None = None,
                 minor_mapping: dict[str, str] | None = None) -> RuntimeArchive:

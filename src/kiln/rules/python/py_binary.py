@@ -48,6 +48,9 @@ def _main_file(ctx, srcs):
     )
 
 
+_VERSION_FLAG = "//python/config_settings:python_version"
+
+
 def _check_version(ctx, runtime: PyRuntimeInfo) -> None:
     wanted = ctx.attr.python_version
     if wanted in ("", "PY3"):
@@ -55,14 +58,18 @@ def _check_version(ctx, runtime: PyRuntimeInfo) -> None:
     if wanted == "PY2":
         raise ctx.error("Python 2 is not supported", attribute="python_version")
     if wanted != runtime.major_minor and ".".join(map(str, runtime.version_info)) != wanted:
-        versions = sorted({s.name[len("is_python_"):] for d in ctx.toolchains.registered(PY_TOOLCHAIN_TYPE)
-                           for s in d.target_settings if s.name.startswith("is_python_")})
+        from kiln.repos.python_versions import known_versions, version_key
+
+        versions = sorted({value for d in ctx.toolchains.registered(PY_TOOLCHAIN_TYPE)
+                           for setting, value in ctx.toolchains.settings_tested(d.target_settings)
+                           if setting.endswith(_VERSION_FLAG) and value}, key=version_key)
         registered = ", ".join(versions) if versions else "none"
         raise ctx.error(
             f"python_version '{wanted}': no registered Python toolchain provides it. Registered versions: "
             f"{registered}; without a version constraint: {runtime.describe()}. Register a runtime for {wanted} "
-            f"(a toolchain whose target_settings include @rules_python//python/config_settings:is_python_{wanted}), "
-            "or change python_version",
+            f"(MODULE.bazel: python.toolchain(python_version = \"{wanted}\"), or a toolchain whose target_settings "
+            f"include @rules_python//python/config_settings:is_python_{wanted}), or change python_version. "
+            f"Versions kiln's python-build-standalone table knows: {known_versions()}",
             attribute="python_version",
         )
 
