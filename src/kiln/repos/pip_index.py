@@ -63,10 +63,10 @@ class IndexFile:
     yanked: str | None  # None when not yanked, else the reason ("" when none given)
 
 
-def machine_index(environ: Mapping[str, str]) -> IndexConfig:
+def machine_index(environ: Mapping[str, str], etc: Path = Path("/etc")) -> IndexConfig:
     """The index pip is configured with on this machine (see the module's docstring), else PyPI."""
     index_url, extra, source = "", "", ""
-    for path in _pip_config_files(environ):
+    for path in _pip_config_files(environ, etc):
         parser = configparser.RawConfigParser()
         try:
             parser.read(path, encoding="utf-8")
@@ -96,10 +96,10 @@ def lock_index(lock: RequirementsLock, machine: IndexConfig) -> IndexConfig:
                        machine.source)
 
 
-def _pip_config_files(environ: Mapping[str, str]) -> list[Path]:
+def _pip_config_files(environ: Mapping[str, str], etc: Path) -> list[Path]:
     chosen = environ.get("PIP_CONFIG_FILE", "")
-    xdg_dirs = (environ.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(os.pathsep)
-    files = [Path(d) / "pip" / "pip.conf" for d in reversed(xdg_dirs) if d] + [Path("/etc/pip.conf")]
+    xdg_dirs = environ["XDG_CONFIG_DIRS"].split(os.pathsep) if environ.get("XDG_CONFIG_DIRS") else [str(etc / "xdg")]
+    files = [Path(d) / "pip" / "pip.conf" for d in reversed(xdg_dirs) if d] + [etc / "pip.conf"]
     if chosen and os.path.exists(chosen):
         return [p for p in files if p.is_file()] + [Path(chosen)]
     home = Path(environ.get("HOME") or os.path.expanduser("~"))
