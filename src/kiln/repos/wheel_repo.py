@@ -144,13 +144,13 @@ def _install(source: WheelFile, wheel: Path, directory: Path, digest: str) -> No
     (directory / _MARKER).write_text(digest)
 
 
-def _requires_dist(metadata: bytes, wheel_name: str) -> list[Requirement]:
-    from email.parser import BytesHeaderParser
+def _requires_dist(metadata: str, wheel_name: str) -> list[Requirement]:
+    from email.parser import HeaderParser
 
     from packaging.requirements import InvalidRequirement, Requirement
 
     out = []
-    for text in BytesHeaderParser().parsebytes(metadata).get_all("Requires-Dist") or ():
+    for text in HeaderParser().parsestr(metadata).get_all("Requires-Dist") or ():
         try:
             out.append(Requirement(text))
         except InvalidRequirement as e:
