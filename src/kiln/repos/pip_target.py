@@ -65,7 +65,10 @@ class TargetRuntime:
         platforms = self.platform_tags()
         if self.implementation == "cpython":
             interpreter = f"cp{major_minor[0]}{major_minor[1]}"
-            specific = tags.cpython_tags(major_minor, [interpreter + self.abi_flags], platforms)
+            abis = [interpreter + self.abi_flags]
+            if "d" in self.abi_flags and major_minor >= (3, 8):
+                abis.append(interpreter + self.abi_flags.replace("d", ""))  # a debug build loads release modules
+            specific = tags.cpython_tags(major_minor, abis, platforms)
         else:
             interpreter = f"{_TAG_NAMES.get(self.implementation, self.implementation)}{major_minor[0]}{major_minor[1]}"
             specific = tags.generic_tags(interpreter, [self._generic_abi()], platforms)
@@ -131,6 +134,5 @@ class TargetRuntime:
 
 
 def _triple(parts: Any) -> tuple[int, int, int]:
-    # A pre-release's micro is "0rc1"-like only in sys.version; version_info's parts are numbers.
-    numbers = [int(str(p)) for p in parts][:3]
-    return (numbers + [0, 0, 0])[:3]  # type: ignore[return-value]
+    major, minor, micro = ([int(str(p)) for p in parts] + [0, 0, 0])[:3]
+    return major, minor, micro
