@@ -6,8 +6,10 @@ one pip is configured with on this machine, read as pip reads it without
 running pip (a `pip config` process costs more than the whole lookup):
 `index-url` and `extra-index-url` of the [global] then [install] sections of
 /etc/xdg/pip/pip.conf, /etc/pip.conf, ~/.pip/pip.conf, ~/.config/pip/pip.conf,
-later files winning, or only $PIP_CONFIG_FILE's when it names a file; then the
-variables PIP_INDEX_URL and PIP_EXTRA_INDEX_URL over all of them. Else PyPI.
+later files winning ($PIP_CONFIG_FILE, when it names a file, is read last in
+place of the user's two); then the variables PIP_INDEX_URL and
+PIP_EXTRA_INDEX_URL over all of them. Else PyPI. (pip also reads a pip.conf in
+its own virtual environment: kiln's environment is not the user's, so not that.)
 pip's `find-links` is a directory of files, not an index, and is not read.
 
 Pages are asked for as PEP 691 JSON (`application/vnd.pypi.simple.v1+json`)
