@@ -32,7 +32,7 @@ from kiln.repos.repository_rules import RepositoryError
 _ON_FAILURE = ("skip", "warn", "fail")
 _DICT_ATTRS = ("target_compatible_with", "target_settings", "exec_compatible_with")
 # Bumped when what a probe records changes: every runtime is probed again.
-_PROBE_VERSION = "1"
+_PROBE_VERSION = "2"
 _VERSION_FLAG = "@rules_python//python/config_settings:python_version"
 _TOOLCHAIN_TYPE = "@rules_python//python:toolchain_type"
 _CC_TOOLCHAIN_TYPE = "@rules_python//python/cc:toolchain_type"
