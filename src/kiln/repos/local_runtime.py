@@ -70,10 +70,10 @@ def runtime_targets(record: dict, interpreter_path: str, runtime: str, pair: str
 
 
 def _real_executable() -> str:
-    # A venv's python is a link to the base interpreter; keep the venv path so its
-    # site-packages stay visible, but never a pyenv shim (a shell script costing ~55 ms).
-    return os.path.abspath(sys.executable)
-
+    # The base interpreter of kiln's virtual environment, not the venv's python: programs kiln runs import
+    # what their runfiles hold (pip.parse's wheels), never kiln's own site-packages. Never a pyenv shim (a
+    # shell script costing ~55 ms) either: the venv's base is the real binary.
+    return os.path.abspath(getattr(sys, "_base_executable", None) or sys.executable)
 
 
 def host_runtime_dirs() -> tuple[str, ...]:

@@ -52,6 +52,25 @@ class TargetRuntime:
             libc=tuple(record["libc"]),
         )
 
+    @classmethod
+    def host_cpython(cls, version: str) -> "TargetRuntime":
+        """CPython `version` ("3.11.7") on this machine, as rules_python's hubs assume a Python version to be
+        when they choose wheels without running its interpreter."""
+        import os
+        import sys
+
+        machine = os.uname().machine
+        triple = _triple(version.split("."))
+        libc: tuple[str, ...] = ()
+        if sys.platform == "linux":
+            try:
+                name, _, libc_version = os.confstr("CS_GNU_LIBC_VERSION").partition(" ")
+                libc = ("glibc", libc_version) if name == "glibc" else ()
+            except (ValueError, OSError):
+                libc = ()
+        return cls("cpython", triple, triple, "", f"cpython-{triple[0]}{triple[1]}-{machine}-{sys.platform}-gnu",
+                   sys.platform, machine, f"{sys.platform}-{machine}", libc)
+
     def describe(self) -> str:
         """As a message names it: "cpython 3.11.7 on linux-x86_64 (glibc 2.36)"."""
         libc = f" ({' '.join(self.libc)})" if self.libc else ""

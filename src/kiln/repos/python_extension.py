@@ -228,25 +228,12 @@ def _default_version(root: ModuleUsages | None, files: list[str], env: list[str]
 
 def _version_file(root: ModuleUsages, tag: Any, label: str, files: list[str]) -> str:
     """The version a python_version_file of the root module holds (`.python-version`)."""
-    from kiln.core.errors import LabelError
-    from kiln.core.labels import PackageId, parse_label
+    from kiln.repos.extension_files import read_module_file
 
     what = f"python.defaults(python_version_file = \"{label}\")"
-    try:
-        parsed = parse_label(label, base=PackageId("", ""), repo_mapping={root.module: ""} if root.module else {})
-    except LabelError as e:
-        raise LoadingError(f"{what}: {e.message}", location=tag.location) from None
-    if parsed.repo:
-        raise LoadingError(f"{what}: kiln reads the file only from the main repository", location=tag.location)
-    path = root.directory / parsed.relative_path()
-    files.append(str(path))
-    try:
-        version = path.read_text().strip()
-    except OSError as e:
-        why = "does not exist" if isinstance(e, FileNotFoundError) else f"cannot be read: {e.strerror}"
-        raise LoadingError(f"{what}: the file {parsed.relative_path()} {why}", location=tag.location) from None
+    version = read_module_file(root, label, what, tag.location, files).strip()
     if not version:
-        raise LoadingError(f"{what}: the file {parsed.relative_path()} is empty", location=tag.location)
+        raise LoadingError(f"{what}: the file {label.rsplit(':', 1)[-1]} is empty", location=tag.location)
     return version
 
 

@@ -22,6 +22,7 @@ from kiln.loading.module_info import RepoDecl
 from kiln.loading.repository_resolver import ResolvedRepository
 from kiln.repos.python_register import RUNTIME_KIND
 from kiln.repos.repository_rules import RepositoryError
+from kiln.repos.repo_files import write_if_changed
 
 # Bumped when what a runtime repository holds changes: every runtime is extracted and probed again.
 _LAYOUT_VERSION = "1"
@@ -44,7 +45,7 @@ class PythonRepositories:
 
         directory = self._external_dir / name
         for relative, text in repository_files(decl.kind, name, attrs).items():
-            _write(directory / relative, text)
+            write_if_changed(directory / relative, text)
         return ResolvedRepository(directory)
 
     def _runtime(self, name: str, attrs: dict[str, Any], decl: RepoDecl) -> Path:
@@ -118,16 +119,3 @@ def _probe(what: str, attrs: dict[str, Any], staging: Path) -> dict[str, Any]:
         raise RepositoryError(f"{what}: {attrs['release_filename']} holds Python {version}, not "
                               f"{attrs['python_version']} as its table entry says")
     return found.record
-
-
-def _write(path: Path, text: str) -> None:
-    """Rewritten only when its text changes (a saved plan that read it stays valid)."""
-    try:
-        if path.read_text() == text:
-            return
-    except OSError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)

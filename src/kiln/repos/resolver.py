@@ -7,7 +7,8 @@ fetched by kiln.repos.repository_rules, and crate universes, whose BUILD and
 defs.bzl are written from the Cargo files they name. Everything fetched or
 written goes under the output base's `external/`. Local Python runtimes and
 their toolchains (local_runtime_repo) are written by kiln.repos.local_runtime_repos; hermetic runtimes and
-the repositories around them (python_register_toolchains) by kiln.repos.python_runtime_repos.
+the repositories around them (python_register_toolchains) by kiln.repos.python_runtime_repos; pip hubs and
+wheels (pip.parse, pip_parse) by kiln.repos.pip_repos.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Repositories:
         self._downloader: Any = None
         self._local_runtimes: Any = None
         self._python_runtimes: Any = None
+        self._pip: Any = None
 
     def __call__(self, name: str, module: ModuleInfo) -> ResolvedRepository | None:
         override = self._overrides.get(name)
@@ -72,6 +74,14 @@ class Repositories:
 
                 self._python_runtimes = PythonRepositories(self._external_dir, self.downloader, self._report)
             return self._python_runtimes(name, decl)
+        from kiln.repos.pip_extension import PIP_REPO_KINDS
+
+        if decl.kind in PIP_REPO_KINDS:
+            if self._pip is None:
+                from kiln.repos.pip_repos import PipRepositories
+
+                self._pip = PipRepositories(self._external_dir, self.downloader, self._report)
+            return self._pip(name, decl, module)
         if decl.kind in LOCAL_RUNTIME_KINDS:
             if self._local_runtimes is None:
                 from kiln.repos.local_runtime_repos import LocalRuntimes

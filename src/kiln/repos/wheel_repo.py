@@ -28,11 +28,12 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Collection, Sequence
+from typing import TYPE_CHECKING, Any, Collection, Mapping, Sequence
 
 from kiln.core.errors import KilnError
 from kiln.repos.pip_lock import normalize_name
 from kiln.repos.pip_target import TargetRuntime
+from kiln.repos.repo_files import write_if_changed
 
 if TYPE_CHECKING:  # imported lazily: off kiln's no-op path
     from installer.sources import WheelFile
@@ -70,11 +71,16 @@ def hub_package(name: str) -> str:
 
 
 def unpack_wheel(wheel: Path, directory: Path, *, hub: str, target: TargetRuntime, extras: Sequence[str] = (),
-                 pinned: Collection[str]) -> WheelRepo:
+                 pinned: Collection[str], grouped: Collection[str] = (),
+                 annotation: Mapping[str, Any] | None = None) -> WheelRepo:
     """Unpacks `wheel` into `directory` (once) and writes its BUILD.bazel for `hub` and `target`.
 
     `extras` are the ones the lock asks of this package; `pinned` the normalised names the hub pins for
-    this target: a dependency outside it is an error, as pip --require-hashes fails on an unpinned one."""
+    this target: a dependency outside it is an error, as pip --require-hashes fails on an unpinned one.
+    `grouped` are the other members of the package's requirement cycle (experimental_requirement_cycles):
+    the hub's group library depends on them all, so this library does not. `annotation` is rules_python's
+    whl modification (additive_build_content, copy_files, copy_executables, data, data_exclude_glob,
+    srcs_exclude_glob)."""
     from zipfile import BadZipFile
 
     from installer.exceptions import InstallerError
@@ -95,8 +101,25 @@ def unpack_wheel(wheel: Path, directory: Path, *, hub: str, target: TargetRuntim
         raise WheelError(f"{name}=={version} requires {', '.join(missing)} on {target.describe()}, which the lock "
                          f"does not pin for it: add {'them' if len(missing) > 1 else 'it'} to the lock (compiling "
                          "the lock for this platform writes every dependency)")
-    _write_if_changed(directory / "BUILD.bazel", _build_file(wheel.name, digest, name, version, deps, hub))
+    linked = [d for d in deps if d not in grouped]
+    annotation = annotation or {}
+    _copy_files(directory, annotation)
+    write_if_changed(directory / "BUILD.bazel",
+                      _build_file(wheel.name, digest, name, version, linked, hub, annotation))
     return WheelRepo(directory, name, version, tuple(deps))
+
+
+def _copy_files(directory: Path, annotation: Mapping[str, Any]) -> None:
+    """copy_files / copy_executables: {source: destination} inside the repository."""
+    for key, executable in (("copy_files", False), ("copy_executables", True)):
+        for source, destination in (annotation.get(key) or {}).items():
+            target = directory / destination
+            if not (directory / source).is_file():
+                raise WheelError(f"whl_modifications {key}: '{source}' is not a file of the unpacked wheel")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(directory / source, target)
+            if executable:
+                target.chmod(0o755)
 
 
 def console_scripts(directory: Path) -> tuple[ConsoleScript, ...]:
@@ -171,8 +194,12 @@ def _deps_for(requires: list[Requirement], own: str, extras: Sequence[str], targ
     return sorted(deps)
 
 
-def _build_file(wheel_name: str, digest: str, name: str, version: str, deps: list[str], hub: str) -> str:
+def _build_file(wheel_name: str, digest: str, name: str, version: str, deps: list[str], hub: str,
+                annotation: Mapping[str, Any]) -> str:
     labels = [f"@{hub}//{hub_package(d)}" for d in deps]
+    srcs_exclude = ["**/* *", *annotation.get("srcs_exclude_glob", [])]
+    data_exclude = [*_DATA_EXCLUDE, *annotation.get("data_exclude_glob", [])]
+    extra_data = list(annotation.get("data", []))
     whl_labels = [f"@{hub}//{hub_package(d)}:whl" for d in deps]
     return f"""\
 # Written by kiln from {wheel_name} (sha256 {digest}) for @{hub}. Do not edit.
@@ -198,21 +225,10 @@ filegroup(
 
 py_library(
     name = "pkg",
-    srcs = glob(["site-packages/**/*.py"], exclude = ["**/* *"], allow_empty = True),
-    data = glob(["site-packages/**/*"], exclude = {json.dumps(_DATA_EXCLUDE)}, allow_empty = True),
+    srcs = glob(["site-packages/**/*.py"], exclude = {json.dumps(srcs_exclude)}, allow_empty = True),
+    data = glob(["site-packages/**/*"], exclude = {json.dumps(data_exclude)}, allow_empty = True) + {json.dumps(extra_data)},
     imports = ["site-packages"],
     deps = {json.dumps(labels)},
     tags = [{json.dumps(f"pypi_name={name}")}, {json.dumps(f"pypi_version={version}")}],
 )
-"""
-
-
-def _write_if_changed(path: Path, text: str) -> None:
-    try:
-        if path.read_text() == text:
-            return
-    except OSError:
-        pass
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+""" + (f"\n{annotation['additive_build_content']}\n" if annotation.get("additive_build_content") else "")
