@@ -77,3 +77,39 @@ def test_requirement_gives_a_program_the_locked_wheels_and_their_dependencies(ws
     for repo, wheel in (("pypi_311_alpha", "Alpha-2.0-py3-none-any.whl"), ("pypi_311_beta_lib",
                                                                            "beta_lib-1.5-py3-none-any.whl")):
         assert (ws.output_base / "external" / repo / wheel).is_file()
+
+
+def test_workspace_pip_parse_with_an_interpreter_and_annotations(ws, index):
+    lines = _serve(index, ("gamma", "1.0", _wheel("gamma", "1.0", {"gamma/__init__.py": "NAME = 'gamma'\n",
+                                                                   "gamma/tool.txt": "tool\n"})))
+    ws.write("requirements_lock.txt", f"--index-url {index.url}\n" + "\n".join(lines) + "\n")
+    ws.write("WORKSPACE", f'''
+        load("@rules_python//python:pip.bzl", "package_annotation", "pip_parse")
+
+        pip_parse(
+            name = "pypi",
+            requirements_lock = "//:requirements_lock.txt",
+            python_interpreter = "{sys.executable}",
+            annotations = {{
+                "gamma": package_annotation(
+                    additive_build_content = 'filegroup(name = "tool", srcs = ["tool_copy.txt"])',
+                    copy_files = {{"site-packages/gamma/tool.txt": "tool_copy.txt"}},
+                ),
+            }},
+        )
+
+        load("@pypi//:requirements.bzl", "install_deps")
+
+        install_deps()
+        ''')
+    ws.write("BUILD.bazel", '''
+        load("@pypi//:requirements.bzl", "requirement")
+        load("@rules_python//python:defs.bzl", "py_binary")
+
+        py_binary(name = "main", srcs = ["main.py"], deps = [requirement("gamma")], data = ["@pypi_gamma//:tool"])
+        ''')
+    ws.write("main.py", "import gamma\nprint(gamma.NAME)\n")
+    r = ws.kiln("run", "//:main")
+    assert r.code == 0, r.output
+    assert r.stdout.strip() == "gamma"
+    assert (ws.output_base / "external/pypi_gamma/tool_copy.txt").read_text() == "tool\n"

@@ -89,6 +89,8 @@ def evaluate_workspace(path: Path, info: ModuleInfo, definitions: Definitions) -
                 raise LoadingError(f"{name}() takes keyword arguments only", location=where)
             import inspect  # only for WORKSPACE files that call a macro
 
+            if "_root" in inspect.signature(fn).parameters:  # a macro that reads the workspace's files
+                kwargs["_root"] = path.parent
             try:
                 inspect.signature(fn).bind(**kwargs)
             except TypeError as e:  # a misspelt or missing argument
@@ -101,6 +103,9 @@ def evaluate_workspace(path: Path, info: ModuleInfo, definitions: Definitions) -
                 declare(bzl, repo.kind, {"name": repo.name, **repo.attrs}, line, column, {})
             for pattern in result.toolchains:
                 info.toolchains.append(Registration(pattern, where, False))
+            info.files.extend(result.files)
+            info.env.extend(result.env)
+            info.warnings.extend(result.warnings)
 
         return run
 
@@ -117,7 +122,8 @@ def evaluate_workspace(path: Path, info: ModuleInfo, definitions: Definitions) -
         mod.add_callable("_kiln_repo_defined", defined)
         for fn in _SETUP_FUNCTIONS:
             mod.add_callable(fn, rec.guard(noop))
-        mod.add_callable("pip_parse", rec.guard(unsupported("pip_parse", display)))
+        # A pip_parse hub's requirements.bzl: its install_deps() declares nothing pip_parse has not.
+        mod.add_callable("install_deps", rec.guard(noop))
         for bzl in definitions.workspace_bzls:
             for fn in bzl.setup_functions:
                 mod.add_callable(fn, rec.guard(noop))

@@ -8,6 +8,7 @@ from kiln.repos.crate_tags import EXTENSIONS
 from kiln.repos.crate_workspace import CRATE_UNIVERSE_WORKSPACE
 from kiln.repos.local_runtime_repos import LOCAL_TOOLCHAINS_BZL
 from kiln.repos.pip_extension import PIP_EXTENSION
+from kiln.repos.pip_workspace import PIP_BZL
 from kiln.repos.python_extension import PYTHON_EXTENSION
 from kiln.repos.python_register import PYTHON_REPOSITORIES_BZL
 
@@ -15,4 +16,5 @@ from kiln.repos.python_register import PYTHON_REPOSITORIES_BZL
 def default_definitions() -> RepositoryDefinitions:
     return RepositoryDefinitions(
         extensions=(*EXTENSIONS, PYTHON_EXTENSION, PIP_EXTENSION),
-        workspace_bzls=(*BAZEL_TOOLS_BZLS, CRATE_UNIVERSE_WORKSPACE, LOCAL_TOOLCHAINS_BZL, PYTHON_REPOSITORIES_BZL))
+        workspace_bzls=(*BAZEL_TOOLS_BZLS, CRATE_UNIVERSE_WORKSPACE, LOCAL_TOOLCHAINS_BZL, PYTHON_REPOSITORIES_BZL,
+                        PIP_BZL))

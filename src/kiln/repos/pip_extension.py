@@ -17,7 +17,7 @@ import fnmatch
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from kiln.core.errors import LoadingError, Location
 from kiln.loading.extension_schema import (ANY, BOOL, INT, LABEL, LABEL_LIST, STRING, STRING_DICT, STRING_LIST,
@@ -41,8 +41,7 @@ class _Hub:
 
 def declare_pip(modules: list[ModuleUsages]) -> MacroResult:
     from kiln.repos.extension_files import module_file, read_module_file
-    from kiln.repos.pip_lock import normalize_name, parse_lock
-    from kiln.repos.wheel_repo import hub_package
+    from kiln.repos.pip_lock import parse_lock
 
     files: list[str] = []
     env: list[str] = []
@@ -66,31 +65,50 @@ def declare_pip(modules: list[ModuleUsages]) -> MacroResult:
                 shown = f"python_version = \"{version}\"" if version else "the default python_version"
                 raise LoadingError(f"pip.parse(hub_name = \"{hub_name}\"): a second parse for {shown}; each Python "
                                    "version of a hub has one lock", location=tag.location)
-            label = _lock_for_this_machine(attrs, tag.location, hub_name)
+            label = lock_for_this_machine(attrs, tag.location, hub_name)
             what = f"pip.parse(hub_name = \"{hub_name}\", requirements_lock = \"{label}\")"
             lock_path = module_file(module, label, what, tag.location)
             lock = parse_lock(read_module_file(module, label, what, tag.location, files), str(lock_path))
             prefix = f"{hub_name}_{version.replace('.', '')}" if version else hub_name
             hub.versions[version] = (prefix, str(lock_path))
-            index_url, extra_index_urls = _indexes(attrs, tag.location, env)
-            cycles = {group: sorted({normalize_name(m) for m in members})
-                      for group, members in (attrs.get("experimental_requirement_cycles") or {}).items()}
+            index_url, extra_index_urls = indexes(attrs, env)
+            cycles = _cycles(attrs.get("experimental_requirement_cycles"))
             for group, members in cycles.items():
                 hub.groups.setdefault(group, members)
-            group_of = {m: g for g, members in cycles.items() for m in members}
-            for name in sorted({pin.name for pin in lock.pins}):
-                hub.packages.add(name)
-                repos.append(DeclaredRepo(WHL_KIND, f"{prefix}_{hub_package(name)}", {
-                    "hub": hub_name, "package": name, "python_version": version, "lock": str(lock_path),
-                    "index_url": index_url, "extra_index_urls": list(extra_index_urls),
-                    "group": group_of.get(name, ""), "group_members": cycles.get(group_of.get(name, ""), []),
-                    "annotation": _mods_for(attrs, mods, name)}))
+            hub.packages.update(pin.name for pin in lock.pins)
+            repos += wheel_repos(hub_name, prefix, version, lock, index_url, extra_index_urls, cycles,
+                                 lambda package, attrs=attrs: _mods_for(attrs, mods, package))
     for hub in hubs.values():
-        repos.append(DeclaredRepo(HUB_KIND, hub.name, {
-            "versions": {v: p for v, (p, _) in hub.versions.items()},
-            "locks": {v: lock for v, (_, lock) in hub.versions.items()},
-            "packages": sorted(hub.packages), "groups": hub.groups}))
+        repos.append(hub_repo(hub.name, {v: p for v, (p, _) in hub.versions.items()},
+                              {v: lock for v, (_, lock) in hub.versions.items()}, hub.packages, hub.groups))
     return MacroResult(tuple(repos), (), (), tuple(files), tuple(env))
+
+
+def hub_repo(name: str, versions: dict[str, str], locks: dict[str, str], packages: set[str],
+             groups: dict[str, list[str]]) -> DeclaredRepo:
+    return DeclaredRepo(HUB_KIND, name, {"versions": versions, "locks": locks, "packages": sorted(packages),
+                                         "groups": groups})
+
+
+def wheel_repos(hub: str, prefix: str, version: str, lock: Any, index_url: str, extra_index_urls: tuple[str, ...],
+                cycles: dict[str, list[str]], annotation: Callable[[str], dict[str, Any]],
+                interpreter: str = "") -> list[DeclaredRepo]:
+    """One wheel repository per package `lock` pins (whatever its markers: the repository decides for its
+    target), named `{prefix}_{package}`."""
+    from kiln.repos.wheel_repo import hub_package
+
+    group_of = {m: g for g, members in cycles.items() for m in members}
+    return [DeclaredRepo(WHL_KIND, f"{prefix}_{hub_package(name)}", {
+        "hub": hub, "package": name, "python_version": version, "lock": lock.path, "index_url": index_url,
+        "extra_index_urls": list(extra_index_urls), "group_members": cycles.get(group_of.get(name, ""), []),
+        "annotation": annotation(name), "python_interpreter": interpreter})
+        for name in sorted({pin.name for pin in lock.pins})]
+
+
+def _cycles(given: Any) -> dict[str, list[str]]:
+    from kiln.repos.pip_lock import normalize_name
+
+    return {group: sorted({normalize_name(m) for m in members}) for group, members in (given or {}).items()}
 
 
 def _tags(module: ModuleUsages, name: str) -> list[Any]:
@@ -104,7 +122,7 @@ def host_platform_name() -> str:
     return f"{system}_{machine}"
 
 
-def _lock_for_this_machine(attrs: dict[str, Any], location: Location | None, hub: str) -> str:
+def lock_for_this_machine(attrs: dict[str, Any], location: Location | None, hub: str) -> str:
     """The lock label for this machine: requirements_by_platform's matching entry, else the OS's own
     (requirements_linux), else requirements_lock."""
     host = host_platform_name()
@@ -125,7 +143,7 @@ def _lock_for_this_machine(attrs: dict[str, Any], location: Location | None, hub
                        f"requirements_{system}, or a requirements_by_platform entry matching {host}", location=location)
 
 
-def _indexes(attrs: dict[str, Any], location: Location | None, env: list[str]) -> tuple[str, tuple[str, ...]]:
+def indexes(attrs: dict[str, Any], env: list[str]) -> tuple[str, tuple[str, ...]]:
     """The index and extra indexes the parse names (experimental_index_url, or --index-url in
     extra_pip_args), with envsubst's variables substituted; "" leaves the choice to the lock and the machine."""
     names = list(attrs.get("envsubst") or [])

@@ -21,6 +21,7 @@ from typing import Any, Callable
 from kiln.loading.module_info import ModuleInfo, RepoDecl
 from kiln.loading.repository_resolver import ResolvedRepository
 from kiln.repos.pip_extension import HUB_KIND, WHL_KIND
+from kiln.repos.python_register import HOST_KIND as HOST_KIND_PYTHON
 from kiln.repos.repository_rules import RepositoryError
 from kiln.repos.repo_files import write_if_changed
 
@@ -28,10 +29,12 @@ _LAYOUT_VERSION = "1"
 
 
 class PipRepositories:
-    def __init__(self, external_dir: Path, downloader: Callable[[], Any], report: Callable[[str, str], None]):
+    def __init__(self, external_dir: Path, downloader: Callable[[], Any], report: Callable[[str, str], None],
+                 resolve: Callable[[str, ModuleInfo], ResolvedRepository | None]):
         self._external_dir = external_dir
         self._downloader = downloader
         self._report = report
+        self._resolve = resolve
 
     def __call__(self, name: str, decl: RepoDecl, module: ModuleInfo) -> ResolvedRepository:
         (tag,) = decl.usage.tags
@@ -40,7 +43,7 @@ class PipRepositories:
         if decl.kind == HUB_KIND:
             return ResolvedRepository(self._hub(name, attrs, python))
         assert decl.kind == WHL_KIND, decl.kind
-        return self._wheel(name, attrs, python, decl)
+        return self._wheel(name, attrs, python, module)
 
     def _hub(self, name: str, attrs: dict[str, Any], python: dict[str, Any]) -> Path:
         from kiln.repos.pip_hub_files import hub_files
@@ -63,13 +66,13 @@ class PipRepositories:
             write_if_changed(directory / relative, text)
         return directory
 
-    def _wheel(self, name: str, attrs: dict[str, Any], python: dict[str, Any], decl: RepoDecl) -> ResolvedRepository:
+    def _wheel(self, name: str, attrs: dict[str, Any], python: dict[str, Any], module: ModuleInfo) -> ResolvedRepository:
         from kiln.repos.pip_lock import pins_for, read_lock
         from kiln.repos.pip_target import TargetRuntime
         from kiln.repos.repository_marker import current_inputs, definition_key, write_marker
 
         if attrs.get("python_interpreter"):
-            target = _probed(attrs["python_interpreter"], name)
+            target = _probed(self._interpreter(attrs["python_interpreter"], module, name), name)
         else:
             target = TargetRuntime.host_cpython(_full_version(attrs["python_version"], python))
         directory = self._external_dir / name
@@ -121,6 +124,34 @@ class PipRepositories:
                          grouped=members, annotation=attrs.get("annotation") or None)
         finally:
             shutil.rmtree(downloads, ignore_errors=True)
+
+    def _interpreter(self, given: str, module: ModuleInfo, name: str) -> str:
+        """The file python_interpreter_target names (`@python_3_11_host//:python`), or the program
+        python_interpreter names."""
+        if not given.startswith(("@", "//")):
+            found = given if os.path.isabs(given) else shutil.which(given)
+            if not found:
+                raise RepositoryError(f"@{name}: python_interpreter '{given}' is not a program on PATH")
+            return found
+        repo, _, rest = given.lstrip("@").partition("//")
+        package, _, file = rest.partition(":")
+        resolved = self._resolve(repo, module) if repo else None
+        if repo and resolved is None:
+            raise RepositoryError(f"@{name}: python_interpreter_target '{given}': no repository '@{repo}'")
+        root = resolved.directory if resolved else Path(os.getcwd())
+        path = root / package / (file or package.rsplit("/", 1)[-1])
+        decl = module.repos.get(repo)
+        if not path.exists() and decl is not None and decl.kind == HOST_KIND_PYTHON:
+            # python_register_toolchains' `{name}_host//:python`: an alias of the host platform's runtime.
+            (tag,) = decl.usage.tags
+            from kiln.repos.python_toolchain_files import host_platform
+
+            runtime = f"{tag.attrs['user_repository_name']}_{host_platform(tag.attrs['platforms'], repo)}"
+            found = self._resolve(runtime, module)
+            path = found.directory / "python" if found else path
+        if not path.exists():
+            raise RepositoryError(f"@{name}: python_interpreter_target '{given}' is no file ({path})")
+        return str(path)
 
 
 _EMPTY = '''# Written by kiln: {package} is not pinned by {lock} for {target}.

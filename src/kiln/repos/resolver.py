@@ -80,7 +80,7 @@ class Repositories:
             if self._pip is None:
                 from kiln.repos.pip_repos import PipRepositories
 
-                self._pip = PipRepositories(self._external_dir, self.downloader, self._report)
+                self._pip = PipRepositories(self._external_dir, self.downloader, self._report, self)
             return self._pip(name, decl, module)
         if decl.kind in LOCAL_RUNTIME_KINDS:
             if self._local_runtimes is None:
