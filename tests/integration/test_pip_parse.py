@@ -113,3 +113,81 @@ def test_workspace_pip_parse_with_an_interpreter_and_annotations(ws, index):
     assert r.code == 0, r.output
     assert r.stdout.strip() == "gamma"
     assert (ws.output_base / "external/pypi_gamma/tool_copy.txt").read_text() == "tool\n"
+
+
+def _hub(ws, index_url: str, lock: str, build: str) -> None:
+    ws.write("requirements_lock.txt", lock)
+    ws.write("MODULE.bazel", MODULE.format(parses=f'''pip.parse(
+    hub_name = "pypi",
+    python_version = "3.11",
+    requirements_lock = "//:requirements_lock.txt",
+    experimental_index_url = "{index_url}",
+)'''))
+    ws.write("BUILD.bazel", 'load("@pypi//:requirements.bzl", "requirement")\n'
+                            'load("@rules_python//python:defs.bzl", "py_binary")\n' + build)
+    ws.write("main.py", "")
+
+
+MAIN = 'py_binary(name = "main", srcs = ["main.py"], deps = [requirement("{name}")])\n'
+
+
+def _failure(ws, *args: str) -> str:
+    r = ws.kiln("build", *(args or ("//:main",)))
+    assert r.code != 0, r.output
+    assert "Traceback" not in r.output
+    return r.stderr
+
+
+def test_a_requirement_without_a_hash(ws, index):
+    _hub(ws, index.url, "alpha==2.0\n", MAIN.format(name="alpha"))
+    assert _failure(ws) == ("ERROR: requirements_lock.txt:1: alpha==2.0 has no --hash: every requirement of a lock "
+                            "must list the sha256 of the files it allows, as pip's --require-hashes demands "
+                            "(pip-compile --generate-hashes, uv pip compile --generate-hashes)\n")
+
+
+def test_a_file_whose_content_is_not_the_locked_one(ws, index):
+    name, body = _wheel("alpha", "2.0", {"alpha/__init__.py": ""})
+    locked = sha256(b"what the lock was made from")
+    index.add("alpha", name, body, claimed_sha256=locked)
+    _hub(ws, index.url, f"alpha==2.0 --hash=sha256:{locked}\n", MAIN.format(name="alpha"))
+    err = _failure(ws)
+    assert f"sha256 mismatch: expected {locked}, got {sha256(body)}" in err, err
+    assert f"{index.url.rsplit('/', 1)[0]}/files/{name}" in err
+    cache = ws.output_base.parent / "home" / ".cache" / "kiln" / "repository_cache"
+    assert not [p for p in cache.rglob("*") if p.is_file()]
+
+
+def test_no_wheel_for_the_target_runtime(ws, index):
+    lines = _serve(index, ("alpha", "2.0", _wheel("alpha", "2.0", {"alpha/__init__.py": ""},
+                                                  tag="cp27-cp27m-win32", purelib=False)))
+    _hub(ws, index.url, "\n".join(lines) + "\n", MAIN.format(name="alpha"))
+    err = _failure(ws)
+    assert "@pypi_311_alpha (requirements_lock.txt:1): alpha==2.0: no wheel for cpython 3.11" in err, err
+    assert "alpha-2.0-cp27-cp27m-win32.whl" in err
+    assert "cpython 3.11" in err and "cp311" in err
+
+
+def test_a_requirement_the_lock_does_not_pin(ws, index):
+    lines = _serve(index, ("requests", "2.32.0", _wheel("requests", "2.32.0", {"requests/__init__.py": ""})))
+    _hub(ws, index.url, "\n".join(lines) + "\n", MAIN.format(name="request"))
+    err = _failure(ws)
+    assert "requirement(\"request\"): the lock " in err and "requirements_lock.txt does not pin 'request' for " \
+           "@pypi; did you mean 'requests'?" in err, err
+    assert "BUILD.bazel:3" in err
+
+
+def test_a_lock_pinning_two_versions_for_one_platform(ws, index):
+    one = _wheel("alpha", "1.0", {"alpha/__init__.py": ""})
+    two = _wheel("alpha", "2.0", {"alpha/__init__.py": ""})
+    _hub(ws, index.url, f"alpha==1.0 --hash=sha256:{sha256(one[1])}\n"
+                        f"alpha==2.0 ; sys_platform == 'linux' --hash=sha256:{sha256(two[1])}\n",
+         MAIN.format(name="alpha"))
+    err = _failure(ws)
+    assert "requirements_lock.txt:2: alpha is pinned to two versions for cpython 3.11" in err, err
+    assert "1.0 (line 1) and 2.0" in err
+
+
+def test_an_unreachable_index(ws):
+    _hub(ws, "http://127.0.0.1:9/simple", f"alpha==2.0 --hash=sha256:{'0' * 64}\n", MAIN.format(name="alpha"))
+    err = _failure(ws)
+    assert "http://127.0.0.1:9/simple/alpha/" in err, err

@@ -68,15 +68,16 @@ def declare_pip(modules: list[ModuleUsages]) -> MacroResult:
             label = lock_for_this_machine(attrs, tag.location, hub_name)
             what = f"pip.parse(hub_name = \"{hub_name}\", requirements_lock = \"{label}\")"
             lock_path = module_file(module, label, what, tag.location)
-            lock = parse_lock(read_module_file(module, label, what, tag.location, files), str(lock_path))
+            lock = parse_lock(read_module_file(module, label, what, tag.location, files),
+                              os.path.relpath(lock_path, modules[0].directory))
             prefix = f"{hub_name}_{version.replace('.', '')}" if version else hub_name
-            hub.versions[version] = (prefix, str(lock_path))
+            hub.versions[version] = (prefix, lock.path)
             index_url, extra_index_urls = indexes(attrs, env)
             cycles = _cycles(attrs.get("experimental_requirement_cycles"))
             for group, members in cycles.items():
                 hub.groups.setdefault(group, members)
             hub.packages.update(pin.name for pin in lock.pins)
-            repos += wheel_repos(hub_name, prefix, version, lock, index_url, extra_index_urls, cycles,
+            repos += wheel_repos(hub_name, prefix, version, lock, str(lock_path), index_url, extra_index_urls, cycles,
                                  lambda package, attrs=attrs: _mods_for(attrs, mods, package))
     for hub in hubs.values():
         repos.append(hub_repo(hub.name, {v: p for v, (p, _) in hub.versions.items()},
@@ -90,16 +91,17 @@ def hub_repo(name: str, versions: dict[str, str], locks: dict[str, str], package
                                          "groups": groups})
 
 
-def wheel_repos(hub: str, prefix: str, version: str, lock: Any, index_url: str, extra_index_urls: tuple[str, ...],
-                cycles: dict[str, list[str]], annotation: Callable[[str], dict[str, Any]],
-                interpreter: str = "") -> list[DeclaredRepo]:
-    """One wheel repository per package `lock` pins (whatever its markers: the repository decides for its
-    target), named `{prefix}_{package}`."""
+def wheel_repos(hub: str, prefix: str, version: str, lock: Any, lock_path: str, index_url: str,
+                extra_index_urls: tuple[str, ...], cycles: dict[str, list[str]],
+                annotation: Callable[[str], dict[str, Any]], interpreter: str = "") -> list[DeclaredRepo]:
+    """One wheel repository per package `lock` (read from `lock_path`) pins, whatever its markers (the
+    repository decides for its target), named `{prefix}_{package}`."""
     from kiln.repos.wheel_repo import hub_package
 
     group_of = {m: g for g, members in cycles.items() for m in members}
     return [DeclaredRepo(WHL_KIND, f"{prefix}_{hub_package(name)}", {
-        "hub": hub, "package": name, "python_version": version, "lock": lock.path, "index_url": index_url,
+        "hub": hub, "package": name, "python_version": version, "lock": lock_path, "lock_display": lock.path,
+        "index_url": index_url,
         "extra_index_urls": list(extra_index_urls), "group_members": cycles.get(group_of.get(name, ""), []),
         "annotation": annotation(name), "python_interpreter": interpreter})
         for name in sorted({pin.name for pin in lock.pins})]

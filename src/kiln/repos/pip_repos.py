@@ -67,7 +67,7 @@ class PipRepositories:
         return directory
 
     def _wheel(self, name: str, attrs: dict[str, Any], python: dict[str, Any], module: ModuleInfo) -> ResolvedRepository:
-        from kiln.repos.pip_lock import pins_for, read_lock
+        from kiln.repos.pip_lock import parse_lock, pins_for
         from kiln.repos.pip_target import TargetRuntime
         from kiln.repos.repository_marker import current_inputs, definition_key, write_marker
 
@@ -82,7 +82,7 @@ class PipRepositories:
         if current_inputs(marker, directory, key) is not None:
             return ResolvedRepository(directory, (str(lock_path),))
         marker.unlink(missing_ok=True)
-        lock = read_lock(lock_path)
+        lock = parse_lock(_read(lock_path, name), attrs.get("lock_display") or str(lock_path))
         pins = pins_for(lock, target.marker_environment(), target.describe())
         pin = pins.get(attrs["package"])
         if pin is None:
@@ -112,7 +112,7 @@ class PipRepositories:
             index = lock_index(lock, machine)
         choice = select_wheel(project_files(index, pin.name), pin, target)
         if isinstance(choice, NoWheel):
-            raise RepositoryError(f"@{name}: {pin.name}=={pin.version} ({pin.location}): {choice.reason}")
+            raise RepositoryError(f"@{name} ({pin.location}): {choice.reason}")
         downloads = self._external_dir / ".fetching" / f"{name}.wheel"
         shutil.rmtree(downloads, ignore_errors=True)
         downloads.mkdir(parents=True)
@@ -167,6 +167,13 @@ filegroup(name = "data")
 
 filegroup(name = "dist_info")
 '''
+
+
+def _read(path: Path, name: str) -> str:
+    try:
+        return path.read_text()
+    except OSError as e:
+        raise RepositoryError(f"@{name}: the requirements lock {path} cannot be read: {e.strerror}") from None
 
 
 def _python_settings(module: ModuleInfo) -> dict[str, Any]:

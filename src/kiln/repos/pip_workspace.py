@@ -47,14 +47,15 @@ def pip_parse(*, name: str, requirements_lock: str | None = None, requirements_b
         text = path.read_text()
     except OSError as e:
         raise KilnError(f"{what}: the lock {label} cannot be read: {e.strerror}") from None
-    lock = parse_lock(text, str(path))
+    lock = parse_lock(text, str(path.relative_to(_root)))
     env: list[str] = []
     index_url, extra = indexes(attrs, env)
     mods = {normalize_name(k): _annotation(what, k, v) for k, v in (annotations or {}).items()}
     cycles = {g: sorted({normalize_name(m) for m in ms}) for g, ms in (experimental_requirement_cycles or {}).items()}
     interpreter = python_interpreter_target or python_interpreter or ""
-    repos = wheel_repos(name, name, "", lock, index_url, extra, cycles, lambda p: mods.get(p, {}), interpreter)
-    repos.append(hub_repo(name, {"": name}, {"": str(path)}, {p.name for p in lock.pins}, cycles))
+    repos = wheel_repos(name, name, "", lock, str(path), index_url, extra, cycles, lambda p: mods.get(p, {}),
+                        interpreter)
+    repos.append(hub_repo(name, {"": name}, {"": lock.path}, {p.name for p in lock.pins}, cycles))
     return MacroResult(tuple(repos), (), (), (str(path),), tuple(env))
 
 
