@@ -191,3 +191,86 @@ def test_an_unreachable_index(ws):
     _hub(ws, "http://127.0.0.1:9/simple", f"alpha==2.0 --hash=sha256:{'0' * 64}\n", MAIN.format(name="alpha"))
     err = _failure(ws)
     assert "http://127.0.0.1:9/simple/alpha/" in err, err
+
+
+def test_one_hub_serves_each_target_the_wheels_of_its_own_python_version(ws, index):
+    from test_python_toolchains import py312 as _  # noqa: F401  (the fixture's interpreter lookup)
+    from test_python_toolchains import PY312
+
+    if PY312 is None:
+        from conftest import unavailable
+
+        unavailable("no CPython 3.12 under ~/.pyenv/versions")
+    old = _serve(index, ("alpha", "1.0", _wheel("alpha", "1.0", {"alpha/__init__.py": "VERSION = '1.0'\n"})))
+    new = _serve(index, ("alpha", "2.0", _wheel("alpha", "2.0", {"alpha/__init__.py": "VERSION = '2.0'\n"})))
+    ws.write("lock_3_11.txt", "\n".join(old) + "\n")
+    ws.write("lock_3_12.txt", "\n".join(new) + "\n")
+    parses = "\n".join(f'''pip.parse(
+    hub_name = "pypi",
+    python_version = "{v}",
+    requirements_lock = "//:lock_{v.replace('.', '_')}.txt",
+    experimental_index_url = "{index.url}",
+)''' for v in ("3.11", "3.12"))
+    ws.write("MODULE.bazel", MODULE.format(parses=parses) + 'register_toolchains("//rt:all")\n')
+    ws.write("rt/BUILD.bazel", f'''
+        load("@rules_python//python:defs.bzl", "py_runtime", "py_runtime_pair")
+
+        py_runtime(name = "py312", interpreter_path = "{PY312}", interpreter_version_info = {{"major": "3", "minor": "12"}})
+
+        py_runtime_pair(name = "pair312", py3_runtime = ":py312")
+
+        toolchain(
+            name = "toolchain_312",
+            toolchain = ":pair312",
+            toolchain_type = "@rules_python//python:toolchain_type",
+            target_settings = ["@rules_python//python/config_settings:is_python_3.12"],
+        )
+        ''')
+    ws.write("BUILD.bazel", '''
+        load("@pypi//:requirements.bzl", "requirement")
+        load("@rules_python//python:defs.bzl", "py_test")
+
+        py_test(name = "on_default", srcs = ["check.py"], main = "check.py", deps = [requirement("alpha")],
+                args = ["3.11", "1.0"])
+
+        py_test(name = "on_3_12", srcs = ["check.py"], main = "check.py", deps = [requirement("alpha")],
+                args = ["3.12", "2.0"], python_version = "3.12")
+        ''')
+    ws.write("check.py", "import sys, alpha\nhave = ('%d.%d' % sys.version_info[:2], alpha.VERSION)\n"
+                         "assert have == tuple(sys.argv[1:]), have\nprint('ran', *have)\n")
+    r = ws.kiln("test", "//:all", "--test_output=all")
+    assert r.code == 0, r.output
+    assert "ran 3.11 1.0" in r.output and "ran 3.12 2.0" in r.output
+
+
+def test_requirement_cycles_and_whl_mods(ws, index):
+    lines = _serve(index,
+                   ("alpha", "1.0", _wheel("alpha", "1.0", {"alpha/__init__.py": "NAME = 'alpha'\n"},
+                                           requires=("beta",))),
+                   ("beta", "1.0", _wheel("beta", "1.0", {"beta/__init__.py": "NAME = 'beta'\n",
+                                                          "beta/notes.txt": "notes\n"}, requires=("alpha",))))
+    ws.write("requirements_lock.txt", "\n".join(lines) + "\n")
+    ws.write("MODULE.bazel", MODULE.format(parses=f'''pip.whl_mods(
+    hub_name = "mods",
+    whl_name = "beta",
+    additive_build_content = 'filegroup(name = "notes", srcs = ["site-packages/beta/notes.txt"])',
+)
+use_repo(pip, "mods")
+pip.parse(
+    hub_name = "pypi",
+    python_version = "3.11",
+    requirements_lock = "//:requirements_lock.txt",
+    experimental_index_url = "{index.url}",
+    experimental_requirement_cycles = {{"ab": ["alpha", "Beta"]}},
+    whl_modifications = {{"@mods//:beta.json": "beta"}},
+)'''))
+    ws.write("BUILD.bazel", '''
+        load("@pypi//:requirements.bzl", "requirement")
+        load("@rules_python//python:defs.bzl", "py_binary")
+
+        py_binary(name = "main", srcs = ["main.py"], deps = [requirement("alpha")], data = ["@pypi_311_beta//:notes"])
+        ''')
+    ws.write("main.py", "import alpha, beta\nprint(alpha.NAME, beta.NAME)\n")
+    r = ws.kiln("run", "//:main")
+    assert r.code == 0, r.output
+    assert r.stdout.strip() == "alpha beta"

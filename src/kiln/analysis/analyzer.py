@@ -350,6 +350,10 @@ class Analyzer:
         matches: list[tuple[Label, ConfigMatchingInfo, Any]] = []
         default: Any = _NO_DEFAULT
         for cond_text, value in sel.conditions:
+            # "//conditions:default" is the default in every repository, as in Bazel.
+            if cond_text == DEFAULT_CONDITION:
+                default = value
+                continue
             cond = parse_label(cond_text, base=target.label.package_id,
                                repo_mapping=self.loader.repo_mapping_for(target.label.repo))
             if cond == DEFAULT_LABEL:

@@ -25,7 +25,8 @@ from kiln.loading.extension_schema import (ANY, BOOL, INT, LABEL, LABEL_LIST, ST
 
 HUB_KIND = "pip_hub_repository"
 WHL_KIND = "whl_library"
-PIP_REPO_KINDS = (HUB_KIND, WHL_KIND)
+MODS_KIND = "whl_mods_hub"
+PIP_REPO_KINDS = (HUB_KIND, WHL_KIND, MODS_KIND)
 
 
 @dataclass
@@ -79,6 +80,8 @@ def declare_pip(modules: list[ModuleUsages]) -> MacroResult:
             hub.packages.update(pin.name for pin in lock.pins)
             repos += wheel_repos(hub_name, prefix, version, lock, str(lock_path), index_url, extra_index_urls, cycles,
                                  lambda package, attrs=attrs: _mods_for(attrs, mods, package))
+    # rules_python's whl_mods hub: one JSON file per modified package, which use_repo may import.
+    repos += [DeclaredRepo(MODS_KIND, name, {"mods": packages}) for name, packages in mods.items()]
     for hub in hubs.values():
         repos.append(hub_repo(hub.name, {v: p for v, (p, _) in hub.versions.items()},
                               {v: lock for v, (_, lock) in hub.versions.items()}, hub.packages, hub.groups))

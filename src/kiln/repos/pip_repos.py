@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any, Callable
 
 from kiln.loading.module_info import ModuleInfo, RepoDecl
 from kiln.loading.repository_resolver import ResolvedRepository
-from kiln.repos.pip_extension import HUB_KIND, WHL_KIND
+from kiln.repos.pip_extension import HUB_KIND, MODS_KIND, WHL_KIND
 from kiln.repos.python_register import HOST_KIND as HOST_KIND_PYTHON
 from kiln.repos.repository_rules import RepositoryError
 from kiln.repos.repo_files import write_if_changed
@@ -42,6 +43,14 @@ class PipRepositories:
         python = _python_settings(module)
         if decl.kind == HUB_KIND:
             return ResolvedRepository(self._hub(name, attrs, python))
+        if decl.kind == MODS_KIND:
+            directory = self._external_dir / name
+            files = {f"{package}.json": json.dumps(mod, indent=2, sort_keys=True) + "\n"
+                     for package, mod in attrs["mods"].items()}
+            files["BUILD.bazel"] = f"exports_files({json.dumps(sorted(files))})\n"
+            for relative, text in files.items():
+                write_if_changed(directory / relative, text)
+            return ResolvedRepository(directory)
         assert decl.kind == WHL_KIND, decl.kind
         return self._wheel(name, attrs, python, module)
 
