@@ -194,7 +194,6 @@ def test_an_unreachable_index(ws):
 
 
 def test_one_hub_serves_each_target_the_wheels_of_its_own_python_version(ws, index):
-    from test_python_toolchains import py312 as _  # noqa: F401  (the fixture's interpreter lookup)
     from test_python_toolchains import PY312
 
     if PY312 is None:
