@@ -273,3 +273,23 @@ pip.parse(
     r = ws.kiln("run", "//:main")
     assert r.code == 0, r.output
     assert r.stdout.strip() == "alpha beta"
+
+
+def test_py_console_script_binary_runs_a_wheels_console_script(ws, index):
+    lines = _serve(index, ("greeter", "1.0", _wheel(
+        "greeter", "1.0", {"greeter/__init__.py": "", "greeter/cli.py": "import sys\n\n"
+                           "def main():\n    print('hello from', sys.argv[1:])\n    return 3\n"},
+        entry_points="[console_scripts]\ngreet = greeter.cli:main\n")))
+    _hub(ws, index.url, "\n".join(lines) + "\n", '''
+load("@rules_python//python/entry_points:py_console_script_binary.bzl", "py_console_script_binary")
+
+py_console_script_binary(name = "greet", pkg = "@pypi//greeter")
+
+py_console_script_binary(name = "other", pkg = "@pypi//greeter", script = "missing")
+''')
+    r = ws.kiln("run", "//:greet", "--", "a", "b")
+    assert r.code == 3, r.output
+    assert r.stdout.strip() == "hello from ['a', 'b']"
+    r = ws.kiln("build", "//:other")
+    assert r.code == 1
+    assert "@pypi//greeter:greeter has no console script 'missing' (its console scripts: greet); set `script`" in r.stderr, r.stderr

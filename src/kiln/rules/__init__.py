@@ -8,7 +8,7 @@ from kiln.core.rule_class import RuleRegistry
 def default_registry() -> RuleRegistry:
     from kiln.rules.common import (copy_file, filegroup, genrule, label_settings, platform, settings, test_suite,
                                    toolchain)
-    from kiln.rules.python import py_binary, py_interpreter, py_library, py_runtime, py_toolchains
+    from kiln.rules.python import py_binary, py_console_script, py_interpreter, py_library, py_runtime, py_toolchains
     from kiln.rules.rust import pyo3, pyo3_toolchain, rust_rules
     from kiln.rules.rust import toolchain as rust_toolchain
     from kiln.rules.python.providers import PY_TOOLCHAIN_TYPE
@@ -35,6 +35,7 @@ def default_registry() -> RuleRegistry:
         py_library.PY_LIBRARY,
         py_binary.PY_BINARY,
         py_binary.PY_TEST,
+        py_console_script.PY_CONSOLE_SCRIPT_BINARY,
         py_runtime.PY_RUNTIME,
         py_runtime.PY_RUNTIME_PAIR,
         py_toolchains.PY_CC_TOOLCHAIN,

@@ -90,10 +90,14 @@ def init_files(runfiles: Runfiles) -> tuple[str, ...]:
 
 def _py_executable(ctx):
     srcs = check_srcs(ctx)
-    main = _main_file(ctx, srcs)
-    runtime = python_runtime(ctx)
+    return executable(ctx, srcs, _main_file(ctx, srcs), python_runtime(ctx))
+
+
+def executable(ctx, srcs: list, main, runtime: PyRuntimeInfo, extra_deps: tuple = ()) -> list:
+    """What py_binary and py_test return for `srcs` run as `main` on `runtime` (also for
+    py_console_script_binary, whose main is generated)."""
     _check_version(ctx, runtime)
-    py_info, runfiles = collect(ctx, srcs)
+    py_info, runfiles = collect(ctx, srcs, extra_deps)
     launcher = ctx.actions.declare_file(ctx.label.name)
     imports = py_info.imports.to_list()
     # Each external repository's root is importable, as Bazel's --experimental_python_import_all_repositories
@@ -127,7 +131,7 @@ def _py_executable(ctx):
 PYTHON_VERSION_FLAG = "@rules_python//python/config_settings:python_version"
 
 
-def _python_version_transition(config, attrs):
+def python_version_transition(config, attrs):
     """python_version = "3.12" analyses the target (and what it depends on) with the flag
     @rules_python//python/config_settings:python_version set: toolchain resolution then picks the
     runtime registered for that version (its toolchain's target_settings), as rules_python does."""
@@ -139,6 +143,6 @@ def _python_version_transition(config, attrs):
 
 _TOOLCHAINS = (ToolchainTypeRequirement(PY_TOOLCHAIN_TYPE),)
 PY_BINARY = RuleClass.make("py_binary", _py_executable, BINARY_ATTRS, executable=True, toolchains=_TOOLCHAINS,
-                           transition=_python_version_transition)
+                           transition=python_version_transition)
 PY_TEST = RuleClass.make("py_test", _py_executable, BINARY_ATTRS, test=True, toolchains=_TOOLCHAINS,
-                         transition=_python_version_transition)
+                         transition=python_version_transition)

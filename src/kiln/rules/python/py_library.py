@@ -53,8 +53,8 @@ def import_paths(ctx) -> list[str]:
     return out
 
 
-def collect(ctx, srcs) -> tuple[PyInfo, Runfiles]:
-    deps = ctx.attr.deps
+def collect(ctx, srcs, extra_deps: tuple = ()) -> tuple[PyInfo, Runfiles]:
+    deps = [*ctx.attr.deps, *extra_deps]
     infos = [d.get(PyInfo) for d in deps]
     for dep, info in zip(deps, infos):
         if info is None and not dep.default_info.files.to_list() and dep.default_info.runfiles.is_empty():
