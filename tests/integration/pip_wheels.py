@@ -95,12 +95,17 @@ class IndexServer:
                             return
                 self.send_error(404)
 
+            def do_HEAD(self) -> None:  # uv asks before it downloads
+                self.head_only = True
+                self.do_GET()
+
             def answer(self, body: bytes, content_type: str) -> None:
                 self.send_response(200)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                if not getattr(self, "head_only", False):
+                    self.wfile.write(body)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True

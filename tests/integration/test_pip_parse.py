@@ -293,3 +293,36 @@ py_console_script_binary(name = "other", pkg = "@pypi//greeter", script = "missi
     r = ws.kiln("build", "//:other")
     assert r.code == 1
     assert "@pypi//greeter:greeter has no console script 'missing' (its console scripts: greet); set `script`" in r.stderr, r.stderr
+
+
+def test_compile_pip_requirements_updates_the_lock_and_its_test_sees_a_stale_one(ws, index):
+    _serve(index, ("alpha", "2.0", _wheel("alpha", "2.0", {"alpha/__init__.py": ""})),
+           ("beta", "1.0", _wheel("beta", "1.0", {"beta/__init__.py": ""})))
+    ws.write("MODULE.bazel", 'module(name = "app")\n')
+    ws.write("requirements.in", "alpha\n")
+    ws.write("requirements_lock.txt", "")
+    ws.write("BUILD.bazel", f'''
+        load("@rules_python//python:pip.bzl", "compile_pip_requirements")
+
+        compile_pip_requirements(
+            name = "requirements",
+            requirements_txt = "requirements_lock.txt",
+            extra_args = ["--index-url", "{index.url}"],
+        )
+        ''')
+    r = ws.kiln("test", "//:requirements_test")
+    assert r.code == 3, r.output
+    r = ws.kiln("run", "//:requirements.update")
+    assert r.code == 0, r.output
+    lock = (ws.root / "requirements_lock.txt").read_text()
+    assert "#    kiln run //:requirements.update\n" in lock
+    body = index.projects["alpha"][0].body
+    assert f"alpha==2.0 \\\n    --hash=sha256:{sha256(body)}\n" in lock, lock
+    r = ws.kiln("test", "//:requirements_test", "--test_output=errors")
+    assert r.code == 0, r.output
+    ws.write("requirements.in", "alpha\nbeta\n")
+    r = ws.kiln("test", "//:requirements_test", "--test_output=errors")
+    assert r.code == 3, r.output
+    assert "+beta==1.0" in r.output
+    assert "requirements_lock.txt is out of date with requirements.in: run `kiln run //:requirements.update`" \
+        in r.output

@@ -204,5 +204,60 @@ def _kiln_depset_flatten(root):
     return list(reversed(out)) if topological else out
 '''
 
+COMPILE_PIP_REQUIREMENTS_BZL = '''
+def compile_pip_requirements(
+        name,
+        src = None,
+        requirements_in = None,
+        requirements_txt = None,
+        extra_args = [],
+        extra_deps = [],
+        generate_hashes = True,
+        py_binary = None,
+        py_test = None,
+        requirements_darwin = None,
+        requirements_linux = None,
+        requirements_windows = None,
+        visibility = ["//visibility:private"],
+        tags = None,
+        **kwargs):
+    # rules_python's macro: `name` (the two files), `name.update` (writes the lock) and `name_test` (fails when
+    # it is stale), resolving with uv (@kiln_local_uv) instead of pip-tools.
+    requirements_in = src or requirements_in or name + ".in"
+    requirements_txt = requirements_txt or name + ".txt"
+    native.filegroup(name = name, srcs = [requirements_in, requirements_txt], visibility = visibility)
+    resolver = "@rules_python//python/private/pypi:dependency_resolver.py"
+    uv = "@kiln_local_uv//:uv"
+    args = [
+        "$(rootpath %s)" % requirements_in,
+        "$(rootpath %s)" % requirements_txt,
+        "$(rootpath %s)" % uv,
+        "--label=//%s:%s" % (native.package_name(), name),
+        "--generate-hashes" if generate_hashes else "--no-generate-hashes",
+    ] + extra_args
+    data = [requirements_in, requirements_txt, uv]
+    (py_binary or native.py_binary)(
+        name = name + ".update",
+        srcs = [resolver],
+        main = resolver,
+        args = args,
+        data = data,
+        deps = extra_deps,
+        visibility = visibility,
+        tags = tags,
+    )
+    (py_test or native.py_test)(
+        name = name + "_test",
+        srcs = [resolver],
+        main = resolver,
+        args = args + ["--check"],
+        data = data,
+        deps = extra_deps,
+        visibility = visibility,
+        tags = (tags or []) + ["requires-network"],
+        **kwargs
+    )
+'''
+
 # Starlark sources of well-known modules, by symbol they define.
-STARLARK_SYMBOLS = {"selects": SELECTS_BZL}
+STARLARK_SYMBOLS = {"selects": SELECTS_BZL, "compile_pip_requirements": COMPILE_PIP_REQUIREMENTS_BZL}

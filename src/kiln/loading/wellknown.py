@@ -45,6 +45,7 @@ MODULES: dict[tuple[str, str], tuple[str, ...]] = {
     ("rules_python", "python/py_binary.bzl"): ("py_binary",),
     ("rules_python", "python/py_test.bzl"): ("py_test",),
     ("rules_python", "python/entry_points/py_console_script_binary.bzl"): ("py_console_script_binary",),
+    ("rules_python", "python/pip.bzl"): ("compile_pip_requirements",),
     ("rules_python", "python/py_info.bzl"): ("PyInfo",),
     ("rules_python", "python/py_runtime_info.bzl"): ("PyRuntimeInfo",),
     ("rules_python", "python/py_runtime.bzl"): ("py_runtime",),

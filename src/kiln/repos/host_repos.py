@@ -1,7 +1,8 @@
 """The repositories kiln writes for the machine's own toolchains, and the resolver loading asks.
 
 @kiln_local_python (the interpreter kiln runs on), @kiln_local_runtime_env_python
-(python3 from PATH at run time) and @kiln_local_rust (the machine's rustc and cargo) are written under the output base when a build
+(python3 from PATH at run time), @kiln_local_rust (the machine's rustc and cargo) and @kiln_local_uv (the uv
+kiln installs, for compile_pip_requirements) are written under the output base when a build
 first loads them (kiln.repos.resolver asks here first). @kiln_local_pyo3 holds kiln's default
 PyO3 toolchain, pyo3 from @crate_index, when the workspace declares @crate_index (else nothing: a
 toolchain naming a repository that does not exist would fail every pyo3_extension that resolves it).
@@ -11,6 +12,7 @@ read it stays valid.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -53,12 +55,27 @@ def _crate_index_pyo3(module: ModuleInfo | None) -> tuple[str, tuple[str, ...]]:
     return "# The workspace declares no @crate_index: kiln registers no default pyo3.\n", ()
 
 
+def _uv(module: ModuleInfo | None) -> tuple[str, tuple[str, ...]]:
+    return ('# Written by kiln: uv, the resolver compile_pip_requirements runs (a link to kiln\'s own).\n'
+            'package(default_visibility = ["//visibility:public"])\n\nexports_files(["uv"])\n'), ()
+
+
+def _uv_links() -> dict[str, str]:
+    from uv import find_uv_bin
+
+    return {"uv": find_uv_bin()}
+
+
+# Links a repository holds besides its BUILD file: name -> the file it points to.
+_LINKS: dict[str, Callable[[], dict[str, str]]] = {"kiln_local_uv": _uv_links}
+
 # Imported when first asked for: most commands need neither.
 _WRITERS: dict[str, Callable[[ModuleInfo | None], tuple[str, tuple[str, ...]]]] = {
     "kiln_local_python": _python,
     "kiln_local_rust": _rust,
     "kiln_local_runtime_env_python": _runtime_env_python,
     "kiln_local_pyo3": _crate_index_pyo3,
+    "kiln_local_uv": _uv,
 }
 
 
@@ -83,4 +100,9 @@ class HostRepositories:
             tmp = build.with_suffix(".tmp")
             tmp.write_text(text)
             tmp.replace(build)
+        for link, target in (_LINKS[name]() if name in _LINKS else {}).items():
+            path = directory / link
+            if not (path.is_symlink() and os.readlink(path) == target):
+                path.unlink(missing_ok=True)
+                os.symlink(target, path)
         return ResolvedRepository(directory, files)
