@@ -260,3 +260,47 @@ python.toolchain(python_version = "3.12", is_default = True)''')
     assert "Versions kiln's python-build-standalone table knows: 3.9, 3.10, 3.11, 3.12, 3.13, 3.14, 3.15 (as X.Y.Z: " \
            "3.9.25, 3.10.2, " in r.stderr
     assert "Traceback" not in r.output
+
+
+def test_seed_using_toolchains_defined_in_module_bazel_from_workspace(ws, pbs_server, pbs_archives):
+    """seed 002's "Using defined toolchains from WORKSPACE": MODULE.bazel's python_3_11_host is the interpreter
+    WORKSPACE's pip_parse chooses wheels for."""
+    from pip_wheels import IndexServer, make_wheel, sha256
+
+    base_url, served = pbs_server("3.11")
+    v311 = pbs_archives("3.11").version
+    _module(ws, base_url, served, '''python.defaults(python_version = "3.11")
+python.toolchain(python_version = "3.11")
+use_repo(python, "python_3_11", "python_3_11_host")''')
+    name, body = make_wheel("alpha", "1.0", {"alpha/__init__.py": "NAME = 'alpha'\n"})
+    with IndexServer() as index:
+        index.add("alpha", name, body)
+        ws.write("requirements.txt", f"--index-url {index.url}\nalpha==1.0 --hash=sha256:{sha256(body)}\n")
+        ws.write("WORKSPACE", '''
+            load("@rules_python//python:repositories.bzl", "py_repositories")
+
+            py_repositories()
+
+            load("@rules_python//python:pip.bzl", "pip_parse")
+
+            pip_parse(
+                name = "third_party",
+                requirements_lock = "//:requirements.txt",
+                python_interpreter_target = "@python_3_11_host//:python",
+            )
+
+            load("@third_party//:requirements.bzl", "install_deps")
+
+            install_deps()
+            ''')
+        ws.write("BUILD.bazel", '''
+            load("@rules_python//python:defs.bzl", "py_binary")
+            load("@third_party//:requirements.bzl", "requirement")
+
+            py_binary(name = "main", srcs = ["main.py"], deps = [requirement("alpha")])
+            ''')
+        ws.write("main.py", "import sys, alpha\nprint(alpha.NAME, sys.version.split()[0])\n")
+        r = ws.kiln("run", "//:main")
+    assert r.code == 0, r.output
+    assert r.stdout.split() == ["alpha", v311]
+    assert f"INFO: Fetching @third_party_alpha (alpha==1.0 for cpython {v311} on linux-x86_64" in r.stderr
