@@ -46,6 +46,7 @@ MODULES: dict[tuple[str, str], tuple[str, ...]] = {
     ("rules_python", "python/py_test.bzl"): ("py_test",),
     ("rules_python", "python/entry_points/py_console_script_binary.bzl"): ("py_console_script_binary",),
     ("rules_python", "python/pip.bzl"): ("compile_pip_requirements",),
+    ("rules_python", "python/packaging.bzl"): ("py_wheel", "py_package", "PyWheelInfo"),
     ("rules_python", "python/py_info.bzl"): ("PyInfo",),
     ("rules_python", "python/py_runtime_info.bzl"): ("PyRuntimeInfo",),
     ("rules_python", "python/py_runtime.bzl"): ("py_runtime",),
@@ -74,7 +75,7 @@ MODULES: dict[tuple[str, str], tuple[str, ...]] = {
 
 # Symbols that are providers or constants: loadable, but only meaningful to rule() code.
 PLACEHOLDER_SYMBOLS = frozenset({
-    "PyInfo", "PyRuntimeInfo", "PyCcToolchainInfo", "PyExecToolsInfo", "BuildSettingInfo", "COPY_FILE_TOOLCHAINS",
+    "PyWheelInfo", "PyInfo", "PyRuntimeInfo", "PyCcToolchainInfo", "PyExecToolsInfo", "BuildSettingInfo", "COPY_FILE_TOOLCHAINS",
 })
 
 

@@ -8,7 +8,8 @@ from kiln.core.rule_class import RuleRegistry
 def default_registry() -> RuleRegistry:
     from kiln.rules.common import (copy_file, filegroup, genrule, label_settings, platform, settings, test_suite,
                                    toolchain)
-    from kiln.rules.python import py_binary, py_console_script, py_interpreter, py_library, py_runtime, py_toolchains
+    from kiln.rules.python import (py_binary, py_console_script, py_interpreter, py_library, py_runtime,
+                                   py_toolchains, py_wheel)
     from kiln.rules.rust import pyo3, pyo3_toolchain, rust_rules
     from kiln.rules.rust import toolchain as rust_toolchain
     from kiln.rules.python.providers import PY_TOOLCHAIN_TYPE
@@ -36,6 +37,8 @@ def default_registry() -> RuleRegistry:
         py_binary.PY_BINARY,
         py_binary.PY_TEST,
         py_console_script.PY_CONSOLE_SCRIPT_BINARY,
+        py_wheel.PY_WHEEL,
+        py_wheel.PY_PACKAGE,
         py_runtime.PY_RUNTIME,
         py_runtime.PY_RUNTIME_PAIR,
         py_toolchains.PY_CC_TOOLCHAIN,
