@@ -59,8 +59,9 @@ def pyenv_install(version: str) -> Path | None:
     return max(found)[1] if found else None
 
 
-def build_archive(version: str, out_dir: Path) -> PbsArchive:
-    """Makes `cpython-X.Y.Z+RELEASE-TRIPLE-install_only.tar.gz` in `out_dir` from pyenv's CPython `version`."""
+def build_archive(version: str, out_dir: Path, *, keep_bytecode: bool = False) -> PbsArchive:
+    """Makes `cpython-X.Y.Z+RELEASE-TRIPLE-install_only.tar.gz` in `out_dir` from pyenv's CPython `version`;
+    `keep_bytecode` keeps the stdlib's `__pycache__` directories, as the published archives ship them."""
     src = pyenv_install(version)
     if src is None:
         raise FileNotFoundError(f"no pyenv CPython {version} under {pyenv_root() / 'versions'}")
@@ -69,7 +70,7 @@ def build_archive(version: str, out_dir: Path) -> PbsArchive:
     stage = out_dir / f"stage-{full}"
     shutil.rmtree(stage, ignore_errors=True)
     root = stage / "python"
-    _copy_tree(src, root, minor)
+    _copy_tree(src, root, minor, keep_bytecode)
     _relocate(root, minor)
     _forget_install_prefix(root, src, minor)
     archive = out_dir / f"cpython-{full}+{RELEASE}-{TRIPLE}-install_only.tar.gz"
@@ -78,7 +79,7 @@ def build_archive(version: str, out_dir: Path) -> PbsArchive:
     return PbsArchive(full, archive, hashlib.sha256(archive.read_bytes()).hexdigest())
 
 
-def _copy_tree(src: Path, root: Path, minor: str) -> None:
+def _copy_tree(src: Path, root: Path, minor: str, keep_bytecode: bool) -> None:
     (root / "bin").mkdir(parents=True)
     # Only the interpreter: pyenv's other scripts (pip, pydoc, ...) have shebangs into the pyenv directory.
     shutil.copy2(src / "bin" / f"python{minor}", root / "bin" / f"python{minor}")
@@ -92,7 +93,7 @@ def _copy_tree(src: Path, root: Path, minor: str) -> None:
     stdlib = src / "lib" / f"python{minor}"
 
     def ignore(directory: str, names: list[str]) -> set[str]:
-        dropped = {n for n in names if n in _DROPPED_STDLIB}
+        dropped = {n for n in names if n in _DROPPED_STDLIB and (n != "__pycache__" or not keep_bytecode)}
         here = Path(directory)
         if here == stdlib / "site-packages":
             dropped |= {n for n in names if n != "README.txt"}
@@ -121,6 +122,9 @@ def _forget_install_prefix(root: Path, src: Path, minor: str) -> None:
         data = path.read_bytes()
         if b"\0" not in data and str(src).encode() in data:
             path.write_bytes(data.replace(str(src).encode(), b"/install"))
+            # Bytecode of the old text would be stale: dropped rather than rewritten.
+            for pyc in (path.parent / "__pycache__").glob(f"{path.stem}.*.pyc"):
+                pyc.unlink()
 
 
 def _runpath(path: Path) -> str:
