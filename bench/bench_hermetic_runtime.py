@@ -21,7 +21,9 @@ executed, checked) and with `--cache_test_results=no` (every test runs in the Li
 Then the first build: `kiln build //t:test_000` in a fresh output base, three ways, rotated each round:
 hermetic with an empty repository cache (download, sha256, extraction, probe), hermetic with the cache
 the former filled (extraction and probe), and local (no archive). The archive's extraction alone is
-measured too, by kiln.repos.archives.extract in a fresh process, against `tar xzf`.
+measured too, by kiln.repos.archives.extract in a fresh process, against `tar xzf`. Nothing is removed
+before the end and each of these runs starts after a sync: on this machine's ext4 (mounted with
+`discard`) removing a tree or flushing the last one's pages during a run doubled its time.
 Prints wall and whole-process-tree CPU medians and ratios.
 """
 
@@ -177,6 +179,7 @@ def _first_builds(args, roots: dict[str, str], tmp: str, kiln, env: dict, route:
         order = (("local", "cold", "warm"), ("cold", "local", "warm"), ("cold", "warm", "local"))[r % 3]
         for case in order:
             before = route.requests
+            os.sync()  # the previous case's writes are not this one's to wait for
             root = roots["local" if case == "local" else "hermetic"]
             argv = kiln(os.path.join(work, f"ob_{case}"), *build, repo_cache=cold_cache)
             dt, cpu, proc = timed(argv, root, env, what=f"first build, {case}")
@@ -187,7 +190,6 @@ def _first_builds(args, roots: dict[str, str], tmp: str, kiln, env: dict, route:
                 fail(f"first build, {case}: nothing was built")
             samples[case][0].append(dt)
             samples[case][1].append(cpu)
-        shutil.rmtree(work)
     return _median_table(samples)
 
 
@@ -195,14 +197,14 @@ def _extraction(args, archive: Path, tmp: str) -> dict:
     samples: dict = {"kiln": ([], []), "tar": ([], [])}
     for r in range(args.fetch_rounds):
         for case in (("kiln", "tar") if r % 2 == 0 else ("tar", "kiln")):
-            dest = os.path.join(tmp, f"x_{case}")
+            dest = os.path.join(tmp, f"x_{case}_{r}")
             os.makedirs(dest)
+            os.sync()
             argv = ([PYTHON, "-c", EXTRACT, str(archive), dest] if case == "kiln"
                     else ["tar", "xzf", str(archive), "-C", dest])
             dt, cpu, _ = timed(argv, tmp, what=f"extract, {case}")
             if not os.path.isfile(os.path.join(dest, "python", "bin", "python3")):
                 fail(f"extract, {case}: no python/bin/python3 in the extracted tree")
-            shutil.rmtree(dest)
             samples[case][0].append(dt)
             samples[case][1].append(cpu)
     return _median_table(samples)
