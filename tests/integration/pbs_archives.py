@@ -3,8 +3,9 @@
 This machine cannot reach the archive host, so tests make archives of the same shape (FACTS §4): one top
 directory `python/` with bin/, include/ and lib/. pyenv's binaries carry an absolute RUNPATH into the pyenv
 directory, so a plain copy would still load pyenv's libpython: the copy is trimmed (no test suite, static
-library, bytecode or third-party packages), its ELF files get a RUNPATH relative to `$ORIGIN` with
-Debian's `patchelf`, and its build configuration names `/install` as its prefix, as the published ones do.
+library or third-party packages, and no bytecode unless asked to keep it), its ELF files get a RUNPATH
+relative to `$ORIGIN` with Debian's `patchelf`, and its build configuration names `/install` as its
+prefix, as the published ones do.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ RELEASE = "20000101"
 TRIPLE = "x86_64-unknown-linux-gnu"
 
 # Names dropped anywhere under lib/python3.X: the test suites, GUI and pip bootstrap packages, and bytecode
-# (for size). The machines set PYTHONDONTWRITEBYTECODE, so a runtime unpacked from these archives compiles
-# the stdlib modules it imports on every start unless something precompiles them.
+# (for size; build_archive(keep_bytecode=True) keeps it). The machines set PYTHONDONTWRITEBYTECODE, so a
+# runtime unpacked from an archive without it compiles the stdlib modules it imports on every start.
 _DROPPED_STDLIB = {"test", "tests", "idlelib", "tkinter", "turtledemo", "ensurepip", "__pycache__"}
 
 
