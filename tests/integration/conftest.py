@@ -97,18 +97,21 @@ def ws(tmp_path: Path) -> Workspace:
 @pytest.fixture(scope="session")
 def pbs_archives(tmp_path_factory: pytest.TempPathFactory):
     """python-build-standalone-shaped archives of pyenv's CPythons (pbs_archives.py): `pbs_archives("3.11")`
-    makes one the first time a session asks for that version."""
-    made: dict[str, PbsArchive] = {}
+    makes one the first time a session asks for that version (`keep_bytecode=True`: with the stdlib's
+    bytecode, as the published archives ship it)."""
+    made: dict[tuple[str, bool], PbsArchive] = {}
     out = tmp_path_factory.mktemp("pbs_archives")
 
-    def get(version: str) -> PbsArchive:
-        if version not in made:
+    def get(version: str, *, keep_bytecode: bool = False) -> PbsArchive:
+        if (version, keep_bytecode) not in made:
             if shutil.which("patchelf") is None:
                 unavailable("patchelf is not installed (scripts/system_deps.sh installs it)")
             if pyenv_install(version) is None:
                 unavailable(f"this machine has no pyenv CPython {version}")
-            made[version] = build_archive(version, out)
-        return made[version]
+            # Both kinds have the same file name: each in a directory of its own.
+            where = out / "bytecode" if keep_bytecode else out
+            made[version, keep_bytecode] = build_archive(version, where, keep_bytecode=keep_bytecode)
+        return made[version, keep_bytecode]
 
     return get
 
@@ -119,10 +122,10 @@ def pbs_server(pbs_archives):
     (base_url, {"3.11.7": ("20000101/cpython-3.11.7+20000101-...-install_only.tar.gz", sha256), ...}), the
     archive being at base_url + "/" + that path."""
     with ArchiveServer() as server:
-        def serve(*versions: str) -> tuple[str, dict[str, tuple[str, str]]]:
+        def serve(*versions: str, keep_bytecode: bool = False) -> tuple[str, dict[str, tuple[str, str]]]:
             served = {}
             for version in versions:
-                archive = pbs_archives(version)
+                archive = pbs_archives(version, keep_bytecode=keep_bytecode)
                 server.add("/" + archive.url_path, Route(body=archive.path.read_bytes()))
                 served[archive.version] = (archive.url_path, archive.sha256)
             return server.url(""), served

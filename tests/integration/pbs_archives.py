@@ -3,8 +3,9 @@
 This machine cannot reach the archive host, so tests make archives of the same shape (FACTS §4): one top
 directory `python/` with bin/, include/ and lib/. pyenv's binaries carry an absolute RUNPATH into the pyenv
 directory, so a plain copy would still load pyenv's libpython: the copy is trimmed (no test suite, static
-library, bytecode or third-party packages), its ELF files get a RUNPATH relative to `$ORIGIN` with
-Debian's `patchelf`, and its build configuration names `/install` as its prefix, as the published ones do.
+library or third-party packages, and no bytecode unless asked to keep it), its ELF files get a RUNPATH
+relative to `$ORIGIN` with Debian's `patchelf`, and its build configuration names `/install` as its
+prefix, as the published ones do.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ RELEASE = "20000101"
 TRIPLE = "x86_64-unknown-linux-gnu"
 
 # Names dropped anywhere under lib/python3.X: the test suites, GUI and pip bootstrap packages, and bytecode
-# (for size). The machines set PYTHONDONTWRITEBYTECODE, so a runtime unpacked from these archives compiles
-# the stdlib modules it imports on every start unless something precompiles them.
+# (for size; build_archive(keep_bytecode=True) keeps it). The machines set PYTHONDONTWRITEBYTECODE, so a
+# runtime unpacked from an archive without it compiles the stdlib modules it imports on every start.
 _DROPPED_STDLIB = {"test", "tests", "idlelib", "tkinter", "turtledemo", "ensurepip", "__pycache__"}
 
 
@@ -59,8 +60,9 @@ def pyenv_install(version: str) -> Path | None:
     return max(found)[1] if found else None
 
 
-def build_archive(version: str, out_dir: Path) -> PbsArchive:
-    """Makes `cpython-X.Y.Z+RELEASE-TRIPLE-install_only.tar.gz` in `out_dir` from pyenv's CPython `version`."""
+def build_archive(version: str, out_dir: Path, *, keep_bytecode: bool = False) -> PbsArchive:
+    """Makes `cpython-X.Y.Z+RELEASE-TRIPLE-install_only.tar.gz` in `out_dir` from pyenv's CPython `version`;
+    `keep_bytecode` keeps the stdlib's `__pycache__` directories, as the published archives ship them."""
     src = pyenv_install(version)
     if src is None:
         raise FileNotFoundError(f"no pyenv CPython {version} under {pyenv_root() / 'versions'}")
@@ -69,7 +71,7 @@ def build_archive(version: str, out_dir: Path) -> PbsArchive:
     stage = out_dir / f"stage-{full}"
     shutil.rmtree(stage, ignore_errors=True)
     root = stage / "python"
-    _copy_tree(src, root, minor)
+    _copy_tree(src, root, minor, keep_bytecode)
     _relocate(root, minor)
     _forget_install_prefix(root, src, minor)
     archive = out_dir / f"cpython-{full}+{RELEASE}-{TRIPLE}-install_only.tar.gz"
@@ -78,7 +80,7 @@ def build_archive(version: str, out_dir: Path) -> PbsArchive:
     return PbsArchive(full, archive, hashlib.sha256(archive.read_bytes()).hexdigest())
 
 
-def _copy_tree(src: Path, root: Path, minor: str) -> None:
+def _copy_tree(src: Path, root: Path, minor: str, keep_bytecode: bool) -> None:
     (root / "bin").mkdir(parents=True)
     # Only the interpreter: pyenv's other scripts (pip, pydoc, ...) have shebangs into the pyenv directory.
     shutil.copy2(src / "bin" / f"python{minor}", root / "bin" / f"python{minor}")
@@ -92,7 +94,7 @@ def _copy_tree(src: Path, root: Path, minor: str) -> None:
     stdlib = src / "lib" / f"python{minor}"
 
     def ignore(directory: str, names: list[str]) -> set[str]:
-        dropped = {n for n in names if n in _DROPPED_STDLIB}
+        dropped = {n for n in names if n in _DROPPED_STDLIB and (n != "__pycache__" or not keep_bytecode)}
         here = Path(directory)
         if here == stdlib / "site-packages":
             dropped |= {n for n in names if n != "README.txt"}
@@ -121,6 +123,9 @@ def _forget_install_prefix(root: Path, src: Path, minor: str) -> None:
         data = path.read_bytes()
         if b"\0" not in data and str(src).encode() in data:
             path.write_bytes(data.replace(str(src).encode(), b"/install"))
+            # Bytecode of the old text would be stale: dropped rather than rewritten.
+            for pyc in (path.parent / "__pycache__").glob(f"{path.stem}.*.pyc"):
+                pyc.unlink()
 
 
 def _runpath(path: Path) -> str:

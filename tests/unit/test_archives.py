@@ -6,6 +6,7 @@ import io
 import os
 import stat
 import tarfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -91,6 +92,30 @@ def test_zip_keeps_executable_bits_and_symlinks(tmp_path: Path) -> None:
                                        "bin/tool": b"#!/bin/sh\n", "lib_link.py": "-> src/lib.py"}
     assert (tmp_path / "out/lib_link.py").read_bytes() == b"X = 1\n"
     assert os.access(tmp_path / "out/bin/tool", os.X_OK)
+
+
+def test_files_keep_the_modification_times_a_tar_records(tmp_path: Path) -> None:
+    # Shipped bytecode is valid only while its source keeps the mtime the .pyc records.
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, data, mtime in (("pkg/mod.py", b"X = 1\n", 1_600_000_000), ("pkg/tool", b"#!/bin/sh\n", 1_500_000_123)):
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.mode = len(data), mtime, 0o755
+            tar.addfile(info, io.BytesIO(data))
+    (tmp_path / "pkg.tar.gz").write_bytes(buf.getvalue())
+    extract(tmp_path / "pkg.tar.gz", tmp_path / "out", strip_prefix="pkg")
+    assert os.stat(tmp_path / "out/mod.py").st_mtime == 1_600_000_000
+    assert os.stat(tmp_path / "out/tool").st_mtime == 1_500_000_123
+
+
+def test_files_keep_the_modification_times_a_zip_records(tmp_path: Path) -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr(zipfile.ZipInfo("pkg/mod.py", date_time=(2001, 9, 9, 1, 46, 40)), b"X = 1\n")
+    (tmp_path / "pkg.zip").write_bytes(buf.getvalue())
+    extract(tmp_path / "pkg.zip", tmp_path / "out")
+    # Zip stores local time without a zone: read as local time, as `unzip` does.
+    assert time.localtime(os.stat(tmp_path / "out/pkg/mod.py").st_mtime)[:6] == (2001, 9, 9, 1, 46, 40)
 
 
 def test_explicit_type_overrides_the_file_name(tmp_path: Path) -> None:

@@ -3,7 +3,11 @@
 Types: zip (and jar, war, aar), tar, tar.gz / tgz, tar.xz / txz, tar.bz2 / tbz,
 tar.zst / tzst (zstd from the `zstandard` package, imported only for it).
 `strip_prefix` removes a leading directory from every entry (entries outside
-it are skipped); `add_prefix` puts what remains under a subdirectory.
+it are skipped); `add_prefix` puts what remains under a subdirectory. Files
+keep the archive's modification times, as `tar` and Bazel keep them: bytecode
+shipped beside its sources (a python-build-standalone runtime's `__pycache__`)
+is valid only while the source's mtime is the one it records, and otherwise
+every interpreter start compiles the modules it imports again.
 
 Nothing is written outside the destination. An entry whose path leaves it is
 refused, and so is a link whose target does: symlinks are made last, once
@@ -22,6 +26,7 @@ import os
 import shutil
 import stat
 import tarfile
+import time
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -83,6 +88,7 @@ class _Entry:
     link: str = ""  # a symlink's target, or the archive path a hard link names
     open: Callable[[], BinaryIO] | None = None
     size: int = 0
+    mtime: float | None = None  # a file's modification time, seconds since the epoch
 
 
 def _tar_entries(archive: Path, kind: str) -> Iterator[_Entry]:
@@ -93,7 +99,7 @@ def _tar_entries(archive: Path, kind: str) -> Iterator[_Entry]:
             for member in tar:
                 if member.isreg():
                     yield _Entry(member.name, "file", bool(member.mode & 0o111),
-                                 open=lambda m=member: tar.extractfile(m), size=member.size)
+                                 open=lambda m=member: tar.extractfile(m), size=member.size, mtime=member.mtime)
                 elif member.isdir():
                     yield _Entry(member.name, "dir")
                 elif member.issym():
@@ -148,8 +154,9 @@ def _zip_entries(archive: Path) -> Iterator[_Entry]:
             elif info.is_dir():
                 yield _Entry(info.filename, "dir")
             else:
-                yield _Entry(info.filename, "file", bool(mode & 0o111),
-                             open=lambda i=info: zf.open(i), size=info.file_size)
+                # Zip records local time, as `unzip` reads it.
+                yield _Entry(info.filename, "file", bool(mode & 0o111), open=lambda i=info: zf.open(i),
+                             size=info.file_size, mtime=time.mktime((*info.date_time, 0, 0, -1)))
 
 
 def _relative_parts(path: str) -> tuple[str, ...] | None:
@@ -248,6 +255,8 @@ class _Writer:
             raise ArchiveError(f"{self.archive} is truncated or corrupt (entry '{entry.name}' has "
                                f"{written} of {entry.size} bytes)")
         path.chmod(0o755 if entry.executable else 0o644)
+        if entry.mtime is not None:
+            os.utime(path, (entry.mtime, entry.mtime))
         self.files.add(parts)
 
     def _check_link_target(self, entry: _Entry, parts: tuple[str, ...]) -> None:
