@@ -326,3 +326,59 @@ def test_compile_pip_requirements_updates_the_lock_and_its_test_sees_a_stale_one
     assert "+beta==1.0" in r.output
     assert "requirements_lock.txt is out of date with requirements.in: run `kiln run //:requirements.update`" \
         in r.output
+
+
+_BACKEND = '''
+import base64, hashlib, os, zipfile
+
+def _wheel(directory):
+    name = "mypure-1.0-py3-none-any.whl"
+    files = {"mypure/__init__.py": open("mypure/__init__.py").read(),
+             "mypure-1.0.dist-info/METADATA": "Metadata-Version: 2.1\\nName: mypure\\nVersion: 1.0\\nRequires-Dist: alpha\\n",
+             "mypure-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\\nGenerator: test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"}
+    record = [f"{p},sha256={base64.urlsafe_b64encode(hashlib.sha256(t.encode()).digest()).rstrip(b'=').decode()},{len(t)}"
+              for p, t in files.items()] + ["mypure-1.0.dist-info/RECORD,,"]
+    files["mypure-1.0.dist-info/RECORD"] = "\\n".join(record) + "\\n"
+    with zipfile.ZipFile(os.path.join(directory, name), "w") as z:
+        for p, t in files.items():
+            z.writestr(p, t)
+    return name
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    return _wheel(wheel_directory)
+'''
+
+
+def _sdist() -> tuple[str, bytes]:
+    import io
+    import tarfile
+
+    files = {"PKG-INFO": "Metadata-Version: 2.1\nName: mypure\nVersion: 1.0\nRequires-Dist: alpha\n",
+             "pyproject.toml": '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n',
+             "backend.py": _BACKEND, "mypure/__init__.py": "from alpha import NAME\nGREETING = 'built+' + NAME\n"}
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as t:
+        for path, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"mypure-1.0/{path}")
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    return "mypure-1.0.tar.gz", buffer.getvalue()
+
+
+def test_a_package_with_only_an_sdist_is_built_for_the_target_unless_pip_whl_only(ws, index):
+    lines = _serve(index, ("alpha", "1.0", _wheel("alpha", "1.0", {"alpha/__init__.py": "NAME = 'alpha'\n"})),
+                   ("mypure", "1.0", _sdist()))
+    _hub(ws, index.url, "\n".join(lines) + "\n", MAIN.format(name="mypure"))
+    ws.write("main.py", "import mypure\nprint(mypure.GREETING)\n")
+    r = ws.kiln("run", "//:main")
+    assert r.code == 0, r.output
+    assert r.stdout.strip() == "built+alpha"
+    r = ws.kiln("build", "//:main", "--@rules_python//python/config_settings:pip_whl=only")
+    assert r.code == 1, r.output
+    assert ("mypure==1.0 has only an sdist on the index, and --@rules_python//python/config_settings:pip_whl=only "
+            "forbids building it") in r.stderr, r.stderr
+    assert "Traceback" not in r.output

@@ -120,15 +120,25 @@ class PipRepositories:
                                       machine.source)
             index = lock_index(lock, machine)
         choice = select_wheel(project_files(index, pin.name), pin, target)
+        members = set(attrs.get("group_members") or ()) - {pin.name}
         if isinstance(choice, NoWheel):
-            raise RepositoryError(f"@{name} ({pin.location}): {choice.reason}")
+            if choice.sdist is None:
+                raise RepositoryError(f"@{name} ({pin.location}): {choice.reason}")
+            from kiln.repos.sdist_repo import sdist_repo
+
+            shutil.rmtree(directory, ignore_errors=True)
+            directory.mkdir(parents=True)
+            sdist = download(self._downloader(), choice.sdist, pinned=f"{pin.name}=={pin.version}",
+                             allowed=pin.hashes, output=directory / choice.sdist.filename)
+            sdist_repo(sdist, directory, hub=attrs["hub"], name=pin.name, version=pin.version, target=target,
+                       extras=pin.extras, pinned=set(pins), grouped=members, index_urls=index.urls)
+            return
         downloads = self._external_dir / ".fetching" / f"{name}.wheel"
         shutil.rmtree(downloads, ignore_errors=True)
         downloads.mkdir(parents=True)
         try:
             wheel = download(self._downloader(), choice.file, pinned=f"{pin.name}=={pin.version}",
                              allowed=pin.hashes, output=downloads / choice.file.filename)
-            members = set(attrs.get("group_members") or ()) - {pin.name}
             unpack_wheel(wheel, directory, hub=attrs["hub"], target=target, extras=pin.extras, pinned=set(pins),
                          grouped=members, annotation=attrs.get("annotation") or None)
         finally:

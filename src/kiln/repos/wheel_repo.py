@@ -90,12 +90,12 @@ def unpack_wheel(wheel: Path, directory: Path, *, hub: str, target: TargetRuntim
     try:
         with WheelFile.open(wheel) as source:
             name, version = normalize_name(source.distribution), source.version
-            requires = _requires_dist(source.read_dist_info("METADATA"), wheel.name)
+            requires = requires_dist(source.read_dist_info("METADATA"), wheel.name)
             if _unpacked_digest(directory) != digest:
                 _install(source, wheel, directory, digest)
     except (BadZipFile, InstallerError, ValueError, KeyError) as e:
         raise WheelError(f"{wheel.name} is not a valid wheel: {e}") from None
-    deps = _deps_for(requires, name, extras, target)
+    deps = deps_for(requires, name, extras, target)
     missing = [d for d in deps if d not in pinned]
     if missing:
         raise WheelError(f"{name}=={version} requires {', '.join(missing)} on {target.describe()}, which the lock "
@@ -167,7 +167,7 @@ def _install(source: WheelFile, wheel: Path, directory: Path, digest: str) -> No
     (directory / _MARKER).write_text(digest)
 
 
-def _requires_dist(metadata: str, wheel_name: str) -> list[Requirement]:
+def requires_dist(metadata: str, wheel_name: str) -> list[Requirement]:
     from email.parser import HeaderParser
 
     from packaging.requirements import InvalidRequirement, Requirement
@@ -181,7 +181,7 @@ def _requires_dist(metadata: str, wheel_name: str) -> list[Requirement]:
     return out
 
 
-def _deps_for(requires: list[Requirement], own: str, extras: Sequence[str], target: TargetRuntime) -> list[str]:
+def deps_for(requires: list[Requirement], own: str, extras: Sequence[str], target: TargetRuntime) -> list[str]:
     environment = target.marker_environment()
     wanted = ["", *(normalize_name(e) for e in extras)]
     deps: set[str] = set()

@@ -9,7 +9,7 @@ def default_registry() -> RuleRegistry:
     from kiln.rules.common import (copy_file, filegroup, genrule, label_settings, platform, settings, test_suite,
                                    toolchain)
     from kiln.rules.python import (py_binary, py_console_script, py_interpreter, py_library, py_runtime,
-                                   py_toolchains, py_wheel)
+                                   py_toolchains, py_wheel, sdist_package)
     from kiln.rules.rust import pyo3, pyo3_toolchain, rust_rules
     from kiln.rules.rust import toolchain as rust_toolchain
     from kiln.rules.python.providers import PY_TOOLCHAIN_TYPE
@@ -39,6 +39,7 @@ def default_registry() -> RuleRegistry:
         py_console_script.PY_CONSOLE_SCRIPT_BINARY,
         py_wheel.PY_WHEEL,
         py_wheel.PY_PACKAGE,
+        sdist_package.KILN_SDIST_PACKAGE,
         py_runtime.PY_RUNTIME,
         py_runtime.PY_RUNTIME_PAIR,
         py_toolchains.PY_CC_TOOLCHAIN,
