@@ -860,9 +860,11 @@ def test_python3_on_path_is_never_consulted(rws, tmp_path):
     # What pyo3 was told instead: the interpreter kiln runs on, by absolute path.
     configs = [p.read_text() for p in (rws.output_base / "caches" / "cargo" / "target" / "kiln-pyo3").glob("*.txt")]
     # (The workspace also builds extensions for its other registered runtimes: their configs name those.)
-    runtimes = {os.path.abspath(sys.executable), str(PY312), str(PYPY), str(PY_DBG)}
+    # (kiln's default runtime is the base interpreter of the virtual environment kiln runs in.)
+    base = os.path.abspath(getattr(sys, "_base_executable", None) or sys.executable)
+    runtimes = {base, str(PY312), str(PYPY), str(PY_DBG)}
     assert configs and all(any(f"executable={r}\n" in c for r in runtimes) for c in configs), configs
-    default = [c for c in configs if f"executable={os.path.abspath(sys.executable)}\n" in c]
+    default = [c for c in configs if f"executable={base}\n" in c]
     assert any("abi3=true" in c for c in default), default
     assert all(f"version={sys.version_info[0]}.{sys.version_info[1]}\n" in c for c in default), default
     r = ok(rws.kiln("run", "//naming/stable:use_stable", env=env))

@@ -82,12 +82,12 @@ def test_default_crate_repo_name_is_crates(tmp_path):
 def test_unknown_extension_fails_at_use_extension(tmp_path):
     e = error(tmp_path, '''module(name = "ws")
 
-pip = use_extension("@rules_python//python/extensions:pip.bzl", "pip")
-pip.parse(hub_name = "pypi")
+uv = use_extension("@rules_python//python/uv:uv.bzl", "uv")
+uv.toolchain(uv_version = "0.4.25")
 ''')
-    assert e.message == ("kiln does not implement the module extension 'pip' from "
-                         "@rules_python//python/extensions:pip.bzl yet")
-    assert e.location == Location("MODULE.bazel", 3, 7)
+    assert e.message == ("kiln does not implement the module extension 'uv' from "
+                         "@rules_python//python/uv:uv.bzl yet")
+    assert e.location == Location("MODULE.bazel", 3, 6)
 
 
 def test_unknown_extension_name_in_known_file(tmp_path):
