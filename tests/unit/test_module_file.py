@@ -297,9 +297,14 @@ crates_repository(name = "c", packages = {"pyo3": "0.23"})
     assert "'packages' must be a dict of crate names to crate.spec(...)" in e.message
 
 
-def test_workspace_still_rejects_other_rule_sets(tmp_path):
+def test_workspace_pip_parse_without_a_lock(tmp_path):
+    from kiln.repos.pip_extension import host_platform_name
+
     e = error(tmp_path, workspace='load("@rules_python//python:pip.bzl", "pip_parse")\npip_parse(name = "pip")\n')
-    assert e.message == "kiln does not support pip_parse in WORKSPACE yet"
+    host = host_platform_name()
+    assert e.message == (f'pip_parse(name = "pip"): no lock for this machine ({host}): give requirements_lock, '
+                         f"requirements_linux, or a requirements_by_platform entry matching {host}")
+    assert e.location == Location("WORKSPACE", 2, 1)
 
 
 # ---- register_toolchains / register_execution_platforms ----------------------

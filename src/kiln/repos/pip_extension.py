@@ -66,7 +66,7 @@ def declare_pip(modules: list[ModuleUsages]) -> MacroResult:
                 shown = f"python_version = \"{version}\"" if version else "the default python_version"
                 raise LoadingError(f"pip.parse(hub_name = \"{hub_name}\"): a second parse for {shown}; each Python "
                                    "version of a hub has one lock", location=tag.location)
-            label = lock_for_this_machine(attrs, tag.location, hub_name)
+            label = lock_for_this_machine(attrs, tag.location, f"pip.parse(hub_name = \"{hub_name}\")")
             what = f"pip.parse(hub_name = \"{hub_name}\", requirements_lock = \"{label}\")"
             lock_path = module_file(module, label, what, tag.location)
             lock = parse_lock(read_module_file(module, label, what, tag.location, files),
@@ -127,7 +127,7 @@ def host_platform_name() -> str:
     return f"{system}_{machine}"
 
 
-def lock_for_this_machine(attrs: dict[str, Any], location: Location | None, hub: str) -> str:
+def lock_for_this_machine(attrs: dict[str, Any], location: Location | None, what: str) -> str:
     """The lock label for this machine: requirements_by_platform's matching entry, else the OS's own
     (requirements_linux), else requirements_lock."""
     host = host_platform_name()
@@ -144,7 +144,7 @@ def lock_for_this_machine(attrs: dict[str, Any], location: Location | None, hub:
         return own
     if attrs.get("requirements_lock"):
         return attrs["requirements_lock"]
-    raise LoadingError(f"pip.parse(hub_name = \"{hub}\"): no lock for this machine ({host}): give requirements_lock, "
+    raise LoadingError(f"{what}: no lock for this machine ({host}): give requirements_lock, "
                        f"requirements_{system}, or a requirements_by_platform entry matching {host}", location=location)
 
 

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from kiln.core.errors import KilnError
+from kiln.core.errors import KilnError, LoadingError
 from kiln.loading.extension_schema import MacroResult, WorkspaceBzl
 
 # pip_parse arguments that change nothing kiln does (pip's own behaviour when it installs).
@@ -38,7 +38,10 @@ def pip_parse(*, name: str, requirements_lock: str | None = None, requirements_b
     attrs = {"requirements_lock": requirements_lock, "requirements_by_platform": requirements_by_platform,
              "requirements_linux": requirements_linux, "envsubst": envsubst,
              "experimental_index_url": experimental_index_url, "extra_pip_args": kwargs.get("extra_pip_args")}
-    label = lock_for_this_machine(attrs, None, name)
+    try:
+        label = lock_for_this_machine(attrs, None, what)
+    except LoadingError as e:
+        raise KilnError(e.message) from None
     if not label.startswith("//") and not label.startswith("@//") and not label.startswith(":"):
         raise KilnError(f"{what}: kiln reads the lock '{label}' only from the main repository")
     assert _root is not None
