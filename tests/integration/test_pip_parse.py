@@ -382,3 +382,22 @@ def test_a_package_with_only_an_sdist_is_built_for_the_target_unless_pip_whl_onl
     assert ("mypure==1.0 has only an sdist on the index, and --@rules_python//python/config_settings:pip_whl=only "
             "forbids building it") in r.stderr, r.stderr
     assert "Traceback" not in r.output
+
+
+def test_pip_override_patches_a_wheel_once_unpacked(ws, index):
+    wheel = _wheel("alpha", "1.0", {"alpha/__init__.py": "NAME = 'alpha'\n"})
+    lines = _serve(index, ("alpha", "1.0", wheel))
+    _hub(ws, index.url, "\n".join(lines) + "\n", MAIN.format(name="alpha"))
+    ws.write("fix.patch", "--- a/alpha/__init__.py\n+++ b/alpha/__init__.py\n@@ -1 +1 @@\n-NAME = 'alpha'\n"
+                          "+NAME = 'patched'\n")
+    with open(ws.root / "MODULE.bazel", "a") as f:
+        f.write(f'pip.override(file = "{wheel[0]}", patches = ["//:fix.patch"], patch_strip = 1)\n')
+    ws.write("main.py", "import alpha\nprint(alpha.NAME)\n")
+    r = ws.kiln("run", "//:main")
+    assert r.code == 0, r.output
+    assert r.stdout.strip() == "patched"
+    ws.write("fix.patch", "--- a/alpha/__init__.py\n+++ b/alpha/__init__.py\n@@ -1 +1 @@\n-NAME = 'alpha'\n"
+                          "+NAME = 'patched again'\n")
+    r = ws.kiln("run", "//:main")
+    assert r.code == 0, r.output
+    assert r.stdout.strip() == "patched again"

@@ -1,5 +1,5 @@
 """rules_python's bzlmod `pip` extension (@rules_python//python/extensions:pip.bzl): `parse`, `whl_mods` and
-`override` tags, and the repositories they declare (run by kiln.loading.module_extensions once all modules
+`override` tags (patches applied to a wheel once unpacked), and the repositories they declare (run by kiln.loading.module_extensions once all modules
 are read).
 
 Each `pip.parse(hub_name, python_version, requirements_lock, ...)` reads its hashed lock (the one for this
@@ -49,9 +49,7 @@ def declare_pip(modules: list[ModuleUsages]) -> MacroResult:
     hubs: dict[str, _Hub] = {}
     repos: list[DeclaredRepo] = []
     mods = _whl_mods(modules, files)
-    for module in modules:
-        for tag in _tags(module, "override"):
-            raise LoadingError("pip.override(): kiln does not support patching wheels yet", location=tag.location)
+    patches = _overrides(modules, files)
     for module in modules:
         for tag in _tags(module, "parse"):
             attrs = tag.attrs
@@ -79,7 +77,7 @@ def declare_pip(modules: list[ModuleUsages]) -> MacroResult:
                 hub.groups.setdefault(group, members)
             hub.packages.update(pin.name for pin in lock.pins)
             repos += wheel_repos(hub_name, prefix, version, lock, str(lock_path), index_url, extra_index_urls, cycles,
-                                 lambda package, attrs=attrs: _mods_for(attrs, mods, package))
+                                 lambda package, attrs=attrs: _mods_for(attrs, mods, package), patches=patches)
     # rules_python's whl_mods hub: one JSON file per modified package, which use_repo may import.
     repos += [DeclaredRepo(MODS_KIND, name, {"mods": packages}) for name, packages in mods.items()]
     for hub in hubs.values():
@@ -96,7 +94,8 @@ def hub_repo(name: str, versions: dict[str, str], locks: dict[str, str], package
 
 def wheel_repos(hub: str, prefix: str, version: str, lock: Any, lock_path: str, index_url: str,
                 extra_index_urls: tuple[str, ...], cycles: dict[str, list[str]],
-                annotation: Callable[[str], dict[str, Any]], interpreter: str = "") -> list[DeclaredRepo]:
+                annotation: Callable[[str], dict[str, Any]], interpreter: str = "",
+                patches: dict[str, dict[str, Any]] | None = None) -> list[DeclaredRepo]:
     """One wheel repository per package `lock` (read from `lock_path`) pins, whatever its markers (the
     repository decides for its target), named `{prefix}_{package}`."""
     from kiln.repos.wheel_repo import hub_package
@@ -106,8 +105,35 @@ def wheel_repos(hub: str, prefix: str, version: str, lock: Any, lock_path: str, 
         "hub": hub, "package": name, "python_version": version, "lock": lock_path, "lock_display": lock.path,
         "index_url": index_url,
         "extra_index_urls": list(extra_index_urls), "group_members": cycles.get(group_of.get(name, ""), []),
-        "annotation": annotation(name), "python_interpreter": interpreter})
+        "annotation": annotation(name), "python_interpreter": interpreter, "patches": patches or {}})
         for name in sorted({pin.name for pin in lock.pins})]
+
+
+def _overrides(modules: list[ModuleUsages], files: list[str]) -> dict[str, dict[str, Any]]:
+    """pip.override(file, patches, patch_strip): wheel file name -> its patches (paths and digests, so that an
+    edited patch unpacks the wheel again) and strip count, applied after it is unpacked."""
+    import hashlib
+
+    from kiln.repos.extension_files import module_file
+
+    out: dict[str, dict[str, Any]] = {}
+    for module in modules:
+        for tag in _tags(module, "override"):
+            what = f"pip.override(file = \"{tag.attrs['file']}\")"
+            if tag.attrs["file"] in out:
+                raise LoadingError(f"{what}: the wheel already has a pip.override", location=tag.location)
+            paths = []
+            for label in tag.attrs["patches"]:
+                path = module_file(module, label, what, tag.location)
+                try:
+                    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+                except OSError as e:
+                    raise LoadingError(f"{what}: the patch {label} cannot be read: {e.strerror}",
+                                       location=tag.location) from None
+                files.append(str(path))
+                paths.append([str(path), digest])
+            out[tag.attrs["file"]] = {"patches": paths, "strip": tag.attrs.get("patch_strip") or 0}
+    return out
 
 
 def _cycles(given: Any) -> dict[str, list[str]]:

@@ -139,8 +139,13 @@ class PipRepositories:
         try:
             wheel = download(self._downloader(), choice.file, pinned=f"{pin.name}=={pin.version}",
                              allowed=pin.hashes, output=downloads / choice.file.filename)
+            override = (attrs.get("patches") or {}).get(choice.file.filename)
+            if override:
+                shutil.rmtree(directory, ignore_errors=True)  # patches apply to a freshly unpacked wheel
             unpack_wheel(wheel, directory, hub=attrs["hub"], target=target, extras=pin.extras, pinned=set(pins),
                          grouped=members, annotation=attrs.get("annotation") or None)
+            if override:
+                _patch(name, directory / "site-packages", override)
         finally:
             shutil.rmtree(downloads, ignore_errors=True)
 
@@ -186,6 +191,18 @@ filegroup(name = "data")
 
 filegroup(name = "dist_info")
 '''
+
+
+def _patch(name: str, root: Path, override: dict[str, Any]) -> None:
+    """pip.override's patches, in order, with `patch -p<strip>` in the unpacked wheel's root."""
+    import subprocess
+
+    for path, _digest in override["patches"]:
+        done = subprocess.run(["patch", f"-p{override['strip']}", "--batch", "--forward", "-i", path], cwd=root,
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RepositoryError(f"@{name}: pip.override patch {path} does not apply: "
+                                  f"{(done.stdout + done.stderr).strip()}")
 
 
 def _read(path: Path, name: str) -> str:
