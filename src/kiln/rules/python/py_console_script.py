@@ -9,7 +9,6 @@ script, the target's name by default.
 
 from __future__ import annotations
 
-from kiln.core.actions import HOST_DIRS
 from kiln.core.attrs import Attr, AttrType
 from kiln.core.artifacts import kiln_tool_artifact
 from kiln.core.depset import Depset
@@ -17,7 +16,7 @@ from kiln.core.rule_class import RuleClass, ToolchainTypeRequirement
 from kiln.rules.python.providers import PY_TOOLCHAIN_TYPE
 from kiln.rules.python.py_binary import BINARY_ATTRS, executable, python_version_transition
 from kiln.rules.python.py_library import check_srcs
-from kiln.rules.python.py_runtime import python_runtime
+from kiln.rules.python.py_runtime import python_runtime, runtime_command
 
 def _console_script(ctx):
     srcs = check_srcs(ctx)
@@ -32,11 +31,7 @@ def _console_script(ctx):
                         "(requirement(\"...\")) or give entry_points_txt", attribute="pkg")
     main = ctx.actions.declare_file(f"rules_python_entry_point_{ctx.label.name}.py")
     tool = kiln_tool_artifact("console_script.py")
-    if runtime.interpreter is not None:
-        interpreter, own = runtime.interpreter.exec_path, (runtime.interpreter,)
-    else:
-        interpreter, own = runtime.interpreter_path, ()
-    requirements = {HOST_DIRS: ":".join(runtime.host_dirs)} if runtime.host_dirs else {}
+    interpreter, own, requirements = runtime_command(runtime)
     ctx.actions.run(
         outputs=[main],
         inputs=Depset((tool, *own, *found), [runtime.files]),

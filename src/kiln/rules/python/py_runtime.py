@@ -147,3 +147,15 @@ def python_runtime(ctx) -> PyRuntimeInfo:
         raise ctx.error(f"the resolved Python toolchain ({PY_TOOLCHAIN_TYPE}) is {which}, a py_runtime_pair without "
                         "py3_runtime: set py3_runtime to a py_runtime")
     return toolchain.py3_runtime
+
+
+def runtime_command(runtime: PyRuntimeInfo) -> tuple[str, tuple, dict[str, str]]:
+    """How an action runs `runtime`'s interpreter: its path, the inputs that brings (an in-build interpreter),
+    and the execution requirements (the installation directories a platform runtime needs mounted)."""
+    from kiln.core.actions import HOST_DIRS
+
+    if runtime.interpreter is not None:
+        interpreter, own = runtime.interpreter.exec_path, (runtime.interpreter,)
+    else:
+        interpreter, own = runtime.interpreter_path, ()
+    return interpreter, own, ({HOST_DIRS: ":".join(runtime.host_dirs)} if runtime.host_dirs else {})

@@ -9,14 +9,13 @@ rules_python builds sdists by default) — and its output directory is the packa
 
 from __future__ import annotations
 
-from kiln.core.actions import HOST_DIRS
 from kiln.core.attrs import Attr, AttrType
 from kiln.core.depset import Depset
 from kiln.core.providers import DefaultInfo
 from kiln.core.rule_class import RuleClass, ToolchainTypeRequirement
 from kiln.core.runfiles import Runfiles, merge_all
 from kiln.rules.python.providers import PY_TOOLCHAIN_TYPE, PyInfo
-from kiln.rules.python.py_runtime import python_runtime
+from kiln.rules.python.py_runtime import python_runtime, runtime_command
 
 
 def _sdist_package(ctx):
@@ -28,15 +27,10 @@ def _sdist_package(ctx):
     runtime = python_runtime(ctx)
     (sdist,) = ctx.files.sdist
     installed = ctx.actions.declare_directory("site-packages")
-    if runtime.interpreter is not None:
-        interpreter, own = runtime.interpreter.exec_path, (runtime.interpreter,)
-    else:
-        interpreter, own = runtime.interpreter_path, ()
+    interpreter, own, requirements = runtime_command(runtime)
     indexes = [a for i, url in enumerate(ctx.attr.index_urls)
                for a in (("--index-url" if i == 0 else "--extra-index-url"), url)]
-    requirements = {"requires-network": "1"}
-    if runtime.host_dirs:
-        requirements[HOST_DIRS] = ":".join(runtime.host_dirs)
+    requirements = {**requirements, "requires-network": "1"}
     ctx.actions.run(
         outputs=[installed],
         inputs=Depset((sdist, *own), [runtime.files]),

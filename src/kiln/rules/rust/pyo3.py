@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 
-from kiln.core.actions import HOST_DIRS
 from kiln.core.artifacts import kiln_tool_artifact
 from kiln.core.attrs import Attr, AttrType
 from kiln.core.depset import Depset
@@ -25,7 +24,7 @@ from kiln.core.providers import DefaultInfo
 from kiln.core.rule_class import RuleClass, ToolchainTypeRequirement
 from kiln.core.runfiles import Runfiles
 from kiln.rules.python.providers import PY_TOOLCHAIN_TYPE, PyInfo
-from kiln.rules.python.py_runtime import python_runtime
+from kiln.rules.python.py_runtime import python_runtime, runtime_command
 from kiln.rules.python.py_library import import_paths
 from kiln.rules.rust.cargo_action import find_pyo3, pyo3_abi3, register_cargo_build
 from kiln.rules.rust.crate import RUST_ATTRS, make_crate
@@ -97,11 +96,7 @@ def _stub_file(ctx, runtime, module: str, extension):
     """`<module>.pyi` beside the module, written by the runtime the module was built for, from what it imports."""
     stub = ctx.actions.declare_file(module.replace(".", "/") + ".pyi")
     tool = kiln_tool_artifact("pyo3_stubs.py")
-    if runtime.interpreter is not None:
-        interpreter, own = runtime.interpreter.exec_path, (runtime.interpreter,)
-    else:
-        interpreter, own = runtime.interpreter_path, ()
-    requirements = {HOST_DIRS: ":".join(runtime.host_dirs)} if runtime.host_dirs else {}
+    interpreter, own, requirements = runtime_command(runtime)
     ctx.actions.run(
         outputs=[stub],
         inputs=Depset((extension, tool, *own), [runtime.files]),
