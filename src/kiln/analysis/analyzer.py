@@ -17,7 +17,7 @@ from kiln.analysis.providers import (ConfigMatchingInfo, ConstraintValueInfo, In
                                      PlatformInfo, ToolchainInfo, ToolchainTypeInfo)
 from kiln.analysis.toolchain_registry import ToolchainRegistry
 from kiln.analysis.toolchain_resolution import ResolvedToolchains, missing_constraints
-from kiln.analysis.toolchains import ToolchainContext, ToolchainOptions
+from kiln.analysis.toolchains import LazyToolchain, ToolchainContext, ToolchainOptions
 from kiln.analysis.visibility import is_visible
 from kiln.core.artifacts import Artifact, source_artifact
 from kiln.core.attrs import AttrType, LABEL_TYPES
@@ -51,6 +51,12 @@ class Analyzer:
         self.workspace_root = str(loader.workspace.root)
         self._platforms: dict[Configuration, PlatformInfo] = {}
         self._exec_configs: dict[tuple[Configuration, Label], Configuration] = {}
+        self._said: set[str] = set()
+
+    def _info_once(self, text: str) -> None:
+        if text not in self._said:
+            self._said.add(text)
+            self.loader.report("INFO", text)
 
     # ---- entry points ----------------------------------------------------
 
@@ -220,6 +226,7 @@ class Analyzer:
             workspace_root=self.workspace_root,
             make_variables=self._make_variables(config),
             report_warning=lambda text: self.loader.report("WARNING", text),
+            report_info=self._info_once,
         )
         by_name: dict[str, Artifact] = {}
         for out_attr in rule.output_attrs:
@@ -291,12 +298,19 @@ class Analyzer:
 
     def _toolchain_implementations(self, target: RuleTarget, resolved: ResolvedToolchains | None,
                                    config: Configuration) -> tuple[dict[Label, Any], tuple]:
-        """Each resolved toolchain's ToolchainInfo by type, and the edges to the implementations."""
+        """Each resolved toolchain's ToolchainInfo by type, and the edges to the implementations. An optional
+        type's implementation is analysed when the rule first asks for it (LazyToolchain): a rule that does not
+        use it (a py_binary that does not precompile, such as the precompiler itself) does not depend on it."""
         by_type: dict[Label, Any] = {}
         edges = []
+        optional = {r.toolchain_type for r in target.rule_class.toolchains if not r.mandatory}
         for type_label, impl in resolved.toolchains if resolved else ():
             if impl is None:
                 by_type[type_label] = None
+                continue
+            if type_label in optional:
+                by_type[type_label] = LazyToolchain(
+                    lambda impl=impl, type_label=type_label: self._toolchain_info(target, impl, type_label, config))
                 continue
             ct = self.analyze(impl, config)
             edges.append(("$toolchains", ct))
@@ -307,6 +321,14 @@ class Analyzer:
                                     target=f"{target.kind} {target.label}")
             by_type[type_label] = info
         return by_type, tuple(edges)
+
+    def _toolchain_info(self, target: RuleTarget, impl: Label, type_label: Label, config: Configuration) -> Any:
+        ct = self.analyze(impl, config)
+        info = ct.get(ToolchainInfo)
+        if info is None and ct.get(IncompatiblePlatformInfo) is None:
+            raise AnalysisError(f"toolchain {impl} (of type {type_label}) is a {ct.kind} and does not provide "
+                                "ToolchainInfo", location=target.location, target=f"{target.kind} {target.label}")
+        return info
 
     def _exec_configuration(self, config: Configuration, platform: PlatformInfo) -> Configuration:
         """The configuration of `config`'s tools for `platform`, made once (its id is a digest)."""

@@ -166,6 +166,8 @@ class RuleContext:
     exec_properties: Callable[[], tuple[tuple[str, str], ...]] = lambda: ()
     # Reports a warning about this target (printed as "WARNING: <location>: in <target>: ...").
     report_warning: Callable[[str], None] = lambda text: None
+    # Reports a line of information (printed once per command as "INFO: ...").
+    report_info: Callable[[str], None] = lambda text: None
 
     def __post_init__(self) -> None:
         self.actions = Actions(self.label, self.config, self.rule_version, self.exec_properties)
@@ -194,6 +196,10 @@ class RuleContext:
     def warn(self, message: str) -> None:
         """A warning about this target, shown with its location (analysis goes on)."""
         self.report_warning(f"{self.location}: in {self.target.kind} {self.label}: {message}")
+
+    def info(self, message: str) -> None:
+        """A line of information, said once however many targets say it."""
+        self.report_info(message)
 
     def error(self, message: str, *, attribute: str | None = None) -> AnalysisError:
         target = f"{self.target.kind} {self.label}"

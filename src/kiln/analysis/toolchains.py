@@ -25,6 +25,16 @@ class ToolchainOptions:
     debug: str | None = None
 
 
+class LazyToolchain:
+    """An optional toolchain type's ToolchainInfo, analysed on first use (kiln.analysis.analyzer)."""
+
+    def __init__(self, analyse: Callable[[], Any]):
+        self._analyse = analyse
+
+    def get(self) -> Any:
+        return self._analyse()
+
+
 class ToolchainContext:
     """ctx.toolchains: the toolchain chosen for each type the rule declared (None: optional, none matched)."""
 
@@ -55,7 +65,10 @@ class ToolchainContext:
             known = ", ".join(str(t) for t in self._by_type) or "none"
             raise AnalysisError(f"In {self._where}, toolchain type {label} was requested but only types "
                                 f"[{known}] are configured (declare it in the rule's toolchains)")
-        return self._by_type[label]
+        found = self._by_type[label]
+        if isinstance(found, LazyToolchain):
+            found = self._by_type[label] = found.get()
+        return found
 
     def __contains__(self, key: Label | str) -> bool:
         return _type_label(key) in self._by_type

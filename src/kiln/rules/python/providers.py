@@ -15,6 +15,9 @@ class PyInfo:
     # Runfiles-relative directories (`_main/pkg/src`) to put on sys.path.
     imports: Depset = field(default=EMPTY)
     uses_shared_libraries: bool = False
+    # Precompiled bytecode (kiln.rules.python.precompile): a target's own, and everything it depends on's.
+    direct_pyc_files: Depset = field(default=EMPTY)
+    transitive_pyc_files: Depset = field(default=EMPTY)
 
 
 _SYSTEM_PREFIXES = frozenset({"/", "/usr", "/usr/local", "/bin", "/opt"})

@@ -14,11 +14,12 @@ from kiln.rules.common.make_vars import expand
 from kiln.rules.python.launcher import launcher_script
 from kiln.rules.python.py_library import LIBRARY_ATTRS, check_srcs, collect
 from kiln.core.rule_class import ToolchainTypeRequirement
-from kiln.rules.python.providers import PY_TOOLCHAIN_TYPE, PyRuntimeInfo
+from kiln.rules.python.precompile import BINARY_PRECOMPILE_ATTRS, pyc_collection
+from kiln.rules.python.providers import PY_EXEC_TOOLS_TOOLCHAIN_TYPE, PY_TOOLCHAIN_TYPE, PyRuntimeInfo
 from kiln.rules.python.py_runtime import python_runtime
 
 
-BINARY_ATTRS = LIBRARY_ATTRS + [
+BINARY_ATTRS = LIBRARY_ATTRS + BINARY_PRECOMPILE_ATTRS + [
     Attr("main", AttrType.LABEL),
     Attr("python_version", AttrType.STRING),
     Attr("legacy_create_init", AttrType.INT, -1),
@@ -97,7 +98,9 @@ def executable(ctx, srcs: list, main, runtime: PyRuntimeInfo, extra_deps: tuple 
     """What py_binary and py_test return for `srcs` run as `main` on `runtime` (also for
     py_console_script_binary, whose main is generated)."""
     _check_version(ctx, runtime)
-    py_info, runfiles = collect(ctx, srcs, extra_deps)
+    py_info, runfiles = collect(ctx, srcs, extra_deps, keep=(main,))
+    if pyc_collection(ctx):
+        runfiles = runfiles.merge(Runfiles(py_info.transitive_pyc_files))
     launcher = ctx.actions.declare_file(ctx.label.name)
     imports = py_info.imports.to_list()
     # Each external repository's root is importable, as Bazel's --experimental_python_import_all_repositories
@@ -141,7 +144,8 @@ def python_version_transition(config, attrs):
     return config.with_flags({PYTHON_VERSION_FLAG: wanted})
 
 
-_TOOLCHAINS = (ToolchainTypeRequirement(PY_TOOLCHAIN_TYPE),)
+_TOOLCHAINS = (ToolchainTypeRequirement(PY_TOOLCHAIN_TYPE),
+               ToolchainTypeRequirement(PY_EXEC_TOOLS_TOOLCHAIN_TYPE, mandatory=False))
 PY_BINARY = RuleClass.make("py_binary", _py_executable, BINARY_ATTRS, executable=True, toolchains=_TOOLCHAINS,
                            transition=python_version_transition)
 PY_TEST = RuleClass.make("py_test", _py_executable, BINARY_ATTRS, test=True, toolchains=_TOOLCHAINS,

@@ -13,7 +13,7 @@ from kiln.core.attrs import Attr, AttrType
 from kiln.core.artifacts import kiln_tool_artifact
 from kiln.core.depset import Depset
 from kiln.core.rule_class import RuleClass, ToolchainTypeRequirement
-from kiln.rules.python.providers import PY_TOOLCHAIN_TYPE
+from kiln.rules.python.providers import PY_EXEC_TOOLS_TOOLCHAIN_TYPE, PY_TOOLCHAIN_TYPE
 from kiln.rules.python.py_binary import BINARY_ATTRS, executable, python_version_transition
 from kiln.rules.python.py_library import check_srcs
 from kiln.rules.python.py_runtime import python_runtime, runtime_command
@@ -49,6 +49,7 @@ _ATTRS = [a for a in BINARY_ATTRS if a.name != "main"] + [
     Attr("script", AttrType.STRING),
     Attr("entry_points_txt", AttrType.LABEL),
 ]
-_TOOLCHAINS = (ToolchainTypeRequirement(PY_TOOLCHAIN_TYPE),)
+_TOOLCHAINS = (ToolchainTypeRequirement(PY_TOOLCHAIN_TYPE),
+               ToolchainTypeRequirement(PY_EXEC_TOOLS_TOOLCHAIN_TYPE, mandatory=False))
 PY_CONSOLE_SCRIPT_BINARY = RuleClass.make("py_console_script_binary", _console_script, _ATTRS, executable=True,
                                           toolchains=_TOOLCHAINS, transition=python_version_transition)

@@ -7,9 +7,10 @@ import posixpath
 from kiln.core.attrs import Attr, AttrType
 from kiln.core.depset import Depset
 from kiln.core.providers import DefaultInfo
-from kiln.core.rule_class import RuleClass
+from kiln.core.rule_class import RuleClass, ToolchainTypeRequirement
 from kiln.core.runfiles import Runfiles, merge_all
-from kiln.rules.python.providers import PyInfo
+from kiln.rules.python.precompile import LIBRARY_PRECOMPILE_ATTRS
+from kiln.rules.python.providers import PY_EXEC_TOOLS_TOOLCHAIN_TYPE, PY_TOOLCHAIN_TYPE, PyInfo
 
 PY_EXTENSIONS = ("py", "pyi")
 
@@ -20,7 +21,11 @@ LIBRARY_ATTRS = [
     Attr("imports", AttrType.STRING_LIST),
     # Python 2 is gone; kiln accepts the attribute as rules_python does and checks its value.
     Attr("srcs_version", AttrType.STRING, "PY3"),
+    *LIBRARY_PRECOMPILE_ATTRS,
 ]
+# Precompiling asks for the target's runtime and the exec tools; a library that does not precompile needs neither.
+LIBRARY_TOOLCHAINS = (ToolchainTypeRequirement(PY_TOOLCHAIN_TYPE, mandatory=False),
+                      ToolchainTypeRequirement(PY_EXEC_TOOLS_TOOLCHAIN_TYPE, mandatory=False))
 
 
 def check_srcs(ctx) -> list:
@@ -53,19 +58,27 @@ def import_paths(ctx) -> list[str]:
     return out
 
 
-def collect(ctx, srcs, extra_deps: tuple = ()) -> tuple[PyInfo, Runfiles]:
+def collect(ctx, srcs, extra_deps: tuple = (), keep: tuple = ()) -> tuple[PyInfo, Runfiles]:
+    """PyInfo and runfiles of `srcs` and the deps, precompiling `srcs` when that is on (`keep`: sources that
+    stay in the runfiles whatever the source retention, a binary's main)."""
+    from kiln.rules.python.precompile import precompile
+
     deps = [*ctx.attr.deps, *extra_deps]
     infos = [d.get(PyInfo) for d in deps]
     for dep, info in zip(deps, infos):
         if info is None and not dep.default_info.files.to_list() and dep.default_info.runfiles.is_empty():
             raise ctx.error(f"'{dep.label}' does not have mandatory providers: 'PyInfo'", attribute="deps")
+    compiled = precompile(ctx, srcs)
     py_info = PyInfo(
         transitive_sources=Depset(tuple(srcs), [i.transitive_sources for i in infos if i]),
         imports=Depset(tuple(import_paths(ctx)), [i.imports for i in infos if i]),
         uses_shared_libraries=any(i.uses_shared_libraries for i in infos if i)
         or any(f.extension == "so" for f in srcs),
+        direct_pyc_files=Depset(compiled.pycs),
+        transitive_pyc_files=Depset(compiled.pycs, [i.transitive_pyc_files for i in infos if i]),
     )
-    own = Runfiles(Depset(tuple(srcs)))
+    kept = tuple(dict.fromkeys((*compiled.kept_sources, *(k for k in keep if k in srcs))))
+    own = Runfiles(Depset(kept + (compiled.pycs if compiled.pycs_in_runfiles else ())))
     data = [Runfiles(d.default_info.files).merge(d.default_info.runfiles) for d in ctx.attr.data]
     dep_runfiles = []
     for d in deps:
@@ -83,4 +96,4 @@ def _py_library(ctx):
     return [DefaultInfo(files=Depset(tuple(srcs)), runfiles=runfiles), py_info]
 
 
-PY_LIBRARY = RuleClass.make("py_library", _py_library, LIBRARY_ATTRS)
+PY_LIBRARY = RuleClass.make("py_library", _py_library, LIBRARY_ATTRS, toolchains=LIBRARY_TOOLCHAINS)
