@@ -74,9 +74,13 @@ def test_cquery_shows_configured_targets_with_their_configurations(ws):
     r = ws.kiln("cquery", "deps(//p:g)")
     assert r.code == 0, r.output
     # The tool's resolved Python toolchain is a dependency too, in the tool's (exec) configuration.
-    assert r.stdout.splitlines() == [f"//p:g ({t.short_id})", f"//p:tool ({e.short_id})", "//p:tool.py (null)",
-                                     f"@kiln_local_python//:runtime ({e.short_id})",
-                                     f"@kiln_local_python//:runtime_pair ({e.short_id})"]
+    # So are the precompiling settings a py_binary reads (rules_python's implicit dependencies).
+    flags = [f"@rules_python//python/config_settings:{f} ({e.short_id})"
+             for f in ("precompile", "precompile_add_to_runfiles", "precompile_source_retention", "pyc_collection")]
+    assert sorted(r.stdout.splitlines()) == sorted([
+        f"//p:g ({t.short_id})", f"//p:tool ({e.short_id})", "//p:tool.py (null)",
+        f"@kiln_local_python//:runtime ({e.short_id})", f"@kiln_local_python//:runtime_pair ({e.short_id})",
+        *flags, f"@rules_python//tools/precompiler:execution_requirements ({e.short_id})"])
     r = ws.kiln("cquery", "deps(//p:g)", "--output=label_kind")
     assert r.stdout.splitlines()[:3] == [f"genrule rule //p:g ({t.short_id})",
                                          f"py_binary rule //p:tool ({e.short_id})", "source file //p:tool.py (null)"]

@@ -180,8 +180,9 @@ def test_clean_options():
 def test_starlark_flags_in_all_forms():
     o = parse("build", "--//pkg:flag=value", "--@rules_python//python/config_settings:python_version=3.11",
               "--//pkg:on", "--no//pkg:off", "--no@repo//pkg:off2", "--//pkg:flag=again").options
+    # Every occurrence is kept: a repeatable list flag takes them all, any other setting the last.
     assert o.starlark_flags == {
-        "//pkg:flag": "again",
+        "//pkg:flag": "value\0again",
         "@rules_python//python/config_settings:python_version": "3.11",
         "//pkg:on": "true",
         "//pkg:off": "false",

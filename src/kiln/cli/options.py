@@ -304,7 +304,10 @@ def _apply(occurrences: list[_Occurrence], command: str, table: dict[str, Option
             raise CommandLineError(f"{occ.text.partition('=')[0]} is not an option of 'kiln {command}'",
                                    location=word.location)
         if opt is None:
-            starlark_flags[occ.key] = occ.raw or ""
+            # Every occurrence is kept, "\0"-separated: a repeatable list flag takes them all, any other
+            # setting the last (kiln.rules.common.settings).
+            value = occ.raw or ""
+            starlark_flags[occ.key] = (starlark_flags[occ.key] + "\0" + value) if occ.key in starlark_flags else value
         elif table.get(opt.name) is not opt:
             ignored.append((occ.text, opt.help))
             continue

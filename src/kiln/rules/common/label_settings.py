@@ -21,6 +21,7 @@ LABEL_SETTING_KINDS = ("label_flag", "label_setting")
 def _chosen_label(config, target, parse):
     default = target.attrs["build_setting_default"]
     given = config.flag(str(target.label)) if target.rule_class.name == "label_flag" else None
+    given = given.rpartition("\0")[2] if given is not None else None  # the last occurrence wins
     if given is None:
         return default
     try:

@@ -23,6 +23,11 @@ def _setting_value(ctx, kind):
     default = ctx.attr.build_setting_default
     if given is None:
         return default
+    # A flag given several times holds every occurrence ("\0"-separated, kiln.cli.options): a repeatable
+    # list flag takes each whole, any other the last.
+    if kind.startswith("string_list") and getattr(ctx.attr, "repeatable", False):
+        return given.split("\0")
+    given = given.rpartition("\0")[2]
     if kind.startswith("bool"):
         if given in _TRUE:
             return True
