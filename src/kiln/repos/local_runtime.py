@@ -25,6 +25,10 @@ def host_runtime_build_file() -> tuple[str, tuple[str, ...]]:
     return text, (os.path.realpath(sys.executable),)
 
 
+# The runtime-env toolchain's interpreter: a script that execs python3 from PATH when the program runs.
+RUNTIME_ENV_SCRIPT = "builtin/rules_python/python/runtime_env_toolchains/python3_on_path.sh"
+
+
 def runtime_env_build_file() -> tuple[str, tuple[str, ...]]:
     """@kiln_local_runtime_env_python's BUILD: a runtime run as `python3` from PATH at run time.
 
@@ -44,7 +48,7 @@ def runtime_env_build_file() -> tuple[str, tuple[str, ...]]:
         why = probed.why if probed else f"is not a program on PATH ({os.environ.get('PATH', '')})"
         raise RepositoryError(f"@rules_python//python/runtime_env_toolchains: python3 {why}: kiln reads the "
                               "version and ABI of the runtime-env toolchain's Python from it")
-    script = Path(__file__).parent / "builtin/rules_python/python/runtime_env_toolchains/python3_on_path.sh"
+    script = Path(__file__).parent / RUNTIME_ENV_SCRIPT
     text = ("# Written by kiln: python3 from PATH at run time (runtime_env_toolchain).\n"
             'package(default_visibility = ["//visibility:public"])\n\n'
             + runtime_targets(probed.record, str(script), "runtime", "runtime_pair"))

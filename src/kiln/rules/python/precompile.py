@@ -102,9 +102,14 @@ def precompile(ctx, srcs: list[Artifact]) -> Compiled:
     if not py_srcs or not _enabled(ctx):
         return Compiled((), tuple(srcs), False)
     runtime = python_runtime(ctx)
-    if not runtime.pyc_tag:
-        ctx.info(f"Precompiling skipped: the Python runtime {runtime.describe()} has no pyc tag (as with the "
-                 "runtime-env toolchain); its targets run from their sources")
+    from kiln.repos.local_runtime import RUNTIME_ENV_SCRIPT
+
+    # The runtime-env toolchain's Python is whichever python3 PATH finds when the program runs: no pyc tag is
+    # known at build time, as in rules_python.
+    if not runtime.pyc_tag or runtime.interpreter_path.endswith(RUNTIME_ENV_SCRIPT):
+        ctx.info(f"Precompiling skipped: no pyc tag is known at build time for the Python runtime "
+                 f"{runtime.describe()} (a runtime-env toolchain's is found when the program runs); its targets run "
+                 "from their sources")
         return Compiled((), tuple(srcs), False)
     retention = _check(ctx, "precompile_source_retention")
     if retention == "inherit":

@@ -93,7 +93,8 @@ def collect(ctx, srcs, extra_deps: tuple = (), keep: tuple = ()) -> tuple[PyInfo
 def _py_library(ctx):
     srcs = check_srcs(ctx)
     py_info, runfiles = collect(ctx, srcs)
-    return [DefaultInfo(files=Depset(tuple(srcs)), runfiles=runfiles), py_info]
+    # Its pyc files are built with it, as rules_python's are.
+    return [DefaultInfo(files=Depset(tuple(srcs), [py_info.direct_pyc_files]), runfiles=runfiles), py_info]
 
 
 PY_LIBRARY = RuleClass.make("py_library", _py_library, LIBRARY_ATTRS, toolchains=LIBRARY_TOOLCHAINS)
