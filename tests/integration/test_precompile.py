@@ -137,7 +137,8 @@ def test_a_runtime_without_a_pyc_tag_skips_with_one_info_line(ws):
     ws.write("pkg/b.py", "")
     r = ws.kiln("build", "//pkg:all", PRECOMPILE)
     assert r.code == 0, r.output
-    assert r.stderr.count("INFO: Precompiling skipped: the Python runtime") == 1, r.stderr
+    assert r.stderr.count("INFO: Precompiling skipped: no pyc tag is known at build time for the Python runtime") == 1, \
+        r.stderr
 
 
 def test_a_precompiler_that_does_not_exist(ws):
