@@ -1,6 +1,6 @@
 """rules_python's bzlmod `pip` extension (@rules_python//python/extensions:pip.bzl): `parse`, `whl_mods` and
-`override` tags (patches applied to a wheel once unpacked), and the repositories they declare (run by kiln.loading.module_extensions once all modules
-are read).
+`override` tags (patches applied to a wheel once unpacked), and the repositories they declare (run by
+kiln.loading.module_extensions once all modules are read).
 
 Each `pip.parse(hub_name, python_version, requirements_lock, ...)` reads its hashed lock (the one for this
 machine among requirements_by_platform / requirements_linux / requirements_lock) and declares, per package
@@ -98,15 +98,19 @@ def wheel_repos(hub: str, prefix: str, version: str, lock: Any, lock_path: str, 
                 patches: dict[str, dict[str, Any]] | None = None) -> list[DeclaredRepo]:
     """One wheel repository per package `lock` (read from `lock_path`) pins, whatever its markers (the
     repository decides for its target), named `{prefix}_{package}`."""
+    from kiln.repos.pip_lock import normalize_name
     from kiln.repos.wheel_repo import hub_package
 
     group_of = {m: g for g, members in cycles.items() for m in members}
+    # A wheel file's name starts with its distribution's name: each package gets only its own patches.
+    patched = {name: {f: o for f, o in (patches or {}).items() if normalize_name(f.split("-", 1)[0]) == name}
+               for name in {pin.name for pin in lock.pins}}
     return [DeclaredRepo(WHL_KIND, f"{prefix}_{hub_package(name)}", {
         "hub": hub, "package": name, "python_version": version, "lock": lock_path, "lock_display": lock.path,
-        "index_url": index_url,
-        "extra_index_urls": list(extra_index_urls), "group_members": cycles.get(group_of.get(name, ""), []),
-        "annotation": annotation(name), "python_interpreter": interpreter, "patches": patches or {}})
-        for name in sorted({pin.name for pin in lock.pins})]
+        "index_url": index_url, "extra_index_urls": list(extra_index_urls),
+        "group_members": cycles.get(group_of.get(name, ""), []), "annotation": annotation(name),
+        "python_interpreter": interpreter, "patches": patched[name]})
+        for name in sorted(patched)]
 
 
 def _overrides(modules: list[ModuleUsages], files: list[str]) -> dict[str, dict[str, Any]]:
