@@ -64,8 +64,15 @@ def test_deps(qws):
 
 
 def test_deps_with_depth(qws):
-    assert _set(qws, "deps(//q/a:bin, 1)") == {"//q/a:bin", "//q/a:bin.py", "//q/a:lib"}
+    assert _set(qws, "deps(//q/a:bin, 1)", "--noimplicit_deps") == {"//q/a:bin", "//q/a:bin.py", "//q/a:lib"}
     assert _set(qws, "deps(//q/a:bin, 0)") == {"//q/a:bin"}
+
+
+def test_implicit_deps_are_followed_unless_noimplicit_deps(qws):
+    # As in Bazel: rules_python's libraries read the precompile settings through private attributes.
+    implicit = "@rules_python//python/config_settings:precompile"
+    assert implicit in _set(qws, "deps(//q/c:lib, 1)")
+    assert implicit not in _set(qws, "deps(//q/c:lib, 1)", "--noimplicit_deps")
 
 
 def test_query_does_not_build(qws):
@@ -145,11 +152,12 @@ def test_target_patterns_in_query(qws):
 
 def test_relative_patterns_from_subdirectory(qws):
     assert _set(qws, "a:all", cwd=qws.root / "q") == {"//q/a:lib", "//q/a:bin", "//q/a:test"}
-    assert _set(qws, "deps(:lib, 1)", cwd=qws.root / "q/b") == {"//q/b:lib", "//q/b:b.py", "//q/c:lib"}
+    assert _set(qws, "deps(:lib, 1)", "--noimplicit_deps", cwd=qws.root / "q/b") == {
+        "//q/b:lib", "//q/b:b.py", "//q/c:lib"}
 
 
 def test_output_label_kind(qws):
-    lines = _q(qws, "deps(//q/c:lib)", "--output=label_kind")
+    lines = _q(qws, "deps(//q/c:lib)", "--output=label_kind", "--noimplicit_deps")
     assert set(lines) == {
         "py_library rule //q/c:lib", "source file //q/c:c.py", "genrule rule //q/c:gen", "source file //q/c:in.txt"}
 
@@ -193,7 +201,7 @@ def test_output_graph(qws):
 
 
 def test_output_package(qws):
-    assert _q(qws, "deps(//q/a:bin)", "--output=package") == ["q/a", "q/b", "q/c"]
+    assert _q(qws, "deps(//q/a:bin)", "--output=package", "--noimplicit_deps") == ["q/a", "q/b", "q/c"]
 
 
 def test_bad_output_format_exits_2(qws):

@@ -259,6 +259,9 @@ OPTIONS = _table(
                        "jsonproto"),
               help="Output format (cquery: label, label_kind or transitions; aquery: text, the default, or "
                    "jsonproto)."),
+    OptionDef("implicit_deps", BOOL, True, commands=_QUERY,
+              help="deps() follows rules' implicit dependencies (their private attributes, such as the precompile "
+                   "settings a py_library reads)."),
     OptionDef("order_output", ENUM, "auto", commands=_QUERY, choices=("no", "deps", "auto", "full"),
               help="Output order."),
     # clean.
@@ -290,7 +293,6 @@ IGNORED = _table(
     OptionDef("tool_java_language_version", STR, commands=_ALL, help="kiln builds no Java"),
     OptionDef("verbose_failures", BOOL, commands=_BUILD, help="kiln always shows a failed action's command and output"),
     OptionDef("verbose_explanations", BOOL, commands=_BUILD, help="kiln's --explain always lists what changed"),
-    OptionDef("implicit_deps", BOOL, commands=_QUERY, help="kiln's query graph holds the dependencies BUILD files write (and rule defaults such as pyo3_module's pyo3)"),
     OptionDef("tool_deps", BOOL, commands=_QUERY, help="kiln builds tools in the target configuration: there are no exec-configuration edges to drop"),
     OptionDef("async", BOOL, commands=_CLEAN, help="kiln cleans at once"),
     OptionDef("incompatible_sandbox_hermetic_tmp", BOOL, commands=_BUILD,

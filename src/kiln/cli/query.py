@@ -46,7 +46,7 @@ def run(inv: Invocation, cwd: Path) -> int:
     cache = SavedResults(output_base.root / "queries", output_base.tmp, output_base.root)
     key = cache.key("query", expression, output, order, keep_going, workspace.offset_of(cwd),
                     inv.options.values.incompatible_disallow_empty_glob, inv.options.values.enable_bzlmod,
-                    str(workspace.root), inv.options.values.override_repository)
+                    str(workspace.root), inv.options.values.override_repository, inv.options.values.implicit_deps)
     saved = cache.load(key)
     if saved is not None:
         sys.stdout.write(saved)
@@ -60,7 +60,7 @@ def run(inv: Invocation, cwd: Path) -> int:
     loader = new_loader(workspace, output_base.root, inv.options.values,
                         report=lambda level, text: print(f"{level}: {text}", file=sys.stderr))
     env = LoaderQueryEnvironment(loader, workspace.offset_of(cwd))
-    result = evaluate(expression, env, keep_going=keep_going)
+    result = evaluate(expression, env, keep_going=keep_going, implicit_deps=inv.options.values.implicit_deps)
     for w in result.warnings:
         print(f"WARNING: {w}", file=sys.stderr)
     text = format_result(result.targets, output, env, order_output=order)

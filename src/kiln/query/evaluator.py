@@ -53,7 +53,8 @@ class QueryResult:
         return iter(self.targets)
 
 
-def evaluate(expression: str, env: QueryEnvironment, *, keep_going: bool = False) -> QueryResult:
+def evaluate(expression: str, env: QueryEnvironment, *, keep_going: bool = False,
+             implicit_deps: bool = True) -> QueryResult:
     """Parses and evaluates `expression` against `env`.
 
     Raises QuerySyntaxError for malformed text, QueryError for evaluation
@@ -61,16 +62,19 @@ def evaluate(expression: str, env: QueryEnvironment, *, keep_going: bool = False
     KilnError for words that do not resolve (unless keep_going).
     """
     tree = parse(expression)
-    ev = Evaluator(env, keep_going=keep_going, text=expression)
+    ev = Evaluator(env, keep_going=keep_going, text=expression, implicit_deps=implicit_deps)
     result = ev.eval(tree, {})
     return QueryResult(sorted_targets(result.values()), ev.warnings, tree)
 
 
 class Evaluator:
-    def __init__(self, env: QueryEnvironment, *, keep_going: bool = False, text: str = ""):
+    def __init__(self, env: QueryEnvironment, *, keep_going: bool = False, text: str = "",
+                 implicit_deps: bool = True):
         self.env = env
         self.keep_going = keep_going
         self.text = text
+        # --noimplicit_deps: a rule's private attributes (`_name`, which BUILD files cannot set) are not edges.
+        self.implicit_deps = implicit_deps
         self.warnings: list[str] = []
         self._warned: set[str] = set()
         self._targets: dict[Label, Target] = {}
@@ -134,7 +138,7 @@ class Evaluator:
         out: list[Target] = []
         seen: set[Label] = set()
         for attribute, label in target.dependency_labels():
-            if label in seen:
+            if label in seen or (not self.implicit_deps and attribute.startswith("_")):
                 continue
             seen.add(label)
             dep = self.load(label, target, attribute)
