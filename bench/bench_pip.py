@@ -2,7 +2,7 @@
 """Third-party packages from a 30-package hashed lock: kiln's pip.parse against `pip install` and `uv pip
 install` of the same lock from the real index, and what the hub costs a no-op build (issue 12, item 7).
 
-    .venv/bin/python bench/bench_pip.py [--rounds 3] [--noop-rounds 11] [--json out.json]
+    .venv/bin/python bench/bench_pip.py [--rounds 3] [--noop-rounds 11] [--dir /dev/shm] [--json out.json]
 
 The lock is bench/pip30/requirements_lock.txt (`uv pip compile --generate-hashes --python-version 3.11` of
 bench/pip30/requirements.in). Everything comes from the index pip is configured with on this machine (the
@@ -150,11 +150,12 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3, help="rounds of cold and warm setups")
     ap.add_argument("--noop-rounds", type=int, default=11)
+    ap.add_argument("--dir", help="where the workspaces, caches and venvs go (e.g. /dev/shm: no disk)")
     ap.add_argument("--json")
     args = ap.parse_args()
     pins = _pins()
     base_python = timed([PYTHON, "-c", "import sys; print(sys._base_executable)"], HERE)[2].stdout.strip()
-    tmp = tempfile.mkdtemp(prefix="bench_pip.")
+    tmp = tempfile.mkdtemp(prefix="bench_pip.", dir=args.dir)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KILN_", "UV_"))}
     env["HOME"] = os.path.join(tmp, "home")
     os.makedirs(env["HOME"])
@@ -169,7 +170,7 @@ def main() -> int:
         results: dict = {"pins": len(pins), "rounds": args.rounds, "python": base_python, "versions": versions}
         results["setup"], last_cache = _setups(args, setup, pins, tmp)
         results["noop"] = _noops(args, setup, last_cache, tmp)
-        describe_run(results, None)
+        describe_run(results, args.dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     emit(results, _report(results), args.json)
