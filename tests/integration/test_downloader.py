@@ -7,13 +7,17 @@ import gzip
 import hashlib
 import io
 import os
+import shutil
 import socket
+import ssl
+import subprocess
 import tarfile
 import time
 from pathlib import Path
 
 import pytest
 from archive_server import ArchiveServer, Route
+from conftest import unavailable
 
 from kiln.repos.archives import ArchiveError, extract
 from kiln.repos.checksums import Checksum
@@ -242,6 +246,48 @@ def test_no_urls(tmp_path: Path) -> None:
     with pytest.raises(DownloadError) as e:
         _downloader(tmp_path).fetch([], sha256=SHA, output=tmp_path / "x.tar.gz")
     assert e.value.render() == "no URL to download x.tar.gz from"
+
+
+def _self_signed(directory: Path, name: str) -> tuple[Path, Path]:
+    """(certificate, key) for 127.0.0.1, signed by itself: trusted only where it is named as a CA."""
+    if shutil.which("openssl") is None:
+        unavailable("needs the openssl command to make a TLS certificate")
+    cert, key = directory / f"{name}.pem", directory / f"{name}.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    return cert, key
+
+
+def _https(server: ArchiveServer, cert: Path, key: Path) -> ArchiveServer:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.httpd.socket = context.wrap_socket(server.httpd.socket, server_side=True)
+    return server
+
+
+def test_https_downloads_load_the_ca_store_once_and_verify_the_server(tmp_path: Path, monkeypatch) -> None:
+    trusted, untrusted = _self_signed(tmp_path, "trusted"), _self_signed(tmp_path, "untrusted")
+    monkeypatch.setenv("SSL_CERT_FILE", str(trusted[0]))
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    loads = []
+    real = ssl.SSLContext.load_default_certs
+    monkeypatch.setattr(ssl.SSLContext, "load_default_certs", lambda self, *a: loads.append(1) or real(self, *a))
+    bodies = [os.urandom(1000 + i) for i in range(3)]
+    with _https(ArchiveServer(), *trusted) as good, _https(ArchiveServer(), *untrusted) as bad:
+        downloader = _downloader(tmp_path)
+        for i, body in enumerate(bodies):
+            url = good.add(f"/f{i}", Route(body)).replace("http://", "https://")
+            got = downloader.fetch([url], sha256=hashlib.sha256(body).hexdigest(), output=tmp_path / f"f{i}")
+            assert got.path.read_bytes() == body
+        # Each connection was a new TLS handshake; the CA store was read for the first only.
+        assert (loads, [good.routes[f"/f{i}"].requests for i in range(3)]) == ([1], [1, 1, 1])
+        url = bad.add("/g", Route(BODY)).replace("http://", "https://")
+        with pytest.raises(DownloadError) as e:
+            downloader.fetch([url], sha256=SHA, output=tmp_path / "g")
+    assert e.value.render() == (f"could not download g:\n  {url}: the server's TLS certificate was not accepted "
+                                "(self-signed certificate)")
+    assert not (tmp_path / "g").exists()
 
 
 def _targz(entries: list[tuple[str, bytes] | tuple[str, str, bytes]]) -> bytes:
