@@ -36,6 +36,8 @@ class PipRepositories:
         self._downloader = downloader
         self._report = report
         self._resolve = resolve
+        # Each lock parsed once per command, not once per wheel repository: path -> (stat, parsed).
+        self._locks: dict[str, tuple[tuple, Any]] = {}
 
     def __call__(self, name: str, decl: RepoDecl, module: ModuleInfo) -> ResolvedRepository:
         (tag,) = decl.usage.tags
@@ -76,7 +78,7 @@ class PipRepositories:
         return directory
 
     def _wheel(self, name: str, attrs: dict[str, Any], python: dict[str, Any], module: ModuleInfo) -> ResolvedRepository:
-        from kiln.repos.pip_lock import parse_lock, pins_for
+        from kiln.repos.pip_lock import pins_for
         from kiln.repos.pip_target import TargetRuntime
         from kiln.repos.repository_marker import current_inputs, definition_key, write_marker
 
@@ -91,7 +93,7 @@ class PipRepositories:
         if current_inputs(marker, directory, key) is not None:
             return ResolvedRepository(directory, (str(lock_path),))
         marker.unlink(missing_ok=True)
-        lock = parse_lock(_read(lock_path, name), attrs.get("lock_display") or str(lock_path))
+        lock = self._lock(lock_path, attrs.get("lock_display") or str(lock_path), name)
         pins = pins_for(lock, target.marker_environment(), target.describe())
         pin = pins.get(attrs["package"])
         if pin is None:
@@ -148,6 +150,19 @@ class PipRepositories:
                 _patch(name, directory / "site-packages", override)
         finally:
             shutil.rmtree(downloads, ignore_errors=True)
+
+    def _lock(self, path: Path, display: str, name: str) -> Any:
+        from kiln.repos.pip_lock import parse_lock
+
+        try:
+            st = path.stat()
+        except OSError as e:
+            raise RepositoryError(f"@{name}: the requirements lock {path} cannot be read: {e.strerror}") from None
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino, display)
+        known = self._locks.get(str(path))
+        if known is None or known[0] != stamp:
+            known = self._locks[str(path)] = (stamp, parse_lock(_read(path, name), display))
+        return known[1]
 
     def _interpreter(self, given: str, module: ModuleInfo, name: str) -> str:
         """The file python_interpreter_target names (`@python_3_11_host//:python`), or the program
