@@ -173,3 +173,255 @@ def test_worker_result_is_the_one_shot_result(ws, tmp_path):
     again = Build(ws, tmp_path / "base2")
     outcome = again.run(actions)
     assert (outcome.executed, outcome.cached) == (0, 2)
+
+
+def test_multiplex_worker_answers_out_of_order(ws, tmp_path):
+    """Two requests in flight on one multiplex process: the slow first is answered after the second."""
+    log = tmp_path / "worker.log"
+    actions = work("slow", ["--sleep", "1.0"], requirements=MULTIPLEX, startup=(f"--log={log}",))
+    actions += work("fast", [], requirements=MULTIPLEX, startup=(f"--log={log}",))
+    build = Build(ws, tmp_path / "base", "--jobs=2", "--worker_max_multiplex_instances=1")
+    assert build.run(actions).ok
+    events = log_lines(log)
+    assert len([e for e in events if e.startswith("start")]) == 1
+    requests = {e.split()[1]: e for e in events if e.startswith("request")}
+    assert set(requests) == {"1", "2"}
+    slow_id = next(i for i, e in requests.items() if "slow.out" in e)
+    fast_id = next(i for i in requests if i != slow_id)
+    done = [e.split()[1] for e in events if e.startswith("done")]
+    assert done == [fast_id, slow_id]
+    assert out_text(build, actions, 1).startswith("args: --out kiln-out/k8-fastbuild/bin/pkg/slow.out --sleep 1.0")
+    assert out_text(build, actions, 3).startswith("args: --out kiln-out/k8-fastbuild/bin/pkg/fast.out\n")
+
+
+def test_multiplex_requests_spread_over_processes(ws, tmp_path):
+    """--worker_max_multiplex_instances=2: two busy requests get two processes."""
+    log = tmp_path / "worker.log"
+    actions = []
+    for name in ("a", "b"):
+        actions += work(name, ["--sleep", "0.5"], requirements=MULTIPLEX, startup=(f"--log={log}",))
+    build = Build(ws, tmp_path / "base", "--jobs=2", "--worker_max_multiplex_instances=2")
+    assert build.run(actions).ok
+    assert len([e for e in log_lines(log) if e.startswith("start")]) == 2
+
+
+def test_failure_cancels_requests_of_cancellable_workers(ws, tmp_path):
+    """Without --keep_going, a failed action cancels what a worker still works on: the worker gets a
+    cancel request for it and answers wasCancelled."""
+    log = tmp_path / "worker.log"
+    requirements = {**MULTIPLEX, "supports-worker-cancellation": "1"}
+    actions = work("waits", ["--wait-cancel"], requirements=requirements, startup=(f"--log={log}",))
+    actions += work("fails", ["--sleep", "0.5", "--exit", "1", "--output", "it broke"],
+                    requirements=requirements, startup=(f"--log={log}",))
+    build = Build(ws, tmp_path / "base", "--jobs=2", "--worker_max_multiplex_instances=1")
+    start = time.monotonic()
+    outcome = build.run(actions)
+    assert not outcome.ok and time.monotonic() - start < 30
+    events = log_lines(log)
+    waits_id = next(e.split()[1] for e in events if e.startswith("request") and "waits.out" in e)
+    assert f"cancel {waits_id}" in events and f"cancelled {waits_id}" in events
+    failures = build.failures()
+    assert any("Working on fails failed" in f and "it broke" in f for f in failures)
+    assert any("Working on waits failed: cancelled" in f for f in failures)
+
+
+def test_worker_that_dies_is_restarted_and_the_request_retried(ws, tmp_path):
+    log = tmp_path / "worker.log"
+    marker = tmp_path / "died-once"
+    actions = work("retried", [], requirements=JSON, startup=(f"--log={log}", f"--die-first-request={marker}"))
+    build = Build(ws, tmp_path / "base")
+    assert build.run(actions).ok and build.failures() == []
+    assert marker.exists()
+    assert len([e for e in log_lines(log) if e.startswith("start")]) == 2
+    assert out_text(build, actions).startswith("args: --out")
+
+
+@pytest.mark.parametrize("requirements", [JSON, PROTO], ids=["json", "proto"])
+def test_worker_that_dies_twice_fails_the_action_with_its_stderr(ws, tmp_path, requirements):
+    actions = work("dies", ["--die"], requirements=requirements,
+                   startup=(f"--protocol={requirements['requires-worker-protocol']}",))
+    build = Build(ws, tmp_path / "base")
+    assert not build.run(actions).ok
+    [message] = build.failures()
+    assert message.startswith("pkg/BUILD.bazel:7:1: Working on dies failed: worker Work-")
+    assert "exited (exit code 7) with requests in flight, and again after a restart" in message
+    assert "its stderr log" in message and "dies on purpose" in message
+
+
+def test_worker_that_exits_at_start_shows_its_stderr(ws, tmp_path):
+    actions = work("never", [], requirements=JSON, startup=("--exit-at-start",))
+    build = Build(ws, tmp_path / "base")
+    assert not build.run(actions).ok
+    [message] = build.failures()
+    assert "Working on never failed: worker Work-" in message and "exited (exit code 3)" in message
+    assert "test worker: cannot start, configuration missing" in message
+
+
+@pytest.mark.parametrize("protocol", ["json", "proto"])
+def test_worker_writing_garbage_to_stdout_is_replaced_and_named(ws, tmp_path, protocol):
+    log = tmp_path / "worker.log"
+    requirements = {"supports-workers": "1", "requires-worker-protocol": protocol}
+    actions = work("noisy", [], requirements=requirements,
+                   startup=("--banner", f"--protocol={protocol}", f"--log={log}"))
+    actions += work("next", [], requirements=requirements, startup=(f"--protocol={protocol}", f"--log={log}"))
+    build = Build(ws, tmp_path / "base", "--keep_going", keep_going=True)
+    assert not build.run(actions).ok
+    [message] = build.failures()
+    assert "Working on noisy failed: worker Work-" in message
+    assert "wrote to its stdout something that is not a WorkResponse: 'Test worker ready!" in message
+    assert "the worker was replaced" in message
+    # The other action's worker (another key: no --banner) is unaffected.
+    assert out_text(build, actions).startswith("args: --out kiln-out/k8-fastbuild/bin/pkg/next.out")
+
+
+def test_unknown_worker_protocol_is_an_error_naming_action_and_value(ws, tmp_path):
+    actions = work("xml", [], requirements={"supports-workers": "1", "requires-worker-protocol": "xml"})
+    build = Build(ws, tmp_path / "base")
+    assert not build.run(actions).ok
+    assert build.failures() == [
+        "pkg/BUILD.bazel:7:1: Working on xml failed: its execution requirement requires-worker-protocol='xml' "
+        "names no worker protocol kiln knows (valid values: json, proto)\n"
+        f"  command: {sys.executable} {WORKER_SOURCE} @kiln-out/k8-fastbuild/bin/pkg/xml.params"]
+
+
+def test_wedged_worker_is_killed_at_the_action_timeout(ws, tmp_path):
+    log = tmp_path / "worker.log"
+    actions = work("wedged", ["--hang"], requirements=JSON, startup=(f"--log={log}",), timeout=1.0)
+    build = Build(ws, tmp_path / "base")
+    start = time.monotonic()
+    assert not build.run(actions).ok
+    assert time.monotonic() - start < 20
+    [message] = build.failures()
+    assert "Working on wedged failed: timed out after 1 s (worker Work-" in message and "was killed)" in message
+    pid = int(next(e for e in log_lines(log) if e.startswith("start")).split()[1])
+    assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+
+
+def test_strategy_local_runs_worker_actions_one_shot(ws, tmp_path):
+    log = tmp_path / "worker.log"
+    actions = work("plain", [], requirements=JSON, startup=(f"--log={log}",))
+    build = Build(ws, tmp_path / "base", "--strategy=Work=local")
+    assert build.run(actions).ok
+    assert [e.split()[0] for e in log_lines(log)] == ["one-shot", "request", "done"]
+
+
+def test_spawn_strategy_worker_alone_cannot_run_other_actions(ws, tmp_path):
+    actions = work("plain", [], requirements={})
+    build = Build(ws, tmp_path / "base", "--spawn_strategy=worker")
+    assert not build.run(actions).ok
+    [message] = build.failures()
+    assert ("Working on plain failed: no strategy of --spawn_strategy=worker can run this action: 'worker' runs "
+            "only actions that support persistent workers") in message
+
+
+def test_worker_extra_flag_is_appended_to_startup_arguments(ws, tmp_path):
+    log = tmp_path / "worker.log"
+    actions = work("flagged", [], requirements=JSON, startup=(f"--log={log}",))
+    build = Build(ws, tmp_path / "base", "--worker_extra_flag=Work=--impl=serial",
+                  "--worker_extra_flag=Other=--not-mine")
+    assert build.run(actions).ok
+    [start] = [e for e in log_lines(log) if e.startswith("start")]
+    assert start.endswith(f"--log={log} --persistent_worker --impl=serial")
+
+
+def test_worker_sandboxing_shows_a_request_only_its_inputs(ws, tmp_path):
+    """Without sandboxing a later request of the same worker still finds an earlier one's input; with
+    --worker_sandboxing it does not."""
+    first = work("first", ["--in", "pkg/a.txt"], requirements=JSON, inputs=[source("pkg/a.txt")])
+    # pkg/a.txt not declared; first's output is, so that it runs after first.
+    second = work("second", ["--in", "pkg/a.txt"], requirements=JSON, inputs=[first[1].outputs[0]])
+    open_build = Build(ws, tmp_path / "base1", "--jobs=1")
+    assert open_build.run(first + second).ok
+    assert "pkg/a.txt: alpha" in out_text(open_build, second)
+    sandboxed = Build(ws, tmp_path / "base2", "--jobs=1", "--worker_sandboxing", "--keep_going", keep_going=True)
+    assert not sandboxed.run(first + second).ok
+    [message] = sandboxed.failures()
+    assert "Working on second failed" in message and "No such file or directory: './pkg/a.txt'" in message
+
+
+def test_multiplex_sandboxing_gives_each_request_a_sandbox_dir(ws, tmp_path):
+    requirements = {**MULTIPLEX, "supports-multiplex-sandboxing": "1"}
+    actions = work("boxed", ["--in", "pkg/b.txt"], requirements=requirements, inputs=[source("pkg/b.txt")],
+                   startup=("--list-inputs",))
+    build = Build(ws, tmp_path / "base", "--experimental_worker_multiplex_sandboxing")
+    assert build.run(actions).ok
+    text = out_text(build, actions)
+    assert "pkg/b.txt: beta\n" in text
+    assert "sandbox: __sandbox/" in text
+    unboxed = Build(ws, tmp_path / "base2")
+    assert unboxed.run(actions).ok
+    assert "sandbox: \n" in out_text(unboxed, actions)
+
+
+GO_WORKER = r'''
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"strings"
+)
+
+type input struct {
+	Path   string `json:"path"`
+	Digest []byte `json:"digest"`
+}
+
+type request struct {
+	Arguments []string `json:"arguments"`
+	Inputs    []input  `json:"inputs"`
+	RequestID int      `json:"requestId"`
+}
+
+type response struct {
+	ExitCode  int    `json:"exitCode"`
+	Output    string `json:"output"`
+	RequestID int    `json:"requestId"`
+}
+
+func main() {
+	in := bufio.NewScanner(os.Stdin)
+	in.Buffer(make([]byte, 1<<20), 1<<26)
+	out := json.NewEncoder(os.Stdout)
+	for in.Scan() {
+		var req request
+		if err := json.Unmarshal(in.Bytes(), &req); err != nil {
+			os.Stderr.WriteString(err.Error())
+			os.Exit(2)
+		}
+		text := "go worker: " + strings.Join(req.Arguments, " ") + "\n"
+		for _, i := range req.Inputs {
+			text += i.Path + " " + string(i.Digest) + "\n"
+		}
+		code := 0
+		if err := os.WriteFile(req.Arguments[1], []byte(text), 0o644); err != nil {
+			code = 1
+		}
+		out.Encode(response{ExitCode: code, Output: "", RequestID: req.RequestID})
+	}
+}
+'''
+
+
+def test_a_worker_written_in_go_speaks_json(ws, tmp_path):
+    go = shutil.which("go") or ("/usr/local/go/bin/go" if os.path.exists("/usr/local/go/bin/go") else None)
+    if go is None:
+        unavailable("Go is not installed here")
+    src = tmp_path / "goworker"
+    src.mkdir()
+    (src / "main.go").write_text(GO_WORKER)
+    (src / "go.mod").write_text("module example.com/goworker\n\ngo 1.21\n")
+    env = {**os.environ, "GOCACHE": str(tmp_path / "gocache"), "GOPATH": str(tmp_path / "gopath"),
+           "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local"}
+    subprocess.run([go, "build", "-o", str(src / "worker"), "."], cwd=src, env=env, check=True, timeout=300)
+    actions = []
+    for name in ("g1", "g2"):
+        actions += work(name, [], requirements=JSON, argv0=(str(src / "worker"),), inputs=[source("pkg/a.txt")])
+    build = Build(ws, tmp_path / "base", "--jobs=1")
+    assert build.run(actions).ok and build.failures() == []
+    text = out_text(build, actions, 1)
+    spawn_a = build.scheduler.spawns.input_of(source("pkg/a.txt"))
+    assert text.startswith("go worker: --out kiln-out/k8-fastbuild/bin/pkg/g1.out\n")
+    assert f"pkg/a.txt {spawn_a.digest.hash}\n" in text
+    assert out_text(build, actions, 3).startswith("go worker: --out kiln-out/k8-fastbuild/bin/pkg/g2.out\n")

@@ -102,7 +102,7 @@ else:
 def handle(request) -> None:
     try:
         respond(request)
-    except OSError as e:
+    except Exception as e:
         write_response(request.get("requestId", 0), 1, f"test worker: {e}\n")
 
 

@@ -105,6 +105,7 @@ class WorkerPool:
             self._starting[key] -= 1
             proc.in_flight += 1
             self._by_key.setdefault(key, []).append(proc)
+            self._lock.notify_all()  # a multiplex process has room for those waiting on its start
         return proc
 
     def release(self, proc: WorkerProcess) -> None:
