@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from kiln.core.depset import Depset
 from kiln.core.errors import Location
 from kiln.core.labels import Label
 from kiln.execution.action_keys import ActionKeys
+from kiln.execution import processes
 from kiln.execution.cas import Cas
 from kiln.execution.events import ActionFailed, EventBus
 from kiln.execution.file_digests import FileDigests
@@ -425,3 +427,54 @@ def test_a_worker_written_in_go_speaks_json(ws, tmp_path):
     assert text.startswith("go worker: --out kiln-out/k8-fastbuild/bin/pkg/g1.out\n")
     assert f"pkg/a.txt {spawn_a.digest.hash}\n" in text
     assert out_text(build, actions, 3).startswith("go worker: --out kiln-out/k8-fastbuild/bin/pkg/g2.out\n")
+
+
+def test_singleplex_processes_are_bounded_by_worker_max_instances(ws, tmp_path):
+    log = tmp_path / "worker.log"
+    actions = []
+    for name in ("a", "b", "c"):
+        actions += work(name, ["--sleep", "0.3"], requirements=JSON, startup=(f"--log={log}",))
+    build = Build(ws, tmp_path / "base", "--jobs=3", "--worker_max_instances=1")
+    assert build.run(actions).ok
+    assert len([e for e in log_lines(log) if e.startswith("start")]) == 1
+    log.unlink()
+    build = Build(ws, tmp_path / "base2", "--jobs=3", "--worker_max_instances=5", "--worker_max_instances=Work=2")
+    assert build.run(actions).ok
+    assert len([e for e in log_lines(log) if e.startswith("start")]) == 2
+
+
+def test_interrupt_cancels_requests_before_workers_are_killed(ws, tmp_path):
+    """What the main thread does on Ctrl-C (processes.kill_all): cancellable requests get a cancel
+    request, and their answer, before the worker is killed."""
+    log = tmp_path / "worker.log"
+    requirements = {**MULTIPLEX, "supports-worker-cancellation": "1"}
+    actions = work("waits", ["--wait-cancel"], requirements=requirements, startup=(f"--log={log}",))
+    build = Build(ws, tmp_path / "base")
+    outcome = []
+    thread = threading.Thread(target=lambda: outcome.append(build.run(actions)))
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not any(e.startswith("request") for e in log_lines(log)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    processes.kill_all()
+    thread.join(30)
+    assert not thread.is_alive() and not outcome[0].ok
+    events = log_lines(log)
+    assert events[-3:] == ["request 1 --out kiln-out/k8-fastbuild/bin/pkg/waits.out --wait-cancel", "cancel 1",
+                           "cancelled 1"]
+
+
+@pytest.mark.parametrize("flag, message", [
+    ("--worker_max_instances=0", "While parsing option --worker_max_instances=0: '0' must be at least 1"),
+    ("--worker_max_multiplex_instances=PyCompile=x",
+     "While parsing option --worker_max_multiplex_instances=PyCompile=x: 'x' is not an int"),
+    ("--worker_extra_flag=--worker_impl=serial",
+     "While parsing option --worker_extra_flag=--worker_impl=serial: expected MNEMONIC=FLAG"),
+])
+def test_bad_worker_options_are_command_line_errors(flag, message):
+    from kiln.core.errors import KilnError
+
+    with pytest.raises(KilnError) as e:
+        parse_args(["build", flag], None)
+    assert message in e.value.render()
+    assert int(e.value.exit_code) == 2

@@ -150,7 +150,8 @@ def _instances(text: str) -> tuple[str, int]:
 
 def _extra_flag(text: str) -> tuple[str, str]:
     mnemonic, eq, flag = text.partition("=")
-    if not eq or not mnemonic or not flag:
+    # A mnemonic is a word: `--worker_impl=serial` alone is a flag missing its mnemonic.
+    if not eq or not re.fullmatch(r"\w+", mnemonic) or not flag:
         raise ValueError("expected MNEMONIC=FLAG (a flag added to the startup arguments of that mnemonic's workers)")
     return mnemonic, flag
 
