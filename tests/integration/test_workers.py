@@ -478,3 +478,18 @@ def test_bad_worker_options_are_command_line_errors(flag, message):
         parse_args(["build", flag], None)
     assert message in e.value.render()
     assert int(e.value.exit_code) == 2
+
+
+def test_worker_runs_a_tool_from_a_directory_input(ws, tmp_path):
+    """A worker whose program is inside a directory input (as an interpreter is inside a runtime): the
+    directory is staged with its tools, and is not listed file by file in the requests."""
+    log = tmp_path / "worker.log"
+    tools = Artifact("", "tools", LABEL, is_directory=True)
+    actions = work("from_tree", ["--in", "pkg/a.txt"], requirements=JSON, inputs=[tools, source("pkg/a.txt")],
+                   argv0=(sys.executable, WORKER_SOURCE), startup=(f"--log={log}", "--list-inputs"))
+    build = Build(ws, tmp_path / "base")
+    assert build.run(actions).ok and build.failures() == []
+    text = out_text(build, actions)
+    assert "pkg/a.txt: alpha\n" in text
+    assert f"input {WORKER_SOURCE} " not in text and "input pkg/a.txt " in text
+    assert len([e for e in log_lines(log) if e.startswith("start")]) == 1

@@ -148,7 +148,9 @@ class WorkerExecutor:
     def _start_worker(self, spawn: Spawn, plan: WorkerPlan) -> WorkerProcess:
         box = Sandbox(self.base)
         box.prepare()
-        box.create(plan.tools, spawn.runfiles_trees, (), staging=Staging.SYMLINK, cas=self.cas, locator=self.locator,
+        # The files of directory inputs (a runtime) are tools too: staged with them, once.
+        tools = plan.tools + spawn.inputs[len(spawn.direct_inputs):]
+        box.create(tools, spawn.runfiles_trees, (), staging=Staging.SYMLINK, cas=self.cas, locator=self.locator,
                    outputs_root=self.outputs_root, empty_file=self.empty_file, input_trees=spawn.input_trees)
         env = dict(plan.key.env)
         env.setdefault("TMPDIR", str(box.tmp))
