@@ -114,6 +114,9 @@ class WorkerProcess:
             code = self.proc.wait()
             gone = WorkerGone(f"worker {self.name} exited (exit code {code}) with requests in flight")
         self._end(gone)
+        # Reaped here, whoever ended it: a pid kiln no longer waits on must not stay registered for kill_all.
+        self.proc.wait()
+        processes.unregister(self.proc)
 
     def _end(self, gone: WorkerGone) -> None:
         with self._lock:
