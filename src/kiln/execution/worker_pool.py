@@ -18,8 +18,6 @@ a new one.
 
 from __future__ import annotations
 
-import hashlib
-import itertools
 import shutil
 import threading
 from dataclasses import dataclass
@@ -39,10 +37,6 @@ class WorkerKey:
     protocol: str
     multiplex: bool
     sandboxed: bool
-
-    @property
-    def short(self) -> str:
-        return hashlib.sha256(repr(self).encode()).hexdigest()[:8]
 
 
 @dataclass(frozen=True)
@@ -65,16 +59,8 @@ class WorkerPool:
         self._lock = threading.Condition()
         self._by_key: dict[WorkerKey, list[WorkerProcess]] = {}
         self._starting: dict[WorkerKey, int] = {}
-        self._counter = itertools.count(1)
         # The output base's lock says no other command uses these: what an earlier one left goes.
         shutil.rmtree(base, ignore_errors=True)
-
-    def new_dir(self, key: WorkerKey) -> tuple[str, Path]:
-        """A name and a fresh directory for a new process of `key`."""
-        name = f"{key.mnemonic}-{key.short}-{next(self._counter)}"
-        directory = self.base / name
-        directory.mkdir(parents=True)
-        return name, directory
 
     def acquire(self, key: WorkerKey, start: Callable[[], WorkerProcess]) -> WorkerProcess:
         """A live process of `key` with room for one more request (started by `start` if needed)."""
