@@ -46,6 +46,13 @@ class IsolationChoice:
         """The mode actions of this mnemonic run in: --strategy=MNEMONIC=..., else the default list."""
         return self._mode(self.by_mnemonic.get(mnemonic, self.names))
 
+    def uses_worker(self, mnemonic: str) -> bool:
+        """Whether an action of this mnemonic that supports workers runs on one (the default)."""
+        from kiln.execution import linux_sandbox
+
+        names = self.by_mnemonic.get(mnemonic, self.names)
+        return strategies.worker_first(names, lambda: linux_sandbox.availability()[1])
+
     def _mode(self, names: tuple[str, ...]) -> strategies.Mode:
         mode = self._modes.get(names)
         if mode is not None:

@@ -139,6 +139,23 @@ def _override(text: str) -> tuple[str, str]:
     return name.lstrip("@"), path
 
 
+def _instances(text: str) -> tuple[str, int]:
+    """N, or MNEMONIC=N for one mnemonic's workers (mnemonic "" for all)."""
+    mnemonic, _, count = text.rpartition("=")
+    value = parse_int(count)
+    if value < 1:
+        raise ValueError(f"'{count}' must be at least 1")
+    return mnemonic, value
+
+
+def _extra_flag(text: str) -> tuple[str, str]:
+    mnemonic, eq, flag = text.partition("=")
+    # A mnemonic is a word: `--worker_impl=serial` alone is a flag missing its mnemonic.
+    if not eq or not re.fullmatch(r"\w+", mnemonic) or not flag:
+        raise ValueError("expected MNEMONIC=FLAG (a flag added to the startup arguments of that mnemonic's workers)")
+    return mnemonic, flag
+
+
 def _comma_list(text: str) -> tuple[str, ...]:
     return tuple(item for item in text.split(",") if item)
 
@@ -200,6 +217,20 @@ OPTIONS = _table(
     OptionDef("strategy", STR, (), commands=_BUILD, multiple=True,
               help="MNEMONIC=STRATEGY[,STRATEGY...]: how actions of that mnemonic run (TestRunner: tests); "
                    "without MNEMONIC=, the default for all."),
+    OptionDef("worker_max_instances", STR, (), commands=_BUILD, multiple=True, convert=_instances,
+              converts_to=tuple[str, int],
+              help="N or MNEMONIC=N: singleplex worker processes per worker key (default 4)."),
+    OptionDef("worker_max_multiplex_instances", STR, (), commands=_BUILD, multiple=True, convert=_instances,
+              converts_to=tuple[str, int],
+              help="N or MNEMONIC=N: multiplex worker processes per worker key, requests spread over them "
+                   "(default: the number of CPUs, as a worker in Python uses one core)."),
+    OptionDef("worker_extra_flag", STR, (), commands=_BUILD, multiple=True, convert=_extra_flag,
+              converts_to=tuple[str, str], help="MNEMONIC=FLAG: appended to the startup arguments of its workers."),
+    OptionDef("worker_sandboxing", BOOL, False, commands=_BUILD,
+              help="Each worker request sees only its own inputs (singleplex unless multiplex sandboxing applies)."),
+    OptionDef("experimental_worker_multiplex_sandboxing", BOOL, False, commands=_BUILD,
+              help="Multiplex workers whose actions say supports-multiplex-sandboxing get a directory per request "
+                   "(the request's sandboxDir)."),
     OptionDef("disk_cache", STR, "", commands=_BUILD,
               help="A directory of action results and outputs shared by every workspace (Bazel's ac/ cas/ layout)."),
     OptionDef("experimental_disk_cache_gc_max_size", STR, "", commands=_BUILD,

@@ -83,6 +83,9 @@ class CachingExecutor:
         fetched again."""
         self.action_cache.remove(spawn.key_hex)
 
+    def cancel(self) -> None:
+        self.inner.cancel()
+
     def close(self) -> None:
         self.inner.close()
 

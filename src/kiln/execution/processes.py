@@ -10,10 +10,12 @@ import os
 import signal
 import subprocess
 import threading
-from typing import IO
+from typing import IO, Callable
 
 _lock = threading.Lock()
 _running: set[subprocess.Popen] = set()
+# Called by kill_all before it kills: what can end more gently first (workers cancel their requests).
+_before_kill: list[Callable[[], None]] = []
 
 
 def register(proc: subprocess.Popen) -> None:
@@ -26,8 +28,24 @@ def unregister(proc: subprocess.Popen) -> None:
         _running.discard(proc)
 
 
+def before_kill(hook: Callable[[], None], add: bool = True) -> None:
+    """Adds (or with add=False removes) a hook kill_all calls first."""
+    with _lock:
+        if add:
+            _before_kill.append(hook)
+        elif hook in _before_kill:
+            _before_kill.remove(hook)
+
+
 def kill_all() -> None:
     """Kills every registered child's process group (each runs in its own session)."""
+    with _lock:
+        hooks = list(_before_kill)
+    for hook in hooks:
+        try:
+            hook()
+        except Exception:
+            pass  # the build is being interrupted: killing matters more than a gentle end
     with _lock:
         procs = list(_running)
     for proc in procs:

@@ -169,6 +169,9 @@ class Scheduler:
                 status = "cached" if status.cached else "executed"
             if status in ("failed", "not run"):
                 self._failed(action, status, dependents, outcome)
+                if not stop and not self.keep_going and in_flight:
+                    # What is still running will not be used: workers may drop it (kiln.execution.worker_executor).
+                    self.executor.cancel()
                 stop = stop or not self.keep_going
                 continue
             if status == "cached":

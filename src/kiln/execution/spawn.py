@@ -58,6 +58,12 @@ class Spawn:
     def key_hex(self) -> str:
         return self.key.hash
 
+    @property
+    def direct_inputs(self) -> tuple[SpawnInput, ...]:
+        """The inputs that are not files of a directory input: SpawnMaker puts them first."""
+        in_trees = sum(len(t.files) for t in self.input_trees)
+        return self.inputs[:len(self.inputs) - in_trees] if in_trees else self.inputs
+
 
 @dataclass
 class SpawnResult:
@@ -99,6 +105,10 @@ class Executor(Protocol):
 
     def start(self, spawn: Spawn, report: Report) -> None: ...
 
+    def cancel(self) -> None:
+        """Stops what can be stopped of the spawns running: another action failed (no --keep_going)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -132,6 +142,11 @@ class LazyExecutor:
         with self._lock:
             if self._executor is None:
                 self._executor = self._make()
+            return self._executor
+
+    def made(self) -> Any:
+        """The executor if it was made, else None (nothing is made by asking)."""
+        with self._lock:
             return self._executor
 
     def can_start(self, spawn: Spawn) -> bool:

@@ -3,8 +3,10 @@
 Bazel's names are accepted: `linux-sandbox` (namespaces, via bubblewrap),
 `processwrapper-sandbox` (a private exec root of copies, no namespaces),
 `sandboxed` (the best sandbox available), `local` and `standalone` (a private
-exec root of links, no isolation). A comma-separated list falls back in order
-to the first strategy that can run here. Tags: `no-sandbox` and `local` run an
+exec root of links, no isolation), `worker` (a persistent worker, for actions
+that support one: kiln.execution.worker_executor). A comma-separated list
+falls back in order to the first strategy that can run the action here; with
+no strategy given, an action that supports workers runs on one, as in Bazel. Tags: `no-sandbox` and `local` run an
 action unconfined; `block-network` and `requires-network` decide the network.
 """
 
@@ -24,9 +26,9 @@ class Mode(enum.Enum):
     UNSANDBOXED = "no-sandbox"
 
 
-KNOWN = ("linux-sandbox", "processwrapper-sandbox", "sandboxed", "local", "standalone")
-LATER = {"worker": "persistent workers", "remote": "remote execution", "dynamic": "dynamic execution",
-         "docker": "docker sandboxes"}
+KNOWN = ("linux-sandbox", "processwrapper-sandbox", "sandboxed", "local", "standalone", "worker")
+WORKER = "worker"
+LATER = {"remote": "remote execution", "dynamic": "dynamic execution", "docker": "docker sandboxes"}
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,13 @@ def choose(requested: tuple[str, ...], namespaces_reason) -> StrategyChoice:
     names = requested or ("sandboxed",)
     validate(names)
     degraded = ""
+    if all(name == WORKER for name in names):
+        raise LocalEnvironmentError(
+            f"no strategy of --spawn_strategy={','.join(names)} can run this action: 'worker' runs only actions "
+            "that support persistent workers (execution requirement supports-workers or supports-multiplex-workers)")
     for name in names:
+        if name == WORKER:
+            continue
         if name in ("local", "standalone"):
             return StrategyChoice(Mode.LOCAL, degraded)
         if name == "processwrapper-sandbox":
@@ -72,6 +80,16 @@ def choose(requested: tuple[str, ...], namespaces_reason) -> StrategyChoice:
     raise LocalEnvironmentError(
         f"no strategy of --spawn_strategy={','.join(names)} can run here: linux-sandbox needs "
         f"namespaces, and {degraded}")
+
+
+def worker_first(requested: tuple[str, ...], namespaces_reason) -> bool:
+    """Whether an action that supports workers runs on one under the strategy list `requested`."""
+    for name in requested or (WORKER,):
+        if name == WORKER:
+            return True
+        if name != "linux-sandbox" or not namespaces_reason():
+            return False
+    return False
 
 
 def mode_for(requirements: tuple[tuple[str, str], ...], default: Mode) -> Mode:
