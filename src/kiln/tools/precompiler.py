@@ -1,0 +1,589 @@
+"""kiln's precompiler: Python sources to .pyc files, one-shot or as a persistent, multiplexed worker.
+
+It runs on the target runtime's own interpreter (any CPython 3.8+ or PyPy), so it uses the standard library
+only and must stay runnable as a plain file (`python precompiler.py ...`).
+
+Per-request arguments, as rules_python's precompiler takes them (directly, or one a line in an `@paramfile`):
+`--invalidation_mode checked_hash|unchecked_hash`, `--src`, `--src_name` (the name tracebacks show: the code's
+co_filename), `--pyc`, `--optimize N`, `--python_version X.Y`. `--src`, `--src_name` and `--pyc` repeat to
+compile several files in one request; the i-th of each go together.
+
+Worker: `--persistent_worker [--worker_protocol=json|proto] [--worker_impl=async|serial]` serves Bazel's
+worker protocols on stdin/stdout (JSON lines, or length-delimited blaze.worker protobuf written by hand).
+A request id of 0 is singleplex and runs at once; others are multiplexed: `serial` compiles them one at a
+time in this process, `async` in a pool of forked processes, one per core (a compile holds the GIL, so
+threads would not run two at once). A cancel answers `wasCancelled` for any request not yet answered; its
+pyc files are then never written. Only protocol messages go to stdout: the real stdout is kept for them
+and fd 1 is pointed at stderr, so stray prints land in the worker's log.
+
+Output is byte-identical for identical input: hash-based pyc files only (PEP 552; timestamp ones are not
+reproducible), and on CPython < 3.11, whose marshal output depends on the hash seed (frozenset order) and
+on reference counts (FLAG_REF), the marshal stream is rewritten into a canonical form.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import marshal
+import os
+import sys
+import traceback
+
+PROTOCOLS = ("json", "proto")
+IMPLS = ("async", "serial")
+MODES = {"checked_hash": 0b11, "unchecked_hash": 0b01}
+# rules_python's names besides, in case a rule passes the enum's upper-case name.
+MODES.update({name.upper(): flags for name, flags in list(MODES.items())})
+MAX_MESSAGE = 64 << 20
+
+
+class UsageError(Exception):
+    """Arguments a request cannot run with (exit code 2)."""
+
+
+class CompileError(Exception):
+    """A source that cannot be compiled; the message names the file and line (exit code 1)."""
+
+
+class BadMessage(Exception):
+    """Bytes on stdin that are not a worker request: the stream cannot be trusted any further."""
+
+
+class Request:
+    """One request's compile jobs: (src path, src_name, pyc path) triples and how to compile them."""
+
+    __slots__ = ("jobs", "flags", "optimize", "verbose")
+
+    def __init__(self, jobs, flags, optimize, verbose):
+        self.jobs, self.flags, self.optimize, self.verbose = jobs, flags, optimize, verbose
+
+
+# ---- arguments ----
+
+def expand_paramfiles(args, base=""):
+    out = []
+    for arg in args:
+        if not arg.startswith("@"):
+            out.append(arg)
+            continue
+        path = _under(base, arg[1:])
+        try:
+            with open(path, encoding="utf-8") as f:
+                out += f.read().splitlines()
+        except OSError as e:
+            raise UsageError("cannot read the param file %s: %s" % (arg[1:], e.strerror))
+    return out
+
+
+def _under(base, path):
+    return path if not base or os.path.isabs(path) else os.path.join(base, path)
+
+
+def parse_request(args, base="", verbose=False):
+    """The Request of per-request arguments; relative paths are under `base` (a request's sandboxDir)."""
+    values = {"--src": [], "--src_name": [], "--pyc": []}
+    single = {"--invalidation_mode": "checked_hash", "--optimize": "0", "--python_version": None}
+    args = expand_paramfiles(args, base)
+    i = 0
+    while i < len(args):
+        name, eq, value = args[i].partition("=")
+        if name not in values and name not in single:
+            raise UsageError("unknown argument %r (expected %s)" % (args[i], ", ".join(sorted([*values, *single]))))
+        if not eq:
+            i += 1
+            if i == len(args):
+                raise UsageError("%s needs a value" % name)
+            value = args[i]
+        if name in values:
+            values[name].append(value)
+        else:
+            single[name] = value
+        i += 1
+    srcs, names, pycs = values["--src"], values["--src_name"], values["--pyc"]
+    if not srcs or len(pycs) != len(srcs) or len(names) not in (0, len(srcs)):
+        raise UsageError("each --src needs one --pyc (and one --src_name, if any is given): got %d --src, "
+                         "%d --pyc, %d --src_name" % (len(srcs), len(pycs), len(names)))
+    mode = single["--invalidation_mode"]
+    if mode not in MODES:
+        raise UsageError("--invalidation_mode=%s: kiln's precompiler writes checked_hash or unchecked_hash "
+                         "pyc files (timestamp ones are not reproducible)" % mode)
+    if single["--optimize"] not in ("0", "1", "2"):
+        raise UsageError("--optimize=%s: expected 0, 1 or 2" % single["--optimize"])
+    _check_version(single["--python_version"])
+    jobs = tuple((_under(base, src), name, _under(base, pyc)) for src, name, pyc in zip(srcs, names or srcs, pycs))
+    return Request(jobs, MODES[mode], int(single["--optimize"]), verbose)
+
+
+def _check_version(wanted):
+    if wanted is None:
+        return
+    parts = wanted.split(".")
+    if len(parts) < 2 or not all(p.isdigit() for p in parts):
+        raise UsageError("--python_version=%s: expected X.Y" % wanted)
+    have = sys.version_info
+    if tuple(int(p) for p in parts[:3]) != tuple(have[:len(parts[:3])]):
+        raise UsageError("--python_version=%s, but this interpreter (%s) is Python %d.%d.%d: run the precompiler "
+                         "on the target runtime's interpreter" % (wanted, sys.executable, have[0], have[1], have[2]))
+
+
+# ---- compiling ----
+
+def compile_pyc(source, src_name, flags, optimize):
+    """The bytes of a hash-based pyc file (PEP 552) of `source`, whose code names `src_name`."""
+    try:
+        code = compile(source, src_name, "exec", dont_inherit=True, optimize=optimize)
+    except SyntaxError as e:
+        raise CompileError("".join(traceback.format_exception_only(type(e), e)).rstrip())
+    except (ValueError, RecursionError, MemoryError) as e:  # null bytes before 3.12, nesting too deep
+        raise CompileError("%s: %s: %s" % (src_name, type(e).__name__, e))
+    data = marshal.dumps(code)
+    if CANONICALIZE:
+        data = canonical_marshal(data)
+    return importlib.util.MAGIC_NUMBER + flags.to_bytes(4, "little") + importlib.util.source_hash(source) + data
+
+
+def compile_request(request):
+    """(exit code, output, [(pyc path, bytes)]): compiles every job, writes nothing."""
+    outputs, lines = [], []
+    for src, src_name, pyc in request.jobs:
+        try:
+            with open(src, "rb") as f:
+                source = f.read()
+            outputs.append((pyc, compile_pyc(source, src_name, request.flags, request.optimize)))
+        except OSError as e:
+            return 1, "cannot read %s: %s" % (src, e.strerror), []
+        except CompileError as e:
+            return 1, str(e), []
+        if request.verbose:
+            lines.append("compiled %s (%s) to %s" % (src, src_name, pyc))
+    return 0, "\n".join(lines), outputs
+
+
+def write_outputs(outputs):
+    """Writes each pyc atomically: a reader sees the old file or the whole new one."""
+    for path, data in outputs:
+        directory = os.path.dirname(path)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        tmp = "%s.tmp-%d" % (path, os.getpid())
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+
+
+def run_request(request):
+    code, output, outputs = compile_request(request)
+    if code == 0:
+        try:
+            write_outputs(outputs)
+        except OSError as e:
+            return 1, "cannot write %s: %s" % (e.filename, e.strerror)
+    return code, output
+
+
+# ---- canonical marshal streams (CPython < 3.11) ----
+# Marshal marks an object FLAG_REF when its reference count is above 1, which depends on what else the
+# process holds, and writes a frozenset in hash order. Parsing the stream into its object graph and
+# writing it back with FLAG_REF exactly on the objects used more than once, and frozensets sorted,
+# gives one stream per code object, which loads into the same objects.
+
+CANONICALIZE = sys.implementation.name == "cpython" and sys.version_info < (3, 11)
+FLAG_REF = 0x80
+
+
+class _Node:
+    __slots__ = ("kind", "parts")
+
+    def __init__(self, kind):
+        self.kind, self.parts = kind, []
+
+
+class _MarshalReader:
+    def __init__(self, data):
+        self.data, self.pos, self.refs = data, 0, []
+
+    def take(self, n):
+        self.pos += n
+        return self.data[self.pos - n:self.pos]
+
+    def sized(self, width):
+        raw = self.take(width)
+        return raw, abs(int.from_bytes(raw, "little", signed=True))
+
+    def read(self):
+        code = self.data[self.pos]
+        self.pos += 1
+        kind = chr(code & ~FLAG_REF)
+        if kind == "r":
+            return self.refs[int.from_bytes(self.take(4), "little")]
+        node = _Node(code & ~FLAG_REF)
+        if code & FLAG_REF:  # indices are given in pre-order, before any child is read
+            self.refs.append(node)
+        parts = node.parts
+        if kind in "0NFTS.":
+            pass
+        elif kind in "ig":
+            parts.append(self.take(4 if kind == "i" else 8))
+        elif kind == "y":
+            parts.append(self.take(16))
+        elif kind == "l":
+            raw, n = self.sized(4)
+            parts += [raw, self.take(2 * n)]
+        elif kind in "stuaA":
+            raw, n = self.sized(4)
+            parts += [raw, self.take(n)]
+        elif kind in "zZf":
+            raw, n = self.sized(1)
+            parts += [raw, self.take(n)]
+        elif kind == "x":
+            for _ in range(2):
+                raw, n = self.sized(1)
+                parts += [raw, self.take(n)]
+        elif kind in ")([<>":
+            raw, n = self.sized(1 if kind == ")" else 4)
+            parts.append(raw)
+            parts += [self.read() for _ in range(n)]
+        elif kind == "{":
+            while True:
+                key = self.read()
+                parts.append(key)
+                if key.kind == ord("0"):
+                    break
+                parts.append(self.read())
+        elif kind == "c":  # six int32 fields, eight objects, firstlineno, the line table
+            parts.append(self.take(24))
+            parts += [self.read() for _ in range(8)]
+            parts.append(self.take(4))
+            parts.append(self.read())
+        else:
+            raise ValueError("marshal type %r at offset %d" % (kind, self.pos - 1))
+        return node
+
+
+def canonical_marshal(data):
+    root = _MarshalReader(data).read()
+    uses = {}
+    _count_uses(root, uses)
+    out = bytearray()
+    _emit(root, uses, {}, out)
+    return bytes(out)
+
+
+def _count_uses(node, uses):
+    seen = id(node) in uses
+    uses[id(node)] = uses.get(id(node), 0) + 1
+    if not seen:
+        for part in node.parts:
+            if part.__class__ is _Node:
+                _count_uses(part, uses)
+
+
+def _emit(node, uses, index, out):
+    if id(node) in index:
+        out += b"r" + index[id(node)].to_bytes(4, "little")
+        return
+    parts = node.parts
+    if uses is not None and uses[id(node)] > 1:
+        index[id(node)] = len(index)
+        out.append(node.kind | FLAG_REF)
+    else:
+        out.append(node.kind)
+    if node.kind == ord(">"):
+        parts = [parts[0]] + sorted(parts[1:], key=_value_bytes)
+    for part in parts:
+        if part.__class__ is _Node:
+            _emit(part, uses, index, out)
+        else:
+            out += part
+
+
+def _value_bytes(node):
+    """The node written without sharing: equal only for equal values, whatever the process held."""
+    out = bytearray()
+    _emit(node, None, {}, out)
+    return bytes(out)
+
+
+# ---- worker ----
+
+def _int(value, field):
+    if value.__class__ is not int:
+        raise BadMessage("%s is %r, not an integer" % (field, value))
+    return value
+
+
+class WorkRequest:
+    __slots__ = ("arguments", "request_id", "cancel", "verbosity", "sandbox_dir")
+
+    def __init__(self, arguments=(), request_id=0, cancel=False, verbosity=0, sandbox_dir=""):
+        self.arguments, self.request_id, self.cancel = arguments, request_id, cancel
+        self.verbosity, self.sandbox_dir = verbosity, sandbox_dir
+
+
+class JsonProtocol:
+    """One JSON object a line each way, with the proto3 JSON names of FACTS §3."""
+
+    def __init__(self, stdin, write):
+        import json
+        self.json, self.stdin, self.write_bytes = json, stdin, write
+
+    def read(self):
+        while True:
+            line = self.stdin.readline()
+            if not line:
+                return None
+            if line.strip():
+                break
+        try:
+            msg = self.json.loads(line)
+        except ValueError as e:
+            raise BadMessage("not JSON (%s): %r" % (e, line[:200]))
+        if not isinstance(msg, dict):
+            raise BadMessage("not a JSON object: %r" % line[:200])
+        args = msg.get("arguments", [])
+        if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+            raise BadMessage("arguments is %r, not a list of strings" % (args,))
+        cancel, sandbox = msg.get("cancel", False), msg.get("sandboxDir", "")
+        if cancel.__class__ is not bool or not isinstance(sandbox, str):
+            raise BadMessage("cancel must be a boolean and sandboxDir a string: %r" % line[:200])
+        return WorkRequest(tuple(args), _int(msg.get("requestId", 0), "requestId"), cancel,
+                           _int(msg.get("verbosity", 0), "verbosity"), sandbox)
+
+    def write(self, request_id, exit_code, output, cancelled):
+        msg = {"exitCode": exit_code, "output": output, "requestId": request_id}
+        if cancelled:
+            msg["wasCancelled"] = True
+        self.write_bytes(self.json.dumps(msg).encode("utf-8") + b"\n")
+
+
+def _varint(value):
+    value &= (1 << 64) - 1  # negative int32 values go on the wire sign-extended to 64 bits
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _read_varint(buf, pos):
+    value = shift = 0
+    while pos < len(buf) and shift < 64:
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+    raise BadMessage("a truncated or over-long varint")
+
+
+def _int32(value):
+    value &= (1 << 32) - 1
+    return value - (1 << 32) if value >> 31 else value
+
+
+class ProtoProtocol:
+    """blaze.worker WorkRequest / WorkResponse, each preceded by its length as a varint."""
+
+    def __init__(self, stdin, write):
+        self.stdin, self.write_bytes = stdin, write
+
+    def read(self):
+        head = b""
+        while True:
+            byte = self.stdin.read(1)
+            if not byte:
+                if head:
+                    raise BadMessage("stdin ended inside a message's length")
+                return None
+            head += byte
+            if not byte[0] & 0x80:
+                break
+        size = _read_varint(head, 0)[0]
+        if size > MAX_MESSAGE:
+            raise BadMessage("a message of %d bytes announced: not a WorkRequest" % size)
+        body = self.stdin.read(size)
+        if len(body) != size:
+            raise BadMessage("stdin ended %d bytes into a %d-byte message" % (len(body), size))
+        return self.decode(body)
+
+    @staticmethod
+    def decode(body):
+        req, args, pos = WorkRequest(), [], 0
+        while pos < len(body):
+            key, pos = _read_varint(body, pos)
+            field, wire = key >> 3, key & 7
+            if wire == 0:
+                value, pos = _read_varint(body, pos)
+            elif wire == 2:
+                size, pos = _read_varint(body, pos)
+                if pos + size > len(body):
+                    raise BadMessage("field %d runs past the end of the message" % field)
+                value, pos = body[pos:pos + size], pos + size
+            elif wire in (1, 5):
+                pos += 8 if wire == 1 else 4
+                continue
+            else:
+                raise BadMessage("wire type %d (field %d): not a WorkRequest" % (wire, field))
+            if (field in (1, 6)) != (wire == 2) or (field in (3, 4, 5)) != (wire == 0):
+                raise BadMessage("field %d has wire type %d: not a WorkRequest" % (field, wire))
+            try:
+                if field == 1:
+                    args.append(value.decode("utf-8"))
+                elif field == 6:
+                    req.sandbox_dir = value.decode("utf-8")
+            except UnicodeDecodeError:
+                raise BadMessage("field %d is not UTF-8" % field)
+            if field == 3:
+                req.request_id = _int32(value)
+            elif field == 4:
+                req.cancel = bool(value)
+            elif field == 5:
+                req.verbosity = _int32(value)
+        if pos != len(body):
+            raise BadMessage("a fixed-width field runs past the end of the message")
+        req.arguments = tuple(args)
+        return req
+
+    def write(self, request_id, exit_code, output, cancelled):
+        body = bytearray()
+        if exit_code:
+            body += b"\x08" + _varint(exit_code)
+        if output:
+            data = output.encode("utf-8")
+            body += b"\x12" + _varint(len(data)) + data
+        if request_id:
+            body += b"\x18" + _varint(request_id)
+        if cancelled:
+            body += b"\x20\x01"
+        self.write_bytes(_varint(len(body)) + bytes(body))
+
+
+class Worker:
+    """Serves requests until stdin ends; answers each request id exactly once."""
+
+    def __init__(self, protocol, impl, stdout_fd):
+        import threading
+        self.protocol, self.lock = protocol, threading.Lock()
+        self.open = {}  # request id -> its future, until answered
+        if impl == "serial":
+            from concurrent.futures import ThreadPoolExecutor
+            self.pool = ThreadPoolExecutor(max_workers=1)
+        else:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+            fork = "fork" in multiprocessing.get_all_start_methods()
+            # The children close the protocol's fd: stdout must end when this process does.
+            self.pool = ProcessPoolExecutor(max_workers=cores or 1, initializer=os.close, initargs=(stdout_fd,),
+                                            mp_context=multiprocessing.get_context("fork") if fork else None)
+            self.pool.submit(int).result()  # forks now, before any thread of ours runs
+
+    def serve(self):
+        try:
+            while True:
+                req = self.protocol.read()
+                if req is None:
+                    return 0
+                if req.cancel:
+                    self.cancel(req.request_id)
+                    continue
+                try:
+                    request = parse_request(req.arguments, req.sandbox_dir, req.verbosity > 0)
+                except UsageError as e:
+                    self.answer(req.request_id, 2, "precompiler: %s" % e)
+                    continue
+                if req.request_id == 0:  # singleplex: one at a time by contract
+                    self.answer(0, *run_request(request))
+                    continue
+                with self.lock:
+                    if req.request_id in self.open:
+                        raise BadMessage("request id %d is already in flight" % req.request_id)
+                    future = self.pool.submit(compile_request, request)
+                    self.open[req.request_id] = future
+                future.add_done_callback(lambda f, rid=req.request_id: self.finish(rid, f))
+        finally:
+            self.pool.shutdown(wait=True)
+
+    def finish(self, request_id, future):
+        with self.lock:
+            if self.open.get(request_id) is not future:
+                return  # answered as cancelled: its outputs must not appear
+            del self.open[request_id]
+            if future.cancelled():
+                return
+            try:
+                code, output, outputs = future.result()
+            except Exception as e:  # the compiling process died
+                code, output, outputs = 1, "precompiler: %s: %s" % (type(e).__name__, e), []
+            if code == 0:
+                try:
+                    write_outputs(outputs)
+                except OSError as e:
+                    code, output = 1, "cannot write %s: %s" % (e.filename, e.strerror)
+            self.protocol.write(request_id, code, output, False)
+
+    def cancel(self, request_id):
+        with self.lock:
+            future = self.open.pop(request_id, None)
+            if future is None:
+                return  # already answered: a cancel adds nothing
+            future.cancel()
+            self.protocol.write(request_id, 0, "", True)
+
+    def answer(self, request_id, code, output):
+        with self.lock:
+            self.protocol.write(request_id, code, output, False)
+
+
+def _guard_stdout():
+    """The real stdout's new fd and a writer to it; fd 1 and sys.stdout then go to stderr, so that nothing else reaches it."""
+    sys.stdout.flush()
+    fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+
+    def write(data):
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    return fd, write
+
+
+def worker_main(startup):
+    protocol, impl = "json", "async"
+    for arg in startup:
+        name, _, value = arg.partition("=")
+        if name == "--worker_protocol" and value in PROTOCOLS:
+            protocol = value
+        elif name == "--worker_impl" and value in IMPLS:
+            impl = value
+        elif name != "--persistent_worker":
+            print("precompiler: unknown startup argument %r (expected --worker_protocol=json|proto, "
+                  "--worker_impl=async|serial)" % arg, file=sys.stderr)
+            return 2
+    fd, write = _guard_stdout()
+    stdin = sys.stdin.buffer
+    worker = Worker(JsonProtocol(stdin, write) if protocol == "json" else ProtoProtocol(stdin, write), impl, fd)
+    try:
+        return worker.serve()
+    except BadMessage as e:
+        print("precompiler: bad worker request on stdin: %s" % e, file=sys.stderr)
+        return 2
+
+
+def main(argv):
+    if "--persistent_worker" in argv:
+        return worker_main(argv)
+    try:
+        code, output = run_request(parse_request(argv))
+    except UsageError as e:
+        code, output = 2, "precompiler: %s" % e
+    if output:
+        print(output, file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
