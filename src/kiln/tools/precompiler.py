@@ -28,6 +28,7 @@ import marshal
 import os
 import sys
 import traceback
+from types import CodeType
 
 PROTOCOLS = ("json", "proto")
 IMPLS = ("async", "serial")
@@ -136,10 +137,39 @@ def compile_pyc(source, src_name, flags, optimize):
         raise CompileError("".join(traceback.format_exception_only(type(e), e)).rstrip())
     except (ValueError, RecursionError, MemoryError) as e:  # null bytes before 3.12, nesting too deep
         raise CompileError("%s: %s: %s" % (src_name, type(e).__name__, e))
-    data = marshal.dumps(code)
-    if CANONICALIZE:
-        data = canonical_marshal(data)
+    if not CANONICALIZE:
+        return _pyc(source, flags, marshal.dumps(_intern_short_strings(code)))
+    try:
+        return _pyc(source, flags, canonical_marshal(marshal.dumps(code)))
+    except (ValueError, IndexError) as e:  # a marshal format this reader does not know
+        raise CompileError("%s: cannot write a reproducible pyc on %s %s: %s" % (
+            src_name, sys.implementation.name, sys.version.split()[0], e))
+
+
+def _pyc(source, flags, data):
     return importlib.util.MAGIC_NUMBER + flags.to_bytes(4, "little") + importlib.util.source_hash(source) + data
+
+
+def _intern_short_strings(code):
+    """CPython 3.11+: the code with every constant string of 0 or 1 characters interned.
+
+    Those strings are the interpreter's shared singletons, interned or not depending on what the process
+    did before, and marshal writes that flag; everything else in these versions' output is stable.
+    """
+    consts = tuple(_interned(c) for c in code.co_consts)
+    if all(a is b for a, b in zip(consts, code.co_consts)):
+        return code
+    return code.replace(co_consts=consts)
+
+
+def _interned(value):
+    kind = type(value)
+    if kind is str:
+        return sys.intern(value) if len(value) <= 1 else value
+    if kind is tuple or kind is frozenset:
+        items = [_interned(v) for v in value]
+        return value if all(a is b for a, b in zip(items, value)) else kind(items)
+    return _intern_short_strings(value) if kind is CodeType else value
 
 
 def compile_request(request):
@@ -181,14 +211,20 @@ def run_request(request):
     return code, output
 
 
-# ---- canonical marshal streams (CPython < 3.11) ----
-# Marshal marks an object FLAG_REF when its reference count is above 1, which depends on what else the
-# process holds, and writes a frozenset in hash order. Parsing the stream into its object graph and
-# writing it back with FLAG_REF exactly on the objects used more than once, and frozensets sorted,
-# gives one stream per code object, which loads into the same objects.
+# ---- canonical marshal streams (CPython < 3.11, PyPy) ----
+# CPython before 3.11 marks an object FLAG_REF when its reference count is above 1, which depends on what
+# else the process holds, and writes a frozenset in hash order; PyPy and CPython mark a string interned when
+# the process happens to have interned it (a PyPy worker that imported threading interns "Thread"). Parsing
+# the stream into its object graph and writing it back with FLAG_REF exactly on the objects used more than
+# once, frozensets sorted and strings interned when they look like names (CPython's compiler's rule) gives
+# one stream per code object, which loads into equal code.
 
-CANONICALIZE = sys.implementation.name == "cpython" and sys.version_info < (3, 11)
+CANONICALIZE = sys.implementation.name == "pypy" or sys.version_info < (3, 11)
 FLAG_REF = 0x80
+# Code objects: (bytes of int32 fields, objects, bytes of int32 fields, objects).
+CODE_LAYOUT = (24, 8, 4, 1) if sys.version_info < (3, 11) else (20, 8, 4, 2)
+_INTERNED = {"z": "Z", "a": "A", "u": "t", "Z": "Z", "A": "A", "t": "t"}
+_PLAIN = {interned: plain for plain, interned in _INTERNED.items() if plain != interned}
 
 
 class _Node:
@@ -198,17 +234,21 @@ class _Node:
         self.kind, self.parts = kind, []
 
 
+def _name_like(raw):
+    return raw.replace(b"_", b"a").isalnum() or not raw  # bytes.isalnum is ASCII-only, as CPython's rule
+
+
 class _MarshalReader:
     def __init__(self, data):
-        self.data, self.pos, self.refs = data, 0, []
+        self.data, self.pos, self.refs, self.names = data, 0, [], {}
 
     def take(self, n):
         self.pos += n
         return self.data[self.pos - n:self.pos]
 
-    def sized(self, width):
+    def sized(self, width, signed=False):
         raw = self.take(width)
-        return raw, abs(int.from_bytes(raw, "little", signed=True))
+        return raw, abs(int.from_bytes(raw, "little", signed=signed))
 
     def read(self):
         code = self.data[self.pos]
@@ -226,15 +266,14 @@ class _MarshalReader:
             parts.append(self.take(4 if kind == "i" else 8))
         elif kind == "y":
             parts.append(self.take(16))
-        elif kind == "l":
-            raw, n = self.sized(4)
+        elif kind == "l":  # the sign of its digit count is the number's
+            raw, n = self.sized(4, signed=True)
             parts += [raw, self.take(2 * n)]
-        elif kind in "stuaA":
-            raw, n = self.sized(4)
+        elif kind in "stuaAzZf":
+            raw, n = self.sized(1 if kind in "zZf" else 4)
             parts += [raw, self.take(n)]
-        elif kind in "zZf":
-            raw, n = self.sized(1)
-            parts += [raw, self.take(n)]
+            if kind in _INTERNED:
+                return self.intern(node, code)
         elif kind == "x":
             for _ in range(2):
                 raw, n = self.sized(1)
@@ -250,14 +289,27 @@ class _MarshalReader:
                 if key.kind == ord("0"):
                     break
                 parts.append(self.read())
-        elif kind == "c":  # six int32 fields, eight objects, firstlineno, the line table
-            parts.append(self.take(24))
-            parts += [self.read() for _ in range(8)]
-            parts.append(self.take(4))
-            parts.append(self.read())
+        elif kind == "c":
+            head, objects, middle, tail = CODE_LAYOUT
+            parts.append(self.take(head))
+            parts += [self.read() for _ in range(objects)]
+            parts.append(self.take(middle))
+            parts += [self.read() for _ in range(tail)]
         else:
             raise ValueError("marshal type %r at offset %d" % (kind, self.pos - 1))
         return node
+
+    def intern(self, node, code):
+        """One node for all equal name-like strings, marked interned; other strings marked plain."""
+        kind, text = chr(node.kind), node.parts[1]
+        if not _name_like(text):
+            node.kind = ord(_PLAIN.get(kind, kind))
+            return node
+        node.kind = ord(_INTERNED[kind])
+        shared = self.names.setdefault(text, node)
+        if shared is not node and code & FLAG_REF:
+            self.refs[-1] = shared
+        return shared
 
 
 def canonical_marshal(data):
@@ -529,8 +581,8 @@ class Worker:
             future = self.open.pop(request_id, None)
             if future is None:
                 return  # already answered: a cancel adds nothing
-            future.cancel()
             self.protocol.write(request_id, 0, "", True)
+        future.cancel()  # outside the lock: a cancelled future runs its callback (finish) at once
 
     def answer(self, request_id, code, output):
         with self.lock:
