@@ -173,42 +173,55 @@ def _interned(value):
 
 
 def compile_request(request):
-    """(exit code, output, [(pyc path, bytes)]): compiles every job, writes nothing."""
-    outputs, lines = [], []
-    for src, src_name, pyc in request.jobs:
+    """(exit code, output, [(temporary file, pyc path)]): compiles every job into a temporary file beside its
+    pyc; `publish` renames them into place. On failure nothing is left behind."""
+    written, lines = [], []
+    try:
+        for src, src_name, pyc in request.jobs:
+            try:
+                with open(src, "rb") as f:
+                    source = f.read()
+            except OSError as e:
+                raise CompileError("cannot read %s: %s" % (src, e.strerror))
+            data = compile_pyc(source, src_name, request.flags, request.optimize)
+            tmp = "%s.tmp-%d" % (pyc, os.getpid())
+            try:
+                os.makedirs(os.path.dirname(pyc) or ".", exist_ok=True)
+                with open(tmp, "wb") as f:
+                    written.append((tmp, pyc))
+                    f.write(data)
+            except OSError as e:
+                raise CompileError("cannot write %s: %s" % (e.filename or pyc, e.strerror))
+            if request.verbose:
+                lines.append("compiled %s (%s) to %s" % (src, src_name, pyc))
+    except CompileError as e:
+        discard(written)
+        return 1, str(e), []
+    return 0, "\n".join(lines), written
+
+
+def publish(code, output, written):
+    """Renames each temporary file onto its pyc (a reader sees the old file or the whole new one); the
+    request's (exit code, output)."""
+    try:
+        for tmp, pyc in written:
+            os.replace(tmp, pyc)
+    except OSError as e:
+        discard(written)
+        return 1, "cannot write %s: %s" % (e.filename, e.strerror)
+    return code, output
+
+
+def discard(written):
+    for tmp, _ in written:
         try:
-            with open(src, "rb") as f:
-                source = f.read()
-            outputs.append((pyc, compile_pyc(source, src_name, request.flags, request.optimize)))
-        except OSError as e:
-            return 1, "cannot read %s: %s" % (src, e.strerror), []
-        except CompileError as e:
-            return 1, str(e), []
-        if request.verbose:
-            lines.append("compiled %s (%s) to %s" % (src, src_name, pyc))
-    return 0, "\n".join(lines), outputs
-
-
-def write_outputs(outputs):
-    """Writes each pyc atomically: a reader sees the old file or the whole new one."""
-    for path, data in outputs:
-        directory = os.path.dirname(path)
-        if directory:
-            os.makedirs(directory, exist_ok=True)
-        tmp = "%s.tmp-%d" % (path, os.getpid())
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
+            os.unlink(tmp)
+        except OSError:
+            pass
 
 
 def run_request(request):
-    code, output, outputs = compile_request(request)
-    if code == 0:
-        try:
-            write_outputs(outputs)
-        except OSError as e:
-            return 1, "cannot write %s: %s" % (e.filename, e.strerror)
-    return code, output
+    return publish(*compile_request(request))
 
 
 # ---- canonical marshal streams (CPython < 3.11, PyPy) ----
@@ -559,22 +572,16 @@ class Worker:
             self.pool.shutdown(wait=True)
 
     def finish(self, request_id, future):
+        try:
+            code, output, written = future.result()
+        except Exception as e:  # cancelled, or the compiling process died
+            code, output, written = 1, "precompiler: %s: %s" % (type(e).__name__, e), []
         with self.lock:
             if self.open.get(request_id) is not future:
-                return  # answered as cancelled: its outputs must not appear
-            del self.open[request_id]
-            if future.cancelled():
+                discard(written)  # answered as cancelled: its outputs must not appear
                 return
-            try:
-                code, output, outputs = future.result()
-            except Exception as e:  # the compiling process died
-                code, output, outputs = 1, "precompiler: %s: %s" % (type(e).__name__, e), []
-            if code == 0:
-                try:
-                    write_outputs(outputs)
-                except OSError as e:
-                    code, output = 1, "cannot write %s: %s" % (e.filename, e.strerror)
-            self.protocol.write(request_id, code, output, False)
+            del self.open[request_id]
+            self.protocol.write(request_id, *publish(code, output, written), False)
 
     def cancel(self, request_id):
         with self.lock:
