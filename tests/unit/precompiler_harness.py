@@ -107,7 +107,12 @@ class WorkerProcess:
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
-    def send(self, request: dict) -> None:
+    def send(self, *requests: dict) -> None:
+        """Writes the requests with one write: the worker reads them all at once (a pipe write of at most
+        PIPE_BUF bytes is never split)."""
+        self.send_raw(b"".join(self.encode(r) for r in requests))
+
+    def encode(self, request: dict) -> bytes:
         if self.protocol == "json":
             data = json.dumps(request).encode() + b"\n"
         else:
@@ -116,7 +121,7 @@ class WorkerProcess:
                               sandbox_dir=request.get("sandboxDir", ""))
             body = msg.SerializeToString()
             data = varint(len(body)) + body
-        self.send_raw(data)
+        return data
 
     def send_raw(self, data: bytes) -> None:
         self.proc.stdin.write(data)

@@ -225,12 +225,12 @@ def test_multiplex_order_and_cancel(py311, tmp_path, protocol, impl):
                 "requestId": rid}
 
     worker = WorkerProcess(py311, protocol, impl)
-    for rid, name in ((1, "big"), (2, "small"), (3, "queued")):
-        worker.send(request(rid, name))
+    requests = [request(1, "big"), request(2, "small"), request(3, "queued")]
     if impl == "serial":  # one at a time: 3 still waits behind the big file, so it is cancelled, never written
-        worker.send({"requestId": 3, "cancel": True})
+        worker.send(*requests, {"requestId": 3, "cancel": True})
         answers = []
-    else:  # the small ones are answered while the big file compiles; then 1 is cancelled mid-compile
+    else:
+        worker.send(*requests)  # the small ones are answered while the big file compiles; then 1 is cancelled mid-compile
         answers = [worker.recv(), worker.recv()]
         worker.send({"requestId": 1, "cancel": True})
     worker.send({"requestId": 99, "cancel": True})  # unknown: no answer

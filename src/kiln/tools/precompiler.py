@@ -388,17 +388,19 @@ class WorkRequest:
 class JsonProtocol:
     """One JSON object a line each way, with the proto3 JSON names of FACTS §3."""
 
-    def __init__(self, stdin, write):
+    def __init__(self):
         import json
-        self.json, self.stdin, self.write_bytes = json, stdin, write
+        self.json, self.buffer = json, b""
 
-    def read(self):
-        while True:
-            line = self.stdin.readline()
-            if not line:
-                return None
-            if line.strip():
-                break
+    def feed(self, data):
+        """The requests completed by `data`; b"" means stdin ended."""
+        if not data:
+            lines, self.buffer = [self.buffer], b""
+        else:
+            *lines, self.buffer = (self.buffer + data).split(b"\n")
+        return [self.decode(line) for line in lines if line.strip()]
+
+    def decode(self, line):
         try:
             msg = self.json.loads(line)
         except ValueError as e:
@@ -414,11 +416,11 @@ class JsonProtocol:
         return WorkRequest(tuple(args), _int(msg.get("requestId", 0), "requestId"), cancel,
                            _int(msg.get("verbosity", 0), "verbosity"), sandbox)
 
-    def write(self, request_id, exit_code, output, cancelled):
+    def encode(self, request_id, exit_code, output, cancelled):
         msg = {"exitCode": exit_code, "output": output, "requestId": request_id}
         if cancelled:
             msg["wasCancelled"] = True
-        self.write_bytes(self.json.dumps(msg).encode("utf-8") + b"\n")
+        return self.json.dumps(msg).encode("utf-8") + b"\n"
 
 
 def _varint(value):
@@ -432,15 +434,25 @@ def _varint(value):
 
 
 def _read_varint(buf, pos):
+    """(value, position after it), or None when `buf` ends inside it."""
     value = shift = 0
-    while pos < len(buf) and shift < 64:
+    while pos < len(buf):
         byte = buf[pos]
         pos += 1
         value |= (byte & 0x7F) << shift
         if not byte & 0x80:
             return value, pos
         shift += 7
-    raise BadMessage("a truncated or over-long varint")
+        if shift >= 70:
+            raise BadMessage("an over-long varint")
+    return None
+
+
+def _varint_at(buf, pos):
+    found = _read_varint(buf, pos)
+    if found is None:
+        raise BadMessage("a truncated varint")
+    return found
 
 
 def _int32(value):
@@ -451,38 +463,40 @@ def _int32(value):
 class ProtoProtocol:
     """blaze.worker WorkRequest / WorkResponse, each preceded by its length as a varint."""
 
-    def __init__(self, stdin, write):
-        self.stdin, self.write_bytes = stdin, write
+    def __init__(self):
+        self.buffer = b""
 
-    def read(self):
-        head = b""
-        while True:
-            byte = self.stdin.read(1)
-            if not byte:
-                if head:
+    def feed(self, data):
+        """The requests completed by `data`; b"" means stdin ended."""
+        self.buffer += data
+        requests = []
+        while self.buffer:
+            head = _read_varint(self.buffer, 0)
+            if head is None:
+                if not data:
                     raise BadMessage("stdin ended inside a message's length")
-                return None
-            head += byte
-            if not byte[0] & 0x80:
                 break
-        size = _read_varint(head, 0)[0]
-        if size > MAX_MESSAGE:
-            raise BadMessage("a message of %d bytes announced: not a WorkRequest" % size)
-        body = self.stdin.read(size)
-        if len(body) != size:
-            raise BadMessage("stdin ended %d bytes into a %d-byte message" % (len(body), size))
-        return self.decode(body)
+            size, pos = head
+            if size > MAX_MESSAGE:
+                raise BadMessage("a message of %d bytes announced: not a WorkRequest" % size)
+            if len(self.buffer) < pos + size:
+                if not data:
+                    raise BadMessage("stdin ended %d bytes into a %d-byte message" % (len(self.buffer) - pos, size))
+                break
+            requests.append(self.decode(self.buffer[pos:pos + size]))
+            self.buffer = self.buffer[pos + size:]
+        return requests
 
     @staticmethod
     def decode(body):
         req, args, pos = WorkRequest(), [], 0
         while pos < len(body):
-            key, pos = _read_varint(body, pos)
+            key, pos = _varint_at(body, pos)
             field, wire = key >> 3, key & 7
             if wire == 0:
-                value, pos = _read_varint(body, pos)
+                value, pos = _varint_at(body, pos)
             elif wire == 2:
-                size, pos = _read_varint(body, pos)
+                size, pos = _varint_at(body, pos)
                 if pos + size > len(body):
                     raise BadMessage("field %d runs past the end of the message" % field)
                 value, pos = body[pos:pos + size], pos + size
@@ -511,7 +525,8 @@ class ProtoProtocol:
         req.arguments = tuple(args)
         return req
 
-    def write(self, request_id, exit_code, output, cancelled):
+    @staticmethod
+    def encode(request_id, exit_code, output, cancelled):
         body = bytearray()
         if exit_code:
             body += b"\x08" + _varint(exit_code)
@@ -522,92 +537,162 @@ class ProtoProtocol:
             body += b"\x18" + _varint(request_id)
         if cancelled:
             body += b"\x20\x01"
-        self.write_bytes(_varint(len(body)) + bytes(body))
+        return _varint(len(body)) + bytes(body)
+
+
+class WorkerDied(Exception):
+    """A compiling process ended: the worker cannot promise its requests any more."""
+
+
+def _send_frame(fd, obj):
+    import pickle
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    _write_all(fd, len(data).to_bytes(4, "little") + data)
+
+
+def _write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+class Compiler:
+    """A forked process compiling one request at a time: requests on one pipe, results on another."""
+
+    def __init__(self, keep_closed):
+        to_child, self.to_child = os.pipe()
+        self.from_child, from_parent = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            for fd in (self.to_child, self.from_child, 0, *keep_closed):
+                os.close(fd)
+            os._exit(self.serve(to_child, from_parent))
+        os.close(to_child)
+        os.close(from_parent)
+        self.request_id, self.buffer = None, b""
+
+    @staticmethod
+    def serve(requests, results):
+        import pickle
+        stream = os.fdopen(requests, "rb")
+        while True:
+            head = stream.read(4)
+            if len(head) < 4:
+                return 0
+            request_id, request = pickle.loads(stream.read(int.from_bytes(head, "little")))
+            try:
+                result = compile_request(request)
+            except Exception as e:  # a bug of ours: the request fails, the process goes on
+                result = (1, "precompiler: %s" % "".join(traceback.format_exception_only(type(e), e)).strip(), [])
+            _send_frame(results, (request_id,) + result)
+
+    def start(self, request_id, request):
+        self.request_id = request_id
+        _send_frame(self.to_child, (request_id, request))
+
+    def collect(self):
+        """The (request id, exit code, output, written) the process finished, or None for now."""
+        import pickle
+        data = os.read(self.from_child, 1 << 20)
+        if not data:
+            raise WorkerDied("a compiling process (pid %d) ended while compiling request %s"
+                             % (self.pid, self.request_id))
+        self.buffer += data
+        if len(self.buffer) < 4 or len(self.buffer) < 4 + int.from_bytes(self.buffer[:4], "little"):
+            return None
+        size = int.from_bytes(self.buffer[:4], "little")
+        result, self.buffer = pickle.loads(self.buffer[4:4 + size]), self.buffer[4 + size:]
+        self.request_id = None
+        return result
 
 
 class Worker:
-    """Serves requests until stdin ends; answers each request id exactly once."""
+    """Serves requests until stdin ends, answering each request id once; one thread, no locks.
 
-    def __init__(self, protocol, impl, stdout_fd):
-        import threading
-        self.protocol, self.lock = protocol, threading.Lock()
-        self.open = {}  # request id -> its future, until answered
-        if impl == "serial":
-            from concurrent.futures import ThreadPoolExecutor
-            self.pool = ThreadPoolExecutor(max_workers=1)
-        else:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
+    Multiplexed requests wait in `pending` (FIFO) until this process (serial) or an idle compiling process
+    (async) takes them; `running` maps the ones taken to their Compiler (async)."""
+
+    def __init__(self, protocol, impl, out_fd):
+        from collections import OrderedDict
+        self.protocol, self.out_fd = protocol, out_fd
+        self.pending, self.running, self.cancelled = OrderedDict(), {}, set()
+        self.compilers = []
+        if impl == "async" and hasattr(os, "fork"):
             cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-            fork = "fork" in multiprocessing.get_all_start_methods()
-            # The children close the protocol's fd: stdout must end when this process does.
-            self.pool = ProcessPoolExecutor(max_workers=cores or 1, initializer=os.close, initargs=(stdout_fd,),
-                                            mp_context=multiprocessing.get_context("fork") if fork else None)
-            self.pool.submit(int).result()  # forks now, before any thread of ours runs
+            for _ in range(cores or 1):  # each child closes what it does not own: pipes end with their owners
+                owned = [fd for c in self.compilers for fd in (c.to_child, c.from_child)]
+                self.compilers.append(Compiler([out_fd, *owned]))
 
     def serve(self):
+        import selectors
+        selector = selectors.DefaultSelector()
+        selector.register(0, selectors.EVENT_READ)
+        for compiler in self.compilers:
+            selector.register(compiler.from_child, selectors.EVENT_READ, compiler)
+        reading = True
+        while reading or self.pending or self.running:
+            serial_work = self.pending and not self.compilers
+            for key, _ in selector.select(0 if serial_work else None):
+                if key.data is None:
+                    data = os.read(0, 1 << 16)
+                    for request in self.protocol.feed(data):
+                        self.take(request)
+                    if not data:
+                        reading = False
+                        selector.unregister(0)
+                else:
+                    result = key.data.collect()
+                    if result is not None:
+                        self.finish(*result)
+            if self.pending and not self.compilers:
+                request_id, request = self.pending.popitem(last=False)
+                self.answer(request_id, *run_request(request))
+            for compiler in self.compilers:
+                if compiler.request_id is None and self.pending:
+                    request_id, request = self.pending.popitem(last=False)
+                    self.running[request_id] = compiler
+                    compiler.start(request_id, request)
+        return 0
+
+    def take(self, req):
+        if req.cancel:
+            if self.pending.pop(req.request_id, None) is not None:
+                self.answer(req.request_id, 0, "", True)
+            elif req.request_id in self.running and req.request_id not in self.cancelled:
+                self.cancelled.add(req.request_id)  # its result is dropped when it comes
+                self.answer(req.request_id, 0, "", True)
+            return  # unknown or already answered: a cancel adds nothing
         try:
-            while True:
-                req = self.protocol.read()
-                if req is None:
-                    return 0
-                if req.cancel:
-                    self.cancel(req.request_id)
-                    continue
-                try:
-                    request = parse_request(req.arguments, req.sandbox_dir, req.verbosity > 0)
-                except UsageError as e:
-                    self.answer(req.request_id, 2, "precompiler: %s" % e)
-                    continue
-                if req.request_id == 0:  # singleplex: one at a time by contract
-                    self.answer(0, *run_request(request))
-                    continue
-                with self.lock:
-                    if req.request_id in self.open:
-                        raise BadMessage("request id %d is already in flight" % req.request_id)
-                    future = self.pool.submit(compile_request, request)
-                    self.open[req.request_id] = future
-                future.add_done_callback(lambda f, rid=req.request_id: self.finish(rid, f))
-        finally:
-            self.pool.shutdown(wait=True)
+            request = parse_request(req.arguments, req.sandbox_dir, req.verbosity > 0)
+        except UsageError as e:
+            self.answer(req.request_id, 2, "precompiler: %s" % e)
+            return
+        if req.request_id == 0:  # singleplex: one at a time by contract
+            self.answer(0, *run_request(request))
+        elif req.request_id in self.pending or req.request_id in self.running:
+            raise BadMessage("request id %d is already in flight" % req.request_id)
+        else:
+            self.pending[req.request_id] = request
 
-    def finish(self, request_id, future):
-        try:
-            code, output, written = future.result()
-        except Exception as e:  # cancelled, or the compiling process died
-            code, output, written = 1, "precompiler: %s: %s" % (type(e).__name__, e), []
-        with self.lock:
-            if self.open.get(request_id) is not future:
-                discard(written)  # answered as cancelled: its outputs must not appear
-                return
-            del self.open[request_id]
-            self.protocol.write(request_id, *publish(code, output, written), False)
+    def finish(self, request_id, code, output, written):
+        del self.running[request_id]
+        if request_id in self.cancelled:
+            self.cancelled.discard(request_id)
+            discard(written)
+        else:
+            self.answer(request_id, *publish(code, output, written))
 
-    def cancel(self, request_id):
-        with self.lock:
-            future = self.open.pop(request_id, None)
-            if future is None:
-                return  # already answered: a cancel adds nothing
-            self.protocol.write(request_id, 0, "", True)
-        future.cancel()  # outside the lock: a cancelled future runs its callback (finish) at once
-
-    def answer(self, request_id, code, output):
-        with self.lock:
-            self.protocol.write(request_id, code, output, False)
+    def answer(self, request_id, code, output, cancelled=False):
+        _write_all(self.out_fd, self.protocol.encode(request_id, code, output, cancelled))
 
 
 def _guard_stdout():
-    """The real stdout's new fd and a writer to it; fd 1 and sys.stdout then go to stderr, so that nothing else reaches it."""
+    """A new fd for the real stdout; fd 1 and sys.stdout then go to stderr, so that nothing else reaches it."""
     sys.stdout.flush()
     fd = os.dup(1)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-
-    def write(data):
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-    return fd, write
+    return fd
 
 
 def worker_main(startup):
@@ -622,14 +707,15 @@ def worker_main(startup):
             print("precompiler: unknown startup argument %r (expected --worker_protocol=json|proto, "
                   "--worker_impl=async|serial)" % arg, file=sys.stderr)
             return 2
-    fd, write = _guard_stdout()
-    stdin = sys.stdin.buffer
-    worker = Worker(JsonProtocol(stdin, write) if protocol == "json" else ProtoProtocol(stdin, write), impl, fd)
+    worker = Worker(JsonProtocol() if protocol == "json" else ProtoProtocol(), impl, _guard_stdout())
     try:
         return worker.serve()
     except BadMessage as e:
         print("precompiler: bad worker request on stdin: %s" % e, file=sys.stderr)
         return 2
+    except WorkerDied as e:
+        print("precompiler: %s" % e, file=sys.stderr)
+        return 1
 
 
 def main(argv):
