@@ -225,16 +225,15 @@ def test_multiplex_order_and_cancel(py311, tmp_path, protocol, impl):
                 "requestId": rid}
 
     worker = WorkerProcess(py311, protocol, impl)
-    requests = [request(1, "big"), request(2, "small"), request(3, "queued")]
     if impl == "serial":  # one at a time: 3 still waits behind the big file, so it is cancelled, never written
-        worker.send(*requests, {"requestId": 3, "cancel": True})
+        worker.send(request(1, "big"), request(2, "small"), request(3, "queued"), {"requestId": 3, "cancel": True})
         answers = []
-    else:
-        worker.send(*requests)  # the small ones are answered while the big file compiles; then 1 is cancelled mid-compile
-        answers = [worker.recv(), worker.recv()]
+    else:  # the small one is answered while the big file compiles; then 1 is cancelled mid-compile
+        worker.send(request(1, "big"), request(2, "small"))
+        answers = [worker.recv()]
         worker.send({"requestId": 1, "cancel": True})
     worker.send({"requestId": 99, "cancel": True})  # unknown: no answer
-    answers += [worker.recv() for _ in range(3 - len(answers))]
+    answers += [worker.recv() for _ in range(3 - len(answers))] if impl == "serial" else [worker.recv()]
     worker.send(request(4, "after"))
     answers.append(worker.recv())
     code, _ = worker.close()
@@ -245,9 +244,9 @@ def test_multiplex_order_and_cancel(py311, tmp_path, protocol, impl):
         assert not (tmp_path / "out" / "queued.pyc").exists()
         assert (tmp_path / "out" / "big.pyc").exists()
     else:
-        assert sorted(order[:2]) == [(2, False), (3, False)] and order[2:] == [(1, True), (4, False)]
+        assert order == [(2, False), (1, True), (4, False)]
         assert not (tmp_path / "out" / "big.pyc").exists()
-        assert (tmp_path / "out" / "queued.pyc").exists()
+    assert not [f for f in os.listdir(tmp_path / "out") if ".tmp" in f]
     assert all(a.get("exitCode", 0) == 0 for a in answers)
     assert (tmp_path / "out" / "small.pyc").exists() and (tmp_path / "out" / "after.pyc").exists()
 

@@ -557,7 +557,11 @@ def _write_all(fd, data):
 
 
 class Compiler:
-    """A forked process compiling one request at a time: requests on one pipe, results on another."""
+    """A forked process compiling one request at a time: requests on one pipe, results on another.
+
+    It holds up to DEPTH requests, so that it starts the next while this process reads its last result."""
+
+    DEPTH = 2
 
     def __init__(self, keep_closed):
         to_child, self.to_child = os.pipe()
@@ -569,7 +573,7 @@ class Compiler:
             os._exit(self.serve(to_child, from_parent))
         os.close(to_child)
         os.close(from_parent)
-        self.request_id, self.buffer = None, b""
+        self.request_ids, self.buffer = [], b""
 
     @staticmethod
     def serve(requests, results):
@@ -587,23 +591,24 @@ class Compiler:
             _send_frame(results, (request_id,) + result)
 
     def start(self, request_id, request):
-        self.request_id = request_id
+        self.request_ids.append(request_id)
         _send_frame(self.to_child, (request_id, request))
 
     def collect(self):
-        """The (request id, exit code, output, written) the process finished, or None for now."""
+        """The (request id, exit code, output, written) of the requests the process finished since."""
         import pickle
         data = os.read(self.from_child, 1 << 20)
         if not data:
-            raise WorkerDied("a compiling process (pid %d) ended while compiling request %s"
-                             % (self.pid, self.request_id))
+            raise WorkerDied("a compiling process (pid %d) ended while compiling requests %s"
+                             % (self.pid, self.request_ids))
         self.buffer += data
-        if len(self.buffer) < 4 or len(self.buffer) < 4 + int.from_bytes(self.buffer[:4], "little"):
-            return None
-        size = int.from_bytes(self.buffer[:4], "little")
-        result, self.buffer = pickle.loads(self.buffer[4:4 + size]), self.buffer[4 + size:]
-        self.request_id = None
-        return result
+        results = []
+        while len(self.buffer) >= 4 and len(self.buffer) >= 4 + int.from_bytes(self.buffer[:4], "little"):
+            size = int.from_bytes(self.buffer[:4], "little")
+            results.append(pickle.loads(self.buffer[4:4 + size]))
+            self.buffer = self.buffer[4 + size:]
+            self.request_ids.remove(results[-1][0])
+        return results
 
 
 class Worker:
@@ -641,17 +646,17 @@ class Worker:
                         reading = False
                         selector.unregister(0)
                 else:
-                    result = key.data.collect()
-                    if result is not None:
+                    for result in key.data.collect():
                         self.finish(*result)
             if self.pending and not self.compilers:
                 request_id, request = self.pending.popitem(last=False)
                 self.answer(request_id, *run_request(request))
-            for compiler in self.compilers:
-                if compiler.request_id is None and self.pending:
-                    request_id, request = self.pending.popitem(last=False)
-                    self.running[request_id] = compiler
-                    compiler.start(request_id, request)
+            for depth in range(1, Compiler.DEPTH + 1):  # idle processes first
+                for compiler in self.compilers:
+                    if len(compiler.request_ids) < depth and self.pending:
+                        request_id, request = self.pending.popitem(last=False)
+                        self.running[request_id] = compiler
+                        compiler.start(request_id, request)
         return 0
 
     def take(self, req):
