@@ -357,3 +357,20 @@ def test_canonical_form_of_newer_code_objects(version, tmp_path):
                         "print(marshal.loads(data) == code, p.canonical_marshal(data) == data)",
                 os.path.dirname(TOOL), write(tmp_path / "x.py", SEEDED + MODULE))
     assert out == "True True"
+
+
+def test_async_worker_exits_when_a_compiling_process_dies(py311, tmp_path):
+    """Its requests cannot be answered any more: the worker ends, naming the process, so that kiln restarts it."""
+    worker = WorkerProcess(py311, "json", "async")
+    src = write(tmp_path / "m.py", "M = 1\n")
+    worker.send({"arguments": ["--src", src, "--pyc", str(tmp_path / "m.pyc")], "requestId": 1})
+    assert worker.recv()["exitCode"] == 0  # the compiling processes are up
+    pid = worker.proc.pid
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        children = [int(c) for c in f.read().split()]
+    assert len(children) == len(os.sched_getaffinity(0))
+    os.kill(children[0], 9)
+    assert worker.proc.wait(timeout=30) == 1
+    code, stderr = worker.close()
+    assert code == 1 and f"precompiler: a compiling process (pid {children[0]}) ended" in stderr
+    assert "Traceback" not in stderr

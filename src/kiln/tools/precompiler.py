@@ -9,16 +9,19 @@ co_filename), `--pyc`, `--optimize N`, `--python_version X.Y`. `--src`, `--src_n
 compile several files in one request; the i-th of each go together.
 
 Worker: `--persistent_worker [--worker_protocol=json|proto] [--worker_impl=async|serial]` serves Bazel's
-worker protocols on stdin/stdout (JSON lines, or length-delimited blaze.worker protobuf written by hand).
-A request id of 0 is singleplex and runs at once; others are multiplexed: `serial` compiles them one at a
-time in this process, `async` in a pool of forked processes, one per core (a compile holds the GIL, so
-threads would not run two at once). A cancel answers `wasCancelled` for any request not yet answered; its
-pyc files are then never written. Only protocol messages go to stdout: the real stdout is kept for them
-and fd 1 is pointed at stderr, so stray prints land in the worker's log.
+worker protocols on stdin/stdout (JSON lines, or length-delimited blaze.worker protobuf written by hand) from
+one thread, a select loop. A request id of 0 is singleplex and runs at once; others are multiplexed: `serial`
+compiles them one at a time in this process; `async` in processes forked at start, one per core, each fed
+over a pipe up to two requests at a time (a compile holds the GIL: threads would not run two at once). A
+cancel answers `wasCancelled` for any request not yet answered, whose pyc files are then never written
+(each is compiled into a temporary file that only this process renames into place). Only protocol messages
+go to stdout: the real stdout is kept for them and fd 1 is pointed at stderr, so stray prints land in the
+worker's log.
 
-Output is byte-identical for identical input: hash-based pyc files only (PEP 552; timestamp ones are not
-reproducible), and on CPython < 3.11, whose marshal output depends on the hash seed (frozenset order) and
-on reference counts (FLAG_REF), the marshal stream is rewritten into a canonical form.
+Output is byte-identical for identical input, whatever the hash seed, the process or what it compiled
+before: hash-based pyc files only (PEP 552; timestamp ones are not reproducible); on CPython 3.11+ the
+one-character string constants are interned; before 3.11 and on PyPy the marshal stream is rewritten into a
+canonical form (see below).
 """
 
 from __future__ import annotations
@@ -27,14 +30,11 @@ import importlib.util
 import marshal
 import os
 import sys
-import traceback
 from types import CodeType
 
 PROTOCOLS = ("json", "proto")
 IMPLS = ("async", "serial")
-MODES = {"checked_hash": 0b11, "unchecked_hash": 0b01}
-# rules_python's names besides, in case a rule passes the enum's upper-case name.
-MODES.update({name.upper(): flags for name, flags in list(MODES.items())})
+MODES = {"checked_hash": 0b11, "unchecked_hash": 0b01}  # PEP 552 flags: hash-based, checked
 MAX_MESSAGE = 64 << 20
 
 
@@ -134,7 +134,7 @@ def compile_pyc(source, src_name, flags, optimize):
     try:
         code = compile(source, src_name, "exec", dont_inherit=True, optimize=optimize)
     except SyntaxError as e:
-        raise CompileError("".join(traceback.format_exception_only(type(e), e)).rstrip())
+        raise CompileError(_describe(e))
     except (ValueError, RecursionError, MemoryError) as e:  # null bytes before 3.12, nesting too deep
         raise CompileError("%s: %s: %s" % (src_name, type(e).__name__, e))
     if not CANONICALIZE:
@@ -144,6 +144,11 @@ def compile_pyc(source, src_name, flags, optimize):
     except (ValueError, IndexError) as e:  # a marshal format this reader does not know
         raise CompileError("%s: cannot write a reproducible pyc on %s %s: %s" % (
             src_name, sys.implementation.name, sys.version.split()[0], e))
+
+
+def _describe(error):
+    import traceback  # only on errors: it costs a one-shot run ~10 ms of imports
+    return "".join(traceback.format_exception_only(type(error), error)).rstrip()
 
 
 def _pyc(source, flags, data):
@@ -587,7 +592,7 @@ class Compiler:
             try:
                 result = compile_request(request)
             except Exception as e:  # a bug of ours: the request fails, the process goes on
-                result = (1, "precompiler: %s" % "".join(traceback.format_exception_only(type(e), e)).strip(), [])
+                result = (1, "precompiler: %s" % _describe(e), [])
             _send_frame(results, (request_id,) + result)
 
     def start(self, request_id, request):
