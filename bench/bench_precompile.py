@@ -21,7 +21,7 @@ checked byte-identical to the others' (a reproducible pyc does not depend on how
 
 kiln end-to-end (`kiln build` of a py_library over the tree with precompiling on, and the per-action
 overhead it adds over the worker's throughput) is measured once the PyCompile actions and the worker
-executor land (issue 13 items 1 and 3): it goes in METHODS below as one more method.
+executor land (issue 13 items 1 and 3): it goes in `methods` (main) as one more method.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -87,7 +88,6 @@ def request(tree: str, out: str, rel: str) -> list[str]:
 def run_workers(python: str, tool: str, tree: str, out: str, files: list[str], impl: str, processes: int,
                 window: int) -> tuple[float, float]:
     """Wall and CPU s of `processes` workers serving one request per file, started and ended within."""
-    import time
     with tree_cpu(f"{processes} worker(s) {impl}") as meter:
         t0 = time.perf_counter()
         workers = [subprocess.Popen([python, tool, "--persistent_worker", f"--worker_impl={impl}"],
@@ -129,7 +129,6 @@ def _drive(worker: subprocess.Popen, tree: str, out: str, files: list[str], wind
 
 
 def run_per_file(python: str, tool: str, tree: str, out: str, files: list[str]) -> tuple[float, float]:
-    import time
     with tree_cpu("one process per file") as meter:
         t0 = time.perf_counter()
         for rel in files:
@@ -165,7 +164,8 @@ def main() -> int:
         files = copy_tree(python, tree)
         sample = files[::max(1, len(files) // args.per_file_sample)][:args.per_file_sample]
         out = os.path.join(tmp, "out")
-        # Each method: (files it compiles, a run writing into `out`, or None for compileall's own layout).
+        # Each method: (the files it compiles, a run returning wall and CPU s). compileall writes __pycache__
+        # in the tree; the others into `out`. kiln end-to-end joins here (see the module docstring).
         methods = {
             "compileall -j0": (files, lambda: timed([python, "-m", "compileall", "-q", "-j0", "--invalidation-mode",
                                                      "checked-hash", tree], tmp, env=ENV)[:2]),
