@@ -150,3 +150,92 @@ def test_a_precompiler_that_does_not_exist(ws):
     assert ("tools/BUILD.bazel:6:1: in precompiler attribute of py_exec_tools_toolchain rule //tools:tools: missing "
             "input file '//tools:no_such_compiler'") in r.stderr, r.stderr
     assert "Traceback" not in r.output
+
+
+# ---- kiln's own precompiler (kiln.tools.precompiler), a persistent multiplexed worker ----------------------
+
+def _plain_ws(ws, *, extra_module: str = "") -> None:
+    ws.write("MODULE.bazel", 'module(name = "app")\n' + extra_module)
+    ws.write("pkg/BUILD.bazel", '''
+        load("@rules_python//python:defs.bzl", "py_binary", "py_library")
+
+        py_library(name = "lib", srcs = ["mod.py", "other.py"])
+
+        py_binary(name = "main", srcs = ["main.py"], deps = [":lib"])
+        ''')
+    ws.write("pkg/mod.py", "VALUE = 42\n")
+    ws.write("pkg/other.py", "OTHER = 1\n")
+    ws.write("pkg/main.py", "import mod\nprint(mod.VALUE)\n")
+
+
+def test_kilns_precompiler_runs_as_a_worker_and_its_pyc_files_run(ws):
+    _plain_ws(ws)
+    r = ws.kiln("build", "//pkg:main", PRECOMPILE)
+    assert r.code == 0, r.output
+    # It ran in a persistent worker: the worker's own directory (kiln.execution.worker_pool).
+    assert any((ws.output_base / "workers").iterdir())
+    assert _pyc_used(ws, PRECOMPILE) == [f"main.{TAG}.pyc", f"mod.{TAG}.pyc"]
+    worker = (ws.root / "kiln-bin" / "pkg" / "__pycache__" / f"mod.{TAG}.pyc").read_bytes()
+    # One-shot (no worker) writes the same bytes.
+    r = ws.kiln("clean")
+    r = ws.kiln("build", "//pkg:main", PRECOMPILE, "--strategy=PyCompile=local")
+    assert r.code == 0, r.output
+    assert (ws.root / "kiln-bin" / "pkg" / "__pycache__" / f"mod.{TAG}.pyc").read_bytes() == worker
+    # The seed's switch to the serial implementation.
+    r = ws.kiln("clean")
+    r = ws.kiln("build", "//pkg:main", PRECOMPILE, "--worker_extra_flag=PyCompile=--worker_impl=serial")
+    assert r.code == 0, r.output
+    assert (ws.root / "kiln-bin" / "pkg" / "__pycache__" / f"mod.{TAG}.pyc").read_bytes() == worker
+
+
+def test_force_enabled_overrides_the_attribute(ws):
+    _plain_ws(ws)
+    ws.write("pkg/BUILD.bazel", (ws.root / "pkg/BUILD.bazel").read_text().replace(
+        'srcs = ["mod.py", "other.py"]', 'srcs = ["mod.py", "other.py"], precompile = "disabled"'))
+    assert _pyc_used(ws, PRECOMPILE) == [f"main.{TAG}.pyc"]
+    force = "--@rules_python//python/config_settings:precompile=force_enabled"
+    assert _pyc_used(ws, force) == [f"main.{TAG}.pyc", f"mod.{TAG}.pyc"]
+
+
+def test_a_syntax_error_names_the_file_line_and_target(ws):
+    _plain_ws(ws)
+    ws.write("pkg/other.py", "OTHER = 1\ndef broken(:\n")
+    r = ws.kiln("build", "//pkg:lib", PRECOMPILE)
+    assert r.code == 1, r.output
+    assert "pkg/BUILD.bazel:3:1: Python precompiling pkg/other.py" in r.stderr, r.stderr
+    assert 'File "pkg/other.py", line 2' in r.stderr, r.stderr
+    assert "Traceback" not in r.output
+
+
+def test_the_pyc_is_what_runs_on_python_3_9_too(ws):
+    """Before 3.11, Python puts the main file's real directory first on sys.path (seed 004's caveat); kiln's
+    launcher puts the runfiles tree's first, so the pyc files are found there as well."""
+    import glob
+
+    found = sorted(glob.glob(str(__import__("pathlib").Path.home() / ".pyenv/versions/3.9.*/bin/python3.9")))
+    if not found:
+        from conftest import unavailable
+
+        unavailable("no CPython 3.9 under ~/.pyenv/versions")
+    _plain_ws(ws, extra_module='register_toolchains("//rt:all")\n')
+    ws.write("rt/BUILD.bazel", f'''
+        load("@rules_python//python:defs.bzl", "py_runtime", "py_runtime_pair")
+
+        py_runtime(name = "py39", interpreter_path = "{found[-1]}", interpreter_version_info = {{"major": "3", "minor": "9"}})
+
+        py_runtime_pair(name = "pair39", py3_runtime = ":py39")
+
+        toolchain(
+            name = "toolchain_39",
+            toolchain = ":pair39",
+            toolchain_type = "@rules_python//python:toolchain_type",
+            target_settings = ["@rules_python//python/config_settings:is_python_3.9"],
+        )
+        ''')
+    ws.write("pkg/BUILD.bazel", (ws.root / "pkg/BUILD.bazel").read_text().replace(
+        'deps = [":lib"])', 'deps = [":lib"], python_version = "3.9")'))
+    r = ws.kiln("run", PRECOMPILE, "//pkg:main", env={"PYTHONVERBOSE": "1"})
+    assert r.code == 0, r.output
+    used = sorted(line.rsplit("/", 1)[-1].rstrip("'") for line in r.stderr.splitlines()
+                  if line.startswith("# code object from '") and "/main.runfiles/_main/pkg/" in line)
+    assert used == ["main.cpython-39.pyc", "mod.cpython-39.pyc"], r.stderr[-2000:]
