@@ -351,7 +351,7 @@ def test_canonical_form_of_newer_code_objects(version, tmp_path):
     """The rewriter also reads the code objects of 3.11+ (PyPy 3.11 uses it): CPython's own streams
     come back as equal code, with sorted frozensets."""
     python = interpreter(version)
-    out = probe(python, "import marshal, sys\nsys.path.insert(0, sys.argv[1])\nimport precompiler as p\n"
+    out = probe(python, "import marshal, sys\nsys.path.insert(0, sys.argv[1])\nimport precompiler_marshal as p\n"
                         "code = compile(open(sys.argv[2], 'rb').read(), 'x.py', 'exec', dont_inherit=True)\n"
                         "data = p.canonical_marshal(marshal.dumps(code))\n"
                         "print(marshal.loads(data) == code, p.canonical_marshal(data) == data)",

@@ -102,6 +102,7 @@ class Actions:
             env=spawn_environment(self._config.action_env, env),
             execution_requirements=tuple(sorted((execution_requirements or {}).items())),
             tool_runfiles=tuple(tool_runfiles),
+            tools=tuple(tool_files),
             is_executable=executable_outputs,
             salt=self._rule_version,
             exec_properties=self._exec_properties(),

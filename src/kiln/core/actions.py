@@ -60,6 +60,9 @@ class Action:
     execution_requirements: tuple[tuple[str, str], ...] = ()
     # Tools run by this action whose runfiles trees must exist in the exec root.
     tool_runfiles: tuple[tuple[Artifact, Runfiles], ...] = ()
+    # The inputs given as tools (ctx.actions.run(tools = ...)): what a persistent worker runs, staged when it
+    # starts and part of its key (kiln.execution.worker_spawn). Among `inputs` too.
+    tools: tuple[Artifact, ...] = ()
     # The owning rule's version: a changed implementation changes every key.
     salt: str = ""
     # The execution platform's properties (exec_properties of platform and target), sorted: what a

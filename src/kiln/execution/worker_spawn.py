@@ -7,8 +7,8 @@ worker starts with the other arguments, `--persistent_worker` and the
 `--worker_extra_flag`s of its mnemonic; each request carries the file's
 lines as its arguments.
 
-What the worker runs — the inputs its startup arguments name, the tools with
-runfiles and every directory input (a runtime's installation) — are its tools: staged
+What the worker runs — the inputs its startup arguments name, the action's tools
+(ctx.actions.run(tools = ...)), and every directory input (a runtime's installation) — are its tools: staged
 once when it starts, and their digests are part of its key, so a changed tool
 gets a new process. The rest are the request's inputs, staged for each
 request and listed in it with their digests (Bazel's form: the UTF-8 bytes of
@@ -101,7 +101,8 @@ class WorkerPlanner:
         with open(self.locator.path(param), "rb") as f:
             text = f.read().decode("utf-8")
         arguments = tuple(text.split("\n")[:-1] if text.endswith("\n") else text.split("\n")) if text else ()
-        tool_paths = {*action.argv[:-1], *(exe.exec_path for exe, _ in action.tool_runfiles)}
+        tool_paths = {*action.argv[:-1], *(exe.exec_path for exe, _ in action.tool_runfiles),
+                      *(tool.exec_path for tool in action.tools)}
         tool_paths.update(path for _, entries in spawn.runfiles_trees for _, path in entries if path is not None)
         tools = tuple(i for i in direct if i.exec_path in tool_paths)
         request = tuple(i for i in direct if i.exec_path not in tool_paths)

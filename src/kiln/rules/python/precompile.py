@@ -154,7 +154,7 @@ class _Command:
     inputs: tuple[Artifact, ...]
     transitive: Depset
     requirements: dict[str, str]
-    tools: tuple = ()  # executables whose runfiles come along
+    tools: tuple = ()  # what the compiler runs: artifacts, or executables whose runfiles come along
 
 
 def _compiler(ctx, runtime: PyRuntimeInfo) -> _Command:
@@ -164,9 +164,10 @@ def _compiler(ctx, runtime: PyRuntimeInfo) -> _Command:
     if precompiler is not None and precompiler.default_info.executable is not None:
         return _Command((precompiler.default_info.executable.exec_path,), (), EMPTY, {}, (precompiler,))
     interpreter, own, requirements = runtime_command(runtime)
-    tool = kiln_tool_artifact("precompiler.py")
-    return _Command((interpreter, "-s", tool.exec_path), (tool, *own), runtime.files,
-                    {**requirements, **_WORKER_REQUIREMENTS})
+    # precompiler.py imports its siblings from its own directory: all three are the worker's tools.
+    tools = tuple(kiln_tool_artifact(f"{m}.py") for m in ("precompiler", "precompiler_worker", "precompiler_marshal"))
+    return _Command((interpreter, "-s", tools[0].exec_path), own, runtime.files,
+                    {**requirements, **_WORKER_REQUIREMENTS}, tools)
 
 
 def _pyc_name(ctx, src: Artifact, tag: str, keep: bool) -> str:
