@@ -163,8 +163,9 @@ def test_query_options():
               "--order_output=full", "deps(//a)").options
     assert (o.values.output, o.values.keep_going) == ("label_kind", True)
     assert o.values.order_output == "full"
-    # kiln has no implicit or exec-configuration edges to drop: accepted, reported as ignored.
-    assert {word for word, _ in o.ignored} == {"--noimplicit_deps", "--notool_deps"}
+    assert o.values.implicit_deps is False
+    # kiln has no exec-configuration edges to drop in query: accepted, reported as ignored.
+    assert {word for word, _ in o.ignored} == {"--notool_deps"}
     assert o.residue == ["deps(//a)"]
     assert o.values.compilation_mode == "fastbuild" and "compilation_mode" not in o.sources
 
