@@ -15,7 +15,8 @@ build in a fresh output base:
 - `kiln build -- //lib:all -//lib:start` (every library) with precompiling off (the floor: start-up, loading, analysis, the plan), and on
   in three process models: the default (--worker_max_multiplex_instances = one per CPU, each worker
   --worker_impl=async), `--worker_extra_flag=PyCompile=--worker_impl=serial`, and one async worker
-  (`--worker_max_multiplex_instances=1`).
+  (`--worker_max_multiplex_instances=1`); and the default with `--jobs=8` (--jobs, one per CPU by default,
+  bounds the requests kiln keeps in flight over all workers).
 
 kiln's per-action overhead = (kiln with precompiling − kiln without − the same process model driven
 directly) / files: what each PyCompile action (and its params FileWrite) costs beyond compiling.
@@ -192,6 +193,8 @@ def main() -> int:
             "kiln build, serial workers": (files, kiln([on, "--worker_extra_flag=PyCompile=--worker_impl=serial"],
                                                        expect)),
             "kiln build, 1 async worker": (files, kiln([on, "--worker_max_multiplex_instances=1"], expect)),
+            # --jobs (default: one per CPU) bounds the requests in flight over all workers.
+            "kiln build, --jobs=8": (files, kiln([on, "--jobs=8"], expect)),
         }
         names = list(methods)
         times: dict[str, tuple[list[float], list[float]]] = {m: ([], []) for m in names}
