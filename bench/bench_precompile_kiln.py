@@ -7,13 +7,13 @@
 The tree is bench_precompile.py's (the target interpreter's stdlib without test/, plus the bundled
 pip/setuptools), laid out as a workspace: `lib/` holds it, with one py_library per top-level package (and
 one for the top-level modules); the target runtime is that interpreter (kiln's local toolchain resolves to
-it, which the checks below confirm). Part 1, all in one run, rounds interleaved in a rotated order, each
+it: kiln's pyc files carry its tag, checked). Part 1, all in one run, rounds interleaved in a rotated order, each
 build in a fresh output base:
 
 - references: `compileall -q -j0`, one precompiler process per file (a sample), kiln's precompiler as one
   async worker and as two serial workers driven directly (bench_precompile.py's drivers);
-- `kiln build -- //lib:all -//lib:start` (every library) with precompiling off (the floor: start-up, loading, analysis, the plan), and on
-  in three process models: the default (--worker_max_multiplex_instances = one per CPU, each worker
+- `kiln build -- //lib:all -//lib:start` (every library) with precompiling off (the floor: start-up,
+  loading, analysis, the plan), and on in three process models: the default (--worker_max_multiplex_instances = one per CPU, each worker
   --worker_impl=async), `--worker_extra_flag=PyCompile=--worker_impl=serial`, and one async worker
   (`--worker_max_multiplex_instances=1`); and the default with `--jobs=8` (--jobs, one per CPU by default,
   bounds the requests kiln keeps in flight over all workers).
@@ -26,7 +26,7 @@ copy, which its runfiles put ahead of the stdlib) built with and without precomp
 directly (`kiln run` excluded), interleaved, with PYTHONDONTWRITEBYTECODE=1 as this machine sets it.
 
 Checks: every kiln build executes the expected number of actions with none from a cache; every kiln pyc is
-a checked-hash pyc of its source, byte-identical across the three process models; the start program
+a checked-hash pyc of its source, byte-identical across the four kiln configurations; the start program
 imports the modules from the copy (from its pyc files exactly when precompiled) and prints the same line.
 """
 
@@ -212,7 +212,7 @@ def main() -> int:
                 if name.startswith("kiln build") and name != "kiln build, precompiling off":
                     for rel, digest in kiln_pycs(base, files, tree, tag).items():
                         if reference.setdefault(rel, digest) != digest:
-                            fail(f"{name}: the pyc of {rel} differs from another process model's")
+                            fail(f"{name}: the pyc of {rel} differs from another kiln configuration's")
         shutil.rmtree(base, ignore_errors=True)
         start = part_start(ws, tmp, python, args.launches)
         result = {"python": python, "files": n, "sample": len(sample), "rounds": args.rounds,
