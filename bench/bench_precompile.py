@@ -19,9 +19,9 @@ Rounds interleave the methods, each round in a rotated order; each run starts wi
 wall and of the CPU of the whole process tree (benchlib's cgroups). Every precompiler method's outputs are
 checked byte-identical to the others' (a reproducible pyc does not depend on how it was made).
 
-kiln end-to-end (`kiln build` of a py_library over the tree with precompiling on, and the per-action
-overhead it adds over the worker's throughput) is measured once the PyCompile actions and the worker
-executor land (issue 13 items 1 and 3): it goes in `methods` (main) as one more method.
+kiln end to end (`kiln build` of the tree as py_library targets with precompiling on, and the per-action
+overhead it adds over the worker's throughput) is bench_precompile_kiln.py, which runs these references
+again in the same run.
 """
 
 from __future__ import annotations
@@ -165,7 +165,7 @@ def main() -> int:
         sample = files[::max(1, len(files) // args.per_file_sample)][:args.per_file_sample]
         out = os.path.join(tmp, "out")
         # Each method: (the files it compiles, a run returning wall and CPU s). compileall writes __pycache__
-        # in the tree; the others into `out`. kiln end-to-end joins here (see the module docstring).
+        # in the tree; the others into `out`.
         methods = {
             "compileall -j0": (files, lambda: timed([python, "-m", "compileall", "-q", "-j0", "--invalidation-mode",
                                                      "checked-hash", tree], tmp, env=ENV)[:2]),
