@@ -71,6 +71,8 @@ def test_requirement_gives_a_program_the_locked_wheels_and_their_dependencies(ws
     assert [p for p in paths if ".runfiles/" in p] == [f"{runfiles}/pypi_311_beta_lib/site-packages",
                                                       f"{runfiles}/pypi_311_alpha/site-packages"]
     assert not [p for p in paths if p.startswith(sys.prefix)], paths
+    # Nor the base installation's (kiln's default runtime is an empty virtual environment of it).
+    assert not [p for p in paths if p.startswith(sys.base_prefix)], paths
     assert ws.kiln("run", "//:every").code == 0
     r = ws.kiln("build", "//:wheels")
     assert r.code == 0, r.output

@@ -860,8 +860,8 @@ def test_python3_on_path_is_never_consulted(rws, tmp_path):
     # What pyo3 was told instead: the interpreter kiln runs on, by absolute path.
     configs = [p.read_text() for p in (rws.output_base / "caches" / "cargo" / "target" / "kiln-pyo3").glob("*.txt")]
     # (The workspace also builds extensions for its other registered runtimes: their configs name those.)
-    # (kiln's default runtime is the base interpreter of the virtual environment kiln runs in.)
-    base = os.path.abspath(getattr(sys, "_base_executable", None) or sys.executable)
+    # (kiln's default runtime is an empty virtual environment of the interpreter kiln runs on.)
+    base = str(rws.output_base / "external" / "kiln_local_python" / "venv" / "bin" / "python3")
     runtimes = {base, str(PY312), str(PYPY), str(PY_DBG)}
     assert configs and all(any(f"executable={r}\n" in c for r in runtimes) for c in configs), configs
     default = [c for c in configs if f"executable={base}\n" in c]
@@ -869,8 +869,7 @@ def test_python3_on_path_is_never_consulted(rws, tmp_path):
     assert all(f"version={sys.version_info[0]}.{sys.version_info[1]}\n" in c for c in default), default
     r = ok(rws.kiln("run", "//naming/stable:use_stable", env=env))
     assert "abi: stable" in r.stdout, r.output
-    assert f"python: {sys.executable}" in r.stdout or f"python: {os.path.realpath(sys.executable)}" in r.stdout, \
-        r.output
+    assert f"python: {base}\n" in r.stdout, r.output
     assert not marker.exists()
 
 

@@ -1,6 +1,6 @@
 """The repositories kiln writes for the machine's own toolchains, and the resolver loading asks.
 
-@kiln_local_python (the interpreter kiln runs on), @kiln_local_runtime_env_python
+@kiln_local_python (the interpreter kiln runs on, in an empty virtual environment of it), @kiln_local_runtime_env_python
 (python3 from PATH at run time), @kiln_local_rust (the machine's rustc and cargo) and @kiln_local_uv (the uv
 kiln installs, for compile_pip_requirements) are written under the output base when a build
 first loads them (kiln.repos.resolver asks here first). @kiln_local_pyo3 holds kiln's default
@@ -20,19 +20,19 @@ from kiln.loading.module_info import ModuleInfo
 from kiln.loading.repository_resolver import ResolvedRepository
 
 
-def _python(module: ModuleInfo | None) -> tuple[str, tuple[str, ...]]:
+def _python(module: ModuleInfo | None, directory: Path) -> tuple[str, tuple[str, ...]]:
     from kiln.repos.local_runtime import host_runtime_build_file
 
-    return host_runtime_build_file()
+    return host_runtime_build_file(directory)
 
 
-def _runtime_env_python(module: ModuleInfo | None) -> tuple[str, tuple[str, ...]]:
+def _runtime_env_python(module: ModuleInfo | None, directory: Path) -> tuple[str, tuple[str, ...]]:
     from kiln.repos.local_runtime import runtime_env_build_file
 
     return runtime_env_build_file()
 
 
-def _rust(module: ModuleInfo | None) -> tuple[str, tuple[str, ...]]:
+def _rust(module: ModuleInfo | None, directory: Path) -> tuple[str, tuple[str, ...]]:
     from kiln.repos.local_rust import local_rust_build_file
 
     return local_rust_build_file()
@@ -49,13 +49,13 @@ toolchain(
 """
 
 
-def _crate_index_pyo3(module: ModuleInfo | None) -> tuple[str, tuple[str, ...]]:
+def _crate_index_pyo3(module: ModuleInfo | None, directory: Path) -> tuple[str, tuple[str, ...]]:
     if module is not None and "crate_index" in module.repos:
         return _CRATE_INDEX_PYO3, ()
     return "# The workspace declares no @crate_index: kiln registers no default pyo3.\n", ()
 
 
-def _uv(module: ModuleInfo | None) -> tuple[str, tuple[str, ...]]:
+def _uv(module: ModuleInfo | None, directory: Path) -> tuple[str, tuple[str, ...]]:
     return ('# Written by kiln: uv, the resolver compile_pip_requirements runs (a link to kiln\'s own).\n'
             'package(default_visibility = ["//visibility:public"])\n\nexports_files(["uv"])\n'), ()
 
@@ -70,7 +70,7 @@ def _uv_links() -> dict[str, str]:
 _LINKS: dict[str, Callable[[], dict[str, str]]] = {"kiln_local_uv": _uv_links}
 
 # Imported when first asked for: most commands need neither.
-_WRITERS: dict[str, Callable[[ModuleInfo | None], tuple[str, tuple[str, ...]]]] = {
+_WRITERS: dict[str, Callable[[ModuleInfo | None, Path], tuple[str, tuple[str, ...]]]] = {
     "kiln_local_python": _python,
     "kiln_local_rust": _rust,
     "kiln_local_runtime_env_python": _runtime_env_python,
@@ -88,8 +88,8 @@ class HostRepositories:
         writer = _WRITERS.get(name)
         if writer is None:
             return None
-        text, files = writer(module)
         directory = self._external_dir / name
+        text, files = writer(module, directory)
         build = directory / "BUILD.bazel"
         try:
             unchanged = build.read_text() == text
