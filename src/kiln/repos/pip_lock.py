@@ -62,13 +62,15 @@ class RequirementsLock:
     extra_index_urls: tuple[str, ...]
 
 
-def read_lock(path: Path) -> RequirementsLock:
+def read_lock(path: Path, display: str | None = None) -> RequirementsLock:
+    """The lock at `path`, its messages naming it `display` (the path as the user wrote it)."""
+    shown = display or str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise LoadingError(f"cannot read the requirements lock: {getattr(e, 'strerror', None) or e}",
-                           location=Location(str(path))) from None
-    return parse_lock(text, str(path))
+                           location=Location(shown)) from None
+    return parse_lock(text, shown)
 
 
 def parse_lock(text: str, path: str) -> RequirementsLock:

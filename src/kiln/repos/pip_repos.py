@@ -152,7 +152,7 @@ class PipRepositories:
             shutil.rmtree(downloads, ignore_errors=True)
 
     def _lock(self, path: Path, display: str, name: str) -> Any:
-        from kiln.repos.pip_lock import parse_lock
+        from kiln.repos.pip_lock import read_lock
 
         try:
             st = path.stat()
@@ -161,7 +161,7 @@ class PipRepositories:
         stamp = (st.st_mtime_ns, st.st_size, st.st_ino, display)
         known = self._locks.get(str(path))
         if known is None or known[0] != stamp:
-            known = self._locks[str(path)] = (stamp, parse_lock(_read(path, name), display))
+            known = self._locks[str(path)] = (stamp, read_lock(path, display))
         return known[1]
 
     def _interpreter(self, given: str, module: ModuleInfo, name: str) -> str:
@@ -218,13 +218,6 @@ def _patch(name: str, root: Path, override: dict[str, Any]) -> None:
         if done.returncode != 0:
             raise RepositoryError(f"@{name}: pip.override patch {path} does not apply: "
                                   f"{(done.stdout + done.stderr).strip()}")
-
-
-def _read(path: Path, name: str) -> str:
-    try:
-        return path.read_text()
-    except OSError as e:
-        raise RepositoryError(f"@{name}: the requirements lock {path} cannot be read: {e.strerror}") from None
 
 
 def _python_settings(module: ModuleInfo) -> dict[str, Any]:
