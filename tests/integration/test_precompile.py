@@ -120,7 +120,9 @@ def test_execution_requirements_flag_reaches_the_action(ws):
     flag = "--@rules_python//tools/precompiler:execution_requirements="
     r = ws.kiln("aquery", 'mnemonic("PyCompile", //pkg:lib)', PRECOMPILE, flag + "no-remote=1", flag + "tag=x")
     assert r.code == 0, r.output
-    assert r.stdout.count("ExecutionInfo: {no-remote: 1, tag: x}") == 2, r.stdout
+    # (kiln-host-dirs: the precompiler binary's runtime installation, shown to the action.)
+    venv = ws.output_base / "external" / "kiln_local_python" / "venv"
+    assert r.stdout.count(f"ExecutionInfo: {{kiln-host-dirs: {venv}, no-remote: 1, tag: x}}") == 2, r.stdout
 
 
 def test_a_runtime_without_a_pyc_tag_skips_with_one_info_line(ws):

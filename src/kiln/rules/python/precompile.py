@@ -24,9 +24,11 @@ from dataclasses import dataclass
 
 from kiln.analysis.providers import BuildSettingInfo
 from kiln.core.artifacts import Artifact, kiln_tool_artifact
+from kiln.core.actions import HOST_DIRS
 from kiln.core.attrs import Attr, AttrType
 from kiln.core.depset import EMPTY, Depset
 from kiln.core.labels import parse_label
+from kiln.core.providers import HostToolsInfo
 from kiln.rules.python.providers import PY_EXEC_TOOLS_TOOLCHAIN_TYPE, PyRuntimeInfo
 from kiln.rules.python.py_runtime import python_runtime, runtime_command
 
@@ -162,7 +164,10 @@ def _compiler(ctx, runtime: PyRuntimeInfo) -> _Command:
     tools = ctx.toolchains[PY_EXEC_TOOLS_TOOLCHAIN_TYPE] if PY_EXEC_TOOLS_TOOLCHAIN_TYPE in ctx.toolchains else None
     precompiler = getattr(getattr(tools, "exec_tools", None), "precompiler", None)
     if precompiler is not None and precompiler.default_info.executable is not None:
-        return _Command((precompiler.default_info.executable.exec_path,), (), EMPTY, {}, (precompiler,))
+        # A py_binary precompiler runs on its own runtime: the installation it names is shown to the action.
+        host = precompiler.get(HostToolsInfo)
+        requirements = {HOST_DIRS: ":".join(host.dirs)} if host is not None and host.dirs else {}
+        return _Command((precompiler.default_info.executable.exec_path,), (), EMPTY, requirements, (precompiler,))
     interpreter, own, requirements = runtime_command(runtime)
     # precompiler.py imports its siblings from its own directory: all three are the worker's tools.
     tools = tuple(kiln_tool_artifact(f"{m}.py") for m in ("precompiler", "precompiler_worker", "precompiler_marshal"))
