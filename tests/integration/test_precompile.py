@@ -241,3 +241,66 @@ def test_the_pyc_is_what_runs_on_python_3_9_too(ws):
     used = sorted(line.rsplit("/", 1)[-1].rstrip("'") for line in r.stderr.splitlines()
                   if line.startswith("# code object from '") and "/main.runfiles/_main/pkg/" in line)
     assert used == ["main.cpython-39.pyc", "mod.cpython-39.pyc"], r.stderr[-2000:]
+
+
+# ---- a custom precompiler that is a py_interpreter_program (as rules_python's own is) ----------------------
+
+# A JSON persistent worker: each request's arguments are rules_python's per-file ones. It records the
+# interpreter arguments and environment it was started with, so the test sees them applied.
+JSON_WORKER = '''
+import json, os, py_compile, sys
+assert sys.flags.optimize == 0 and sys.flags.dont_write_bytecode == 1, "interpreter_args not applied"
+assert os.environ["MY_PRECOMPILER_MODE"] == "strict", "env not applied"
+assert "--persistent_worker" in sys.argv, sys.argv
+modes = {"checked_hash": py_compile.PycInvalidationMode.CHECKED_HASH,
+         "unchecked_hash": py_compile.PycInvalidationMode.UNCHECKED_HASH}
+for line in sys.stdin:
+    request = json.loads(line)
+    args = request["arguments"]
+    opts = dict(zip(args[0::2], args[1::2]))
+    sandbox = request.get("sandboxDir", "")
+    at = lambda p: os.path.join(sandbox, p) if sandbox else p
+    py_compile.compile(at(opts["--src"]), cfile=at(opts["--pyc"]), dfile=opts["--src_name"], doraise=True,
+                       invalidation_mode=modes[opts["--invalidation_mode"]], optimize=int(opts["--optimize"]))
+    print(json.dumps({"exitCode": 0, "output": "", "requestId": request.get("requestId", 0)}), flush=True)
+'''
+
+
+def test_a_py_interpreter_program_precompiler_brings_its_execution_requirements(ws):
+    _ws(ws)
+    ws.write("tools/BUILD.bazel", '''
+        load("@bazel_skylib//rules:common_settings.bzl", "string_list_flag")
+        load("@rules_python//python:py_exec_tools_toolchain.bzl", "py_exec_tools_toolchain")
+        load("@rules_python//python/private:py_interpreter_program.bzl", "py_interpreter_program")
+
+        string_list_flag(
+            name = "requirements",
+            build_setting_default = ["supports-workers=1", "requires-worker-protocol=json"],
+        )
+
+        py_interpreter_program(
+            name = "compile",
+            main = "worker.py",
+            interpreter_args = ["-B"],
+            env = {"MY_PRECOMPILER_MODE": "strict"},
+            execution_requirements = ":requirements",
+        )
+
+        py_exec_tools_toolchain(name = "tools", precompiler = ":compile")
+
+        toolchain(
+            name = "exec_tools",
+            toolchain = ":tools",
+            toolchain_type = "@rules_python//python:exec_tools_toolchain_type",
+        )
+        ''')
+    ws.write("tools/worker.py", JSON_WORKER)
+    r = ws.kiln("aquery", 'mnemonic("PyCompile", //pkg:lib)', PRECOMPILE)
+    assert r.code == 0, r.output
+    assert r.stdout.count("requires-worker-protocol: json, supports-workers: 1}") == 2, r.stdout
+    assert r.stdout.count("MY_PRECOMPILER_MODE=strict") == 2, r.stdout
+    r = ws.kiln("build", "//pkg:main", PRECOMPILE)
+    assert r.code == 0, r.output
+    # It ran as the persistent worker its ExecutionInfo asked for (kiln.execution.worker_pool's directory).
+    assert [p.name for p in (ws.output_base / "workers").iterdir()], "no worker ran"
+    assert _pyc_used(ws, PRECOMPILE) == [f"main.{TAG}.pyc", f"mod.{TAG}.pyc"]

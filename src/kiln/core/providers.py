@@ -55,3 +55,11 @@ class HostToolsInfo:
     HOST_DIRS). Machine paths, so they never enter an action's key."""
 
     dirs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ExecutionInfo:
+    """Execution requirements a target asks of the actions that run it (Bazel's testing.ExecutionInfo):
+    rules_python's py_interpreter_program offers its precompiler's, e.g. supports-workers."""
+
+    requirements: tuple[tuple[str, str], ...] = ()

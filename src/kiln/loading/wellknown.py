@@ -53,6 +53,9 @@ MODULES: dict[tuple[str, str], tuple[str, ...]] = {
     ("rules_python", "python/py_runtime_pair.bzl"): ("py_runtime_pair",),
     ("rules_python", "python/py_exec_tools_toolchain.bzl"): ("py_exec_tools_toolchain",),
     ("rules_python", "python/py_exec_tools_info.bzl"): ("PyExecToolsInfo",),
+    # rules_python's own precompiler is one; a user's custom precompiler may be too.
+    ("rules_python", "python/private/py_interpreter_program.bzl"): (
+        "py_interpreter_program", "PyInterpreterProgramInfo"),
     ("rules_python", "python/cc/py_cc_toolchain.bzl"): ("py_cc_toolchain",),
     # Where seed 002's custom toolchain example loads it from.
     ("rules_python", "python/py_cc_toolchain.bzl"): ("py_cc_toolchain",),
@@ -76,6 +79,7 @@ MODULES: dict[tuple[str, str], tuple[str, ...]] = {
 # Symbols that are providers or constants: loadable, but only meaningful to rule() code.
 PLACEHOLDER_SYMBOLS = frozenset({
     "PyWheelInfo", "PyInfo", "PyRuntimeInfo", "PyCcToolchainInfo", "PyExecToolsInfo", "BuildSettingInfo", "COPY_FILE_TOOLCHAINS",
+    "PyInterpreterProgramInfo",
 })
 
 

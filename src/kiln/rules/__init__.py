@@ -8,8 +8,8 @@ from kiln.core.rule_class import RuleRegistry
 def default_registry() -> RuleRegistry:
     from kiln.rules.common import (copy_file, filegroup, genrule, label_settings, platform, settings, test_suite,
                                    toolchain)
-    from kiln.rules.python import (py_binary, py_console_script, py_interpreter, py_library, py_runtime,
-                                   py_toolchains, py_wheel, sdist_package)
+    from kiln.rules.python import (py_binary, py_console_script, py_interpreter, py_interpreter_program,
+                                   py_library, py_runtime, py_toolchains, py_wheel, sdist_package)
     from kiln.rules.rust import pyo3, pyo3_toolchain, rust_rules
     from kiln.rules.rust import toolchain as rust_toolchain
     from kiln.rules.python.providers import PY_TOOLCHAIN_TYPE
@@ -49,6 +49,7 @@ def default_registry() -> RuleRegistry:
         py_toolchains.CURRENT_PY_CC_LIBS,
         py_interpreter.PY_INTERPRETER,
         py_interpreter.SENTINEL,
+        py_interpreter_program.PY_INTERPRETER_PROGRAM,
         rust_toolchain.LOCAL_RUST_TOOLCHAIN,
         rust_rules.RUST_LIBRARY,
         rust_rules.RUST_PROC_MACRO,

@@ -11,10 +11,11 @@ The pyc files always travel in PyInfo (direct_pyc_files, transitive_pyc_files); 
 to its runfiles unless --precompile_add_to_runfiles=decided_elsewhere, in which case a binary's
 pyc_collection (include_pyc | disabled | inherit -> --pyc_collection) decides whether it takes them all.
 
-The compiler is the exec tools toolchain's `precompiler` when one is registered with it, else kiln's
-(kiln.tools.precompiler) on the target runtime's interpreter, so the bytecode matches the runtime. Each action
-takes its per-file arguments from a param file (its last argument), so that a persistent worker can serve
-it; its execution requirements ask for a multiplexed JSON worker, plus the
+The compiler is the exec tools toolchain's `precompiler` when one is registered with it (a
+py_interpreter_program runs on the toolchain's exec_interpreter and brings its execution requirements),
+else kiln's (kiln.tools.precompiler) on the target runtime's interpreter, so the bytecode matches the runtime.
+Each action takes its per-file arguments from a param file (its last argument), so that a persistent worker
+can serve it; kiln's precompiler asks for a multiplexed JSON worker. Every PyCompile action also takes the
 --@rules_python//tools/precompiler:execution_requirements entries.
 """
 
@@ -28,8 +29,8 @@ from kiln.core.actions import HOST_DIRS
 from kiln.core.attrs import Attr, AttrType
 from kiln.core.depset import EMPTY, Depset
 from kiln.core.labels import parse_label
-from kiln.core.providers import HostToolsInfo
-from kiln.rules.python.providers import PY_EXEC_TOOLS_TOOLCHAIN_TYPE, PyRuntimeInfo
+from kiln.core.providers import ExecutionInfo, HostToolsInfo
+from kiln.rules.python.providers import PY_EXEC_TOOLS_TOOLCHAIN_TYPE, PyInterpreterProgramInfo, PyRuntimeInfo
 from kiln.rules.python.py_runtime import python_runtime, runtime_command
 
 _FLAGS = "@rules_python//python/config_settings"
@@ -139,7 +140,7 @@ def precompile(ctx, srcs: list[Artifact]) -> Compiled:
             inputs=Depset((src, params, *command.inputs), [command.transitive]),
             tools=command.tools,
             argv=[*command.argv, f"@{params.exec_path}"],
-            env=_ENV,
+            env={**_ENV, **dict(command.env)},
             mnemonic="PyCompile",
             progress_message=f"Python precompiling {src.short_path} into {pyc.short_path}",
             execution_requirements=requirements,
@@ -157,22 +158,47 @@ class _Command:
     transitive: Depset
     requirements: dict[str, str]
     tools: tuple = ()  # what the compiler runs: artifacts, or executables whose runfiles come along
+    env: tuple[tuple[str, str], ...] = ()
 
 
 def _compiler(ctx, runtime: PyRuntimeInfo) -> _Command:
     """The exec tools toolchain's precompiler, else kiln's on the target runtime's interpreter."""
     tools = ctx.toolchains[PY_EXEC_TOOLS_TOOLCHAIN_TYPE] if PY_EXEC_TOOLS_TOOLCHAIN_TYPE in ctx.toolchains else None
-    precompiler = getattr(getattr(tools, "exec_tools", None), "precompiler", None)
+    exec_tools = getattr(tools, "exec_tools", None)
+    precompiler = getattr(exec_tools, "precompiler", None)
     if precompiler is not None and precompiler.default_info.executable is not None:
-        # A py_binary precompiler runs on its own runtime: the installation it names is shown to the action.
-        host = precompiler.get(HostToolsInfo)
-        requirements = {HOST_DIRS: ":".join(host.dirs)} if host is not None and host.dirs else {}
-        return _Command((precompiler.default_info.executable.exec_path,), (), EMPTY, requirements, (precompiler,))
+        return _custom_compiler(precompiler, getattr(exec_tools, "exec_interpreter", None), runtime)
     interpreter, own, requirements = runtime_command(runtime)
     # precompiler.py imports its siblings from its own directory: all three are the worker's tools.
     tools = tuple(kiln_tool_artifact(f"{m}.py") for m in ("precompiler", "precompiler_worker", "precompiler_marshal"))
     return _Command((interpreter, "-s", tools[0].exec_path), own, runtime.files,
                     {**requirements, **_WORKER_REQUIREMENTS}, tools)
+
+
+def _custom_compiler(precompiler, exec_interpreter, runtime: PyRuntimeInfo) -> _Command:
+    """A precompiler target: a py_interpreter_program runs on the toolchain's exec_interpreter (else the target
+    runtime's interpreter) with its interpreter arguments and environment; anything else runs as it is. Its
+    ExecutionInfo (e.g. supports-workers) is what the actions ask for."""
+    own_info = precompiler.get(ExecutionInfo)
+    requirements = dict(own_info.requirements) if own_info is not None else {}
+    program = precompiler.get(PyInterpreterProgramInfo)
+    executable = precompiler.default_info.executable
+    if program is None:
+        argv, inputs, transitive, tools = (executable.exec_path,), (), EMPTY, (precompiler,)
+        shown = precompiler  # a py_binary precompiler runs on its own runtime: its installation is shown
+    elif exec_interpreter is not None and exec_interpreter.default_info.executable is not None:
+        interpreter = exec_interpreter.default_info.executable.exec_path
+        argv = (interpreter, *program.interpreter_args, executable.exec_path)
+        inputs, transitive, tools, shown = (), EMPTY, (exec_interpreter, precompiler), exec_interpreter
+    else:
+        interpreter, inputs, host = runtime_command(runtime)
+        argv = (interpreter, *program.interpreter_args, executable.exec_path)
+        transitive, tools, shown = runtime.files, (precompiler,), None
+        requirements.update(host)
+    host = shown.get(HostToolsInfo) if shown is not None else None
+    if host is not None and host.dirs:
+        requirements[HOST_DIRS] = ":".join(host.dirs)
+    return _Command(argv, inputs, transitive, requirements, tools, program.env if program is not None else ())
 
 
 def _pyc_name(ctx, src: Artifact, tag: str, keep: bool) -> str:

@@ -102,6 +102,16 @@ class PyExecToolsInfo:
 
 
 @dataclass(frozen=True)
+class PyInterpreterProgramInfo:
+    """How to run a program on an interpreter given elsewhere (rules_python's py_interpreter_program):
+    environment, the interpreter's own arguments before the program, and its main file."""
+
+    env: tuple[tuple[str, str], ...] = ()
+    interpreter_args: tuple[str, ...] = ()
+    main: object = None
+
+
+@dataclass(frozen=True)
 class SentinelInfo:
     """Offered by rules_python's "no target" (@rules_python//python:none), so that an attribute or a
     label flag pointing there can be told from one naming a real target."""
