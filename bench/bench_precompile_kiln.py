@@ -81,8 +81,12 @@ def write_workspace(ws: str, files: list[str]) -> None:
 
 
 def kiln_build(ws: str, base: str, targets: list[str], flags: list[str],
-               expect: int | None) -> tuple[float, float, int]:
-    wall, cpu, proc = timed([KILN, f"--output_base={base}", "build", *flags, "--", *targets], ws, env=ENV,
+               expect: int | None, src: str | None = None) -> tuple[float, float, int]:
+    """One build; with `src`, by the kiln whose sources are there (an A/B baseline), on the same venv."""
+    command, env = [KILN], ENV
+    if src:
+        command, env = [os.path.join(os.path.dirname(KILN), "python"), "-m", "kiln"], {**ENV, "PYTHONPATH": src}
+    wall, cpu, proc = timed([*command, f"--output_base={base}", "build", *flags, "--", *targets], ws, env=env,
                             what=f"kiln build {' '.join(flags)} -- {' '.join(targets)}")
     n = actions_executed(proc, "kiln build")
     if "0 from cache" not in proc.stderr:
@@ -158,6 +162,10 @@ def main() -> int:
     ap.add_argument("--window", type=int, default=16, help="requests in flight per directly driven worker")
     ap.add_argument("--launches", type=int, default=21, help="starts of each variant of the binary")
     ap.add_argument("--json")
+    ap.add_argument("--baseline-src", help="also time the default build by the kiln whose src/ is here (an A/B "
+                    "baseline, e.g. an earlier commit's `git archive REV src`); its action count is not checked")
+    ap.add_argument("--quick", action="store_true",
+                    help="only the references, kiln off and kiln default (and the baseline); no start-time part")
     args = ap.parse_args()
     python = args.python or default_python()
     tag = subprocess.run([python, "-c", "import sys; print(sys.implementation.cache_tag)"], capture_output=True,
@@ -174,12 +182,12 @@ def main() -> int:
         n = len(files)
         on = PRECOMPILE + "enabled"
 
-        def kiln(flags: list[str], expect: int | None):
-            return lambda: kiln_build(ws, base, LIBRARIES, flags, expect)[:2]
+        def kiln(flags: list[str], expect: int | None, src: str | None = None):
+            return lambda: kiln_build(ws, base, LIBRARIES, flags, expect, src)[:2]
 
         floor_actions = kiln_build(ws, os.path.join(tmp, "probe"), LIBRARIES, [PRECOMPILE + "disabled"], None)[2]
         shutil.rmtree(os.path.join(tmp, "probe"))
-        expect = floor_actions + 2 * n  # a PyCompile and its params FileWrite per source
+        expect = floor_actions + n  # a PyCompile per source (its param file is written for its spawn)
         methods = {
             "compileall -j0": (files, lambda: timed([python, "-m", "compileall", "-q", "-j0", "--invalidation-mode",
                                                      "checked-hash", tree], tmp, env=ENV)[:2]),
@@ -196,6 +204,11 @@ def main() -> int:
             # --jobs (default: one per CPU) bounds the requests in flight over all workers.
             "kiln build, --jobs=8": (files, kiln([on, "--jobs=8"], expect)),
         }
+        if args.quick:
+            for name in ("kiln build, serial workers", "kiln build, 1 async worker", "kiln build, --jobs=8"):
+                del methods[name]
+        if args.baseline_src:
+            methods["kiln build (default), baseline kiln"] = (files, kiln([on], None, args.baseline_src))
         names = list(methods)
         times: dict[str, tuple[list[float], list[float]]] = {m: ([], []) for m in names}
         reference: dict[str, str] = {}
@@ -209,12 +222,13 @@ def main() -> int:
                 wall, cpu = methods[name][1]()
                 times[name][0].append(wall)
                 times[name][1].append(cpu)
-                if name.startswith("kiln build") and name != "kiln build, precompiling off":
+                if name.startswith("kiln build") and name != "kiln build, precompiling off" \
+                        and "baseline" not in name:
                     for rel, digest in kiln_pycs(base, files, tree, tag).items():
                         if reference.setdefault(rel, digest) != digest:
                             fail(f"{name}: the pyc of {rel} differs from another kiln configuration's")
         shutil.rmtree(base, ignore_errors=True)
-        start = part_start(ws, tmp, python, args.launches)
+        start = None if args.quick else part_start(ws, tmp, python, args.launches)
         result = {"python": python, "files": n, "sample": len(sample), "rounds": args.rounds,
                   "window": args.window, "part1_s": round(time.time() - t0, 1), "times": {}, "start": {}}
         describe_run(result, tmp)
@@ -235,11 +249,18 @@ def main() -> int:
         lines += ["", "kiln's overhead per PyCompile action (kiln with − kiln without − the same workers driven "
                   "directly) / files:", ""]
         for kiln_m, direct in (("kiln build, 1 async worker", "worker async, driven directly"),
-                               ("kiln build, serial workers", "2 workers serial, driven directly")):
+                               ("kiln build, serial workers", "2 workers serial, driven directly"),
+                               ("kiln build (default: async, 1 worker per CPU)", "2 workers serial, driven directly"),
+                               ("kiln build (default), baseline kiln", "2 workers serial, driven directly")):
+            if kiln_m not in med:
+                continue
             w = (med[kiln_m][0] - floor[0] - med[direct][0]) / n
             c = (med[kiln_m][1] - floor[1] - med[direct][1]) / n
             result.setdefault("overhead_ms", {})[kiln_m] = {"wall": 1000 * w, "cpu": 1000 * c}
             lines.append(f"- {kiln_m} vs {direct}: wall {1000 * w:.2f} ms, CPU {1000 * c:.2f} ms per action")
+        if start is None:
+            emit(result, "\n".join(lines), args.json)
+            return 0
         lines += ["", f"start of //lib:start, {args.launches} interleaved launches each "
                   f"(`python -c pass`: {1000 * start['python -c pass']:.0f} ms):", "",
                   "| build | modules from the copy | wall ms | CPU ms |", "|---|---|---|---|"]

@@ -92,7 +92,7 @@ def build(ws: Path, base: Path, wanted, generating) -> tuple[float, float]:
         (base / d).mkdir(parents=True, exist_ok=True)
     cas = Cas(base / "cas", base / "tmp")
     sources = SourceTree(str(ws))
-    locator = InputLocator(sources, cas.path)
+    locator = InputLocator(sources, cas.path, cas.put_bytes)
     caching = CachingExecutor(Dispatcher(InProcessExecutor(cas, locator), LazyExecutor(lambda: InstantExecutor(cas)),
                                          lambda mnemonic: Mode.LINUX_SANDBOX),
                               action_cache=ActionCache(base / "ac", base / "tmp"), cas=cas)

@@ -178,11 +178,13 @@ def test_kilns_precompiler_runs_as_a_worker_and_its_pyc_files_run(ws):
     assert any((ws.output_base / "workers").iterdir())
     assert _pyc_used(ws, PRECOMPILE) == [f"main.{TAG}.pyc", f"mod.{TAG}.pyc"]
     worker = (ws.root / "kiln-bin" / "pkg" / "__pycache__" / f"mod.{TAG}.pyc").read_bytes()
-    # One-shot (no worker) writes the same bytes.
-    r = ws.kiln("clean")
-    r = ws.kiln("build", "//pkg:main", PRECOMPILE, "--strategy=PyCompile=local")
-    assert r.code == 0, r.output
-    assert (ws.root / "kiln-bin" / "pkg" / "__pycache__" / f"mod.{TAG}.pyc").read_bytes() == worker
+    # One-shot (no worker), unsandboxed and sandboxed, writes the same bytes: the param file written for the
+    # spawn is found in either exec root.
+    for strategy in ("local", "sandboxed"):
+        r = ws.kiln("clean")
+        r = ws.kiln("build", "//pkg:main", PRECOMPILE, f"--strategy=PyCompile={strategy}")
+        assert r.code == 0, r.output
+        assert (ws.root / "kiln-bin" / "pkg" / "__pycache__" / f"mod.{TAG}.pyc").read_bytes() == worker
     # The seed's switch to the serial implementation.
     r = ws.kiln("clean")
     r = ws.kiln("build", "//pkg:main", PRECOMPILE, "--worker_extra_flag=PyCompile=--worker_impl=serial")

@@ -338,7 +338,7 @@ def make_scheduler(env, *, keep_going=False, jobs=2, executor=None):
     cas = Cas(base / "cas", base / "tmp")
     executor = executor or FakeExecutor(cas, jobs)
     sources = SourceTree(str(ws))
-    executor.locator = InputLocator(sources, cas.path)
+    executor.locator = InputLocator(sources, cas.path, cas.put_bytes)
     events: list = []
     bus = EventBus()
     bus.subscribe(events.append)
@@ -671,3 +671,22 @@ def test_kiln_tool_actions_are_keyed_by_kilns_interpreter(env, monkeypatch):
     sched2, _, _ = make_scheduler(env)
     assert sched2.spawns.spawn_of(tool).key != tool_key
     assert sched2.spawns.spawn_of(plain).key == plain_key
+
+
+def test_a_param_file_is_an_input_of_the_key_and_no_action_of_its_own(env):
+    from dataclasses import replace
+
+    from kiln.core.actions import ParamFile
+
+    sched, _, _ = make_scheduler(env)
+    keys = []
+    for content in (b"--src\na.py\n", b"--src\nb.py\n"):
+        g = Graph()
+        base = g.add("one", ["src/a.txt"])
+        path = f"{base.outputs[0].exec_path}-0.params"
+        action = replace(base, argv=base.argv + (f"@{path}",), param_file=ParamFile(path, content))
+        spawn = sched.spawns.spawn_of(action)
+        (param,) = [i for i in spawn.inputs if i.exec_path == path]
+        assert param.digest == digest_bytes(content) and param.content == content
+        keys.append(spawn.key)
+    assert keys[0] != keys[1]

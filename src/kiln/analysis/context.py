@@ -12,7 +12,7 @@ from types import SimpleNamespace
 from typing import Any, Callable, Iterable, Mapping
 
 from kiln.core.action_env import spawn_environment
-from kiln.core.actions import Action, ActionKind
+from kiln.core.actions import Action, ActionKind, ParamFile
 from kiln.core.artifacts import Artifact
 from kiln.core.config import Configuration
 from kiln.core.depset import Depset
@@ -76,8 +76,11 @@ class Actions:
         progress_message: str = "",
         execution_requirements: Mapping[str, str] | None = None,
         executable_outputs: bool = False,
+        params: Iterable[str] | None = None,
     ) -> Action:
-        """Registers a process. `tools` are configured targets or artifacts whose runfiles come along."""
+        """Registers a process. `tools` are configured targets or artifacts whose runfiles come along.
+        `params`, one per line, go into a param file written for the spawn and named by its last argument
+        (`@<first output>-0.params`, as Bazel's `use_param_file("@%s", use_always = True)`)."""
         tool_files: list[Artifact] = []
         tool_runfiles: list[tuple[Artifact, Runfiles]] = []
         for tool in tools:
@@ -90,15 +93,21 @@ class Actions:
                 tool_files.append(info.executable)
                 tool_runfiles.append((info.executable, info.runfiles))
         direct_inputs = inputs if isinstance(inputs, Depset) else Depset(tuple(inputs))
+        outputs = tuple(outputs)
+        argv = tuple(argv)
+        param_file = None
+        if params is not None:
+            param_file = ParamFile(f"{outputs[0].exec_path}-0.params", "".join(f"{p}\n" for p in params).encode())
+            argv += (f"@{param_file.exec_path}",)
         all_inputs = Depset(tool_files, [direct_inputs]) if tool_files else direct_inputs
         action = Action(
             owner=self._label,
             mnemonic=mnemonic,
             progress_message=progress_message or f"{mnemonic} {self._label}",
-            outputs=tuple(outputs),
+            outputs=outputs,
             kind=ActionKind.SPAWN,
             inputs=all_inputs,
-            argv=tuple(argv),
+            argv=argv,
             env=spawn_environment(self._config.action_env, env),
             execution_requirements=tuple(sorted((execution_requirements or {}).items())),
             tool_runfiles=tuple(tool_runfiles),
@@ -106,6 +115,7 @@ class Actions:
             is_executable=executable_outputs,
             salt=self._rule_version,
             exec_properties=self._exec_properties(),
+            param_file=param_file,
         )
         self.registered.append(action)
         return action

@@ -37,7 +37,7 @@ class ExecutorStack:
 def executor_stack(opts: Options, output_base: Any, cas: Cas, sources: SourceTree, workspace_root: Path,
                    warn: Callable[[str], None]) -> ExecutorStack:
     isolation = IsolationChoice(opts, warn)
-    locator = InputLocator(sources, cas.path)
+    locator = InputLocator(sources, cas.path, cas.put_bytes)
     # --test_output=streamed: tests' output reaches the terminal as they run (one at a time).
     stream = sys.stderr if opts.test_output == "streamed" else None
     local = LazyExecutor(lambda: local_executor(output_base, cas, locator, isolation, jobs=opts.jobs,

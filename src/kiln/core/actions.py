@@ -39,6 +39,16 @@ def requirements_from_tags(tags) -> dict[str, str]:
     return {t: "1" for t in tags if t in _REQUIREMENT_TAGS or t.startswith(_REQUIREMENT_PREFIXES)}
 
 
+@dataclass(frozen=True)
+class ParamFile:
+    """An argument file the executor writes for a spawn, not an action of its own (Bazel's param files): the
+    spawn's last argument is `@exec_path`. A persistent worker takes its lines as the request's arguments and
+    never sees the file; a one-shot process finds it in its exec root. Its digest is part of the action key."""
+
+    exec_path: str
+    content: bytes
+
+
 class ActionKind(enum.Enum):
     SPAWN = "spawn"   # run a process in a sandbox
     WRITE = "write"   # write known content (launchers, manifests, param files)
@@ -73,6 +83,7 @@ class Action:
     # A test run: its outputs (the log, the XML) are kept whatever its exit status, and a failing
     # test is a test result, not a build failure.
     is_test: bool = False
+    param_file: ParamFile | None = None
 
     def input_list(self) -> list[Artifact]:
         files = self.inputs.to_list()

@@ -196,6 +196,10 @@ class LocalExecutor:
                 (self.execroot / out).parent.mkdir(parents=True, exist_ok=True)
             for out in run.output_directories:
                 (self.execroot / out).mkdir(exist_ok=True)
+            for inp in run.inputs:
+                if inp.content is not None:  # a param file written for the spawn (kiln.core.actions.ParamFile)
+                    (self.execroot / inp.exec_path).parent.mkdir(parents=True, exist_ok=True)
+                    (self.execroot / inp.exec_path).write_bytes(inp.content)
         else:
             staging = _STAGING[mode]
             if self.keep_sandboxes and staging is Staging.LINK:

@@ -139,6 +139,8 @@ class Sandbox:
     @staticmethod
     def _source_of(inp: SpawnInput, staging: Staging, cas: Cas, locator: InputLocator, outputs_root: Path) -> str:
         local = locator.path(inp)
+        if inp.content is not None:
+            return local  # a param file: only ever in the store
         if staging is Staging.SYMLINK:
             return local if inp.is_source else f"{outputs_root}/{inp.exec_path}"
         if staging is Staging.COPY or not inp.is_source:

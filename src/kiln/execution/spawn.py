@@ -32,6 +32,8 @@ class SpawnInput:
     digest: Digest
     is_executable: bool = False
     is_source: bool = False
+    # The content of an input no action wrote (the action's param file, kiln.core.actions.ParamFile).
+    content: bytes | None = None
 
 
 def directory_link(link: str, directory: str) -> str:
@@ -119,13 +121,21 @@ class InputChanged(Exception):
 class InputLocator:
     """Where an input's content is on this machine: its source file, or its blob in the store."""
 
-    def __init__(self, sources: SourceTree, blob_path: Callable[[Digest, bool], str]):
+    def __init__(self, sources: SourceTree, blob_path: Callable[[Digest, bool], str],
+                 put_bytes: Callable[[bytes], Digest]):
         self.sources = sources
         self.blob_path = blob_path
+        self.put_bytes = put_bytes
 
     def path(self, inp: SpawnInput) -> str:
         if inp.is_source:
             return self.sources.path_of(inp.exec_path)
+        if inp.content is not None:
+            # Stored when a process first needs it as a file (a worker takes its lines instead).
+            path = self.blob_path(inp.digest, False)
+            if not os.path.exists(path):
+                self.put_bytes(inp.content)
+            return path
         return self.blob_path(inp.digest, inp.is_executable)
 
 

@@ -15,7 +15,7 @@ import threading
 
 from kiln.core.actions import Action
 from kiln.core.artifacts import Artifact, SourceTree
-from kiln.core.digests import Digest
+from kiln.core.digests import Digest, digest_bytes
 from kiln.execution.action_cache import Output, OutputDirectory, OutputFile, stays_inside
 from kiln.execution.action_keys import ActionKeys
 from kiln.execution.file_digests import FileDigests
@@ -134,6 +134,9 @@ class SpawnMaker:
             # directory's: staged, and keyed, once.
             under = tuple(f"{t.path}/" for t in input_trees)
             inputs = [i for i in inputs if not i.exec_path.startswith(under)]
+        if action.param_file is not None:
+            content = action.param_file.content
+            inputs.append(SpawnInput(action.param_file.exec_path, digest_bytes(content), content=content))
         direct = tuple(inputs)
         # A directory enters the spawn as its files too, at their paths under it; the spawn keeps the
         # tree for its empty directories and symlinks, and the key takes it whole.

@@ -5,7 +5,8 @@ An action can run on a worker when its execution requirements say
 names an argument file (`@file` or `--flagfile=file`) among its inputs. The
 worker starts with the other arguments, `--persistent_worker` and the
 `--worker_extra_flag`s of its mnemonic; each request carries the file's
-lines as its arguments.
+lines as its arguments (a param file written for the spawn is neither staged nor listed: only its lines
+reach the worker, as in Bazel).
 
 What the worker runs — the inputs its startup arguments name, the action's tools
 (ctx.actions.run(tools = ...)), and every directory input (a runtime's installation) — are its tools: staged
@@ -98,8 +99,13 @@ class WorkerPlanner:
         param = next((i for i in direct if i.exec_path == path), None)
         if param is None:
             raise NotForWorkers(f"its argument file '{path}' is not one of its inputs")
-        with open(self.locator.path(param), "rb") as f:
-            text = f.read().decode("utf-8")
+        if param.content is not None:
+            # Written for the spawn (kiln.core.actions.ParamFile): its lines are the request, the file is never made.
+            text = param.content.decode("utf-8")
+            direct = tuple(i for i in direct if i is not param)
+        else:
+            with open(self.locator.path(param), "rb") as f:
+                text = f.read().decode("utf-8")
         arguments = tuple(text.split("\n")[:-1] if text.endswith("\n") else text.split("\n")) if text else ()
         tool_paths = {*action.argv[:-1], *(exe.exec_path for exe, _ in action.tool_runfiles),
                       *(tool.exec_path for tool in action.tools)}

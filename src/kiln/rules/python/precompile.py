@@ -14,8 +14,8 @@ pyc_collection (include_pyc | disabled | inherit -> --pyc_collection) decides wh
 The compiler is the exec tools toolchain's `precompiler` when one is registered with it (a
 py_interpreter_program runs on the toolchain's exec_interpreter and brings its execution requirements),
 else kiln's (kiln.tools.precompiler) on the target runtime's interpreter, so the bytecode matches the runtime.
-Each action takes its per-file arguments from a param file (its last argument), so that a persistent worker
-can serve it; kiln's precompiler asks for a multiplexed JSON worker. Every PyCompile action also takes the
+Each action takes its per-file arguments from a param file written for its spawn (its last argument), so that
+a persistent worker can serve it; kiln's precompiler asks for a multiplexed JSON worker. Every PyCompile action also takes the
 --@rules_python//tools/precompiler:execution_requirements entries.
 """
 
@@ -130,16 +130,14 @@ def precompile(ctx, srcs: list[Artifact]) -> Compiled:
     version = "%d.%d" % tuple(runtime.version_info[:2])
     for src in py_srcs:
         pyc = ctx.actions.declare_file(_pyc_name(ctx, src, runtime.pyc_tag, keep))
-        params = ctx.actions.declare_file(f"{_pyc_name(ctx, src, runtime.pyc_tag, keep)}.params")
-        ctx.actions.write(params, "\n".join([
-            "--invalidation_mode", mode, "--src", src.exec_path, "--src_name", src.short_path,
-            "--pyc", pyc.exec_path, "--optimize", str(ctx.attr.precompile_optimize_level),
-            "--python_version", version]) + "\n")
         ctx.actions.run(
             outputs=[pyc],
-            inputs=Depset((src, params, *command.inputs), [command.transitive]),
+            inputs=Depset((src, *command.inputs), [command.transitive]),
             tools=command.tools,
-            argv=[*command.argv, f"@{params.exec_path}"],
+            argv=command.argv,
+            params=["--invalidation_mode", mode, "--src", src.exec_path, "--src_name", src.short_path,
+                    "--pyc", pyc.exec_path, "--optimize", str(ctx.attr.precompile_optimize_level),
+                    "--python_version", version],
             env={**_ENV, **dict(command.env)},
             mnemonic="PyCompile",
             progress_message=f"Python precompiling {src.short_path} into {pyc.short_path}",
