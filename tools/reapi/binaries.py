@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from errors import EngineError
@@ -33,31 +34,45 @@ BINARIES = {
     "bazel-remote": (BAZEL_REMOTE, "github.com/buchgr/bazel-remote/v2"),
 }
 
-# Buildbarn is built upstream with Bazel, which patches two dependencies; a plain `go build` needs
-# the same patches. Each entry: the replace directory named in buildbarn/go.mod, the module and
-# version it is made from (with its go.sum hash: a directory replacement is not checked by Go),
-# and the Buildbarn module whose zip ships the diffs, applied with `patch -p0` in that order.
+
+@dataclass(frozen=True)
+class PatchedModule:
+    """A dependency that Buildbarn's Bazel build patches, so a plain `go build` must too.
+
+    buildbarn/go.mod replaces `module` with the directory patched/`directory`, made from `module` at
+    `version` (checked against `sum`: Go checks no directory replacement) with the diffs that
+    `patches_from` (a Buildbarn module, at the version go.mod requires) ships, applied in order.
+    """
+
+    directory: str
+    module: str
+    version: str
+    sum: str
+    patches_from: str
+    patches: tuple[str, ...]
+
+
 PATCHED_MODULES = (
-    {
-        "directory": "go-fuse",
-        "module": "github.com/hanwen/go-fuse/v2",
-        "version": "v2.5.1",
-        "sum": "h1:OQBE8zVemSocRxA4OaFJbjJ5hlpCmIWbGr7r0M4uoQQ=",
-        "patches_from": "github.com/buildbarn/bb-remote-execution",
-        "patches": (
+    PatchedModule(
+        directory="go-fuse",
+        module="github.com/hanwen/go-fuse/v2",
+        version="v2.5.1",  # bb-remote-execution's own replace: its patches do not apply to newer ones
+        sum="h1:OQBE8zVemSocRxA4OaFJbjJ5hlpCmIWbGr7r0M4uoQQ=",
+        patches_from="github.com/buildbarn/bb-remote-execution",
+        patches=(
             "patches/com_github_hanwen_go_fuse_v2/direntrylist-offsets-and-testability.diff",
             "patches/com_github_hanwen_go_fuse_v2/writeback-cache.diff",
             "patches/com_github_hanwen_go_fuse_v2/notify-testability.diff",
         ),
-    },
-    {
-        "directory": "bytestream",
-        "module": "google.golang.org/genproto/googleapis/bytestream",
-        "version": "v0.0.0-20251103181224-f26f9409b101",
-        "sum": "h1:yPJt1QyhbMgVYk1uHU1fzFDusVK69zmYfO7uupO0/QE=",
-        "patches_from": "github.com/buildbarn/bb-storage",
-        "patches": ("patches/org_golang_google_genproto_googleapis_bytestream/service-registrar.diff",),
-    },
+    ),
+    PatchedModule(
+        directory="bytestream",
+        module="google.golang.org/genproto/googleapis/bytestream",
+        version="v0.0.0-20251103181224-f26f9409b101",  # the version go.mod's build list selects
+        sum="h1:yPJt1QyhbMgVYk1uHU1fzFDusVK69zmYfO7uupO0/QE=",
+        patches_from="github.com/buildbarn/bb-storage",
+        patches=("patches/org_golang_google_genproto_googleapis_bytestream/service-registrar.diff",),
+    ),
 )
 
 GO_ENV = {
@@ -85,8 +100,14 @@ def cache_key() -> str:
             digest.update(f"{module.name}/{name}\0".encode())
             digest.update((module / name).read_bytes())
     go_version = subprocess.run([go(), "env", "GOVERSION"], capture_output=True, text=True, check=True).stdout
-    recipe = {"go": go_version.strip(), "env": GO_ENV, "patched": PATCHED_MODULES, "binaries": BINARIES}
-    digest.update(json.dumps(recipe, sort_keys=True, default=str).encode())
+    # Names, not paths: two checkouts at different places share the cache.
+    recipe = {
+        "go": go_version.strip(),
+        "env": GO_ENV,
+        "patched": [asdict(spec) for spec in PATCHED_MODULES],
+        "binaries": {name: (module.name, package) for name, (module, package) in BINARIES.items()},
+    }
+    digest.update(json.dumps(recipe, sort_keys=True).encode())
     return digest.hexdigest()[:16]
 
 
@@ -125,7 +146,7 @@ def build() -> Path:
                     shutil.copyfile(module / name, source / name)
                 if module is BUILDBARN:
                     for spec in PATCHED_MODULES:
-                        make_patched_module(spec, source / "patched" / spec["directory"], source)
+                        make_patched_module(spec, source)
                 packages = [package for _, (mod, package) in BINARIES.items() if mod is module]
                 go_build(source, packages, staged)
             # The bin directory appears whole or not at all: its presence means "built".
@@ -155,21 +176,21 @@ def module_version(gomod: Path, module: str) -> str:
     raise EngineError(f"{gomod} does not require {module}")
 
 
-def make_patched_module(spec: dict, target: Path, source: Path) -> None:
-    original = go_download(spec["module"], spec["version"], source)
-    if original["Sum"] != spec["sum"]:
-        raise EngineError(f"{spec['module']}@{spec['version']} has hash {original['Sum']}, expected {spec['sum']}")
+def make_patched_module(spec: PatchedModule, source: Path) -> None:
+    original = go_download(spec.module, spec.version, source)
+    if original["Sum"] != spec.sum:
+        raise EngineError(f"{spec.module}@{spec.version} has hash {original['Sum']}, expected {spec.sum}")
+    target = source / "patched" / spec.directory
     shutil.copytree(original["Dir"], target)
     # The module cache is read-only; the copy must be writable to be patched.
     for path in [target, *target.rglob("*")]:
         path.chmod(path.stat().st_mode | 0o200)
-    owner = spec["patches_from"]
-    patches = Path(go_download(owner, module_version(source / "go.mod", owner), source)["Dir"])
-    for diff in spec["patches"]:
+    owner = go_download(spec.patches_from, module_version(source / "go.mod", spec.patches_from), source)
+    for diff in spec.patches:
         result = subprocess.run(["patch", "-p0", "--batch", "--forward", "--no-backup-if-mismatch",
-                                 "-i", str(patches / diff)], cwd=target, capture_output=True, text=True)
+                                 "-i", str(Path(owner["Dir"]) / diff)], cwd=target, capture_output=True, text=True)
         if result.returncode != 0:
-            raise EngineError(f"patch {diff} does not apply to {spec['module']}@{spec['version']}:\n{result.stdout}")
+            raise EngineError(f"{diff} does not apply to {spec.module}@{spec.version}:\n{result.stdout}{result.stderr}")
 
 
 def go_build(source: Path, packages: list[str], out: Path) -> None:
