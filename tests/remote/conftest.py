@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from reapi_engine import engine_command
+from .reapi_engine import engine_command
 
 if os.environ.get("KILN_REAPI_TESTS") != "1":
     collect_ignore_glob = ["test_*.py"]

@@ -5,13 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
+import time
 import urllib.request
 from pathlib import Path
 
 import grpc
 from google.longrunning import operations_proto_pb2
 from kiln.execution.reapi import remote_execution_pb2 as re_pb2
-from reapi_engine import ENGINE, engine_command
+from .reapi_engine import ENGINE, engine_command
 
 SERVICE = "/build.bazel.remote.execution.v2."
 
@@ -123,6 +125,20 @@ def test_starting_a_running_engine_again_is_refused(engine):
     assert again.stderr.strip() == f"engine.py start: an engine is already running in {engine.state}: stop it first"
 
 
+def test_an_engine_starts_again_where_a_killed_one_left_its_state(engine):
+    for record in json.loads((engine.state / "processes.json").read_text()):
+        os.killpg(record["pid"], signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while processes_running_from(engine.bin_dir) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert processes_running_from(engine.bin_dir) == []
+    assert (engine.state / "runner.sock").exists()
+
+    restarted = engine_command("start", str(engine.state))
+    assert restarted.returncode == 0, restarted.stderr
+    assert len(processes_running_from(engine.bin_dir)) == 5
+
+
 def test_start_before_build_says_to_build(engine_bin, tmp_path):
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "empty-cache")}
     result = engine_command("start", str(tmp_path / "state"), env=env)
@@ -131,6 +147,14 @@ def test_start_before_build_says_to_build(engine_bin, tmp_path):
         "engine.py start: bb_storage, bb_scheduler, bb_worker, bb_runner, bazel-remote not built: "
         f"run `python3 {ENGINE} build` first")
     assert "Traceback" not in result.stderr
+
+
+def test_a_state_directory_that_is_a_file_is_refused(engine_bin, tmp_path):
+    state = tmp_path / "state"
+    state.write_text("not a directory\n")
+    result = engine_command("start", str(state))
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"engine.py start: {state} is not a directory"
 
 
 def test_build_without_go_says_so(tmp_path):

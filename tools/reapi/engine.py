@@ -36,7 +36,7 @@ def main(argv: list[str]) -> int:
             print(json.dumps(start(bin_dir(), args.state_dir.resolve(), HERE / "config"), indent=2))
         else:
             stop(args.state_dir.resolve())
-    except EngineError as error:
+    except (EngineError, OSError) as error:
         print(f"engine.py {args.command}: {error}", file=sys.stderr)
         return 1
     return 0

@@ -35,6 +35,8 @@ PORTS = ("storage", "scheduler_client", "scheduler_worker", "scheduler_diagnosti
 
 def start(bin_dir: Path, state: Path, config: Path) -> dict:
     """Starts the engine with its state under `state`; returns the endpoints once all are ready."""
+    if state.exists() and not state.is_dir():
+        raise EngineError(f"{state} is not a directory")
     if live_groups(read_records(state)):
         raise EngineError(f"an engine is already running in {state}: stop it first")
     ports = free_ports(len(PORTS))
