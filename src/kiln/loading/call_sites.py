@@ -93,7 +93,7 @@ class CallSites:
 
     def call(self, function: str) -> tuple[int, int]:
         if self._native:
-            return self.next(rf"(?<![\w.])(?:native\s*\.\s*)?({re.escape(function)})\s*\(")
+            return self.next(rf"(?<![\w.])((?:native\s*\.\s*)?{re.escape(function)})\s*\(")
         return self.next(rf"(?<![\w.])({re.escape(function)})\s*\(")
 
     def method(self, name: str) -> tuple[int, int]:
