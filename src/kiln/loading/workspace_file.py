@@ -234,7 +234,7 @@ class WorkspaceReader:
         return repo == "" or repo in self.info.main_repo_names or repo in self.info.repos or self.built_in(repo)
 
 
-_VERSION = re.compile(r"[-/]v?(\d+(?:\.\d+)+(?:-[\w.]+)?)(?=$|[/]|\.tar|\.zip|\.tgz)")
+_VERSION = re.compile(r"[-/]v?(\d+(?:\.\d+)+(?:-[A-Za-z]+\.?\d*)?)(?=$|/|\.tar|\.zip|\.tgz)")
 
 
 def _version(attrs: dict[str, Any]) -> str:
