@@ -29,21 +29,7 @@ from kiln.loading.module_eval import (GLOBALS, HARMLESS_MODULES, Recorder, check
                                       unsupported)
 from kiln.loading.module_info import ExtensionUsage, ModuleInfo, Registration, RepoDecl, Tag
 from kiln.loading.source_files import read_source
-
-
-@dataclass
-class SourceFile:
-    """A file being evaluated: WORKSPACE or a .bzl it loads, directly or not."""
-
-    display: str   # as messages name it: `WORKSPACE`, `third_party/deps.bzl`, `@my_rules//:deps.bzl`
-    text: str
-    repo: str      # the repository it belongs to ("" for the main one)
-    package: str   # its package, against which its relative loads resolve
-    sites: CallSites
-
-    def at(self, fn: str) -> Location:
-        line, column = self.sites.call(fn)
-        return Location(self.display, line, column)
+from kiln.loading.workspace_loads import BzlLoads, SourceFile
 
 
 @dataclass(frozen=True)
@@ -66,8 +52,6 @@ class WorkspaceReader:
     """One evaluation of WORKSPACE and the .bzl files it loads."""
 
     def __init__(self, path: Path, info: ModuleInfo, definitions: Definitions):
-        from kiln.loading.workspace_loads import BzlLoads
-
         self.path = path
         self.root = path.parent
         self.info = info
@@ -140,8 +124,7 @@ class WorkspaceReader:
     def _existing_rule(self, name: str) -> dict[str, Any] | None:
         decl = self.info.repos.get(name)
         if decl is not None:
-            (tag,) = decl.usage.tags[:1] or [None]
-            return {**(tag.attrs if tag is not None else {}), "name": name, "kind": decl.kind}
+            return {**decl.usage.tags[0].attrs, "name": name, "kind": decl.kind}
         if name in self.rule_sets:
             return {"name": name, "kind": "http_archive"}
         return None

@@ -17,21 +17,21 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import starlark as sl
 
-from kiln.core.errors import KilnError, LabelError, LoadingError
+from kiln.core.errors import KilnError, LabelError, LoadingError, Location
 from kiln.core.labels import Label, PackageId, parse_label
 from kiln.loading import wellknown
 from kiln.loading.call_sites import CallSites, top_level_names
-from kiln.loading.extension_schema import WorkspaceBzl
 from kiln.loading.module_eval import GLOBALS, HARMLESS_MODULES
 from kiln.loading.source_files import read_source
 from kiln.loading.starlark_lib import BZL_PRELUDE_TEMPLATE
 
 if TYPE_CHECKING:
-    from kiln.loading.workspace_file import SourceFile, WorkspaceReader
+    from kiln.loading.workspace_file import WorkspaceReader
 
 # Bazel's .bzl dialect: `def f(*, name)` is allowed.
 _BZL_DIALECT = sl.Dialect.standard()
@@ -43,7 +43,24 @@ _PRELUDE = BZL_PRELUDE_TEMPLATE.format(native_fields=", ".join(f"{n} = _kiln_nat
 _NO_SYMBOL = re.compile(r"^Module has no symbol `(\w+)`")
 
 
+@dataclass
+class SourceFile:
+    """A file being evaluated: WORKSPACE or a .bzl it loads, directly or not."""
+
+    display: str   # as messages name it: `WORKSPACE`, `third_party/deps.bzl`, `@my_rules//deps.bzl`
+    text: str
+    repo: str      # the repository it belongs to ("" for the main one)
+    package: str   # its package, against which its relative loads resolve
+    sites: CallSites
+
+    def at(self, fn: str) -> Location:
+        line, column = self.sites.call(fn)
+        return Location(self.display, line, column)
+
+
 class BzlLoads:
+    """The modules load() gives the files of one WORKSPACE evaluation."""
+
     def __init__(self, reader: WorkspaceReader):
         self.reader = reader
         # The main repository's and local repositories' .bzl files, evaluated once, by label.
@@ -97,7 +114,7 @@ class BzlLoads:
         bzl = reader.definitions.workspace_bzl(repo, label.relative_path())
         if bzl is None:
             files = sorted(f"//{b.path.rpartition('/')[0]}:{b.path.rpartition('/')[2]}"
-                           for b in _workspace_bzls(reader) if b.repo == repo)
+                           for b in reader.definitions.workspace_bzls if b.repo == repo)
             raise LoadingError(
                 f"kiln does not provide '{module_id}' for WORKSPACE files ({self._rule_set(repo)}): "
                 + (f"of @{repo} it provides {', '.join(files)}" if files else f"it provides no file of @{repo}"))
@@ -130,8 +147,6 @@ class BzlLoads:
     # ---- the workspace's own .bzl files -------------------------------------------------------------
 
     def _user_bzl(self, label: Label, root: Any, display: str) -> Any:
-        from kiln.loading.workspace_file import SourceFile
-
         found = self._evaluated.get(label)
         if found is not None:
             return found
@@ -196,10 +211,6 @@ def _requested(f: SourceFile, module_id: str) -> list[str]:
                          f.text):
         names += re.findall(r"[\"'](\w+)[\"']", m.group(1))
     return names
-
-
-def _workspace_bzls(reader: WorkspaceReader) -> tuple[WorkspaceBzl, ...]:
-    return reader.definitions.workspace_bzls
 
 
 def _nothing(*args: Any, **kwargs: Any) -> None:

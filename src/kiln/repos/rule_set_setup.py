@@ -13,6 +13,7 @@ loads them before anything is fetched (GeneratedBzl).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from kiln.core.errors import KilnError
@@ -41,13 +42,13 @@ def rust_register_toolchains(*, versions: Any = None, version: Any = None, **kwa
     """rules_rust's toolchain macro: edition, rustfmt, extra triples etc. vary by rules_rust version and mean
     nothing to kiln's toolchain of the machine's rustc, so every argument is accepted."""
     given = _versions("rust_register_toolchains", versions, version)
-    return _rust_version_check(f"rust_register_toolchains(versions = {given!r})".replace("'", '"'), given)
+    return _rust_version_check(f"rust_register_toolchains(versions = {json.dumps(given)})", given)
 
 
 def rust_repositories(*, versions: Any = None, version: Any = None, **kwargs: Any) -> MacroResult:
     """rules_rust's older name for rust_register_toolchains (with `version = "1.x.y"`)."""
     given = _versions("rust_repositories", versions, version)
-    return _rust_version_check(f"rust_repositories(versions = {given!r})".replace("'", '"'), given)
+    return _rust_version_check(f"rust_repositories(versions = {json.dumps(given)})", given)
 
 
 def _versions(fn: str, versions: Any, version: Any) -> list[str]:
