@@ -52,6 +52,25 @@ def test_without_an_http_archive_the_message_says_the_rule_set_is_not_declared(t
                          "not declared in WORKSPACE); that file defines: bazel_skylib_workspace")
 
 
+def test_a_rule_sets_version_declared_through_maybe_in_a_macro_is_named(tmp_path):
+    workspace = 'load("//:deps.bzl", "deps")\ndeps()\nload("@rules_python//python:repositories.bzl", "py_repos")\n'
+    e = error(tmp_path, workspace, {"deps.bzl": '''
+        load("@bazel_tools//tools/build_defs/repo:http.bzl", "http_archive")
+        load("@bazel_tools//tools/build_defs/repo:utils.bzl", "maybe")
+
+        def deps():
+            maybe(
+                http_archive,
+                name = "rules_python",
+                strip_prefix = "rules_python-0.31.0",
+                url = "https://github.com/bazelbuild/rules_python/releases/download/0.31.0/rules_python-0.31.0.tar.gz",
+            )
+            maybe(http_archive, name = "rules_python", strip_prefix = "rules_python-0.1.0", url = "x")
+        '''})
+    assert e.message.startswith("kiln does not know 'py_repos' of '@rules_python//python:repositories.bzl' "
+                                "(rules_python 0.31.0, declared at deps.bzl:5:5); that file defines: ")
+
+
 def test_a_macro_sees_what_is_declared_and_declares_what_is_missing(tmp_path):
     info = evaluate(tmp_path, '''
         load("@bazel_tools//tools/build_defs/repo:http.bzl", "http_archive")

@@ -182,7 +182,8 @@ class WorkspaceReader:
 
         def defined(name: str) -> bool:
             self.maybe_site = f.at("maybe")
-            known = name in self.info.repos or self.built_in(name) or name in self.rule_sets
+            # A built-in rule set's first declaration goes through: the rule records its version.
+            known = name in self.info.repos or wellknown.canonical_repo(name) in self.rule_sets
             if known:
                 self.maybe_site = None
             return known
