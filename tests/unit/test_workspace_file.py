@@ -128,3 +128,22 @@ def test_a_macro_file_cannot_load_itself(tmp_path):
                                                      "b.bzl": 'load("//:a.bzl", "a")\nb = 1\n'})
     assert e.message == "cycle in the load() graph: //:a.bzl -> //:b.bzl -> //:a.bzl"
     assert str(e.location) == "b.bzl:1:1"
+
+
+def test_a_macro_file_may_load_build_rules_it_calls_only_from_build_files(tmp_path):
+    files = {"tools/BUILD.bazel": "", "tools/defs.bzl": '''
+        load("@bazel_tools//tools/build_defs/repo:http.bzl", "http_archive")
+        load("@rules_python//python:defs.bzl", "py_test")
+
+        def tool_deps():
+            http_archive(name = "tool", url = "https://example.com/tool.tar.gz")
+
+        def my_test(name, **kwargs):
+            py_test(name = name, **kwargs)
+        '''}
+    info = evaluate(tmp_path, 'load("//tools:defs.bzl", "my_test", "tool_deps")\n\ntool_deps()\n', files)
+    assert info.repos["tool"].kind == "http_archive"
+    e = error(tmp_path, 'load("//tools:defs.bzl", "my_test")\n\nmy_test(name = "t")\n', files)
+    assert e.message == ("'py_test' from @rules_python//python:defs.bzl is for BUILD files: it cannot be called "
+                         "while WORKSPACE is read (called from WORKSPACE:3)")
+    assert str(e.location) == "tools/defs.bzl:8:5"

@@ -112,19 +112,26 @@ class BzlLoads:
     def _kiln_bzl(self, f: SourceFile, repo: str, label: Label, module_id: str) -> Any:
         reader = self.reader
         bzl = reader.definitions.workspace_bzl(repo, label.relative_path())
-        if bzl is None:
+        # What the file gives BUILD files: a .bzl WORKSPACE loads may also hold macros for BUILD files.
+        build_symbols = wellknown.module_symbols(repo, label.relative_path()) or ()
+        if bzl is None and not build_symbols:
             files = sorted(f"//{b.path.rpartition('/')[0]}:{b.path.rpartition('/')[2]}"
                            for b in reader.definitions.workspace_bzls if b.repo == repo)
             raise LoadingError(
                 f"kiln does not provide '{module_id}' for WORKSPACE files ({self._rule_set(repo)}): "
                 + (f"of @{repo} it provides {', '.join(files)}" if files else f"it provides no file of @{repo}"))
-        missing = sorted(set(_requested(f, module_id)) - set(bzl.symbols))
+        symbols = sorted({*(bzl.symbols if bzl is not None else ()), *build_symbols})
+        missing = sorted(set(_requested(f, module_id)) - set(symbols))
         if missing:
             raise LoadingError(
                 f"kiln does not know {', '.join(repr(m) for m in missing)} of '{module_id}' "
-                f"({self._rule_set(repo)}); that file defines: {', '.join(bzl.symbols) or 'nothing'}")
+                f"({self._rule_set(repo)}); that file defines: {', '.join(symbols) or 'nothing'}")
         module = sl.Module()
         rec = reader.rec
+        for name in build_symbols:
+            module.add_callable(name, rec.guard(_for_build_files(name, module_id)))
+        if bzl is None:
+            return module.freeze()
         for rule in bzl.rules:
             module.add_callable(rule.name, rec.guard(reader.repository_rule(f, bzl, rule)))
         for name, fn in bzl.functions.items():
@@ -216,6 +223,14 @@ def _requested(f: SourceFile, module_id: str) -> list[str]:
 def _nothing(*args: Any, **kwargs: Any) -> None:
     """A rule set's setup macro: kiln has the rule set built in and registers its toolchains itself."""
     return None
+
+
+def _for_build_files(name: str, module_id: str) -> Any:
+    def fail(*args: Any, **kwargs: Any) -> None:
+        raise LoadingError(f"'{name}' from {module_id} is for BUILD files: it cannot be called while WORKSPACE "
+                           "is read")
+
+    return fail
 
 
 def _refuse(what: str) -> Any:
