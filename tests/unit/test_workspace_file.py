@@ -140,6 +140,9 @@ def test_a_macro_file_may_load_build_rules_it_calls_only_from_build_files(tmp_pa
 
         def my_test(name, **kwargs):
             py_test(name = name, **kwargs)
+
+        def my_data():
+            return select({"//conditions:default": depset([]).to_list()})
         '''}
     info = evaluate(tmp_path, 'load("//tools:defs.bzl", "my_test", "tool_deps")\n\ntool_deps()\n', files)
     assert info.repos["tool"].kind == "http_archive"

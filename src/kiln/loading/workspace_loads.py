@@ -129,7 +129,7 @@ class BzlLoads:
         module = sl.Module()
         rec = reader.rec
         for name in build_symbols:
-            module.add_callable(name, rec.guard(_for_build_files(name, module_id)))
+            module.add_callable(name, rec.guard(_for_build_files(f"'{name}' from {module_id}")))
         if bzl is None:
             return module.freeze()
         for rule in bzl.rules:
@@ -171,6 +171,9 @@ class BzlLoads:
         for name, fn in reader.native(f).items():
             module.add_callable(f"_kiln_native_{name}", fn)
         module.add_callable("Label", lambda text: text)
+        # Globals of every .bzl that only BUILD files' macros may call: a file shared by both must compile.
+        for name in ("select", "depset"):
+            module.add_callable(name, reader.rec.guard(_for_build_files(name)))
         module.add_callable("_kiln_unsupported_rule", reader.rec.guard(_refuse("rules written with rule() in "
                                                                               "WORKSPACE .bzl files")))
         module.add_callable("_kiln_unsupported_repository_rule", reader.rec.guard(_refuse(
@@ -225,10 +228,9 @@ def _nothing(*args: Any, **kwargs: Any) -> None:
     return None
 
 
-def _for_build_files(name: str, module_id: str) -> Any:
+def _for_build_files(what: str) -> Any:
     def fail(*args: Any, **kwargs: Any) -> None:
-        raise LoadingError(f"'{name}' from {module_id} is for BUILD files: it cannot be called while WORKSPACE "
-                           "is read")
+        raise LoadingError(f"{what} is for BUILD files: it cannot be called while WORKSPACE is read")
 
     return fail
 
