@@ -40,14 +40,23 @@ def _mask_source(text: str) -> str:
     return "".join(out)
 
 
+def top_level_names(text: str) -> list[str]:
+    """Names a Starlark file binds at its top level (`def name(`, `name =`), in order; for messages that
+    list what a .bzl defines."""
+    found = re.findall(r"^(?:def\s+(\w+)\s*\(|(\w+)\s*=(?!=))", _mask_source(text), re.MULTILINE)
+    return list(dict.fromkeys(a or b for a, b in found))
+
+
 class CallSites:
     """Lines of calls, found by searching the text: the k-th call of a kind is its k-th occurrence.
 
     Exact for straight-line files (what MODULE.bazel and WORKSPACE almost always are);
-    a call made in a loop gets the line of its last occurrence.
+    a call made in a loop gets the line of its last occurrence. In a .bzl file (`native = True`) a
+    builtin may also be called as `native.name(`.
     """
 
-    def __init__(self, text: str):
+    def __init__(self, text: str, *, native: bool = False):
+        self._native = native
         self._masked = _mask_source(text)
         self._starts = [0] + [m.end() for m in re.finditer("\n", text)]
         self._found: dict[str, list[int]] = {}
@@ -83,6 +92,8 @@ class CallSites:
         return out
 
     def call(self, function: str) -> tuple[int, int]:
+        if self._native:
+            return self.next(rf"(?<![\w.])((?:native\s*\.\s*)?{re.escape(function)})\s*\(")
         return self.next(rf"(?<![\w.])({re.escape(function)})\s*\(")
 
     def method(self, name: str) -> tuple[int, int]:

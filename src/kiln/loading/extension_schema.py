@@ -109,11 +109,20 @@ class WorkspaceBzl:
     functions: dict[str, Callable[..., Any]] = field(default_factory=dict)
     # Starlark evaluated into the module after the functions are bound (e.g. a struct of them).
     starlark: str = ""
-    # Setup macros (`rules_rust_dependencies()`) that have nothing to do in kiln.
+    # Setup macros (`rules_rust_dependencies()`) that have nothing to do in kiln: any arguments are accepted.
     setup_functions: tuple[str, ...] = ()
     # Macros that declare repositories and register toolchains (python_register_toolchains): keyword
     # arguments in; a KilnError they raise is reported at the macro's call.
     macros: dict[str, Callable[..., MacroResult]] = field(default_factory=dict)
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """The public names a load() of this file may ask for, sorted."""
+        from kiln.loading.call_sites import top_level_names
+
+        names = [*(r.name for r in self.rules), *self.functions, *self.setup_functions, *self.macros,
+                 *top_level_names(self.starlark)]
+        return tuple(sorted(n for n in set(names) if not n.startswith("_")))
 
     @property
     def label(self) -> str:
@@ -123,11 +132,26 @@ class WorkspaceBzl:
 
 
 @dataclass(frozen=True)
+class GeneratedBzl:
+    """A .bzl file the repositories of one kind hold (a crates_repository's defs.bzl, a pip hub's
+    requirements.bzl), as WORKSPACE may load it before anything is fetched: its setup functions have nothing
+    to do in kiln (the repositories they would declare are declared already), its constants are made from
+    the declaration."""
+
+    kind: str
+    path: str
+    setup_functions: tuple[str, ...] = ()
+    # (repository name, its attributes) -> constants by name (`interpreter` of a Python toolchain's defs.bzl).
+    constants: Callable[[str, dict[str, Any]], dict[str, Any]] | None = None
+
+
+@dataclass(frozen=True)
 class RepositoryDefinitions:
     """Everything the rule sets registered: module extensions and WORKSPACE .bzl symbols."""
 
     extensions: tuple[ModuleExtension, ...] = ()
     workspace_bzls: tuple[WorkspaceBzl, ...] = ()
+    generated_bzls: tuple[GeneratedBzl, ...] = ()
 
     def extension(self, repo: str, path: str, name: str) -> ModuleExtension | None:
         for ext in self.extensions:
@@ -140,6 +164,9 @@ class RepositoryDefinitions:
             if bzl.repo == repo and bzl.path == path:
                 return bzl
         return None
+
+    def generated_bzl(self, kind: str, path: str) -> GeneratedBzl | None:
+        return next((g for g in self.generated_bzls if g.kind == kind and g.path == path), None)
 
 
 def check_attrs(what: str, tag: TagClass, attrs: dict[str, Any]) -> str | None:
@@ -214,6 +241,9 @@ class LazyDefinitions:
 
     def workspace_bzl(self, repo: str, path: str) -> WorkspaceBzl | None:
         return self._get().workspace_bzl(repo, path)
+
+    def generated_bzl(self, kind: str, path: str) -> GeneratedBzl | None:
+        return self._get().generated_bzl(kind, path)
 
 
 # What evaluating MODULE.bazel and WORKSPACE is given.

@@ -1,4 +1,9 @@
-"""What evaluating MODULE.bazel and WORKSPACE share: errors at the user's line, registrations, refusals."""
+"""What evaluating MODULE.bazel and WORKSPACE share: errors at the user's line, registrations, refusals.
+
+Errors are reported as many per run as evaluation allows: a builtin whose result nothing needs (a tag, a
+repository rule, a registration) records a located error and returns None, so evaluation goes on past it;
+a builtin whose value the file uses raises, and Starlark stops there.
+"""
 
 from __future__ import annotations
 
@@ -22,22 +27,57 @@ HARMLESS_MODULES = frozenset({"rules_cc", "rules_license", "rules_shell", "rules
 PRELUDE_NAME = "<kiln MODULE.bazel prelude>"
 
 
+class LoadingErrors(LoadingError):
+    """Several errors found in one evaluation, each shown as its own ERROR line."""
+
+    def __init__(self, errors: list[KilnError]):
+        super().__init__(errors[0].message, location=errors[0].location)
+        self.errors = errors
+
+    def render(self) -> str:
+        return "\nERROR: ".join(e.render() for e in self.errors)
+
+
+def raise_all(errors: list[KilnError]) -> None:
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise LoadingErrors(errors)
+
+
 class Recorder:
+    """The errors of one evaluation: the builtin error Starlark is stopping on, and those recorded."""
+
     def __init__(self) -> None:
         self.pending: KilnError | None = None
+        self.errors: list[KilnError] = []
 
-    def guard(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+    def guard(self, fn: Callable[..., Any], *, returns: bool = False) -> Callable[..., Any]:
+        """`fn` as a builtin: its located errors are recorded and evaluation goes on, unless the file uses
+        what it returns (`returns`) or the error has no location (Starlark's traceback then gives one)."""
+
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
                 return fn(*args, **kwargs)
             except KilnError as e:
-                self.pending = e
-                raise
+                if returns or e.location is None:
+                    self.pending = e
+                    raise
+                self.errors.append(e)
+                return None
 
         return wrapper
 
+    def stopped(self, e: sl.StarlarkError, source: str) -> KilnError:
+        """The error Starlark stopped on, recorded after the others."""
+        err = to_kiln_error(str(e), self.pending, source)
+        self.pending = None
+        self.errors.append(err)
+        return err
+
     def run(self, path: Path, display: str, module: Any, loader: Any = None, *, text: str | None = None,
             prelude: str | None = None) -> None:
+        """Evaluates the file, recording its errors (finish() raises them)."""
         source = read_source(path, display) if text is None else text
         try:
             if prelude is not None:
@@ -45,9 +85,10 @@ class Recorder:
             ast = sl.parse(display, source)
             sl.eval(module, ast, GLOBALS, loader)
         except sl.StarlarkError as e:
-            err = to_kiln_error(str(e), self.pending, source)
-            _relocate_prelude_error(err, str(e), source)
-            raise err from None
+            _relocate_prelude_error(self.stopped(e, source), str(e), source)
+
+    def finish(self) -> None:
+        raise_all(self.errors)
 
 
 def _relocate_prelude_error(err: KilnError, text: str, source: str) -> None:
@@ -95,15 +136,17 @@ def registrar(fn: str, file: str, sites: CallSites, into: list[Registration], *,
     return register
 
 
-def check_registered_repos(info: ModuleInfo, file: str, visible: Callable[[str], bool]) -> None:
-    """Each registration of `file` names a repository the file can see (checked once all of it is read)."""
+def check_registered_repos(info: ModuleInfo, files: tuple[str, ...], visible: Callable[[str], bool]) -> None:
+    """Each registration made in `files` names a repository they can see (checked once all are read)."""
+    errors: list[KilnError] = []
     for fn, registrations in (("register_toolchains", info.toolchains),
                               ("register_execution_platforms", info.execution_platforms)):
         for r in registrations:
             repo = parse_pattern(r.pattern).repo
-            if r.location.file == file and not visible(repo):
-                raise LoadingError(f"{fn}(\"{r.pattern}\"): no repository '@{repo}' is visible from {file}",
-                                   location=r.location)
+            if r.location.file in files and not visible(repo):
+                errors.append(LoadingError(f"{fn}(\"{r.pattern}\"): no repository '@{repo}' is visible from "
+                                           f"{r.location.file}", location=r.location))
+    raise_all(errors)
 
 
 def unsupported(what: str, file: str) -> Callable[..., Any]:

@@ -80,8 +80,7 @@ def evaluate_module(path: Path, info: ModuleInfo, definitions: Definitions, *, r
         info.toolchains[:] = [r for r in info.toolchains if not r.dev_dependency]
         info.execution_platforms[:] = [r for r in info.execution_platforms if not r.dev_dependency]
     _check_imports(info, specs)
-    for shown in displays:
-        check_registered_repos(info, shown, lambda repo: _visible(info, repo))
+    check_registered_repos(info, tuple(displays), lambda repo: _visible(info, repo))
 
 
 def _visible(info: ModuleInfo, repo: str) -> bool:
@@ -246,23 +245,22 @@ def _evaluate_file(path: Path, display: str, info: ModuleInfo, definitions: Defi
     m.add_callable("bazel_dep", rec.guard(bazel_dep))
     m.add_callable("local_path_override", rec.guard(local_path_override))
     m.add_callable("include", rec.guard(include))
-    m.add_callable("_kiln_use_extension", rec.guard(use_extension))
+    m.add_callable("_kiln_use_extension", rec.guard(use_extension, returns=True))
     m.add_callable("_kiln_tag", rec.guard(tag))
     m.add_callable("_kiln_use_repo", rec.guard(use_repo))
-    m.add_callable("_kiln_use_repo_rule", rec.guard(use_repo_rule))
+    m.add_callable("_kiln_use_repo_rule", rec.guard(use_repo_rule, returns=True))
     m.add_callable("_kiln_repo_rule", rec.guard(repo_rule_call))
     m.add_callable("register_toolchains", rec.guard(
         registrar("register_toolchains", display, sites, info.toolchains, dev=True)))
     m.add_callable("register_execution_platforms", rec.guard(
         registrar("register_execution_platforms", display, sites, info.execution_platforms, dev=True)))
-    m.add_callable("_kiln_not_a_proxy", rec.guard(_not_a_proxy))
+    m.add_callable("_kiln_not_a_proxy", rec.guard(_not_a_proxy, returns=True))
     for fn, what in _LATER.items():
         m.add_callable(fn, rec.guard(unsupported(what, "MODULE.bazel")))
-    try:
-        rec.run(path, display, m, text=text, prelude=_MODULE_PRELUDE)
-    except KilnError as e:
+    rec.run(path, display, m, text=text, prelude=_MODULE_PRELUDE)
+    for e in rec.errors:
         _explain_proxy_error(e, info, text, definitions, display)
-        raise
+    rec.finish()
 
 
 def _not_a_proxy(fn: str, value: Any) -> None:

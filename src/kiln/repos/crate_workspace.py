@@ -101,7 +101,4 @@ CRATE_UNIVERSE_WORKSPACE = WorkspaceBzl(
         "splicing_config": _config,
     },
     starlark=_CRATE_STRUCT,
-    # Setup macros of rules_rust: kiln drives the machine's cargo, and fetches the crates itself.
-    setup_functions=("rules_rust_dependencies", "crate_universe_dependencies", "rust_repositories",
-                     "rust_analyzer_dependencies", "crate_repositories", "rust_register_toolchains"),
 )

@@ -59,6 +59,17 @@ def probe_local_rust() -> LocalRust:
     return LocalRust(rustc, sysroot, real_rustc, cargo)
 
 
+def rustc_version(rust: LocalRust) -> str:
+    """The release `rustc -V` names: "1.83.0" ("1.85.0-nightly" for a nightly)."""
+    import subprocess
+
+    try:
+        words = _run(rust.real_rustc, "-V").split()
+    except (OSError, subprocess.SubprocessError) as e:
+        raise LocalEnvironmentError(f"cannot run {rust.real_rustc}: {e}") from None
+    return words[1] if len(words) > 1 else " ".join(words)
+
+
 def local_rust_build_file() -> tuple[str, tuple[str, ...]]:
     """The BUILD file's text, and the files whose change means probing again."""
     import subprocess

@@ -189,6 +189,8 @@ def _check_table(what: str, tool_versions: Any, minor_mapping: Any) -> None:
 
 PYTHON_REPOSITORIES_BZL = WorkspaceBzl(
     "rules_python", "python/repositories.bzl",
+    # rules_python's own dependencies: kiln has them built in.
+    setup_functions=("py_repositories",),
     macros={"python_register_toolchains": python_register_toolchains,
             "python_register_multi_toolchains": python_register_multi_toolchains},
 )

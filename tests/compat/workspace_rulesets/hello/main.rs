@@ -1,0 +1,3 @@
+fn main() {
+    println!("hello from rust {}", numbers::add(3, 4));
+}
