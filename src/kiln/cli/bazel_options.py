@@ -1018,6 +1018,11 @@ repo*
 [info]
 @makeenv
 show_make_env
+[test]
+@ui
+test_verbose_timeout_warnings
+print_relative_test_log_paths
+verbose_test_summary
 [run]
 @scriptpath
 script_path=
