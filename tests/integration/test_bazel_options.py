@@ -112,3 +112,20 @@ def test_a_migration_flag_of_another_bazel_version_is_accepted_with_a_warning(ws
     assert result.code == 0, result.output
     assert ("WARNING: --incompatible_frobnicate_widgets is not an option of the Bazel 7/8 reference kiln knows; "
             "accepted as a flag of another Bazel version; it has no effect") in result.stderr
+
+
+def test_a_noop_build_with_only_options_kiln_honours_does_not_read_the_catalogue(ws):
+    # The catalogue is read only for a name kiln's own table lacks: start-up time stays as it was.
+    ws.write("BUILD.bazel", 'genrule(name = "g", outs = ["g.txt"], cmd = "echo g > $@")\n')
+    ws.write(".bazelrc", "common --enable_platform_specific_config\nbuild --jobs=2 --keep_going\n")
+    assert ws.kiln("build", "//:g").code == 0
+    noop = ws.kiln("build", "//:g", env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert noop.code == 0, noop.output
+    imported = {line.rsplit("|", 1)[-1].strip() for line in noop.stderr.splitlines() if line.startswith("import time:")}
+    assert "kiln.cli.options" in imported  # the profile did cover the parsing
+    assert sorted(imported & {"kiln.cli.bazel_options", "kiln.cli.known_options", "difflib"}) == []
+    # An ignored Bazel option does read it.
+    ws.write(".bazelrc", "build --remote_download_minimal\n")
+    ignored = ws.kiln("build", "//:g", env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert ignored.code == 0, ignored.output
+    assert "kiln.cli.bazel_options" in ignored.stderr

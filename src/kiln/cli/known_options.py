@@ -8,7 +8,6 @@ name kiln's own table (kiln.cli.option_table) lacks, or for help and suggestions
 
 from __future__ import annotations
 
-import difflib
 import functools
 from dataclasses import dataclass
 
@@ -132,6 +131,8 @@ _FAMILIES = ("experimental_", "incompatible_")
 
 
 def _closest(name: str, candidates: list[str]) -> str | None:
+    import difflib  # only a misspelling pays for it
+
     family = next((f for f in _FAMILIES if name.startswith(f)), "")
     pool = {c[len(family):]: c for c in candidates if c.startswith(family)}
     match = difflib.get_close_matches(name[len(family):], list(pool), n=1, cutoff=0.8)
@@ -139,4 +140,6 @@ def _closest(name: str, candidates: list[str]) -> str | None:
 
 
 def _ratio(a: str, b: str) -> float:
+    import difflib
+
     return difflib.SequenceMatcher(None, a, b).ratio()
