@@ -226,6 +226,15 @@ def test_no_command_means_help():
     assert parse("--output_base=/x").command == "help"
 
 
+def test_help_flags_ask_for_help():
+    assert (parse("--help").command, parse("--help").options.residue) == ("help", [])
+    assert (parse("-h", "build").command, parse("-h", "build").options.residue) == ("help", ["build"])
+    inv = parse("build", "-c", "opt", "--help", "//x")
+    assert (inv.command, inv.options.residue) == ("help", ["build"])
+    inv = parse("run", "//x", "--", "--help")
+    assert (inv.command, inv.options.after_dashdash) == ("run", ["--help"])
+
+
 def test_unknown_command():
     assert error("frob").message == "Command 'frob' not found. Try 'kiln help'."
 

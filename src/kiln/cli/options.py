@@ -17,6 +17,13 @@ that the command does not take are skipped (as in Bazel); from anywhere else
 they are an error. Words after the first `--` on the command line are kept
 untouched in `after_dashdash` (target patterns such as `-//x`, a query
 expression, or the arguments of `kiln run`).
+
+A name kiln's own table (option_table) lacks is looked up in Bazel's catalogue
+(known_options, read only then): an option Bazel has is accepted and ignored
+with its reason, any other is an error naming the closest real option.
+`--help`/`-h` (before any `--`) turns the command into `help COMMAND`. Errors do
+not stop the parsing: every one found, in rc files and on the command line, is
+reported together.
 """
 
 from __future__ import annotations
@@ -117,7 +124,7 @@ def parse_args(argv: list[str], rc: RcOptions | None) -> Invocation:
     startup, rest = _parse_startup(argv, rc, errors)
     command = rest[0] if rest else "help"
     if command in _HELP_WORDS:
-        command, rest = "help", rest[1:2]
+        command, rest = "help", ["help", *rest[1:2]]
     elif command in COMMANDS and any(w in _HELP_WORDS for w in _before_dashdash(rest[1:])):
         # `kiln build --help` is `kiln help build`.
         command, rest = "help", ["help", command]
