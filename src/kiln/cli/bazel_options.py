@@ -1,7 +1,8 @@
 """Bazel 7/8's command-line options, as the catalogue of what kiln accepts.
 
 Every option of Bazel's reference for the commands kiln has, the `common`/`always` rc sections and
-`startup`, taken from Bazel's command-line reference, and why kiln ignores the ones it does not
+`startup`, taken from Bazel's command-line reference (the current one, and options of Bazel 7 that
+later releases retired), and why kiln ignores the ones it does not
 honour (shown by --announce_rc). The options kiln honours are kiln.cli.option_table's, marked
 `@kiln` here. Only parsing an option kiln's own table lacks, suggesting a name, and help read this
 module, so a no-op build does not import it.
@@ -941,6 +942,33 @@ experimental_python_import_all_repositories
 incompatible_default_to_explicit_init_py
 @pythonzip
 build_python_zip?
+@remote
+experimental_remote_merkle_tree_cache
+experimental_remote_merkle_tree_cache_size=
+experimental_remote_cache_async
+experimental_guard_against_concurrent_changes
+experimental_remote_downloader=
+experimental_remote_build_event_upload=
+incompatible_remote_results_ignore_disk
+incompatible_remote_build_event_upload_respect_no_cache
+incompatible_remote_downloader_send_all_headers
+@sandboxtune
+experimental_reuse_sandbox_directories
+@notyet
+experimental_writable_outputs
+@starlark
+incompatible_disallow_unsound_directory_outputs
+incompatible_merge_fixed_and_default_shell_env
+allow_unresolved_symlinks
+experimental_allow_unresolved_symlinks
+@cc
+incompatible_use_host_features
+@android
+incompatible_enable_android_toolchain_resolution
+@apple
+incompatible_enable_apple_toolchain_resolution
+@outputdir
+experimental_output_directory_naming_scheme=
 [query cquery aquery]
 @kiln
 implicit_deps
