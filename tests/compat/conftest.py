@@ -1,3 +1,4 @@
-"""The corpus workspaces hold tests kiln runs (py_test sources), not pytest's: pytest collects none of them."""
+"""The compatibility corpus: workspaces written for Bazel, which tests/integration builds and tests with
+kiln. Their own test files are the workspaces' (py_test sources), never collected by pytest here."""
 
 collect_ignore_glob = ["*"]

@@ -18,6 +18,12 @@ def words(rc, command, config=None):
     return [o.word for o in rc.options_for(command, config)]
 
 
+def only_error(rc) -> CommandLineError:
+    """The one error reading kept (reading goes on after a bad line; the parser reports them all)."""
+    assert len(rc.errors) == 1, rc.errors
+    return rc.errors[0]
+
+
 @pytest.fixture
 def ws(tmp_path):
     root = tmp_path / "ws"
@@ -105,9 +111,9 @@ def test_missing_default_files_are_fine(tmp_path, ws):
 
 
 def test_missing_bazelrc_file_is_an_error(tmp_path, ws):
-    with pytest.raises(CommandLineError, match="Unable to read .bazelrc file") as e:
-        read_rc_files(ws, None, [tmp_path / "missing.rc"])
-    assert e.value.exit_code == ExitCode.COMMAND_LINE_ERROR
+    e = only_error(read_rc_files(ws, None, [tmp_path / "missing.rc"]))
+    assert e.message == f"Unable to read .bazelrc file '{tmp_path / 'missing.rc'}'"
+    assert e.exit_code == ExitCode.COMMAND_LINE_ERROR
 
 
 def test_dev_null_stops_later_bazelrc(tmp_path, ws):
@@ -148,30 +154,38 @@ def test_try_import_of_present_file_is_read(ws):
 
 def test_import_of_missing_file_names_file_and_line(ws):
     rc_file = write(ws / ".bazelrc", "build --a\nimport %workspace%/nope.rc\n")
-    with pytest.raises(CommandLineError) as e:
-        read_rc_files(ws, None, [])
-    assert "nope.rc" in e.value.message
-    assert e.value.render().startswith(f"{rc_file}:2: ")
+    e = only_error(read_rc_files(ws, None, []))
+    assert "nope.rc" in e.message
+    assert e.render().startswith(f"{rc_file}:2: ")
 
 
 def test_import_cycle_is_an_error(ws):
     write(ws / "a.rc", "import %workspace%/b.rc\n")
     write(ws / "b.rc", "import %workspace%/a.rc\n")
     write(ws / ".bazelrc", "import %workspace%/a.rc\n")
-    with pytest.raises(CommandLineError, match="Import loop detected"):
-        read_rc_files(ws, None, [])
+    assert only_error(read_rc_files(ws, None, [])).message.startswith("Import loop detected")
 
 
 def test_self_import_is_a_cycle(ws):
     write(ws / ".bazelrc", "import %workspace%/.bazelrc\n")
-    with pytest.raises(CommandLineError, match="Import loop"):
-        read_rc_files(ws, None, [])
+    assert only_error(read_rc_files(ws, None, [])).message.startswith("Import loop detected")
 
 
 def test_import_needs_exactly_one_path(ws):
     write(ws / ".bazelrc", "import a.rc b.rc\n")
-    with pytest.raises(CommandLineError, match="Invalid import declaration"):
-        read_rc_files(ws, None, [])
+    e = only_error(read_rc_files(ws, None, []))
+    assert e.message == "Invalid import declaration: 'import a.rc b.rc'"
+
+
+def test_reading_goes_on_after_bad_lines_and_keeps_each_error(ws):
+    rc_file = write(ws / ".bazelrc", 'build --a\nbuild "--b\nstartup:x --c\nimport one.rc two.rc\nbuild --d\n')
+    rc = read_rc_files(ws, None, [])
+    assert words(rc, "build") == ["--a", "--d"]
+    assert [e.render() for e in rc.errors] == [
+        f"{rc_file}:2: Unterminated \" quote in rc line: build \"--b",
+        f"{rc_file}:3: 'startup' lines cannot name a config",
+        f"{rc_file}:4: Invalid import declaration: 'import one.rc two.rc'",
+    ]
 
 
 # --- which lines apply ------------------------------------------------------

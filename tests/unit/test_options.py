@@ -7,7 +7,8 @@ import pytest
 from kiln.cli import option_table as opts
 from kiln.cli import options as options_module
 from kiln.cli.bazelrc import read_rc_files
-from kiln.cli.option_table import IGNORED, OPTIONS
+from kiln.cli.bazel_options import REASONS
+from kiln.cli.option_table import OPTIONS
 from kiln.cli.options import parse_args, parse_command_line
 from kiln.core.errors import CommandLineError, ExitCode
 
@@ -225,6 +226,15 @@ def test_no_command_means_help():
     assert parse("--output_base=/x").command == "help"
 
 
+def test_help_flags_ask_for_help():
+    assert (parse("--help").command, parse("--help").options.residue) == ("help", [])
+    assert (parse("-h", "build").command, parse("-h", "build").options.residue) == ("help", ["build"])
+    inv = parse("build", "-c", "opt", "--help", "//x")
+    assert (inv.command, inv.options.residue) == ("help", ["build"])
+    inv = parse("run", "//x", "--", "--help")
+    assert (inv.command, inv.options.after_dashdash) == ("run", ["--help"])
+
+
 def test_unknown_command():
     assert error("frob").message == "Command 'frob' not found. Try 'kiln help'."
 
@@ -286,8 +296,17 @@ def test_invalid_enum_value():
 
 
 def test_option_of_another_command_on_command_line():
-    assert error("build", "--test_output=all").message == "--test_output is not an option of 'kiln build'"
-    assert error("query", "-c", "opt").message == "-c is not an option of 'kiln query'"
+    assert error("build", "--order_output=full").message == "--order_output is not an option of 'kiln build'"
+    assert error("clean", "--output=label").message == "--output is not an option of 'kiln clean'"
+
+
+def test_bazel_options_kiln_honours_elsewhere_are_ignored_where_bazel_takes_them():
+    # Bazel's build takes --test_output and its query takes build options; kiln uses them elsewhere.
+    o = parse("build", "--test_output=all").options
+    assert o.ignored == [("--test_output=all", "kiln uses it only for test, cquery")]
+    assert o.values.test_output == "summary"
+    o = parse("query", "-c", "opt", "//a").options
+    assert o.ignored[0][0] == "-c=opt" and o.ignored[0][1].startswith("kiln uses it only for build, test, run")
 
 
 def test_missing_value():
@@ -357,9 +376,12 @@ def test_build_line_with_query_option_is_an_error(tmp_path):
 
 
 def test_always_lines_are_strict(tmp_path):
+    rc = rc_from(tmp_path, "always --keep_going --order_output=full\n")
+    assert "--order_output is not an option of 'kiln build'" in error("build", rc=rc).message
     rc = rc_from(tmp_path, "always --keep_going\n")
     assert parse("build", rc=rc).options.values.keep_going is True
-    assert "is not an option of 'kiln clean'" in error("clean", rc=rc).message
+    # Bazel's clean takes every build option; kiln's ignores them.
+    assert parse("clean", rc=rc).options.ignored[0][0] == "--keep_going"
 
 
 def test_startup_lines_and_command_line_wins(tmp_path):
@@ -379,9 +401,9 @@ def test_ignored_options_are_reported(tmp_path):
     rc = rc_from(tmp_path, "common --enable_workspace --lockfile_mode=off\nbuild --noincompatible_strict_action_env\n")
     o = parse("build", "--java_runtime_version", "remotejdk_17", rc=rc).options
     assert o.ignored == [
-        ("--enable_workspace", IGNORED["enable_workspace"].help),
-        ("--lockfile_mode=off", IGNORED["lockfile_mode"].help),
-        ("--noincompatible_strict_action_env", IGNORED["incompatible_strict_action_env"].help),
+        ("--enable_workspace", REASONS["workspace"]),
+        ("--lockfile_mode=off", REASONS["lockfile"]),
+        ("--noincompatible_strict_action_env", REASONS["actionenv"]),
         ("--java_runtime_version=remotejdk_17", "kiln builds no Java"),
     ]
     assert not hasattr(o.values, "enable_workspace")
@@ -392,9 +414,17 @@ def test_ignored_startup_option():
     assert [text for text, _ in inv.startup.ignored] == ["--host_jvm_args=-Xmx1g", "--nosystem_rc"]
 
 
-def test_experimental_flags_are_not_blanket_accepted():
-    assert "Unrecognized option" in error("build", "--experimental_foo").message
-    assert not any(name.startswith("experimental_") for name in IGNORED)
+def test_a_misspelt_experimental_flag_is_an_error_naming_the_real_one():
+    assert error("build", "--experimental_worker_multiplex_sandboxng").message == (
+        "Unrecognized option: --experimental_worker_multiplex_sandboxng "
+        "(did you mean --experimental_worker_multiplex_sandboxing?)")
+
+
+def test_a_migration_flag_unlike_any_real_one_is_accepted_and_ignored():
+    # Bazel versions add and drop such flags; one from another version is not a misspelling.
+    o = parse("build", "--noincompatible_frobnicate_widgets", "--experimental_zorp=3").options
+    assert [text for text, _ in o.ignored] == ["--noincompatible_frobnicate_widgets", "--experimental_zorp=3"]
+    assert {reason for _, reason in o.ignored} == {options_module.LENIENT_REASON}
 
 
 # --- --config ---------------------------------------------------------------

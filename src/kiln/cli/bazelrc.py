@@ -22,6 +22,10 @@ Line format, as Bazel's client parses it:
   import line and an import cycle are errors;
 - any other line is `COMMAND[:CONFIG] option...`.
 
+Errors do not stop the reading: each is kept (RcOptions.errors, with its file and
+line) and the parser reports them together with the errors in the options, so one
+run shows every bad line.
+
 Which lines apply (Bazel's rule): for command C, the lines of `always`, then
 `common`, then of each command C inherits from (outermost first), then of C
 itself; for each of those, lines in the order they were read, across files.
@@ -103,6 +107,7 @@ class RcOptions:
     lines: dict[tuple[str, str | None], list[RcOption]] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    errors: list[CommandLineError] = field(default_factory=list)
     # Every rc path looked at, read or missing, with its stat stamp then (None: missing), for
     # kiln.cli.run_memo: a file that appears, changes or goes away changes the options.
     looked_at: list[tuple[str, tuple | None]] = field(default_factory=list)
@@ -162,7 +167,7 @@ def read_rc_files(
     for path, required in candidates:
         if not rc.look_at(path):
             if required:
-                raise CommandLineError(f"Unable to read .bazelrc file '{path}'")
+                rc.errors.append(CommandLineError(f"Unable to read .bazelrc file '{path}'"))
             continue
         # The workspace and home rc can be the same file; read it once.
         resolved = path.resolve()
@@ -182,25 +187,32 @@ class _Reader:
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:
-            raise CommandLineError(f"Unable to read .bazelrc file '{path}': {e}") from None
+            self.rc.errors.append(CommandLineError(f"Unable to read .bazelrc file '{path}': {e}"))
+            return
         self.rc.files.append(path)
         for lineno, line in _logical_lines(text):
             where = Location(str(path), lineno)
-            words = split_rc_words(line, where)
-            if not words:
-                continue
-            head = words[0]
-            if head in ("import", "try-import"):
-                self._import(head, words, line, where, stack)
-                continue
-            command, _, config = head.partition(":")
-            if command not in _KNOWN_RC_COMMANDS:
-                self.rc.warnings.append(f"{where}: invalid command name '{head}'")
-            if command == "startup" and config:
-                raise CommandLineError("'startup' lines cannot name a config", location=where)
-            source = RcSource(str(path), lineno, command)
-            for word in words[1:]:
-                self.rc.add(command, config or None, RcOption(word, source))
+            try:
+                self._line(path, lineno, line, where, stack)
+            except CommandLineError as e:
+                self.rc.errors.append(e)
+
+    def _line(self, path: Path, lineno: int, line: str, where: Location, stack: list[Path]) -> None:
+        words = split_rc_words(line, where)
+        if not words:
+            return
+        head = words[0]
+        if head in ("import", "try-import"):
+            self._import(head, words, line, where, stack)
+            return
+        command, _, config = head.partition(":")
+        if command not in _KNOWN_RC_COMMANDS:
+            self.rc.warnings.append(f"{where}: invalid command name '{head}'")
+        if command == "startup" and config:
+            raise CommandLineError("'startup' lines cannot name a config", location=where)
+        source = RcSource(str(path), lineno, command)
+        for word in words[1:]:
+            self.rc.add(command, config or None, RcOption(word, source))
 
     def _import(self, head: str, words: list[str], line: str, where: Location, stack: list[Path]) -> None:
         if len(words) != 2:

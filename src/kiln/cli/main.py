@@ -9,27 +9,12 @@ from __future__ import annotations
 import os
 import sys
 
-_USAGE = """Usage: kiln <command> <options> ...
-
-Commands:
-  build    Builds the specified targets.
-  test     Builds and runs the specified test targets.
-  run      Builds and runs the specified target.
-  query    Executes a dependency graph query.
-  cquery   Executes a query over configured targets (after analysis).
-  aquery   Shows the actions analysis registered, with their cache keys.
-  clean    Removes output files and optionally the output base.
-  info     Displays runtime info about the workspace.
-  config   Lists the configurations builds used, or shows what one stands for.
-  version  Prints version information for kiln.
-"""
-
 
 def _dispatch(argv: list[str]) -> int:
     from pathlib import Path
 
     import kiln
-    from kiln.cli.options import parse_command_line
+    from kiln.cli.options import LENIENT_REASON, parse_command_line
     from kiln.core.errors import ExitCode, KilnError
     from kiln.loading.workspace import find_workspace
 
@@ -41,11 +26,17 @@ def _dispatch(argv: list[str]) -> int:
     inv = parse_command_line(argv, workspace_root=root, home=Path(os.path.expanduser("~")))
     for warning in inv.rc.warnings:
         print(f"WARNING: {warning}", file=sys.stderr)
+    for text, reason in [*inv.startup.ignored, *inv.options.ignored]:
+        if reason == LENIENT_REASON:
+            print(f"WARNING: {text.partition('=')[0]} is {reason}; it has no effect", file=sys.stderr)
     if inv.command == "version":
         print(f"kiln {kiln.__version__}")
         return ExitCode.SUCCESS
     if inv.command == "help":
-        print(_USAGE, end="")
+        from kiln.cli.help import render
+
+        residue = inv.options.residue
+        print(render(residue[0] if residue else None), end="")
         return ExitCode.SUCCESS
     import importlib
 

@@ -1,7 +1,8 @@
 """Kiln's command-line options: the table of what exists.
 
-Which options each command accepts, their types, defaults and converters, and
-the options kiln accepts but ignores (rc files written for Bazel carry them).
+Which options each command honours, their types, defaults and converters. The
+options of Bazel kiln accepts but ignores (rc files written for Bazel carry them)
+are the catalogue's (kiln.cli.bazel_options, read by kiln.cli.known_options).
 Parsing is kiln.cli.options.
 """
 
@@ -17,6 +18,9 @@ from kiln.cli.bazelrc import command_chain
 COMMANDS = ("build", "test", "run", "query", "cquery", "aquery", "fetch", "clean", "info", "config", "version", "help")
 
 BOOL, STR, INT, ENUM, TRISTATE = "bool", "str", "int", "enum", "tristate"
+# Kinds only ignored Bazel options have: a boolean that also takes any value (`--slim_profile=5M`),
+# and an option that stands for others and takes no value (`--remote_download_minimal`).
+EITHER, EXPANSION = "either", "expansion"
 
 _ALL = frozenset(COMMANDS)
 _STARTUP = frozenset({"startup"})
@@ -268,7 +272,7 @@ OPTIONS = _table(
     OptionDef("test_output", ENUM, "summary", commands=_TEST, choices=("summary", "errors", "all", "streamed"),
               help="Which test logs to print."),
     OptionDef("test_filter", STR, None, commands=_TEST, help="Passed to tests as TESTBRIDGE_TEST_ONLY."),
-    OptionDef("cache_test_results", TRISTATE, "auto", commands=_TEST, help="Reuse passing results (yes, no, auto)."),
+    OptionDef("cache_test_results", TRISTATE, "auto", abbrev="t", commands=_TEST, help="Reuse passing results (yes, no, auto)."),
     OptionDef("test_timeout", STR, _TIMEOUT_DEFAULTS, commands=_TEST, convert=_test_timeout,
               converts_to=tuple[int, ...],
               help="Seconds: one value, or short,moderate,long,eternal; -1 keeps a default."),
@@ -305,34 +309,4 @@ OPTIONS = _table(
                    "~/.cache/kiln/repository_cache; empty: no cache)."),
     OptionDef("distdir", STR, (), commands=_BUILD | _QUERY, multiple=True,
               help="A directory searched for a download by its file name before any URL is tried."),
-)
-
-# Flags real rc files carry that change nothing in kiln. `help` is the reason.
-IGNORED = _table(
-    OptionDef("enable_workspace", BOOL, commands=_ALL,
-              help="kiln reads WORKSPACE whenever there is one (and, with Bzlmod, no WORKSPACE.bzlmod)"),
-    OptionDef("lockfile_mode", STR, commands=_ALL, help="kiln does not use MODULE.bazel.lock"),
-    OptionDef("incompatible_strict_action_env", BOOL, commands=_ALL,
-              help="actions always get a fixed environment"),
-    OptionDef("legacy_external_runfiles", BOOL, commands=_ALL,
-              help="runfiles trees always put external repos at the top level"),
-    OptionDef("enable_runfiles", BOOL, commands=_ALL, help="runfiles trees are always created"),
-    OptionDef("show_timestamps", BOOL, commands=_ALL, help="kiln's progress output has its own format"),
-    OptionDef("java_runtime_version", STR, commands=_ALL, help="kiln builds no Java"),
-    OptionDef("java_language_version", STR, commands=_ALL, help="kiln builds no Java"),
-    OptionDef("tool_java_runtime_version", STR, commands=_ALL, help="kiln builds no Java"),
-    OptionDef("tool_java_language_version", STR, commands=_ALL, help="kiln builds no Java"),
-    OptionDef("verbose_failures", BOOL, commands=_BUILD, help="kiln always shows a failed action's command and output"),
-    OptionDef("verbose_explanations", BOOL, commands=_BUILD, help="kiln's --explain always lists what changed"),
-    OptionDef("tool_deps", BOOL, commands=_QUERY, help="kiln builds tools in the target configuration: there are no exec-configuration edges to drop"),
-    OptionDef("async", BOOL, commands=_CLEAN, help="kiln cleans at once"),
-    OptionDef("incompatible_sandbox_hermetic_tmp", BOOL, commands=_BUILD,
-              help="every sandboxed action always gets a private /tmp"),
-)
-
-IGNORED_STARTUP = _table(
-    OptionDef("host_jvm_args", STR, commands=_STARTUP, multiple=True, help="kiln runs no JVM"),
-    OptionDef("max_idle_secs", STR, commands=_STARTUP, help="kiln keeps no server running"),
-    OptionDef("batch", BOOL, commands=_STARTUP, help="kiln keeps no server running"),
-    OptionDef("system_rc", BOOL, commands=_STARTUP, help="kiln never reads a system-wide rc file"),
 )

@@ -17,6 +17,13 @@ that the command does not take are skipped (as in Bazel); from anywhere else
 they are an error. Words after the first `--` on the command line are kept
 untouched in `after_dashdash` (target patterns such as `-//x`, a query
 expression, or the arguments of `kiln run`).
+
+A name kiln's own table (option_table) lacks is looked up in Bazel's catalogue
+(known_options, read only then): an option Bazel has is accepted and ignored
+with its reason, any other is an error naming the closest real option.
+`--help`/`-h` (before any `--`) turns the command into `help COMMAND`. Errors do
+not stop the parsing: every one found, in rc files and on the command line, is
+reported together.
 """
 
 from __future__ import annotations
@@ -27,8 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from kiln.cli.bazelrc import RcOptions, RcSource, command_chain, read_rc_files
-from kiln.cli.option_table import (BOOL, COMMAND_LINE, COMMANDS, ENUM, FALSE_WORDS, IGNORED, IGNORED_STARTUP,
-                                   INT, OPTIONS, STARTUP_OPTIONS, TRISTATE, TRUE_WORDS, OptionDef, parse_int)
+from kiln.cli.option_table import (BOOL, COMMAND_LINE, COMMANDS, EITHER, ENUM, EXPANSION, FALSE_WORDS, INT, OPTIONS,
+                                   STARTUP_OPTIONS, TRISTATE, TRUE_WORDS, OptionDef, parse_int)
 from kiln.core.errors import CommandLineError, Location
 
 # These decide which rc files are read, so an rc file cannot set them.
@@ -97,7 +104,9 @@ class _Occurrence:
 
 def parse_command_line(argv: list[str], *, workspace_root: Path | None, home: Path | None) -> Invocation:
     """Reads the rc files the command line's startup options ask for, then parses."""
-    startup, _ = _parse_startup(argv, RcOptions())
+    errors: list[CommandLineError] = []
+    startup, _ = _parse_startup(argv, RcOptions(), errors)
+    _raise_all(errors, [])
     given = startup.values
     rc = read_rc_files(workspace_root, home, [Path(p) for p in given.bazelrc], workspace_rc=given.workspace_rc,
                        home_rc=given.home_rc, ignore_all=given.ignore_all_rc_files)
@@ -105,21 +114,58 @@ def parse_command_line(argv: list[str], *, workspace_root: Path | None, home: Pa
 
 
 def parse_args(argv: list[str], rc: RcOptions | None) -> Invocation:
-    """Parses everything after the program name, with options from `rc` first."""
+    """Parses everything after the program name, with options from `rc` first.
+
+    Every error found (in rc files and on the command line) is reported at once, rc errors in the
+    order of their files and lines, so that one run shows all that must be fixed.
+    """
     rc = rc if rc is not None else RcOptions()
-    startup, rest = _parse_startup(argv, rc)
+    errors: list[CommandLineError] = list(rc.errors)
+    startup, rest = _parse_startup(argv, rc, errors)
     command = rest[0] if rest else "help"
+    if command in _HELP_WORDS:
+        command, rest = "help", ["help", *rest[1:2]]
+    elif command in COMMANDS and any(w in _HELP_WORDS for w in _before_dashdash(rest[1:])):
+        # `kiln build --help` is `kiln help build`.
+        command, rest = "help", ["help", command]
     if command not in COMMANDS:
-        raise CommandLineError(f"Command '{command}' not found. Try 'kiln help'.")
+        errors.append(CommandLineError(f"Command '{command}' not found. Try 'kiln help'."))
+        _raise_all(errors, rc.files)
     words = [_Word(o.word, o.source) for o in rc.options_for(command)]
     words += [_Word(text, None) for text in rest[1:]]
-    occurrences, residue, after = _flatten(words, command, rc)
-    occurrences = _add_platform_config(occurrences, command, rc)
-    options = _apply(occurrences, command, OPTIONS, Options, residue, after)
+    occurrences, residue, after = _flatten(words, command, rc, errors)
+    occurrences = _add_platform_config(occurrences, command, rc, errors)
+    options = _apply(occurrences, command, OPTIONS, Options, residue, after, errors)
+    _raise_all(errors, rc.files)
     return Invocation(startup, command, options, rc, tuple(argv))
 
 
-def _parse_startup(argv: list[str], rc: RcOptions) -> tuple[ParsedOptions, list[str]]:
+_HELP_WORDS = ("--help", "-h")
+
+
+def _before_dashdash(words: list[str]) -> list[str]:
+    return words[: words.index("--")] if "--" in words else words
+
+
+def _raise_all(errors: list[CommandLineError], files: list[Path]) -> None:
+    """Raises the errors found as one: rc errors by file and line, then the command line's."""
+    if not errors:
+        return
+    order = {str(path): index for index, path in enumerate(files)}
+
+    def key(e: CommandLineError) -> tuple[int, int, int]:
+        if e.location is None:
+            return (1, 0, 0)
+        return (0, order.get(e.location.file, len(order)), e.location.line)
+
+    errors = sorted(errors, key=key)
+    if len(errors) == 1:
+        raise errors[0]
+    # One message, one `ERROR:` line per error (the CLI prefixes the first).
+    raise CommandLineError("".join(("\nERROR: " if i else "") + e.render() for i, e in enumerate(errors)))
+
+
+def _parse_startup(argv: list[str], rc: RcOptions, errors: list[CommandLineError]) -> tuple[ParsedOptions, list[str]]:
     words = [_Word(o.word, o.source) for o in rc.options_for("startup")]
     rc_count = len(words)
     words += [_Word(text, None) for text in argv]
@@ -127,19 +173,32 @@ def _parse_startup(argv: list[str], rc: RcOptions) -> tuple[ParsedOptions, list[
     i = 0
     while i < len(words):
         word = words[i]
-        if not word.text.startswith("-"):
-            if word.source is not None:
-                raise CommandLineError(f"'{word.text}' is not a startup option", location=word.location)
+        if word.source is None and (not word.text.startswith("-") or word.text in _HELP_WORDS):
             break
-        occ, i = _read_option(words, i, STARTUP_OPTIONS, IGNORED_STARTUP, "Unknown startup option")
+        if not word.text.startswith("-"):
+            errors.append(CommandLineError(f"'{word.text}' is not a startup option", location=word.location))
+            i += 1
+            continue
+        try:
+            occ, i = _read_option(words, i, STARTUP_OPTIONS, "startup", "Unknown startup option")
+        except CommandLineError as e:
+            errors.append(e)
+            if word.source is None:
+                # The words after a bad startup option cannot be told apart from the command.
+                _raise_all(errors, rc.files)
+            i += 1
+            continue
         if word.source is not None and occ.key in _COMMAND_LINE_ONLY:
-            raise CommandLineError(f"--{occ.key} can only be given on the command line", location=word.location)
+            errors.append(CommandLineError(f"--{occ.key} can only be given on the command line",
+                                           location=word.location))
+            continue
         occurrences.append(occ)
-    startup = _apply(occurrences, "startup", STARTUP_OPTIONS, StartupOptions, [], [])
+    startup = _apply(occurrences, "startup", STARTUP_OPTIONS, StartupOptions, [], [], errors)
     return startup, argv[max(0, i - rc_count):]
 
 
-def _flatten(words: list[_Word], command: str, rc: RcOptions) -> tuple[list[_Occurrence], list[str], list[str]]:
+def _flatten(words: list[_Word], command: str, rc: RcOptions,
+             errors: list[CommandLineError]) -> tuple[list[_Occurrence], list[str], list[str]]:
     """Splits words into option occurrences (with --config expanded), residue and after `--`."""
     occurrences: list[_Occurrence] = []
     residue: list[str] = []
@@ -150,27 +209,37 @@ def _flatten(words: list[_Word], command: str, rc: RcOptions) -> tuple[list[_Occ
             return occurrences, residue, [w.text for w in words[i + 1:]]
         if not word.text.startswith("-") or word.text == "-":
             if word.source is not None:
-                raise CommandLineError(f"'{word.text}' is not an option; rc files may only contain options",
-                                       location=word.location)
-            residue.append(word.text)
+                errors.append(CommandLineError(f"'{word.text}' is not an option; rc files may only contain options",
+                                               location=word.location))
+            else:
+                residue.append(word.text)
             i += 1
             continue
-        occ, i = _read_option(words, i, OPTIONS, IGNORED, "Unrecognized option")
+        try:
+            occ, i = _read_option(words, i, OPTIONS, command, "Unrecognized option")
+        except CommandLineError as e:
+            errors.append(e)
+            i += 1
+            continue
         occurrences.append(occ)
         if occ.opt is OPTIONS["config"]:
-            occurrences += _expand_config(occ.raw or "", occ.word, command, rc)
+            occurrences += _expand_config(occ.raw or "", occ.word, command, rc, errors)
     return occurrences, residue, []
 
 
-def _expand_config(name: str, origin: _Word, command: str, rc: RcOptions) -> list[_Occurrence]:
+def _expand_config(name: str, origin: _Word, command: str, rc: RcOptions,
+                   errors: list[CommandLineError]) -> list[_Occurrence]:
     chain = (*origin.configs, name)
     if name in origin.configs:
-        raise CommandLineError(f"Config expansion has a cycle: config value {name} expands to itself, "
-                               f"see inheritance chain [{', '.join(chain)}]", location=origin.location)
+        errors.append(CommandLineError(f"Config expansion has a cycle: config value {name} expands to itself, "
+                                       f"see inheritance chain [{', '.join(chain)}]", location=origin.location))
+        return []
     if not rc.defines_config(command, name):
-        raise CommandLineError(f"Config value '{name}' is not defined in any .rc file", location=origin.location)
+        errors.append(CommandLineError(f"Config value '{name}' is not defined in any .rc file",
+                                       location=origin.location))
+        return []
     words = [_Word(o.word, o.source, chain) for o in rc.options_for(command, name)]
-    occurrences, _, _ = _flatten(words, command, rc)
+    occurrences, _, _ = _flatten(words, command, rc, errors)
     return occurrences
 
 
@@ -179,25 +248,60 @@ def _host_os_config() -> str:
     return {"darwin": "macos", "win32": "windows"}.get(sys.platform, sys.platform.rstrip("0123456789"))
 
 
-def _add_platform_config(occurrences: list[_Occurrence], command: str, rc: RcOptions) -> list[_Occurrence]:
+def _add_platform_config(occurrences: list[_Occurrence], command: str, rc: RcOptions,
+                         errors: list[CommandLineError]) -> list[_Occurrence]:
     # Bazel expands the host OS config where the last
     # --enable_platform_specific_config stands, and only if it ends up true.
     last = None
     for index, occ in enumerate(occurrences):
         if occ.key == "enable_platform_specific_config" and occ.opt is OPTIONS[occ.key]:
             last = index
-    if last is None or not _convert(occurrences[last]):
+    if last is None:
         return occurrences
+    try:
+        enabled = _convert(occurrences[last])
+    except CommandLineError:
+        return occurrences  # reported where the option is applied
     name = _host_os_config()
-    if not rc.defines_config(command, name):
+    if not enabled or not rc.defines_config(command, name):
         return occurrences
-    extra = _expand_config(name, occurrences[last].word, command, rc)
+    extra = _expand_config(name, occurrences[last].word, command, rc, errors)
     return occurrences[: last + 1] + extra + occurrences[last + 1:]
 
 
-def _read_option(
-    words: list[_Word], i: int, table: dict[str, OptionDef], ignored: dict[str, OptionDef], unknown: str
-) -> tuple[_Occurrence, int]:
+# Bazel adds and retires migration flags in every release; one kiln's catalogue does not list may be
+# real in the Bazel a workspace was written for, so it is accepted (with a warning) unless it is a
+# likely misspelling of a real one.
+_LENIENT_PREFIXES = ("experimental_", "incompatible_")
+LENIENT_REASON = "not an option of the Bazel 7/8 reference kiln knows; accepted as a flag of another Bazel version"
+
+
+def _lookup(name: str, table: dict[str, OptionDef], command: str) -> OptionDef | None:
+    opt = table.get(name)
+    if opt is None:
+        from kiln.cli.known_options import ignored_option
+
+        opt = ignored_option(name, command)
+    return opt
+
+
+def _unknown(name: str, command: str, unknown: str, text: str, word: _Word) -> OptionDef:
+    """The option an unknown `--name` is taken as, or the error saying it does not exist."""
+    from kiln.cli.known_options import closest, commands_of
+
+    suggestion = closest(name, command)
+    elsewhere = commands_of(name.removeprefix("no")) or commands_of(name)
+    if suggestion is None and not elsewhere and name.removeprefix("no").startswith(_LENIENT_PREFIXES):
+        return OptionDef(name.removeprefix("no"), EITHER, commands=frozenset(COMMANDS) | {"startup"},
+                         implicit="true", help=LENIENT_REASON)
+    hint = f" (did you mean --{suggestion}?)" if suggestion else ""
+    if elsewhere and not suggestion:
+        hint = f" (an option of {', '.join(elsewhere)}, not of {command})"
+    raise CommandLineError(f"{unknown}: {text.partition('=')[0]}{hint}", location=word.location)
+
+
+def _read_option(words: list[_Word], i: int, table: dict[str, OptionDef], command: str,
+                 unknown: str) -> tuple[_Occurrence, int]:
     """Reads the option at words[i] (and its value word); returns it and the next index."""
     word = words[i]
     text = word.text
@@ -213,18 +317,27 @@ def _read_option(
     negated = False
     if text.startswith("--"):
         name, eq, value = text[2:].partition("=")
-        opt = table.get(name) or ignored.get(name)
+        opt = _lookup(name, table, command)
         if opt is None and name.startswith("no"):
-            positive = table.get(name[2:]) or ignored.get(name[2:])
-            if positive is not None and positive.kind in (BOOL, TRISTATE):
+            positive = _lookup(name[2:], table, command)
+            if positive is not None and positive.kind in (BOOL, TRISTATE, EITHER):
                 opt, negated = positive, True
+        if opt is None:
+            opt = _unknown(name, command, unknown, text, word)
+            negated = name.startswith("no") and not name.startswith(_LENIENT_PREFIXES)
     else:
         abbrev, eq, value = text[1:].partition("=")
         opt = next((d for d in table.values() if d.abbrev and d.abbrev == abbrev), None)
-    if opt is None:
-        raise CommandLineError(f"{unknown}: {text.partition('=')[0]}", location=word.location)
+        if opt is None:
+            from kiln.cli.known_options import ignored_abbreviation
+
+            opt = ignored_abbreviation(abbrev, command)
+        if opt is None:
+            raise CommandLineError(f"{unknown}: {text.partition('=')[0]}", location=word.location)
     if negated and eq:
         raise CommandLineError(f"Unexpected value after boolean option: {text}", location=word.location)
+    if opt.kind == EXPANSION and eq:
+        raise CommandLineError(f"--{opt.name} takes no value: {text}", location=word.location)
 
     raw = value if eq else None
     if raw is None and opt.takes_next_word:
@@ -291,29 +404,61 @@ def _skippable(occ: _Occurrence) -> bool:
 
 
 def _apply(occurrences: list[_Occurrence], command: str, table: dict[str, OptionDef], value_class: type,
-           residue: list[str], after: list[str]) -> ParsedOptions:
+           residue: list[str], after: list[str], errors: list[CommandLineError]) -> ParsedOptions:
     values = {name: opt.default_value() for name, opt in table.items()}
     starlark_flags: dict[str, str] = {}
     ignored: list[tuple[str, str]] = []
     sources: dict[str, str] = {}
     for occ in occurrences:
+        try:
+            reason = _ignored_because(occ, command, table)
+        except CommandLineError as e:
+            errors.append(e)
+            continue
+        if reason == _SKIP:
+            continue
+        if reason is not None:
+            ignored.append((occ.text, reason))
+            continue
         word, opt = occ.word, occ.opt
-        if not _applies(occ, command):
-            if _skippable(occ):
-                continue
-            raise CommandLineError(f"{occ.text.partition('=')[0]} is not an option of 'kiln {command}'",
-                                   location=word.location)
         if opt is None:
             # Every occurrence is kept, "\0"-separated: a repeatable list flag takes them all, any other
             # setting the last (kiln.rules.common.settings).
             value = occ.raw or ""
             starlark_flags[occ.key] = (starlark_flags[occ.key] + "\0" + value) if occ.key in starlark_flags else value
-        elif table.get(opt.name) is not opt:
-            ignored.append((occ.text, opt.help))
-            continue
-        elif opt.multiple:
-            values[opt.name] += (_convert(occ),)
         else:
-            values[opt.name] = _convert(occ)
+            try:
+                converted = _convert(occ)
+            except CommandLineError as e:
+                errors.append(e)
+                continue
+            if opt.multiple:
+                values[opt.name] += (converted,)
+            else:
+                values[opt.name] = converted
         sources[occ.key] = word.where
     return ParsedOptions(value_class(**values), starlark_flags, residue, after, ignored, sources)
+
+
+_SKIP = "skip"
+
+
+def _ignored_because(occ: _Occurrence, command: str, table: dict[str, OptionDef]) -> str | None:
+    """Why `occ` changes nothing for `command` (_SKIP: silently), or None when it applies."""
+    opt = occ.opt
+    if not _applies(occ, command):
+        if _skippable(occ):
+            return _SKIP
+        from kiln.cli.known_options import ignored_for_command
+
+        # Bazel takes it for this command (e.g. `build --test_output`); kiln only elsewhere.
+        reason = ignored_for_command(occ.key, command) if opt is not None else None
+        if reason is None:
+            raise CommandLineError(f"{occ.text.partition('=')[0]} is not an option of 'kiln {command}'",
+                                   location=occ.word.location)
+        return reason
+    if opt is not None and table.get(opt.name) is not opt:
+        if opt.kind in (BOOL, TRISTATE):
+            _convert(occ)  # a bad value is an error even for an option kiln ignores, as in Bazel
+        return opt.help
+    return None

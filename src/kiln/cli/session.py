@@ -154,7 +154,7 @@ class Session:
                 by_source.setdefault(str(source).rsplit(":", 1)[0], []).append(f"--{name}")
         for file, names in by_source.items():
             self.events.info(f"Reading rc options for '{self.inv.command}' from {file}: {' '.join(sorted(names))}")
-        for word, reason in self.inv.options.ignored:
+        for word, reason in [*self.inv.startup.ignored, *self.inv.options.ignored]:
             self.events.info(f"{word} has no effect in kiln: {reason}")
 
     @cached_property
