@@ -37,12 +37,12 @@ class Recorder:
         return wrapper
 
     def run(self, path: Path, display: str, module: Any, loader: Any = None, *, text: str | None = None,
-            prelude: str | None = None) -> None:
+            prelude: str | None = None, parse: Callable[[str, str], Any] = sl.parse) -> None:
         source = read_source(path, display) if text is None else text
         try:
             if prelude is not None:
                 sl.eval(module, sl.parse(PRELUDE_NAME, prelude), GLOBALS)
-            ast = sl.parse(display, source)
+            ast = parse(display, source)
             sl.eval(module, ast, GLOBALS, loader)
         except sl.StarlarkError as e:
             err = to_kiln_error(str(e), self.pending, source)
