@@ -9,6 +9,7 @@ and frozen; loads from well-known rule repositories resolve to kiln's rules.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import sys
 from pathlib import Path
@@ -32,8 +33,8 @@ from kiln.loading.package import Package
 from kiln.loading.package_builder import PackageBuilder
 from kiln.loading.source_files import read_source
 from kiln.loading.starlark_errors import to_kiln_error
-from kiln.loading.starlark_lib import (BZL_PRELUDE_TEMPLATE, CAPTURE_TYPE_BZL, CONFIG_COMMON, DEPSET_BZL,
-                                      STARLARK_SYMBOLS)
+from kiln.loading.starlark_lib import (BZL_PRELUDE_TEMPLATE, CAPTURE_JSON_BZL, CAPTURE_TYPE_BZL, CONFIG_COMMON,
+                                      DEPSET_BZL, STARLARK_SYMBOLS)
 from kiln.loading.workspace import Workspace, find_build_file
 
 _GLOBALS = sl.Globals.extended_by([sl.LibraryExtension.StructType, sl.LibraryExtension.Json])
@@ -101,6 +102,7 @@ class Loader:
         native_fields = ", ".join(f"{n} = _kiln_native_{n}" for n in [*self._rule_fns, *self._native_only()])
         self._prelude = sl.parse("<kiln prelude>", BZL_PRELUDE_TEMPLATE.format(native_fields=native_fields))
         self._capture_type = sl.parse("<kiln type>", CAPTURE_TYPE_BZL)
+        self._capture_json = sl.parse("<kiln json>", CAPTURE_JSON_BZL)
         # kiln's own Starlark may use what Bazel's builtins do: depset's `transitive` is keyword-only.
         self._depset_lib = sl.parse("<kiln depset>", DEPSET_BZL, dialects.BZL)
         self._depset_ids = itertools.count()
@@ -332,7 +334,7 @@ class Loader:
         self._stack.append(label)
         saved_pending = self._pending
         try:
-            sl.eval(module, self._prelude, _GLOBALS)
+            self._eval_prelude(module)
             self._add_depset(module, text)
             self._eval(module, display, text, dialects.parse_bzl)
         finally:
@@ -364,7 +366,7 @@ class Loader:
             for name, fn in self._rule_fns.items():
                 module.add_callable(f"_kiln_native_{name}", fn)
             self._add_prelude_callables(module)
-            sl.eval(module, self._prelude, _GLOBALS)
+            self._eval_prelude(module)
             sl.eval(module, sl.parse(f"@{repo}//{label.package}:{label.name}", "\n".join(starlark_parts)), _GLOBALS)
         return module.freeze()
 
@@ -379,11 +381,16 @@ class Loader:
         sl.eval(module, self._capture_type, _GLOBALS)
         sl.eval(module, self._depset_lib, _GLOBALS)
 
+    def _eval_prelude(self, module: Any) -> None:
+        sl.eval(module, self._capture_json, _GLOBALS)
+        sl.eval(module, self._prelude, _GLOBALS)
+
     def _add_prelude_callables(self, module: Any) -> None:
         """What the .bzl prelude refers to besides the rules: native-only builtins and stand-ins."""
         for name, fn in self._native_only().items():
             module.add_callable(f"_kiln_native_{name}", fn)
         module.add_callable("Label", self._builtins["Label"])  # config_common.toolchain_type resolves with it
+        module.add_callable("_kiln_json_indent", self._guard(json_indent))
         module.add_callable("_kiln_unsupported_rule", self._guard(_unsupported("rules written with rule() in .bzl files")))
         module.add_callable(
             "_kiln_unsupported_repository_rule",
@@ -512,6 +519,15 @@ UNSUPPORTED_NATIVE_RULES = (
     "android_binary",
     "environment", "environment_group", "starlark_doc_extract",
 )
+
+
+def json_indent(text: str, prefix: str = "", indent: str = "\t") -> str:
+    """Bazel's json.indent: each element on a line of its own, `prefix` then `indent` per level."""
+    try:
+        value = json.loads(text)
+    except ValueError as e:
+        raise LoadingError(f"json.indent: the text is not JSON: {e}") from None
+    return json.dumps(value, indent=indent, separators=(",", ": "), ensure_ascii=False).replace("\n", "\n" + prefix)
 
 
 def _unsupported(what: str) -> Callable[..., Any]:

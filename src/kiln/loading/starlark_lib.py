@@ -29,6 +29,17 @@ config_common = struct(toolchain_type = _kiln_toolchain_type)
 BZL_PRELUDE_TEMPLATE = CONFIG_COMMON + '''
 native = struct({native_fields})
 
+# Bazel's json module has indent and encode_indent besides starlark-rust's encode and decode.
+def _kiln_json_encode_indent(x, prefix = "", indent = "\\t"):
+    return _kiln_json_indent(_kiln_builtin_json.encode(x), prefix = prefix, indent = indent)
+
+json = struct(
+    encode = _kiln_builtin_json.encode,
+    decode = _kiln_builtin_json.decode,
+    indent = _kiln_json_indent,
+    encode_indent = _kiln_json_encode_indent,
+)
+
 def provider(doc = "", fields = None, init = None):
     return struct
 
@@ -107,6 +118,8 @@ selects = struct(
 
 # Evaluated before DEPSET_BZL, which shadows `type` module-wide (so it cannot capture it itself).
 CAPTURE_TYPE_BZL = "_kiln_builtin_type = type\n"
+# Evaluated before the .bzl prelude, whose `json` replaces the global of that name.
+CAPTURE_JSON_BZL = "_kiln_builtin_json = json\n"
 
 # Bazel's depset over Starlark values. A depset is a struct whose `to_list` closes over its node;
 # `type` is shadowed so that `type(d) == "depset"` as in Bazel. Nodes carry an id from Python
