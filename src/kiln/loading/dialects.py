@@ -10,7 +10,6 @@ bound twice, no recursion. What each parse function raises is a StarlarkError
 
 from __future__ import annotations
 
-import bisect
 import re
 from typing import Any
 
@@ -38,18 +37,19 @@ MODULE = BZL
 
 # String literals and comments, which the checks below must not read as code.
 _NOT_CODE = re.compile(
-    r'#[^\n]*|[rR]?(?:"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\')')
+    r'#[^\n]*|"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'')
 # `*x` / `**x` where an argument starts: after `(` or `,` nothing else can begin with a star.
 _STAR_ARGUMENT = re.compile(r"[(,]\s*(\*\*?)\s*[\w(\[{]")
 _DEF = re.compile(r"^([ \t]*)def[ \t]+(\w+)[ \t]*\(", re.MULTILINE)
-_CALL = re.compile(r"(?<![\w.])(\w+)[ \t]*\(")
+# Lines indented at most N columns, by N: where a def's block may end.
+_OUTDENTED: dict[int, Any] = {}
 
 
 def parse_build(filename: str, text: str) -> Any:
     ast = sl.parse(filename, text, BUILD)
-    if "*" in text:
-        code = _code_only(text)
-        m = _STAR_ARGUMENT.search(code)
+    # The text first, cheaply: only where it has a candidate are strings and comments set aside.
+    if _STAR_ARGUMENT.search(text):
+        m = _STAR_ARGUMENT.search(_code_only(text))
         if m:
             star = m.start(1)
             what = "**kwargs" if m.group(1) == "**" else "*args"
@@ -90,27 +90,28 @@ def _check_recursion(filename: str, text: str) -> None:
     """Bazel fails a recursive call ("function 'f' called recursively"); starlark-rust would run it. Checked
     over the file's own functions: a call of a function of this file, directly or through others."""
     code = _code_only(text)
-    starts, indents = _logical_lines(code)
-    defs = []  # (start, end, name), outer before inner
-    for m in _DEF.finditer(code):
-        indent = len(m.group(1).expandtabs())
-        after = bisect.bisect_right(starts, m.start())
-        end = next((starts[i] for i in range(after, len(starts)) if indents[i] <= indent), len(code))
-        defs.append((m.start(2), end, m.group(2)))
+    found = list(_DEF.finditer(code))
+    if not found:
+        return
+    # Each def's body: from the end of its parameters (their defaults are evaluated outside it) to its block's end.
+    defs = [(_parameters_end(code, m.end() - 1), _block_end(code, m.start(), len(m.group(1))), m.group(2))
+            for m in found]
     names = {name for _, _, name in defs}
-    headers = {start for start, _, _ in defs}
+    headers = {m.start(2) for m in found}
     calls: dict[str, list[tuple[str, int]]] = {}
     open_defs: list[tuple[int, int, str]] = []
-    pending = iter(defs)
-    upcoming = next(pending, None)
-    for m in _CALL.finditer(code):
+    upcoming = iter(defs)
+    next_def = next(upcoming, None)
+    # Only calls of the file's own functions can close a cycle.
+    call = re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, names)) + r")[ \t]*\(")
+    for m in call.finditer(code):
         offset = m.start(1)
-        while upcoming is not None and upcoming[0] <= offset:
-            open_defs.append(upcoming)
-            upcoming = next(pending, None)
+        while next_def is not None and next_def[0] <= offset:
+            open_defs.append(next_def)
+            next_def = next(upcoming, None)
         while open_defs and open_defs[-1][1] <= offset:
             open_defs.pop()
-        if open_defs and offset not in headers and m.group(1) in names:
+        if open_defs and offset not in headers:
             calls.setdefault(open_defs[-1][2], []).append((m.group(1), offset))
     for _, _, name in defs:
         path = _cycle_from(name, calls)
@@ -119,6 +120,37 @@ def _check_recursion(filename: str, text: str) -> None:
             via = " -> ".join([name, *(p for p, _ in path)])
             raise LoadingError(f"function '{callee}' called recursively ({via}): Starlark does not allow recursion",
                                location=_location(filename, text, offset))
+
+
+def _parameters_end(code: str, open_paren: int) -> int:
+    depth = 0
+    for i in range(open_paren, len(code)):
+        c = code[i]
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+    return len(code)
+
+
+def _block_end(code: str, start: int, indent: int) -> int:
+    """Where the block of the def at `start` ends: the first non-blank line indented no deeper than the def,
+    outside brackets (a def's parameters may continue on lines of any indentation)."""
+    outdented = _OUTDENTED.get(indent)
+    if outdented is None:
+        outdented = _OUTDENTED[indent] = re.compile(r"^[ \t]{0,%d}(?=\S)" % indent, re.MULTILINE)
+    pos = code.find("\n", start)
+    while pos != -1:
+        m = outdented.search(code, pos + 1)
+        if m is None:
+            break
+        body = code[start:m.start()]
+        if sum(body.count(c) for c in "([{") <= sum(body.count(c) for c in ")]}"):
+            return m.start()
+        pos = code.find("\n", m.start())
+    return len(code)
 
 
 def _cycle_from(name: str, calls: dict[str, list[tuple[str, int]]]) -> list[tuple[str, int]] | None:
@@ -137,22 +169,16 @@ def _cycle_from(name: str, calls: dict[str, list[tuple[str, int]]]) -> list[tupl
     return None
 
 
-def _logical_lines(code: str) -> tuple[list[int], list[int]]:
-    """Offset and indentation of each non-blank line that starts outside brackets (a statement's first
-    line: a def's parameters over several lines do not end its block)."""
-    starts, indents, depth, at = [], [], 0, 0
-    for line in code.split("\n"):
-        if depth == 0 and line.strip():
-            starts.append(at)
-            indents.append(len(line.expandtabs()) - len(line.expandtabs().lstrip()))
-        depth = max(0, depth + sum(line.count(c) for c in "([{") - sum(line.count(c) for c in ")]}"))
-        at += len(line) + 1
-    return starts, indents
-
-
 def _code_only(text: str) -> str:
     """`text` with strings and comments blanked (newlines kept), so offsets and lines stay the same."""
-    return _NOT_CODE.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
+    return _NOT_CODE.sub(_blank, text)
+
+
+def _blank(m: Any) -> str:
+    text = m.group(0)
+    if "\n" not in text:
+        return " " * len(text)
+    return "\n".join(" " * len(part) for part in text.split("\n"))
 
 
 def _location(filename: str, text: str, offset: int) -> Location:
