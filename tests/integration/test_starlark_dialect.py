@@ -147,3 +147,13 @@ def test_module_file_is_resolved_as_bazel_does(ws):
     out = fails(ws, "build", "//pkg:a")
     assert "ERROR: MODULE.bazel:2:1: if statements are not allowed at the top level" in out, out
 
+
+
+def test_json_indent_in_a_build_file(ws):
+    ws.write("pkg/BUILD.bazel", """
+        TEXT = json.indent(json.encode({"a": [1]}), prefix = ">", indent = "  ").replace("\\n", "|")
+        genrule(name = "out", outs = ["out.txt"], cmd = "printf '%s' '" + TEXT + "' > $@")
+    """)
+    r = ws.kiln("build", "//pkg:out")
+    assert r.code == 0, r.output
+    assert (ws.root / "kiln-bin" / "pkg" / "out.txt").read_text() == '{|>  "a": [|>    1|>  ]|>}'

@@ -34,7 +34,7 @@ from kiln.loading.package_builder import PackageBuilder
 from kiln.loading.source_files import read_source
 from kiln.loading.starlark_errors import to_kiln_error
 from kiln.loading.starlark_lib import (BZL_PRELUDE_TEMPLATE, CAPTURE_JSON_BZL, CAPTURE_TYPE_BZL, CONFIG_COMMON,
-                                      DEPSET_BZL, STARLARK_SYMBOLS)
+                                      DEPSET_BZL, JSON_BZL, STARLARK_SYMBOLS)
 from kiln.loading.workspace import Workspace, find_build_file
 
 _GLOBALS = sl.Globals.extended_by([sl.LibraryExtension.StructType, sl.LibraryExtension.Json])
@@ -103,6 +103,7 @@ class Loader:
         self._prelude = sl.parse("<kiln prelude>", BZL_PRELUDE_TEMPLATE.format(native_fields=native_fields))
         self._capture_type = sl.parse("<kiln type>", CAPTURE_TYPE_BZL)
         self._capture_json = sl.parse("<kiln json>", CAPTURE_JSON_BZL)
+        self._json_lib = sl.parse("<kiln json>", JSON_BZL)
         # kiln's own Starlark may use what Bazel's builtins do: depset's `transitive` is keyword-only.
         self._depset_lib = sl.parse("<kiln depset>", DEPSET_BZL, dialects.BZL)
         self._depset_ids = itertools.count()
@@ -232,6 +233,10 @@ class Loader:
             # Only BUILD files that name it pay for defining it.
             if "config_common" in text:
                 sl.eval(module, self._config_common, _GLOBALS)
+            if "indent" in text and "json" in text:
+                module.add_callable("_kiln_json_indent", self._guard(json_indent))
+                sl.eval(module, self._capture_json, _GLOBALS)
+                sl.eval(module, self._json_lib, _GLOBALS)
             self._eval(module, display, text, dialects.parse_build)
         finally:
             self._builder = None

@@ -25,11 +25,9 @@ def _kiln_toolchain_type(name, mandatory = True):
 config_common = struct(toolchain_type = _kiln_toolchain_type)
 '''
 
-# `native` is assembled by the loader from callables named _kiln_native_<name>.
-BZL_PRELUDE_TEMPLATE = CONFIG_COMMON + '''
-native = struct({native_fields})
-
-# Bazel's json module has indent and encode_indent besides starlark-rust's encode and decode.
+# Bazel's json module has indent and encode_indent besides starlark-rust's encode and decode (evaluated
+# after CAPTURE_JSON_BZL, with the callable _kiln_json_indent added).
+JSON_BZL = '''
 def _kiln_json_encode_indent(x, prefix = "", indent = "\\t"):
     return _kiln_json_indent(_kiln_builtin_json.encode(x), prefix = prefix, indent = indent)
 
@@ -39,6 +37,11 @@ json = struct(
     indent = _kiln_json_indent,
     encode_indent = _kiln_json_encode_indent,
 )
+'''
+
+# `native` is assembled by the loader from callables named _kiln_native_<name>.
+BZL_PRELUDE_TEMPLATE = CONFIG_COMMON + JSON_BZL + '''
+native = struct({native_fields})
 
 def provider(doc = "", fields = None, init = None):
     return struct
