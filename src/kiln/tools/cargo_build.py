@@ -10,9 +10,9 @@ everything fresh.
 
 How cargo is run:
 
-- `cargo rustc -p PACKAGE --lib|--bin NAME --profile P --target-dir T
-  --manifest-path W/Cargo.toml --message-format=json-render-diagnostics
-  --offline [--locked] [-- FLAGS]`, with exactly the spec's environment (nothing
+- `cargo rustc --quiet --config term.progress.when='always' ... -p PACKAGE
+  --lib|--bin NAME --profile P --target-dir T --manifest-path W/Cargo.toml
+  --message-format=json-render-diagnostics --offline [--locked] [-- FLAGS]`, with exactly the spec's environment (nothing
   inherited; `CARGO_HOME` is the tool's, and `PYO3_CONFIG_FILE` is added when
   the spec carries `pyo3_config`)
   and cwd = workspace_dir. `cargo rustc` builds what `cargo build` would, and
@@ -21,8 +21,10 @@ How cargo is run:
   crate only.
 - Mode `test` builds the crate's test harness: `--profile test` for dev,
   `--profile bench` (release settings, test harness) for release.
-- Diagnostics are rendered by cargo on stderr and passed through; the JSON on
-  stdout gives the artifacts and whether each unit was fresh.
+- Diagnostics are rendered by cargo on stderr and passed through, without the
+  progress bar drawn between them, which goes to kiln's live display instead
+  (kiln.tools.cargo_progress); the JSON on stdout gives the artifacts and
+  whether each unit was fresh.
 - Cargo serialises builds on a target directory anyway; the tool additionally
   holds a lock of its own from its first look at the shared state until the
   artifact is copied, so another target's build cannot replace the uplifted
