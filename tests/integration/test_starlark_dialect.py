@@ -157,3 +157,11 @@ def test_json_indent_in_a_build_file(ws):
     r = ws.kiln("build", "//pkg:out")
     assert r.code == 0, r.output
     assert (ws.root / "kiln-bin" / "pkg" / "out.txt").read_text() == '{|>  "a": [|>    1|>  ]|>}'
+
+
+def test_json_indent_of_text_that_is_not_json_names_the_call(ws):
+    ws.write("pkg/defs.bzl", 'X = json.indent("{not json")\n')
+    ws.write("pkg/BUILD.bazel", 'load(":defs.bzl", "X")\n' + _OK_BUILD)
+    out = fails(ws, "build", "//pkg:a")
+    assert "ERROR: pkg/defs.bzl:1:5: json.indent: the text is not JSON: Expecting property name enclosed in " \
+           "double quotes: line 1 column 2 (char 1)" in out, out

@@ -9,7 +9,6 @@ and frozen; loads from well-known rule repositories resolve to kiln's rules.
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import sys
 from pathlib import Path
@@ -34,7 +33,7 @@ from kiln.loading.package_builder import PackageBuilder
 from kiln.loading.source_files import read_source
 from kiln.loading.starlark_errors import to_kiln_error
 from kiln.loading.starlark_lib import (BZL_PRELUDE_TEMPLATE, CAPTURE_JSON_BZL, CAPTURE_TYPE_BZL, CONFIG_COMMON,
-                                      DEPSET_BZL, JSON_BZL, STARLARK_SYMBOLS)
+                                      DEPSET_BZL, JSON_BZL, STARLARK_SYMBOLS, json_indent)
 from kiln.loading.workspace import Workspace, find_build_file
 
 _GLOBALS = sl.Globals.extended_by([sl.LibraryExtension.StructType, sl.LibraryExtension.Json])
@@ -524,15 +523,6 @@ UNSUPPORTED_NATIVE_RULES = (
     "android_binary",
     "environment", "environment_group", "starlark_doc_extract",
 )
-
-
-def json_indent(text: str, prefix: str = "", indent: str = "\t") -> str:
-    """Bazel's json.indent: each element on a line of its own, `prefix` then `indent` per level."""
-    try:
-        value = json.loads(text)
-    except ValueError as e:
-        raise LoadingError(f"json.indent: the text is not JSON: {e}") from None
-    return json.dumps(value, indent=indent, separators=(",", ": "), ensure_ascii=False).replace("\n", "\n" + prefix)
 
 
 def _unsupported(what: str) -> Callable[..., Any]:

@@ -8,10 +8,15 @@ The prelude gives every .bzl module Bazel's globals that need no Python:
 module) because its elements must stay Starlark values: crossing into Python
 turns a struct into a dict and a tuple into a list, and a Python object comes
 back opaque, without `.to_list()`. Its traversal mirrors kiln.core.depset.
-`config_common` is also given to BUILD files that name it.
+`config_common` is also given to BUILD files that name it. `json` is Bazel's,
+with indent and encode_indent (json_indent in Python).
 """
 
 from __future__ import annotations
+
+import json
+
+from kiln.core.errors import LoadingError
 
 # A rule's `toolchains` entry: a frozen struct of the type's canonical label and whether it must resolve.
 CONFIG_COMMON = '''
@@ -277,3 +282,12 @@ def compile_pip_requirements(
 
 # Starlark sources of well-known modules, by symbol they define.
 STARLARK_SYMBOLS = {"selects": SELECTS_BZL, "compile_pip_requirements": COMPILE_PIP_REQUIREMENTS_BZL}
+
+
+def json_indent(text: str, prefix: str = "", indent: str = "\t") -> str:
+    """Bazel's json.indent: each element on a line of its own, `prefix` then `indent` per level."""
+    try:
+        value = json.loads(text)
+    except ValueError as e:
+        raise LoadingError(f"json.indent: the text is not JSON: {e}") from None
+    return json.dumps(value, indent=indent, separators=(",", ": "), ensure_ascii=False).replace("\n", "\n" + prefix)
