@@ -144,6 +144,21 @@ def test_a_syntax_error_in_a_workspace_macro_file_is_located(ws):
     assert errors[0].startswith("ERROR: third_party/deps.bzl:4:16: syntax error: unexpected symbol ':' here")
 
 
+def test_a_workspace_macro_file_is_held_to_bazels_bzl_dialect(ws):
+    # Keyword-only parameters are fine (rules_rust's macros use them); a load after a statement is not.
+    errors = _errors(ws, 'load("//third_party:deps.bzl", "my_deps")\n\nmy_deps(name = "x")\n', {
+        "third_party/BUILD.bazel": "",
+        "third_party/deps.bzl": '''
+            def my_deps(*, name):
+                native.register_toolchains("//toolchains:all")
+
+            load("//third_party:other.bzl", "other")
+            ''',
+        "third_party/other.bzl": "other = 1\n",
+    })
+    assert errors == ["ERROR: third_party/deps.bzl:4:1: load statements must appear before any other statement"]
+
+
 def test_a_symbol_a_macro_file_does_not_define_lists_those_it_does(ws):
     errors = _errors(ws, 'load("//third_party:deps.bzl", "my_deps", "their_deps")\n', {
         "third_party/BUILD.bazel": "",

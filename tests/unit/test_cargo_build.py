@@ -278,7 +278,8 @@ def test_bad_specs_are_internal_errors(tmp_path, change):
 def test_cargo_command(tmp_path):
     spec = make_spec(tmp_path)
     cmd = cargo_command(spec, ["-Dwarnings"], locked=True)
-    assert cmd == ["/usr/bin/cargo", "rustc", "--quiet", "-p", "wc_rs", "--lib", "--profile", "dev",
+    assert cmd == ["/usr/bin/cargo", "rustc", "--quiet", "--config", "term.progress.when='always'",
+                   "--config", "term.progress.width=100", "-p", "wc_rs", "--lib", "--profile", "dev",
                    "--target-dir", str(tmp_path / "target"), "--manifest-path", str(tmp_path / "ws" / "Cargo.toml"),
                    "--message-format=json-render-diagnostics", "--offline", "--locked", "--", "-Dwarnings"]
     test_spec = make_spec(tmp_path, profile="release", build={"package": "wc_rs", "mode": "test"})
@@ -287,7 +288,7 @@ def test_cargo_command(tmp_path):
     bin_spec = make_spec(tmp_path, crates=[{"package": "t", "name": "tool", "root": "/m.rs", "kind": "bin"}],
                          build={"package": "t", "mode": "test"})
     cmd = cargo_command(bin_spec, [], locked=False)
-    assert cmd[5:9] == ["--bin", "tool", "--profile", "test"]
+    assert cmd[9:13] == ["--bin", "tool", "--profile", "test"]
 
 
 def test_package_name():

@@ -88,7 +88,7 @@ def test_library_crate_info_and_spec(tmp_path):
     run = cargo_action(ct)
     # Sandboxed without network, cargo's state in a persistent cache, the toolchain mounted from the host.
     assert dict(run.execution_requirements) == {"kiln-persistent-cache": "cargo", "block-network": "1",
-                                                "kiln-host-dirs": "/rust:/rust/bin"}
+                                                "kiln-host-dirs": "/rust:/rust/bin", "kiln-reports-progress": "1"}
     assert "online" not in spec and spec["vendor_dir"] == "third_party/vendor"
     assert spec["workspace_dir"] == f"../../caches/cargo/ws/{crate.package}"
     assert spec["target_dir"] == "../../caches/cargo/target"

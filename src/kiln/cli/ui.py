@@ -24,6 +24,10 @@ _STATUS_STYLE = {"PASSED": "green", "FLAKY": "yellow", "FAILED": "red", "TIMEOUT
                  "SKIPPED": "yellow"}
 
 
+# The most of an action's own progress text the live line shows.
+_PROGRESS_WIDTH = 32
+
+
 class Reporter:
     def __init__(self, *, stream: TextIO | None = None, live: bool | None = None, color: bool | None = None,
                  explain: TextIO | None = None, test_output: str = "summary"):
@@ -40,6 +44,8 @@ class Reporter:
         self.test_output = test_output
         self.started = time.monotonic()
         self.running: dict[int, str] = {}
+        # What running actions report of their own progress (cargo's crates), by action id.
+        self.progress: dict[int, str] = {}
         self.done = 0
         self.cached = 0
         self.total = 0
@@ -67,11 +73,18 @@ class Reporter:
         head = f"[{self.done:,} / {max(self.total, self.done):,}] "
         if self.cached:
             head += f"{self.cached:,} from cache; "
-        names = list(self.running.values())
-        if names:
-            head += f"{len(names)} running: " + names[0]
-            if len(names) > 1:
-                head += f" (+{len(names) - 1} more)"
+        # Copies (made whole under the GIL): events change these on other threads while the display draws.
+        running, progress = dict(self.running), dict(self.progress)
+        if running:
+            # An action that says how far it is tells more than a timer: show it first.
+            shown = next((i for i in running if i in progress), next(iter(running)))
+            head += f"{len(running)} running: " + running[shown]
+            if shown in progress:
+                # cargo names what it compiles at length: keep the timer on the line.
+                text = progress[shown]
+                head += f" ({text if len(text) <= _PROGRESS_WIDTH else text[:_PROGRESS_WIDTH - 1] + '…'})"
+            if len(running) > 1:
+                head += f" (+{len(running) - 1} more)"
         else:
             head += "idle"
         return Text(f"{head}  {elapsed:.1f}s", style="dim")
@@ -113,8 +126,12 @@ class Reporter:
         elif isinstance(event, ev.ActionStarted):
             self.running[event.action_id] = event.progress_message
             self._refresh()
+        elif isinstance(event, ev.ActionProgress):
+            # Shown at the display's next refresh: progress may come faster than it is worth drawing.
+            self.progress[event.action_id] = event.progress
         elif isinstance(event, ev.ActionFinished):
             self.running.pop(event.action_id, None)
+            self.progress.pop(event.action_id, None)
             self.done += 1
             if event.cached:
                 self.cached += 1
@@ -123,6 +140,7 @@ class Reporter:
             self._refresh()
         elif isinstance(event, ev.ActionFailed):
             self.running.pop(event.action_id, None)
+            self.progress.pop(event.action_id, None)
             self._print(("ERROR: ", "bold red"), event.message)
             self._refresh()
         elif isinstance(event, ev.TestFinished):

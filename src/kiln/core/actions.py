@@ -23,6 +23,11 @@ from kiln.core.runfiles import Runfiles
 # tools the action runs (a Rust toolchain), shown read-only where they are.
 PERSISTENT_CACHE = "kiln-persistent-cache"
 HOST_DIRS = "kiln-host-dirs"
+# REPORTS_PROGRESS: the action writes a line of progress (cargo's "12/45: syn") to the file descriptor named
+# by PROGRESS_FD_ENV whenever it advances, if the executor names one; the live display shows the last.
+# Progress is for the display only: an action's outputs never depend on it.
+REPORTS_PROGRESS = "kiln-reports-progress"
+PROGRESS_FD_ENV = "KILN_PROGRESS_FD"
 
 
 def cache_path(name: str) -> str:

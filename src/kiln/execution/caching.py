@@ -76,7 +76,7 @@ class CachingExecutor:
                     outcome = e
             report.done(outcome)
 
-        self.inner.start(spawn, Report(report.started, finished))
+        self.inner.start(spawn, Report(report.started, finished, report.progress))
 
     def forget(self, spawn: Spawn) -> None:
         """The local entry named blobs the store no longer holds: drop it, so the action runs or is

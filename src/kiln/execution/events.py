@@ -31,6 +31,14 @@ class ActionStarted:
 
 
 @dataclass(frozen=True)
+class ActionProgress:
+    """A running action's own account of how far it is (cargo's "12/45: syn")."""
+
+    action_id: int
+    progress: str
+
+
+@dataclass(frozen=True)
 class ActionFinished:
     action_id: int
     mnemonic: str
@@ -75,7 +83,7 @@ class BuildFinished:
 
 
 Event = (
-    Message | AnalysisFinished | ActionStarted | ActionFinished | ActionFailed
+    Message | AnalysisFinished | ActionStarted | ActionProgress | ActionFinished | ActionFailed
     | TestFinished | BuildFinished
 )
 

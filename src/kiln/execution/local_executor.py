@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Callable
 
-from kiln.core.actions import HOST_DIRS, PERSISTENT_CACHE
+from kiln.core.actions import HOST_DIRS, PERSISTENT_CACHE, PROGRESS_FD_ENV, REPORTS_PROGRESS
 from kiln.core.errors import KilnError
 from kiln.execution import processes
 from kiln.execution.action_cache import OutputDirectory
@@ -132,7 +132,7 @@ class LocalExecutor:
     def _run_spawn(self, spawn: Spawn, report: Report, mode: Mode | None) -> None:
         try:
             report.started()
-            result = self.execute(spawn, mode)
+            result = self.execute(spawn, mode, report.progress)
         except BaseException as e:  # reported to the scheduler, which stops the build with it
             result = e
         finally:
@@ -145,7 +145,8 @@ class LocalExecutor:
         self._pool.shutdown(wait=True)
         self._reaper.close()
 
-    def execute(self, spawn: Spawn, mode: Mode | None = None) -> SpawnResult:
+    def execute(self, spawn: Spawn, mode: Mode | None = None,
+                progress: Callable[[str], None] | None = None) -> SpawnResult:
         try:
             self.isolation
         except KilnError as e:
@@ -162,9 +163,9 @@ class LocalExecutor:
                 with open(box.dir / "stdout", "wb") as out, open(box.dir / "stderr", "wb") as err:
                     if self._streamed(spawn):
                         with _tee(out, self.stream) as pipe:
-                            done = self.run(run, box, pipe, err)
+                            done = self.run(run, box, pipe, err, progress)
                     else:
-                        done = self.run(run, box, out, err)
+                        done = self.run(run, box, out, err, progress)
             except InputChanged as e:
                 return SpawnResult(1, error=f"input file '{e}' changed while the build was running")
             stdout = self._store_output(box.dir / "stdout")
@@ -180,8 +181,10 @@ class LocalExecutor:
     def mode_of(self, run: ProcessRun) -> Mode:
         return mode_for(run.requirements, run.mode or self.isolation.mode)
 
-    def run(self, run: ProcessRun, box: Sandbox, stdout: IO, stderr: IO) -> Finished:
-        """Stages `run` in `box` and runs it to completion (or its timeout), in its exec root."""
+    def run(self, run: ProcessRun, box: Sandbox, stdout: IO, stderr: IO,
+            progress: Callable[[str], None] | None = None) -> Finished:
+        """Stages `run` in `box` and runs it to completion (or its timeout), in its exec root; the lines of
+        progress it reports (REPORTS_PROGRESS) go to `progress` as they come."""
         mode = self.mode_of(run)
         if mode is Mode.LINUX_SANDBOX:
             execroot = INSIDE_EXECROOT  # where the sandbox shows the exec root to the process
@@ -244,10 +247,14 @@ class LocalExecutor:
             if bwrap is not None:
                 args_file = _args_file(box, pid_namespace_args(cwd))
         pass_fds: tuple[int, ...] = ()
+        watch = _ProgressPipe(progress) if progress is not None and requirements.get(REPORTS_PROGRESS) else None
+        if watch is not None:
+            env[PROGRESS_FD_ENV] = str(watch.write_fd)
+            pass_fds = (watch.write_fd,)
         stdin = subprocess.DEVNULL
         lifeline: tuple[int, ...] = ()
         if args_file is not None:
-            pass_fds = (args_file.fileno(),)
+            pass_fds += (args_file.fileno(),)
             argv = [bwrap, "--args", str(args_file.fileno()), "--", *argv]
             if mode is not Mode.LINUX_SANDBOX or not self.isolation.policy.hermetic:
                 lifeline = os.pipe()
@@ -264,6 +271,8 @@ class LocalExecutor:
                 args_file.close()
             for fd in lifeline:
                 os.close(fd)
+            if watch is not None:
+                watch.close()
         return Finished(code, time.monotonic() - start)
 
     def _store_output(self, path: Path):
@@ -291,6 +300,29 @@ def _tee(out: IO[bytes], stream: IO[str]):
             yield pipe
     finally:
         copier.join()
+
+
+class _ProgressPipe:
+    """The pipe a process reports its progress on (REPORTS_PROGRESS): each line it writes is handed to
+    `progress` by a thread of its own, while the process runs."""
+
+    def __init__(self, progress: Callable[[str], None]):
+        read_fd, self.write_fd = os.pipe()
+
+        def read() -> None:
+            with os.fdopen(read_fd, "rb") as pipe:
+                for line in pipe:
+                    text = line.decode("utf-8", "replace").strip()
+                    if text:
+                        progress(text)
+
+        self._reader = threading.Thread(target=read, daemon=True, name="kiln-progress")
+        self._reader.start()
+
+    def close(self) -> None:
+        """After the process ended: the pipe's last writer closes, so the reader reaches its end."""
+        os.close(self.write_fd)
+        self._reader.join(timeout=5)
 
 
 def _output_dirs(output_paths: tuple[str, ...]) -> list[str]:

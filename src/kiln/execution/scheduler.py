@@ -28,7 +28,7 @@ from kiln.core.artifacts import Artifact
 from kiln.core.errors import KilnError, LocalEnvironmentError, Location
 from kiln.core.labels import Label
 from kiln.execution.action_cache import Output, OutputDirectory
-from kiln.execution.events import ActionFailed, ActionFinished, ActionStarted, EventBus, Message
+from kiln.execution.events import ActionFailed, ActionFinished, ActionProgress, ActionStarted, EventBus, Message
 from kiln.execution.explain import Explainer
 from kiln.execution.failures import describe_command, describe_failure
 from kiln.execution.materialize import CorruptBlob, Materializer, MissingBlob
@@ -253,7 +253,10 @@ class Scheduler:
                 status = e
             done.put((action, spawn, status))
 
-        self.executor.start(spawn, Report(started, finished))
+        def progress(text: str) -> None:
+            self.events.post(ActionProgress(action_id, text))
+
+        self.executor.start(spawn, Report(started, finished, progress))
 
     def _finish(self, action: Action, spawn: Spawn, state: "_Running", result: SpawnResult) -> object:
         """Returns "cached", "executed", "failed" (it ran and failed), a TestRun, or _Retry."""

@@ -91,13 +91,16 @@ class SpawnResult:
 class Report:
     """How an executor tells its caller about one spawn: `started()` when it begins running (not
     when a cache serves it), then `done(result)` once — with the exception instead if kiln's own
-    work for it failed (a full disk), which the scheduler raises on its thread."""
+    work for it failed (a full disk), which the scheduler raises on its thread. In between,
+    `progress(text)` for each line of progress a running action reports (REPORTS_PROGRESS)."""
 
-    __slots__ = ("started", "done")
+    __slots__ = ("started", "done", "progress")
 
-    def __init__(self, started: Callable[[], None], done: Callable[[SpawnResult | BaseException], None]):
+    def __init__(self, started: Callable[[], None], done: Callable[[SpawnResult | BaseException], None],
+                 progress: Callable[[str], None] = lambda text: None):
         self.started = started
         self.done = done
+        self.progress = progress
 
 
 class Executor(Protocol):

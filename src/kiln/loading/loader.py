@@ -21,7 +21,7 @@ from kiln.core.errors import KilnError, LoadingError, Location
 from kiln.core.labels import Label, PackageId, parse_label
 from kiln.core.rule_class import RuleClass, RuleRegistry
 from kiln.core.select import Select
-from kiln.loading import wellknown
+from kiln.loading import dialects, wellknown
 from kiln.loading.markers import SelectTable
 from kiln.loading.extension_schema import Definitions, RepositoryDefinitions
 from kiln.loading.module_files import read_module_files
@@ -32,18 +32,11 @@ from kiln.loading.package import Package
 from kiln.loading.package_builder import PackageBuilder
 from kiln.loading.source_files import read_source
 from kiln.loading.starlark_errors import to_kiln_error
-from kiln.loading.starlark_lib import (BZL_PRELUDE_TEMPLATE, CAPTURE_TYPE_BZL, CONFIG_COMMON, DEPSET_BZL,
-                                      STARLARK_SYMBOLS)
+from kiln.loading.starlark_lib import (BZL_PRELUDE_TEMPLATE, CAPTURE_JSON_BZL, CAPTURE_TYPE_BZL, CONFIG_COMMON,
+                                      DEPSET_BZL, JSON_BZL, STARLARK_SYMBOLS, json_indent)
 from kiln.loading.workspace import Workspace, find_build_file
 
 _GLOBALS = sl.Globals.extended_by([sl.LibraryExtension.StructType, sl.LibraryExtension.Json])
-# BUILD files may not define functions (Bazel: "function definitions are not allowed in BUILD files");
-# .bzl files keep the default dialect.
-_BUILD_DIALECT = sl.Dialect.standard()
-_BUILD_DIALECT.enable_def = False
-# kiln's own Starlark may use what Bazel's builtins do: depset's `transitive` is keyword-only.
-_KILN_DIALECT = sl.Dialect.standard()
-_KILN_DIALECT.enable_keyword_only_arguments = True
 _UNBOUND = object()
 
 
@@ -108,7 +101,10 @@ class Loader:
         native_fields = ", ".join(f"{n} = _kiln_native_{n}" for n in [*self._rule_fns, *self._native_only()])
         self._prelude = sl.parse("<kiln prelude>", BZL_PRELUDE_TEMPLATE.format(native_fields=native_fields))
         self._capture_type = sl.parse("<kiln type>", CAPTURE_TYPE_BZL)
-        self._depset_lib = sl.parse("<kiln depset>", DEPSET_BZL, _KILN_DIALECT)
+        self._capture_json = sl.parse("<kiln json>", CAPTURE_JSON_BZL)
+        self._json_lib = sl.parse("<kiln json>", JSON_BZL)
+        # kiln's own Starlark may use what Bazel's builtins do: depset's `transitive` is keyword-only.
+        self._depset_lib = sl.parse("<kiln depset>", DEPSET_BZL, dialects.BZL)
         self._depset_ids = itertools.count()
         self._config_common = sl.parse("<kiln config_common>", CONFIG_COMMON)
 
@@ -236,7 +232,11 @@ class Loader:
             # Only BUILD files that name it pay for defining it.
             if "config_common" in text:
                 sl.eval(module, self._config_common, _GLOBALS)
-            self._eval(module, display, text, _BUILD_DIALECT)
+            if "indent" in text and "json" in text:
+                module.add_callable("_kiln_json_indent", self._guard(json_indent))
+                sl.eval(module, self._capture_json, _GLOBALS)
+                sl.eval(module, self._json_lib, _GLOBALS)
+            self._eval(module, display, text, dialects.parse_build)
         finally:
             self._builder = None
             self._stack.pop()
@@ -245,10 +245,10 @@ class Loader:
         self.dirs_read.update(str(base / d) if d else str(base) for d in package.glob_dirs)
         return package
 
-    def _eval(self, module: Any, filename: str, text: str, dialect: Any = None) -> None:
+    def _eval(self, module: Any, filename: str, text: str, parse: Callable[[str, str], Any]) -> None:
         self._pending = None
         try:
-            ast = sl.parse(filename, text, dialect)
+            ast = parse(filename, text)
             self._check_well_known_loads(ast, filename, text)
             sl.eval(module, ast, _GLOBALS, sl.FileLoader(self._load_bzl_by_id))
         except sl.StarlarkError as e:
@@ -338,9 +338,9 @@ class Loader:
         self._stack.append(label)
         saved_pending = self._pending
         try:
-            sl.eval(module, self._prelude, _GLOBALS)
+            self._eval_prelude(module)
             self._add_depset(module, text)
-            self._eval(module, display, text)
+            self._eval(module, display, text, dialects.parse_bzl)
         finally:
             self._stack.pop()
             self._pending = saved_pending
@@ -370,7 +370,7 @@ class Loader:
             for name, fn in self._rule_fns.items():
                 module.add_callable(f"_kiln_native_{name}", fn)
             self._add_prelude_callables(module)
-            sl.eval(module, self._prelude, _GLOBALS)
+            self._eval_prelude(module)
             sl.eval(module, sl.parse(f"@{repo}//{label.package}:{label.name}", "\n".join(starlark_parts)), _GLOBALS)
         return module.freeze()
 
@@ -385,11 +385,16 @@ class Loader:
         sl.eval(module, self._capture_type, _GLOBALS)
         sl.eval(module, self._depset_lib, _GLOBALS)
 
+    def _eval_prelude(self, module: Any) -> None:
+        sl.eval(module, self._capture_json, _GLOBALS)
+        sl.eval(module, self._prelude, _GLOBALS)
+
     def _add_prelude_callables(self, module: Any) -> None:
         """What the .bzl prelude refers to besides the rules: native-only builtins and stand-ins."""
         for name, fn in self._native_only().items():
             module.add_callable(f"_kiln_native_{name}", fn)
         module.add_callable("Label", self._builtins["Label"])  # config_common.toolchain_type resolves with it
+        module.add_callable("_kiln_json_indent", self._guard(json_indent))
         module.add_callable("_kiln_unsupported_rule", self._guard(_unsupported("rules written with rule() in .bzl files")))
         module.add_callable(
             "_kiln_unsupported_repository_rule",
@@ -491,12 +496,16 @@ class Loader:
         def workspace(name: str = "", **kwargs: Any) -> None:
             return None
 
+        def set_(*args: Any, **kwargs: Any) -> None:
+            raise LoadingError("kiln does not support set() yet (Bazel 8.1 added it): a dict whose keys are the "
+                               "elements, {x: True for x in xs}, serves in Bazel 7 and 8 alike")
+
         table = {
             "glob": glob, "select": select, "package": package, "exports_files": exports_files,
             "package_group": package_group, "package_name": package_name, "repository_name": repository_name,
             "module_name": module_name, "licenses": licenses, "existing_rule": existing_rule,
             "existing_rules": existing_rules, "subpackages": subpackages, "print": print_, "Label": label_,
-            "workspace": workspace,
+            "workspace": workspace, "set": set_,
         }
         return {name: self._guard(fn) for name, fn in table.items()}
 

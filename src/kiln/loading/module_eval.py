@@ -76,13 +76,13 @@ class Recorder:
         return err
 
     def run(self, path: Path, display: str, module: Any, loader: Any = None, *, text: str | None = None,
-            prelude: str | None = None) -> None:
+            prelude: str | None = None, parse: Callable[[str, str], Any] = sl.parse) -> None:
         """Evaluates the file, recording its errors (finish() raises them)."""
         source = read_source(path, display) if text is None else text
         try:
             if prelude is not None:
                 sl.eval(module, sl.parse(PRELUDE_NAME, prelude), GLOBALS)
-            ast = sl.parse(display, source)
+            ast = parse(display, source)
             sl.eval(module, ast, GLOBALS, loader)
         except sl.StarlarkError as e:
             _relocate_prelude_error(self.stopped(e, source), str(e), source)

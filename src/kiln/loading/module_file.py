@@ -25,7 +25,7 @@ import starlark as sl
 
 from kiln.core.errors import KilnError, LabelError, LoadingError, Location
 from kiln.core.labels import PackageId, parse_label
-from kiln.loading import wellknown
+from kiln.loading import dialects, wellknown
 from kiln.loading.call_sites import CallSites
 from kiln.loading.extension_schema import (Definitions, ModuleExtension, WorkspaceBzl, WorkspaceRule,
                                            check_attrs)
@@ -257,7 +257,7 @@ def _evaluate_file(path: Path, display: str, info: ModuleInfo, definitions: Defi
     m.add_callable("_kiln_not_a_proxy", rec.guard(_not_a_proxy, returns=True))
     for fn, what in _LATER.items():
         m.add_callable(fn, rec.guard(unsupported(what, "MODULE.bazel")))
-    rec.run(path, display, m, text=text, prelude=_MODULE_PRELUDE)
+    rec.run(path, display, m, text=text, prelude=_MODULE_PRELUDE, parse=dialects.parse_module_file)
     for e in rec.errors:
         _explain_proxy_error(e, info, text, definitions, display)
     rec.finish()

@@ -80,10 +80,40 @@ def _blame_caller(frames: list[tuple[str, int, str]], message: str, location: Lo
     return location, message
 
 
+# starlark-rust's words for what Bazel's dialect (kiln.loading.dialects) rejects, in words a Bazel user knows.
+_DIALECT_MESSAGES = (
+    # Only BUILD files are parsed without `def` and `lambda`.
+    ("`def` is not allowed in this dialect",
+     "function definitions are not allowed in BUILD files: move the function to a .bzl file and load() it"),
+    ("`lambda` is not allowed in this dialect",
+     "function definitions are not allowed in BUILD files (lambda included): move the function to a .bzl file "
+     "and load() it"),
+    ("`if` cannot be used outside `def`",
+     "if statements are not allowed at the top level: move it into a function (in a .bzl file) or use an if "
+     "expression (x if condition else y)"),
+    ("`for` cannot be used outside `def`",
+     "for loops are not allowed at the top level: move it into a function (in a .bzl file) or use a "
+     "comprehension, [f(x) for x in sequence]"),
+    ("must enable f-strings", "f-strings are not part of Starlark: use \"...{}\".format(x) or \"...%s\" % x"),
+    ("type annotations are not allowed", "type annotations are not allowed in Bazel 7 and 8 Starlark"),
+    ("positional-only-arguments is not allowed", "positional-only parameters (/) are not part of Starlark"),
+    ("`load` must only occur at the top of a module",
+     "load statements must be at the top level of the file, not inside a function"),
+    ("cannot use reserved keyword `while`",
+     "while loops are not part of Starlark: loop over a finite sequence (for i in range(n)) in a function"),
+)
+_NOT_EXPORTED = re.compile(r"^Module symbol `(.+)` is not exported$")
+
+
 def _explain(msg: str) -> str:
-    # Only BUILD files are parsed without `def`.
-    if "`def` is not allowed in this dialect" in msg:
-        return "function definitions are not allowed in BUILD files: move the function to a .bzl file and load() it"
+    for starlark_words, bazel_words in _DIALECT_MESSAGES:
+        if starlark_words in msg:
+            return bazel_words
+    not_exported = _NOT_EXPORTED.match(msg)
+    if not_exported:
+        name = not_exported.group(1)
+        return (f"the loaded file does not define '{name}': it only loads it, and a load() does not re-export "
+                f"(define it there, e.g. {name} = _{name}, to export it)")
     if "Parse error" in msg:
         return "syntax error: " + msg.split("Parse error: ", 1)[-1]
     # A depset is a struct to starlark-rust: its errors must still lead to .to_list().

@@ -8,10 +8,15 @@ The prelude gives every .bzl module Bazel's globals that need no Python:
 module) because its elements must stay Starlark values: crossing into Python
 turns a struct into a dict and a tuple into a list, and a Python object comes
 back opaque, without `.to_list()`. Its traversal mirrors kiln.core.depset.
-`config_common` is also given to BUILD files that name it.
+`config_common` is also given to BUILD files that name it. `json` is Bazel's,
+with indent and encode_indent (json_indent in Python).
 """
 
 from __future__ import annotations
+
+import json
+
+from kiln.core.errors import LoadingError
 
 # A rule's `toolchains` entry: a frozen struct of the type's canonical label and whether it must resolve.
 CONFIG_COMMON = '''
@@ -25,8 +30,22 @@ def _kiln_toolchain_type(name, mandatory = True):
 config_common = struct(toolchain_type = _kiln_toolchain_type)
 '''
 
+# Bazel's json module has indent and encode_indent besides starlark-rust's encode and decode (evaluated
+# after CAPTURE_JSON_BZL, with the callable _kiln_json_indent added).
+JSON_BZL = '''
+def _kiln_json_encode_indent(x, prefix = "", indent = "\\t"):
+    return _kiln_json_indent(_kiln_builtin_json.encode(x), prefix = prefix, indent = indent)
+
+json = struct(
+    encode = _kiln_builtin_json.encode,
+    decode = _kiln_builtin_json.decode,
+    indent = _kiln_json_indent,
+    encode_indent = _kiln_json_encode_indent,
+)
+'''
+
 # `native` is assembled by the loader from callables named _kiln_native_<name>.
-BZL_PRELUDE_TEMPLATE = CONFIG_COMMON + '''
+BZL_PRELUDE_TEMPLATE = CONFIG_COMMON + JSON_BZL + '''
 native = struct({native_fields})
 
 def provider(doc = "", fields = None, init = None):
@@ -107,6 +126,8 @@ selects = struct(
 
 # Evaluated before DEPSET_BZL, which shadows `type` module-wide (so it cannot capture it itself).
 CAPTURE_TYPE_BZL = "_kiln_builtin_type = type\n"
+# Evaluated before the .bzl prelude, whose `json` replaces the global of that name.
+CAPTURE_JSON_BZL = "_kiln_builtin_json = json\n"
 
 # Bazel's depset over Starlark values. A depset is a struct whose `to_list` closes over its node;
 # `type` is shadowed so that `type(d) == "depset"` as in Bazel. Nodes carry an id from Python
@@ -261,3 +282,12 @@ def compile_pip_requirements(
 
 # Starlark sources of well-known modules, by symbol they define.
 STARLARK_SYMBOLS = {"selects": SELECTS_BZL, "compile_pip_requirements": COMPILE_PIP_REQUIREMENTS_BZL}
+
+
+def json_indent(text: str, prefix: str = "", indent: str = "\t") -> str:
+    """Bazel's json.indent: each element on a line of its own, `prefix` then `indent` per level."""
+    try:
+        value = json.loads(text)
+    except ValueError as e:
+        raise LoadingError(f"json.indent: the text is not JSON: {e}") from None
+    return json.dumps(value, indent=indent, separators=(",", ": "), ensure_ascii=False).replace("\n", "\n" + prefix)

@@ -79,11 +79,15 @@ class WorkspaceReader:
             self.rec.errors.append(e)
         self.rec.finish()
 
-    def evaluate(self, f: SourceFile, module: Any, dialect: Any = None) -> bool:
+    def evaluate(self, f: SourceFile, module: Any, parse: Callable[[str, str], Any] = sl.parse) -> bool:
         """Evaluates `f` into `module`; False (its error recorded) if Starlark stopped."""
         self.files_shown.append(f.display)
         try:
-            ast = sl.parse(f.display, f.text, dialect) if dialect is not None else sl.parse(f.display, f.text)
+            ast = parse(f.display, f.text)
+        except LoadingError as e:  # a construct the dialect's own checks refuse (kiln.loading.dialects)
+            self.rec.errors.append(e)
+            return False
+        try:
             sl.eval(module, ast, GLOBALS, sl.FileLoader(lambda module_id: self.load(f, module_id)))
         except sl.StarlarkError as e:
             self.loads.explain(self.rec.stopped(e, f.text), f)

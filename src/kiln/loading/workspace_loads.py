@@ -24,18 +24,14 @@ import starlark as sl
 
 from kiln.core.errors import KilnError, LabelError, LoadingError, Location
 from kiln.core.labels import Label, PackageId, parse_label
-from kiln.loading import wellknown
+from kiln.loading import dialects, wellknown
 from kiln.loading.call_sites import CallSites, top_level_names
 from kiln.loading.module_eval import GLOBALS, HARMLESS_MODULES
 from kiln.loading.source_files import read_source
-from kiln.loading.starlark_lib import BZL_PRELUDE_TEMPLATE
+from kiln.loading.starlark_lib import BZL_PRELUDE_TEMPLATE, CAPTURE_JSON_BZL, json_indent
 
 if TYPE_CHECKING:
     from kiln.loading.workspace_file import WorkspaceReader
-
-# Bazel's .bzl dialect: `def f(*, name)` is allowed.
-_BZL_DIALECT = sl.Dialect.standard()
-_BZL_DIALECT.enable_keyword_only_arguments = True
 
 _NATIVE = ("register_toolchains", "register_execution_platforms", "local_repository", "new_local_repository",
            "existing_rule", "existing_rules", "bind")
@@ -178,11 +174,14 @@ class BzlLoads:
                                                                               "WORKSPACE .bzl files")))
         module.add_callable("_kiln_unsupported_repository_rule", reader.rec.guard(_refuse(
             "repository rules written with repository_rule()")))
+        # Bazel's json (indent, encode_indent) as BUILD files and .bzl files have it (kiln.loading.starlark_lib).
+        module.add_callable("_kiln_json_indent", reader.rec.guard(json_indent))
+        sl.eval(module, sl.parse("<kiln json>", CAPTURE_JSON_BZL), GLOBALS)
         sl.eval(module, sl.parse("<kiln prelude>", _PRELUDE), GLOBALS)
         self._defines[str(label)] = (display, tuple(n for n in top_level_names(text) if not n.startswith("_")))
         self._evaluating.append(label)
         try:
-            ok = reader.evaluate(f, module, _BZL_DIALECT)
+            ok = reader.evaluate(f, module, dialects.parse_bzl)
         finally:
             self._evaluating.pop()
         if not ok:

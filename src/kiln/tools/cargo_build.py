@@ -10,9 +10,9 @@ everything fresh.
 
 How cargo is run:
 
-- `cargo rustc -p PACKAGE --lib|--bin NAME --profile P --target-dir T
-  --manifest-path W/Cargo.toml --message-format=json-render-diagnostics
-  --offline [--locked] [-- FLAGS]`, with exactly the spec's environment (nothing
+- `cargo rustc --quiet --config term.progress.when='always' ... -p PACKAGE
+  --lib|--bin NAME --profile P --target-dir T --manifest-path W/Cargo.toml
+  --message-format=json-render-diagnostics --offline [--locked] [-- FLAGS]`, with exactly the spec's environment (nothing
   inherited; `CARGO_HOME` is the tool's, and `PYO3_CONFIG_FILE` is added when
   the spec carries `pyo3_config`)
   and cwd = workspace_dir. `cargo rustc` builds what `cargo build` would, and
@@ -21,8 +21,10 @@ How cargo is run:
   crate only.
 - Mode `test` builds the crate's test harness: `--profile test` for dev,
   `--profile bench` (release settings, test harness) for release.
-- Diagnostics are rendered by cargo on stderr and passed through; the JSON on
-  stdout gives the artifacts and whether each unit was fresh.
+- Diagnostics are rendered by cargo on stderr and passed through, without the
+  progress bar drawn between them, which goes to kiln's live display instead
+  (kiln.tools.cargo_progress); the JSON on stdout gives the artifacts and
+  whether each unit was fresh.
 - Cargo serialises builds on a target directory anyway; the tool additionally
   holds a lock of its own from its first look at the shared state until the
   artifact is copied, so another target's build cannot replace the uplifted
@@ -37,6 +39,7 @@ How cargo is run:
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import re
@@ -51,6 +54,7 @@ from kiln.tools import cargo_lock
 from kiln.tools.cargo_elf import pyinit_symbols
 from kiln.tools.cargo_inputs import link_vendor_dir, mirror_sources, private_cargo_home
 from kiln.tools.cargo_lock import LockError
+from kiln.tools.cargo_progress import CARGO_CONFIG, CargoStderr, ProgressChannel
 from kiln.tools.cargo_manifest import ManifestError, plan_workspace, sync_workspace, write_if_changed
 from kiln.tools.cargo_spec import Spec, load_spec
 
@@ -88,8 +92,9 @@ def cargo_command(spec: Spec, rustc_args: list[str], *, locked: bool) -> list[st
         profile = spec.profile
     select = ["--bin", crate.name] if crate.kind == "bin" else ["--lib"]
     cmd = [
-        # --quiet: no "Compiling ..." status lines; rustc's warnings and errors still show.
-        spec.cargo, "rustc", "--quiet", "-p", crate.package, *select,
+        # --quiet: no "Compiling ..." status lines; rustc's warnings and errors still show. The progress
+        # bar is drawn on the pipe all the same, for kiln's live display (kiln.tools.cargo_progress).
+        spec.cargo, "rustc", "--quiet", *CARGO_CONFIG, "-p", crate.package, *select,
         "--profile", profile,
         "--target-dir", spec.target_dir,
         "--manifest-path", os.path.join(spec.workspace_dir, "Cargo.toml"),
@@ -109,8 +114,10 @@ def clean_command(spec: Spec, *, locked: bool) -> list[str]:
             "--target-dir", spec.target_dir, "--manifest-path", os.path.join(spec.workspace_dir, "Cargo.toml")] + (["--locked"] if locked else [])
 
 
-def run_cargo(cmd: list[str], spec: Spec, env: dict[str, str], *, forward: bool = True) -> CargoRun:
-    """Run cargo; stderr goes to ours as it comes (when `forward`), stdout JSON is parsed."""
+def run_cargo(cmd: list[str], spec: Spec, env: dict[str, str], *, forward: bool = True,
+              progress: ProgressChannel | None = None) -> CargoRun:
+    """Run cargo; stderr goes to ours as it comes (when `forward`) without its progress bar, which goes to
+    `progress`; stdout JSON is parsed."""
     try:
         proc = subprocess.Popen(cmd, cwd=spec.workspace_dir, env=env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -118,14 +125,20 @@ def run_cargo(cmd: list[str], spec: Spec, env: dict[str, str], *, forward: bool 
         raise ToolError(f"cannot run cargo ({spec.cargo}): {e.strerror or e}") from None
     run = CargoRun(0)
 
+    def text(line: str) -> None:
+        if forward:
+            sys.stderr.write(line)
+            sys.stderr.flush()
+        run.stderr_tail.append(line)
+        del run.stderr_tail[:-200]
+
     def pump_stderr():
-        for raw in proc.stderr:
-            line = raw.decode("utf-8", "replace")
-            if forward:
-                sys.stderr.write(line)
-                sys.stderr.flush()
-            run.stderr_tail.append(line)
-            del run.stderr_tail[:-200]
+        stream = CargoStderr(text, progress.send if progress is not None else lambda p: None)
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        for chunk in iter(lambda: proc.stderr.read1(65536), b""):
+            stream.feed(decoder.decode(chunk))
+        stream.feed(decoder.decode(b"", final=True))
+        stream.close()
 
     thread = threading.Thread(target=pump_stderr, daemon=True)
     thread.start()
@@ -350,7 +363,8 @@ def _build(spec: Spec, cargo_home: str) -> int:
     env["CARGO_HOME"] = cargo_home
     locked = prepare_lock(spec, env, ws.files)
     cmd = cargo_command(spec, ws.rustc_args, locked=locked)
-    run = run_cargo(cmd, spec, env)
+    progress = ProgressChannel()
+    run = run_cargo(cmd, spec, env, progress=progress)
     artifact = find_artifact(spec, run.messages) if run.code == 0 else None
     if artifact and replaced_by_another_build(spec, artifact, run.messages):
         print(f"note: {os.path.basename(artifact)} in cargo's target directory was built for another "
@@ -359,7 +373,7 @@ def _build(spec: Spec, cargo_home: str) -> int:
         if clean.code != 0:
             sys.stderr.write("".join(clean.stderr_tail))
             raise ToolError(f"cargo clean -p {crate.package} failed (exit code {clean.code})")
-        run = run_cargo(cmd, spec, env)
+        run = run_cargo(cmd, spec, env, progress=progress)
         artifact = find_artifact(spec, run.messages) if run.code == 0 else None
     if artifact:
         copy_output(artifact, spec.output)

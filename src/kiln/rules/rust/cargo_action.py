@@ -15,7 +15,7 @@ import json
 import os
 import sys
 
-from kiln.core.actions import HOST_DIRS, PERSISTENT_CACHE, cache_path
+from kiln.core.actions import HOST_DIRS, PERSISTENT_CACHE, REPORTS_PROGRESS, cache_path
 from kiln.core.artifacts import Artifact, kiln_tool_artifact
 from kiln.core.depset import Depset
 from kiln.rules.python.providers import PyRuntimeInfo
@@ -28,7 +28,8 @@ from kiln.rules.rust.pyo3_config import abi3_minimum, config_file_text, loads_ab
 _CACHE_NAME = "cargo"
 _CARGO_DIR = cache_path(_CACHE_NAME)
 # kiln's own code the action runs: declared inputs, so a change to it re-runs the action.
-_TOOL_MODULES = ("cargo_build", "cargo_elf", "cargo_inputs", "cargo_lock", "cargo_manifest", "cargo_spec")
+_TOOL_MODULES = ("cargo_build", "cargo_elf", "cargo_inputs", "cargo_lock", "cargo_manifest", "cargo_progress",
+                 "cargo_spec")
 PROFILES = {"fastbuild": "dev", "dbg": "dev", "opt": "release"}
 # pyo3 from this version reads PYO3_BUILD_EXTENSION_MODULE instead of needing the feature.
 _PYO3_ENV_SWITCH = (0, 26)
@@ -159,6 +160,8 @@ def register_cargo_build(
             # The toolchain lives outside the exec root (rustup's directory, usually in a home).
             HOST_DIRS: ":".join(sorted({toolchain.sysroot, toolchain.bin_dir, os.path.dirname(toolchain.rustc)})),
             "block-network": "1",
+            # cargo's progress bar, for the live display (kiln.tools.cargo_progress).
+            REPORTS_PROGRESS: "1",
         },
         executable_outputs=mode == "test" or crate.kind == "bin",
     )

@@ -1,0 +1,192 @@
+"""Starlark as Bazel 7 and 8 accept it, file kind by file kind.
+
+starlark-rust's switches (`starlark.Dialect`) cover most of Bazel's rules; the
+rest Bazel enforces in its resolver or its BUILD-file check, and this module
+enforces them over the parsed file: in BUILD files no `*args`/`**kwargs`
+arguments; in .bzl files loads before any other statement, no top-level name
+bound twice, no recursion. What each parse function raises is a StarlarkError
+(starlark_errors explains it) or a located LoadingError.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import starlark as sl
+
+from kiln.core.errors import LoadingError, Location
+
+
+def _dialect(**switches: Any) -> Any:
+    dialect = sl.Dialect.standard()
+    for name, value in switches.items():
+        setattr(dialect, name, value)
+    return dialect
+
+
+# Both kinds, as Bazel: top-level `if`/`for`, f-strings, type annotations (Bazel 8 only behind an
+# experimental flag), positional-only parameters and `while` are rejected by the standard dialect.
+# .bzl: def, lambda, keyword-only parameters; loaded names stay private to the file (Bazel's loads bind
+# file-locally: `load(":a.bzl", "x")` in b.bzl does not let c.bzl load `x` from b.bzl).
+BZL = _dialect(enable_keyword_only_arguments=True, enable_load_reexport=False)
+# BUILD: Bazel's "functions may not be defined in BUILD files" covers lambda too.
+BUILD = _dialect(enable_def=False, enable_lambda=False)
+# MODULE.bazel is resolved as a .bzl file is (Bazel's default file options).
+MODULE = BZL
+
+# String literals and comments, which the checks below must not read as code.
+_NOT_CODE = re.compile(
+    r'#[^\n]*|"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'')
+# `*x` / `**x` where an argument starts: after `(` or `,` nothing else can begin with a star.
+_STAR_ARGUMENT = re.compile(r"[(,]\s*(\*\*?)\s*[\w(\[{]")
+_DEF = re.compile(r"^([ \t]*)def[ \t]+(\w+)[ \t]*\(", re.MULTILINE)
+# Lines indented at most N columns, by N: where a def's block may end.
+_OUTDENTED: dict[int, Any] = {}
+
+
+def parse_build(filename: str, text: str) -> Any:
+    ast = sl.parse(filename, text, BUILD)
+    # The text first, cheaply: only where it has a candidate are strings and comments set aside.
+    if _STAR_ARGUMENT.search(text):
+        m = _STAR_ARGUMENT.search(_code_only(text))
+        if m:
+            star = m.start(1)
+            what = "**kwargs" if m.group(1) == "**" else "*args"
+            raise LoadingError(f"{what} arguments are not allowed in BUILD files: pass the arguments explicitly",
+                               location=_location(filename, text, star))
+    return ast
+
+
+def parse_bzl(filename: str, text: str) -> Any:
+    ast = sl.parse(filename, text, BZL)
+    _check_resolution(ast, filename)
+    if "def" in text:
+        _check_recursion(filename, text)
+    return ast
+
+
+def parse_module_file(filename: str, text: str) -> Any:
+    ast = sl.parse(filename, text, MODULE)
+    _check_resolution(ast, filename)
+    return ast
+
+
+def _check_resolution(ast: Any, filename: str) -> None:
+    """What Bazel's resolver rejects and starlark-rust only lints."""
+    for lint in ast.lint():
+        where = lint.resolved_location
+        if lint.short_name == "misplaced-load":
+            raise LoadingError("load statements must appear before any other statement",
+                               location=_lint_location(filename, where))
+        if lint.short_name == "duplicate-top-level-assign":
+            name = lint.problem.split("`")[1]
+            first = lint.problem.rsplit("first defined at ", 1)[-1]
+            raise LoadingError(f"'{name}' redeclared at top level (previously declared at {first.rsplit('-', 1)[0]})",
+                               location=_lint_location(filename, where))
+
+
+def _check_recursion(filename: str, text: str) -> None:
+    """Bazel fails a recursive call ("function 'f' called recursively"); starlark-rust would run it. Checked
+    over the file's own functions: a call of a function of this file, directly or through others."""
+    code = _code_only(text)
+    found = list(_DEF.finditer(code))
+    if not found:
+        return
+    # Each def's body: from the end of its parameters (their defaults are evaluated outside it) to its block's end.
+    defs = [(_parameters_end(code, m.end() - 1), _block_end(code, m.start(), len(m.group(1))), m.group(2))
+            for m in found]
+    names = {name for _, _, name in defs}
+    headers = {m.start(2) for m in found}
+    calls: dict[str, list[tuple[str, int]]] = {}
+    open_defs: list[tuple[int, int, str]] = []
+    upcoming = iter(defs)
+    next_def = next(upcoming, None)
+    # Only calls of the file's own functions can close a cycle.
+    call = re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, names)) + r")[ \t]*\(")
+    for m in call.finditer(code):
+        offset = m.start(1)
+        while next_def is not None and next_def[0] <= offset:
+            open_defs.append(next_def)
+            next_def = next(upcoming, None)
+        while open_defs and open_defs[-1][1] <= offset:
+            open_defs.pop()
+        if open_defs and offset not in headers:
+            calls.setdefault(open_defs[-1][2], []).append((m.group(1), offset))
+    for _, _, name in defs:
+        path = _cycle_from(name, calls)
+        if path is not None:
+            callee, offset = path[-1]
+            via = " -> ".join([name, *(p for p, _ in path)])
+            raise LoadingError(f"function '{callee}' called recursively ({via}): Starlark does not allow recursion",
+                               location=_location(filename, text, offset))
+
+
+def _parameters_end(code: str, open_paren: int) -> int:
+    depth = 0
+    for i in range(open_paren, len(code)):
+        c = code[i]
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+    return len(code)
+
+
+def _block_end(code: str, start: int, indent: int) -> int:
+    """Where the block of the def at `start` ends: the first non-blank line indented no deeper than the def,
+    outside brackets (a def's parameters may continue on lines of any indentation)."""
+    outdented = _OUTDENTED.get(indent)
+    if outdented is None:
+        outdented = _OUTDENTED[indent] = re.compile(r"^[ \t]{0,%d}(?=\S)" % indent, re.MULTILINE)
+    pos = code.find("\n", start)
+    while pos != -1:
+        m = outdented.search(code, pos + 1)
+        if m is None:
+            break
+        body = code[start:m.start()]
+        if sum(body.count(c) for c in "([{") <= sum(body.count(c) for c in ")]}"):
+            return m.start()
+        pos = code.find("\n", m.start())
+    return len(code)
+
+
+def _cycle_from(name: str, calls: dict[str, list[tuple[str, int]]]) -> list[tuple[str, int]] | None:
+    """The calls leading from `name` back to `name`, if any."""
+    stack: list[tuple[str, list[tuple[str, int]]]] = [(name, [])]
+    seen: set[str] = set()
+    while stack:
+        current, path = stack.pop()
+        for callee, offset in calls.get(current, ()):
+            step = [*path, (callee, offset)]
+            if callee == name:
+                return step
+            if callee not in seen:
+                seen.add(callee)
+                stack.append((callee, step))
+    return None
+
+
+def _code_only(text: str) -> str:
+    """`text` with strings and comments blanked (newlines kept), so offsets and lines stay the same."""
+    return _NOT_CODE.sub(_blank, text)
+
+
+def _blank(m: Any) -> str:
+    text = m.group(0)
+    if "\n" not in text:
+        return " " * len(text)
+    return "\n".join(" " * len(part) for part in text.split("\n"))
+
+
+def _location(filename: str, text: str, offset: int) -> Location:
+    line_start = text.rfind("\n", 0, offset) + 1
+    return Location(filename, text.count("\n", 0, offset) + 1, offset - line_start + 1)
+
+
+def _lint_location(filename: str, where: Any) -> Location:
+    # "file:LINE:COL-..." or "file:LINE:COL-LINE:COL"
+    m = re.search(r":(\d+):(\d+)(?:-[\d:]+)?$", str(where))
+    return Location(filename, int(m.group(1)), int(m.group(2))) if m else Location(filename)
