@@ -134,6 +134,12 @@ class WorkerProcess:
             if self._gone is None:
                 self._gone = WorkerGone(why)
         processes.kill_group(self.proc)
+        # Reaped here: a dropped worker leaves the pool, and nothing else would wait for it.
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            return
+        processes.unregister(self.proc)
 
     def close(self) -> None:
         try:
