@@ -10,6 +10,7 @@ file reported in one run.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -184,18 +185,104 @@ def test_a_load_from_an_undeclared_repository_says_where_to_declare_it(ws):
         'or with bazel_dep(name = "my_rules", ...) in MODULE.bazel']
 
 
-def test_a_load_from_a_declared_archive_is_refused_until_kiln_fetches_while_loading(ws):
+def _targz(entries: dict[str, str]) -> bytes:
+    import gzip
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, text in entries.items():
+            data = textwrap.dedent(text).encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return gzip.compress(buf.getvalue(), mtime=0)
+
+
+# A macro repository as teams publish theirs: its deps.bzl declares a library repository with maybe(), at the
+# URL and digest its own private .bzl pins.
+MY_RULES_DEPS = '''
+    load("@bazel_tools//tools/build_defs/repo:utils.bzl", "maybe")
+    load("@bazel_tools//tools/build_defs/repo:http.bzl", "http_archive")
+    load("//private:versions.bzl", "GREETING_SHA256", "GREETING_URL")
+
+    def my_rules_dependencies(*, greeting_url = GREETING_URL):
+        maybe(
+            http_archive,
+            name = "greeting",
+            urls = [greeting_url],
+            sha256 = GREETING_SHA256,
+            strip_prefix = "greeting-1.0",
+        )
+    '''
+GREETING = _targz({
+    "greeting-1.0/BUILD.bazel": '''
+        py_library(name = "greeting", srcs = ["greeting.py"], imports = ["."], visibility = ["//visibility:public"])
+        ''',
+    "greeting-1.0/greeting.py": "WORD = 'hello from an archive a fetched macro declared'\n",
+})
+
+
+def test_a_load_from_a_declared_archive_fetches_it_while_workspace_is_read(ws):
+    from archive_server import ArchiveServer, Route
+
+    with ArchiveServer() as server:
+        greeting = server.add("/greeting-1.0.tar.gz", Route(GREETING))
+        rules = _targz({
+            "my_rules-1.0/BUILD.bazel": "",
+            "my_rules-1.0/deps.bzl": MY_RULES_DEPS,
+            "my_rules-1.0/private/BUILD.bazel": "",
+            "my_rules-1.0/private/versions.bzl": f'GREETING_URL = "{greeting}"\n'
+                                                 f'GREETING_SHA256 = "{hashlib.sha256(GREETING).hexdigest()}"\n',
+        })
+        route = Route(rules)
+        url = server.add("/my_rules-1.0.tar.gz", route)
+        (ws.root / "MODULE.bazel").unlink()
+        ws.write(".bazelrc", f"common --repository_cache={ws.root.parent / 'repository_cache'}\n")
+        ws.write("WORKSPACE", f'''
+            load("@bazel_tools//tools/build_defs/repo:http.bzl", "http_archive")
+
+            http_archive(
+                name = "my_rules",
+                urls = ["{url}"],
+                sha256 = "{hashlib.sha256(rules).hexdigest()}",
+                strip_prefix = "my_rules-1.0",
+            )
+
+            load("@my_rules//:deps.bzl", "my_rules_dependencies")
+
+            my_rules_dependencies()
+            ''')
+        ws.write("app/BUILD.bazel", '''
+            py_binary(name = "app", srcs = ["app.py"], deps = ["@greeting"])
+            ''')
+        ws.write("app/app.py", "from greeting import WORD\nprint(WORD)\n")
+        r = ws.kiln("run", "//app")
+        assert r.code == 0, r.output
+        assert r.stdout.strip() == "hello from an archive a fetched macro declared"
+        assert "INFO: Fetching @my_rules (http_archive)" in r.stderr
+        assert "INFO: Fetching @greeting (http_archive)" in r.stderr
+        # Read again by a later command, the fetched macro repository is current: not fetched again.
+        ws.write("app/app.py", "from greeting import WORD\nprint(WORD.upper())\n")
+        r = ws.kiln("run", "//app")
+        assert r.code == 0, r.output
+        assert r.stdout.strip() == "HELLO FROM AN ARCHIVE A FETCHED MACRO DECLARED"
+        assert "Fetching" not in r.stderr
+        assert route.requests == 1
+
+
+def test_a_load_from_an_archive_that_cannot_be_fetched_names_it(ws):
     errors = _errors(ws, '''
 load("@bazel_tools//tools/build_defs/repo:http.bzl", "http_archive")
 
-http_archive(name = "my_rules", urls = ["https://example.com/my_rules.tar.gz"])
+http_archive(name = "my_rules", urls = ["http://127.0.0.1:9/my_rules.tar.gz"], sha256 = "{}")
 
 load("@my_rules//:deps.bzl", "my_deps")
-''')
-    assert errors == [
-        "ERROR: WORKSPACE:5:1: cannot load '@my_rules//:deps.bzl': kiln reads .bzl files of the http_archive "
-        "'@my_rules' (declared at WORKSPACE:3:1) only once it is fetched, after WORKSPACE; declare it with "
-        "local_repository to load its files from WORKSPACE"]
+'''.format("0" * 64))
+    assert errors == ['ERROR: WORKSPACE:3:1: http_archive(name = "my_rules"): could not download my_rules.tar.gz:']
+    r = ws.kiln("build", "//...")
+    assert "\n  http://127.0.0.1:9/my_rules.tar.gz: connection refused" in r.stderr, r.stderr
 
 
 def test_a_repository_rule_written_in_a_macro_file_is_refused_at_its_call(ws):

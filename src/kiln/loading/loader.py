@@ -86,7 +86,8 @@ class Loader:
         # What this session read, for caching its results: files and listed directories.
         self.files_read: set[str] = set()
         self.dirs_read: set[str] = set()
-        self.module = read_module_files(workspace.root, definitions, enable_bzlmod=enable_bzlmod)
+        self.module = read_module_files(workspace.root, definitions, enable_bzlmod=enable_bzlmod,
+                                        repositories=repositories)
         self.files_read.update(self.module.files, self.module.absent_files)
         self.files_read.update(env_dependency(name) for name in self.module.env)
         for warning in self.module.warnings:

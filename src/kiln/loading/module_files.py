@@ -14,12 +14,15 @@ from kiln.loading.extension_schema import Definitions, RepositoryDefinitions
 from kiln.loading.module_file import evaluate_module
 from kiln.loading.module_graph import resolve_local_modules
 from kiln.loading.module_info import ModuleInfo
+from kiln.loading.repository_resolver import RepositoryResolver
 
 _WORKSPACE_FILES = ("WORKSPACE.bazel", "WORKSPACE")
 
 
 def read_module_files(root: Path, definitions: Definitions = RepositoryDefinitions(), *,
-                      enable_bzlmod: bool = True) -> ModuleInfo:
+                      enable_bzlmod: bool = True, repositories: RepositoryResolver | None = None) -> ModuleInfo:
+    """MODULE.bazel, then WORKSPACE; `repositories` fetches what a WORKSPACE load() needs from a repository
+    it declared earlier (an http_archive of macros), as Bazel does while reading WORKSPACE."""
     info = ModuleInfo()
     module_file = root / "MODULE.bazel"
     bzlmod = enable_bzlmod and module_file.is_file()
@@ -31,7 +34,7 @@ def read_module_files(root: Path, definitions: Definitions = RepositoryDefinitio
         if ws.is_file():
             from kiln.loading.workspace_file import evaluate_workspace  # WORKSPACE is rare: load on demand
 
-            evaluate_workspace(ws, info, definitions)
+            evaluate_workspace(ws, info, definitions, repositories)
             break
         info.absent_files.append(str(ws))
     if enable_bzlmod and not bzlmod:

@@ -28,6 +28,7 @@ from kiln.loading.extension_schema import Definitions, MacroResult, WorkspaceBzl
 from kiln.loading.module_eval import (GLOBALS, HARMLESS_MODULES, Recorder, check_registered_repos, registrar,
                                       unsupported)
 from kiln.loading.module_info import ExtensionUsage, ModuleInfo, Registration, RepoDecl, Tag
+from kiln.loading.repository_resolver import RepositoryResolver
 from kiln.loading.source_files import read_source
 from kiln.loading.workspace_loads import BzlLoads, SourceFile
 
@@ -44,18 +45,22 @@ class RuleSetArchive:
         return f"{version}, declared at {self.location}"
 
 
-def evaluate_workspace(path: Path, info: ModuleInfo, definitions: Definitions) -> None:
-    WorkspaceReader(path, info, definitions).read()
+def evaluate_workspace(path: Path, info: ModuleInfo, definitions: Definitions,
+                       repositories: RepositoryResolver | None = None) -> None:
+    WorkspaceReader(path, info, definitions, repositories).read()
 
 
 class WorkspaceReader:
     """One evaluation of WORKSPACE and the .bzl files it loads."""
 
-    def __init__(self, path: Path, info: ModuleInfo, definitions: Definitions):
+    def __init__(self, path: Path, info: ModuleInfo, definitions: Definitions,
+                 repositories: RepositoryResolver | None = None):
         self.path = path
         self.root = path.parent
         self.info = info
         self.definitions = definitions
+        # Fetches a repository a load() names (kiln.repos wires it in); None: nothing is fetched while reading.
+        self.repositories = repositories
         self.rec = Recorder()
         self.rule_sets: dict[str, RuleSetArchive] = {}
         # Where a `maybe(rule, ...)` was called: the location of the repository rule it calls next.

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import starlark as sl
@@ -27,6 +28,7 @@ from kiln.core.labels import Label, PackageId, parse_label
 from kiln.loading import dialects, wellknown
 from kiln.loading.call_sites import CallSites, top_level_names
 from kiln.loading.module_eval import GLOBALS, HARMLESS_MODULES
+from kiln.loading.module_info import RepoDecl
 from kiln.loading.source_files import read_source
 from kiln.loading.starlark_lib import BZL_PRELUDE_TEMPLATE, CAPTURE_JSON_BZL, json_indent
 
@@ -90,10 +92,13 @@ class BzlLoads:
             return self._user_bzl(label, self.reader.root / path, f"@{label.repo}//{label.relative_path()}")
         generated = self.reader.definitions.generated_bzl(decl.kind, label.relative_path())
         if generated is None:
-            raise LoadingError(
-                f"cannot load '{module_id}': kiln reads .bzl files of the {decl.kind} '@{label.repo}' (declared at "
-                f"{decl.location}) only once it is fetched, after WORKSPACE; declare it with local_repository to "
-                "load its files from WORKSPACE")
+            fetched = self._fetch(decl)
+            if fetched is None:
+                raise LoadingError(
+                    f"cannot load '{module_id}': kiln reads .bzl files of the {decl.kind} '@{label.repo}' (declared "
+                    f"at {decl.location}) only once it is fetched, after WORKSPACE; declare it with "
+                    "local_repository to load its files from WORKSPACE")
+            return self._user_bzl(label, fetched, f"@{label.repo}//{label.relative_path()}")
         constants = generated.constants(label.repo, dict(decl.usage.tags[0].attrs)) if generated.constants else {}
         module = sl.Module()
         for name in generated.setup_functions:
@@ -102,6 +107,19 @@ class BzlLoads:
             module[name] = value
         self._defines[str(label)] = (module_id, tuple(sorted([*generated.setup_functions, *constants])))
         return module.freeze()
+
+    def _fetch(self, decl: RepoDecl) -> Path | None:
+        """The directory of a repository a repository rule declared, fetched now (Bazel fetches what a WORKSPACE
+        load() names while reading it); None without a resolver or for another kind of declaration."""
+        reader = self.reader
+        rules = {rule.name for bzl in reader.definitions.workspace_bzls for rule in bzl.rules}
+        if reader.repositories is None or decl.kind not in rules:
+            return None
+        resolved = reader.repositories(decl.name, reader.info)
+        if resolved is None:
+            return None
+        reader.info.files.extend(resolved.files)
+        return resolved.directory
 
     # ---- kiln's symbols for a rule set's .bzl ------------------------------------------------------
 
