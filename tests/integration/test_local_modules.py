@@ -237,3 +237,22 @@ def test_bazel_dep_on_a_module_kiln_cannot_find(ws):
             'registry yet. Give its directory in the root MODULE.bazel with local_path_override(module_name = '
             '"abseil-py", path = "...")') in r.stderr
     assert "Traceback" not in r.output
+
+
+def test_override_module_on_the_command_line_stands_for_a_local_path_override(ws):
+    # No local_path_override for `words` in MODULE.bazel: --override_module gives its directory, as in Bazel.
+    ws.write("MODULE.bazel", ROOT_MODULE.replace('local_path_override(module_name = "words", path = "../words")\n', ""))
+    libraries(ws)
+    app(ws)
+    r = ws.kiln("build", "//app")
+    assert r.code != 0
+    assert "bazel_dep(name = \"words\"): kiln cannot find the module 'words'" in r.stderr
+    r = ws.kiln("run", "--override_module=words=../words", "//app")
+    assert r.code == 0, r.output
+    assert r.stdout.strip() == "HELLO WORLD!"
+    # It replaces the root module's own override of that module; a path that is not there is named.
+    r = ws.kiln("run", "--override_module=mylib=%workspace%/../nowhere", "--override_module=words=../words", "//app")
+    assert r.code != 0
+    assert (f"ERROR: --override_module=mylib=%workspace%/../nowhere: the path '{ws.root}/../nowhere' does not "
+            "exist") in r.stderr
+    assert "Traceback" not in r.output

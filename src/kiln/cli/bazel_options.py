@@ -65,7 +65,7 @@ REASONS = {
     "outputdir": "kiln names output directories by a digest of the configuration",
     "outputgroups": "not supported yet: kiln builds each target's default outputs",
     "outroot": "kiln places its output base by --output_base only",
-    "overridemodule": "not supported yet: use local_path_override in MODULE.bazel",
+    "overridemodule": "not supported yet: declare the repository in MODULE.bazel",
     "packagepath": "kiln's packages are the workspace's directories",
     "paramfiles": "not supported yet: kiln writes param files only inside sandboxes",
     "platformmappings": "kiln has no platform mappings",
@@ -190,6 +190,7 @@ experimental_disk_cache_gc_max_age=
 experimental_disk_cache_gc_max_size=
 experimental_ui_max_stdouterr_bytes=
 incompatible_disallow_empty_glob
+override_module*
 override_repository*
 repository_cache=
 show_progress
@@ -362,7 +363,6 @@ vendor_dir=
 @devdeps
 ignore_dev_dependency
 @overridemodule
-override_module*
 inject_repository*
 @cc
 incompatible_do_not_split_linking_cmdline

@@ -20,6 +20,7 @@ def new_loader(workspace: Any, output_root: Path, opts: Any, *, report: Callable
     return Loader(
         workspace, default_registry(), report=report, disallow_empty_glob=opts.incompatible_disallow_empty_glob,
         repositories=repositories, definitions=LazyDefinitions(_definitions), enable_bzlmod=opts.enable_bzlmod,
+        module_overrides=dict(opts.override_module),
     )
 
 

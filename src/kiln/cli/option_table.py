@@ -143,6 +143,13 @@ def _override(text: str) -> tuple[str, str]:
     return name.lstrip("@"), path
 
 
+def _override_module(text: str) -> tuple[str, str]:
+    name, eq, path = text.partition("=")
+    if not eq or not name or not path:
+        raise ValueError("expected NAME=PATH (a module name and the directory replacing it)")
+    return name, path
+
+
 def _instances(text: str) -> tuple[str, int]:
     """N, or MNEMONIC=N for one mnemonic's workers (mnemonic "" for all)."""
     mnemonic, _, count = text.rpartition("=")
@@ -304,6 +311,10 @@ OPTIONS = _table(
     # Repositories: every command that loads packages (fetch, cquery and test through build).
     OptionDef("override_repository", STR, (), commands=_BUILD | _QUERY, multiple=True, convert=_override,
               converts_to=tuple[str, str], help="NAME=PATH: the repository @NAME is the directory PATH."),
+    OptionDef("override_module", STR, (), commands=_BUILD | _QUERY, multiple=True, convert=_override_module,
+              converts_to=tuple[str, str],
+              help="NAME=PATH: the module NAME is the directory PATH, as a local_path_override of the root "
+                   "module would make it."),
     OptionDef("repository_cache", STR, None, commands=_BUILD | _QUERY,
               help="Where downloads are kept by checksum, shared by all workspaces (default: "
                    "~/.cache/kiln/repository_cache; empty: no cache)."),

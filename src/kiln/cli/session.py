@@ -444,7 +444,8 @@ KILN_TOOLS_DIR = str(Path(__file__).resolve().parent.parent / "tools")
 _ANALYSIS_OPTIONS = ("check_visibility", "keep_going", "build_tests_only", "incompatible_disallow_empty_glob",
                      "enable_bzlmod",
                      "build_tag_filters", "test_tag_filters", "test_size_filters", "extra_toolchains",
-                     "extra_execution_platforms", "toolchain_resolution_debug", "override_repository")
+                     "extra_execution_platforms", "toolchain_resolution_debug", "override_repository",
+                     "override_module")
 
 
 

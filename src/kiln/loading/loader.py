@@ -62,6 +62,7 @@ class Loader:
         repositories: RepositoryResolver | None = None,
         definitions: Definitions = RepositoryDefinitions(),
         enable_bzlmod: bool = True,
+        module_overrides: Mapping[str, str] | None = None,
     ):
         self.workspace = workspace
         self.registry = registry
@@ -87,7 +88,7 @@ class Loader:
         self.files_read: set[str] = set()
         self.dirs_read: set[str] = set()
         self.module = read_module_files(workspace.root, definitions, enable_bzlmod=enable_bzlmod,
-                                        repositories=repositories)
+                                        repositories=repositories, module_overrides=module_overrides)
         self.files_read.update(self.module.files, self.module.absent_files)
         self.files_read.update(env_dependency(name) for name in self.module.env)
         for warning in self.module.warnings:

@@ -8,26 +8,35 @@ reads otherwise: --enable_workspace is on by default). With Bzlmod off
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Mapping
+
 
 from kiln.loading.extension_schema import Definitions, RepositoryDefinitions
 from kiln.loading.module_file import evaluate_module
 from kiln.loading.module_graph import resolve_local_modules
-from kiln.loading.module_info import ModuleInfo
+from kiln.loading.module_info import LocalPathOverride, ModuleInfo
 from kiln.loading.repository_resolver import RepositoryResolver
 
 _WORKSPACE_FILES = ("WORKSPACE.bazel", "WORKSPACE")
 
 
 def read_module_files(root: Path, definitions: Definitions = RepositoryDefinitions(), *,
-                      enable_bzlmod: bool = True, repositories: RepositoryResolver | None = None) -> ModuleInfo:
+                      enable_bzlmod: bool = True, repositories: RepositoryResolver | None = None,
+                      module_overrides: Mapping[str, str] | None = None) -> ModuleInfo:
     """MODULE.bazel, then WORKSPACE; `repositories` fetches what a WORKSPACE load() needs from a repository
-    it declared earlier (an http_archive of macros), as Bazel does while reading WORKSPACE."""
+    it declared earlier (an http_archive of macros), as Bazel does while reading WORKSPACE.
+    `module_overrides` (--override_module NAME=PATH) replace the root module's overrides of those modules."""
     info = ModuleInfo()
     module_file = root / "MODULE.bazel"
     bzlmod = enable_bzlmod and module_file.is_file()
     if bzlmod:
         evaluate_module(module_file, info, definitions)
+        for name, path in (module_overrides or {}).items():
+            directory = Path(os.path.expanduser(path.replace("%workspace%", str(root))))
+            info.overrides[name] = LocalPathOverride(name, path, root / directory, None,
+                                                     given_as=f"--override_module={name}={path}")
     names = ("WORKSPACE.bzlmod", *_WORKSPACE_FILES) if enable_bzlmod else _WORKSPACE_FILES
     for name in names:
         ws = root / name

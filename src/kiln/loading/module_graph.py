@@ -33,8 +33,12 @@ def resolve_local_modules(info: ModuleInfo, definitions: Definitions) -> None:
         dep, chain = queue.popleft()
         override = info.overrides.get(dep.name)
         if _provided_by_kiln(dep.name):
-            if override is not None:
-                raise LoadingError(f"local_path_override(module_name = \"{dep.name}\"): kiln provides '{dep.name}' "
+            if override is not None and override.given_as:
+                # An rc file's override of a rule set kiln has built in (a vendored copy): nothing to use.
+                info.warnings.append(f"{override.given_as}: kiln provides the module '{dep.name}' itself; the "
+                                     "override is not used")
+            elif override is not None:
+                raise LoadingError(f"{override.describe(with_path=False)}: kiln provides '{dep.name}' "
                                    "itself and cannot use another copy of it", location=override.location)
             continue
         if dep.name == info.name or dep.name in info.local_modules:
@@ -56,10 +60,11 @@ def resolve_local_modules(info: ModuleInfo, definitions: Definitions) -> None:
             into.extend(Registration(canonical_pattern(r.pattern, dep.name, module.repo_mapping), r.location)
                         for r in source)
         queue.extend((d, (*chain, dep.name)) for d in library.deps)
-    unused = sorted(set(info.overrides) - set(info.local_modules))
+    # --override_module may name modules this workspace does not use (an rc file shared by several), as in Bazel.
+    unused = sorted(n for n in set(info.overrides) - set(info.local_modules) if not info.overrides[n].given_as)
     if unused:
         override = info.overrides[unused[0]]
-        raise LoadingError(f"local_path_override(module_name = \"{override.module_name}\"): no bazel_dep names "
+        raise LoadingError(f"{override.describe(with_path=False)}: no bazel_dep names "
                            f"the module '{override.module_name}', in the root module or the modules it depends on",
                            location=override.location)
 
@@ -71,7 +76,7 @@ def _provided_by_kiln(name: str) -> bool:
 def _read_library_module(override: LocalPathOverride, chain: tuple[str, ...],
                          definitions: Definitions) -> ModuleInfo:
     name, where = override.module_name, override.location
-    call = f"local_path_override(module_name = \"{name}\", path = \"{override.path}\")"
+    call = override.describe()
     if not override.directory.is_dir():
         why = "is not a directory" if override.directory.exists() else "does not exist"
         raise LoadingError(f"{call}: the path '{override.directory}' {why}", location=where)

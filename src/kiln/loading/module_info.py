@@ -103,12 +103,19 @@ class BazelDep:
 
 @dataclass(frozen=True)
 class LocalPathOverride:
-    """`local_path_override(module_name, path)` of the root module: `directory` is `path` made absolute."""
+    """`local_path_override(module_name, path)` of the root module, or --override_module: `directory` is `path`
+    made absolute."""
 
     module_name: str
     path: str
     directory: Path
-    location: Location
+    location: Location | None
+    # How it was given, when not by local_path_override() (`--override_module=name=path`): what messages name.
+    given_as: str = ""
+
+    def describe(self, *, with_path: bool = True) -> str:
+        path = f", path = \"{self.path}\"" if with_path else ""
+        return self.given_as or f"local_path_override(module_name = \"{self.module_name}\"{path})"
 
 
 @dataclass(frozen=True)
