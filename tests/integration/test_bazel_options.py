@@ -37,8 +37,6 @@ def test_the_sample_workspace_tests_unchanged_with_its_bazelrc(ws):
         "kiln builds each target's default outputs",
         "--noincompatible_disable_starlark_host_transitions has no effect in kiln: selects between Starlark "
         "behaviours of Bazel versions; kiln's dialect is fixed",
-        "--repo_env=PIP_INDEX_URL has no effect in kiln: not supported yet: "
-        "repository rules see kiln's own environment",
     ):
         assert line in result.stderr, line
     # --override_module is honoured, but bazel_skylib is one of the rule sets kiln has built in.

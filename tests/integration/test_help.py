@@ -36,8 +36,8 @@ def test_help_build_lists_its_options_one_line_each(ws):
             in lines[ignored:])
     assert "  --remote_download_minimal (takes no value; ignored): kiln has no remote cache or remote execution yet" \
         in lines[ignored:]
-    assert "  --repo_env (a string; may be repeated; ignored): not supported yet: repository rules see kiln's own " \
-        "environment" in lines[ignored:]
+    assert "  --aspects (a string; may be repeated; ignored): not supported yet: kiln applies no command-line " \
+        "aspects" in lines[ignored:]
     # Startup options and other commands' options are not build's.
     assert not any(line.startswith(("  --[no]windows_enable_symlinks", "  --order_output", "  --[no]expunge"))
                    for line in lines)

@@ -194,6 +194,11 @@ python.defaults(python_version = "3.11", python_version_env = "APP_PYTHON")''')
     assert r.code == 0, r.output
     assert r.stdout.strip() == v312
     assert ws.kiln("run", "//:which").stdout.strip() == v311
+    # --repo_env sets it for repository rules as the shell would (as Bazel's repository rules see it).
+    r = ws.kiln("run", "--repo_env=APP_PYTHON=3.12", "//:which")
+    assert r.code == 0, r.output
+    assert r.stdout.strip() == v312
+    assert ws.kiln("run", "//:which").stdout.strip() == v311
 
 
 def test_seed_custom_runtime_is_used_when_its_flag_is_set(ws, pbs_server, pbs_archives):

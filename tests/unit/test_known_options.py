@@ -50,7 +50,7 @@ def test_kiln_takes_its_options_in_bazel_syntax():
 
 def test_catalogue_covers_the_commands_and_sections_the_issue_names():
     assert len(catalogue()) > 700
-    for name in ("repo_env", "aspects", "output_groups", "inject_repository", "remote_cache", "remote_header",
+    for name in ("aspects", "output_groups", "inject_repository", "remote_cache", "remote_header",
                  "incompatible_strict_action_env", "experimental_remote_cache_eviction_retries"):
         assert name in names_for("build"), name
     assert "windows_enable_symlinks" in names_for("startup")
@@ -62,12 +62,12 @@ def test_catalogue_covers_the_commands_and_sections_the_issue_names():
 # --- accepted and ignored -------------------------------------------------------
 
 def test_real_bazel_options_are_accepted_and_ignored_with_a_reason():
-    o = parse("build", "--repo_env=CC=clang", "--aspects=//a.bzl%x", "--output_groups=+y",
+    o = parse("build", "--experimental_strict_repo_env", "--aspects=//a.bzl%x", "--output_groups=+y",
               "--inject_repository=m=/p", "--remote_cache", "grpc://cache:9092", "--remote_download_minimal",
               "--noremote_accept_cached", "--incompatible_disable_starlark_host_transitions=false",
               "--experimental_remote_cache_eviction_retries=5", "//t").options
     assert [text for text, _ in o.ignored] == [
-        "--repo_env=CC=clang", "--aspects=//a.bzl%x", "--output_groups=+y", "--inject_repository=m=/p",
+        "--experimental_strict_repo_env", "--aspects=//a.bzl%x", "--output_groups=+y", "--inject_repository=m=/p",
         "--remote_cache=grpc://cache:9092", "--remote_download_minimal", "--noremote_accept_cached",
         "--incompatible_disable_starlark_host_transitions=false", "--experimental_remote_cache_eviction_retries=5"]
     reasons = dict(o.ignored)

@@ -78,7 +78,7 @@ REASONS = {
     "registry": "kiln fetches no module from a Bazel registry",
     "remote": "kiln has no remote cache or remote execution yet",
     "repocontents": "kiln keeps fetched repositories in the output base",
-    "repoenv": "not supported yet: repository rules see kiln's own environment",
+    "repoenv": "repository rules see kiln's environment with --repo_env applied",
     "repomapping": "kiln writes one repo mapping format",
     "resolvedfile": "kiln writes and reads no resolved file",
     "resources": "kiln limits concurrency by --jobs only",
@@ -192,6 +192,7 @@ experimental_ui_max_stdouterr_bytes=
 incompatible_disallow_empty_glob
 override_module*
 override_repository*
+repo_env*
 repository_cache=
 show_progress
 @download
@@ -228,7 +229,6 @@ jvm_heap_histogram_internal_object_pattern=
 @proto
 incompatible_enable_proto_toolchain_resolution
 @repoenv
-repo_env*
 experimental_strict_repo_env
 incompatible_repo_env_ignores_action_env
 @remote

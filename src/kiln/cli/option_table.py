@@ -315,6 +315,9 @@ OPTIONS = _table(
               converts_to=tuple[str, str],
               help="NAME=PATH: the module NAME is the directory PATH, as a local_path_override of the root "
                    "module would make it."),
+    OptionDef("repo_env", STR, (), commands=_BUILD | _QUERY, multiple=True,
+              help="NAME=VALUE sets, NAME passes on, an environment variable for repository rules (pip's index, "
+                   "python_version_env, git, cargo's splicing)."),
     OptionDef("repository_cache", STR, None, commands=_BUILD | _QUERY,
               help="Where downloads are kept by checksum, shared by all workspaces (default: "
                    "~/.cache/kiln/repository_cache; empty: no cache)."),

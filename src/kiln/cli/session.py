@@ -117,6 +117,13 @@ class Session:
         self.inv = inv
         self.opts = inv.options.values
         self.started = time.monotonic()
+        # Repository rules run in kiln's process and read its environment: --repo_env NAME=VALUE sets a variable
+        # for them (NAME alone passes this shell's on, which they see already). Actions keep their fixed
+        # environment (kiln.core.action_env), so nothing else sees it.
+        for entry in getattr(self.opts, "repo_env", ()):
+            name, eq, value = entry.partition("=")
+            if eq and name:
+                os.environ[name] = value
         self.pattern_errors = 0
         self.workspace: Workspace = find_workspace(cwd)
         self.offset = self.workspace.offset_of(cwd)
@@ -445,7 +452,7 @@ _ANALYSIS_OPTIONS = ("check_visibility", "keep_going", "build_tests_only", "inco
                      "enable_bzlmod",
                      "build_tag_filters", "test_tag_filters", "test_size_filters", "extra_toolchains",
                      "extra_execution_platforms", "toolchain_resolution_debug", "override_repository",
-                     "override_module")
+                     "override_module", "repo_env")
 
 
 
