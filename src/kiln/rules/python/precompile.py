@@ -15,8 +15,8 @@ The compiler is the exec tools toolchain's `precompiler` when one is registered 
 py_interpreter_program runs on the toolchain's exec_interpreter and brings its execution requirements),
 else kiln's (kiln.tools.precompiler) on the target runtime's interpreter, so the bytecode matches the runtime.
 Each action takes its per-file arguments from a param file written for its spawn (its last argument), so that
-a persistent worker can serve it; kiln's precompiler asks for a multiplexed JSON worker. Every PyCompile action also takes the
---@rules_python//tools/precompiler:execution_requirements entries.
+a persistent worker can serve it; kiln's precompiler asks for a multiplexed JSON worker. Every PyCompile action
+also takes the --@rules_python//tools/precompiler:execution_requirements entries.
 """
 
 from __future__ import annotations
