@@ -56,16 +56,20 @@ class Counter:
 
 
 @contextmanager
-def serve(*servicers):
-    """A server on 127.0.0.1 with the servicers (each added by its generated add_*_to_server); yields its url."""
+def serve(*servicers, credentials: grpc.ServerCredentials | None = None):
+    """A server on 127.0.0.1 with the servicers (each added by its generated add_*_to_server); yields its
+    url (grpcs://localhost:port with TLS `credentials`)."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
     for servicer in servicers:
         module = bytestream_pb2_grpc if isinstance(servicer, bytestream_pb2_grpc.ByteStreamServicer) else re_grpc
         name = type(servicer).__mro__[1].__name__.removesuffix("Servicer")
         getattr(module, f"add_{name}Servicer_to_server")(servicer, server)
-    port = server.add_insecure_port("127.0.0.1:0")
+    if credentials is None:
+        port, url = server.add_insecure_port("127.0.0.1:0"), "grpc://127.0.0.1:{}"
+    else:
+        port, url = server.add_secure_port("127.0.0.1:0", credentials), "grpcs://localhost:{}"
     server.start()
     try:
-        yield f"grpc://127.0.0.1:{port}"
+        yield url.format(port)
     finally:
         server.stop(grace=None)

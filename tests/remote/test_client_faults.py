@@ -236,3 +236,27 @@ def test_a_blob_the_server_lacks_is_a_missing_blob_error():
         with pytest.raises(MissingBlobError) as failure:
             cas_against(url).download([digest])
     assert failure.value.render() == f"remote {url}: blob {digest} is missing from the remote CAS"
+
+
+def test_uploads_are_split_into_batches_within_the_servers_limit():
+    class Recording(re_grpc.ContentAddressableStorageServicer):
+        def __init__(self):
+            self.request_sizes: list[int] = []
+            self.stored: list[bytes] = []
+
+        def FindMissingBlobs(self, request, context):
+            return re_pb2.FindMissingBlobsResponse(missing_blob_digests=request.blob_digests)
+
+        def BatchUpdateBlobs(self, request, context):
+            self.request_sizes.append(request.ByteSize())
+            self.stored.extend(r.data for r in request.requests)
+            return re_pb2.BatchUpdateBlobsResponse(responses=[
+                re_pb2.BatchUpdateBlobsResponse.Response(digest=r.digest) for r in request.requests])
+
+    blobs = [b"%02d" % i * 500 for i in range(10)]
+    cas = Recording()
+    with serve(Capabilities(capabilities(max_batch=4000)), cas) as url:
+        cas_against(url).upload({digest_bytes(b): b for b in blobs})
+    assert sorted(cas.stored) == sorted(blobs)
+    assert len(cas.request_sizes) > 1
+    assert max(cas.request_sizes) <= 4000
