@@ -6,6 +6,7 @@ endpoint and the call but never a header's value.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import grpc
@@ -70,7 +71,7 @@ def _open(options: RemoteOptions) -> grpc.Channel:
     return grpc.secure_channel(options.target, credentials)
 
 
-def _read(options: RemoteOptions, path) -> bytes | None:
+def _read(options: RemoteOptions, path: Path | None) -> bytes | None:
     if path is None:
         return None
     try:
