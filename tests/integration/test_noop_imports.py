@@ -1,4 +1,4 @@
-"""kiln stays light: protobuf and the REAPI messages load only for a disk cache (or remote), never to key an action."""
+"""kiln stays light: protobuf, grpc and the REAPI messages load only for a disk cache (or remote), never to key an action."""
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ def test_a_noop_build_imports_neither_protobuf_nor_the_reapi_messages(ws):
     assert noop.code == 0, noop.output
     imported = _imported(noop.stderr)
     assert "kiln.cli.main" in imported  # the profile did cover the command
-    heavy = sorted(m for m in imported if m.startswith(("google.protobuf", "kiln.execution.reapi", "kiln.execution.action_record")))
+    heavy = sorted(m for m in imported if m.startswith(
+        ("google.protobuf", "grpc", "kiln.execution.reapi", "kiln.execution.remote_client", "kiln.execution.action_record")))
     assert heavy == []
 
 

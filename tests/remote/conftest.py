@@ -1,8 +1,9 @@
 """Fixtures for tests against the real REAPI engine of tools/reapi (Buildbarn and bazel-remote).
 
-These tests build Go programs (minutes, cold) and start servers, so a run of the suite collects them
-only when KILN_REAPI_TESTS=1 (naming a test file runs it regardless); without Go they skip, and
-under CI=true they fail instead.
+The engine's tests (test_engine_*.py) build Go programs (minutes, cold) and start servers, so a run
+of the suite collects them only when KILN_REAPI_TESTS=1 (naming a test file runs it regardless);
+without Go they skip, and under CI=true they fail instead. The client's tests against in-process
+fake servers always run.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 from .reapi_engine import engine_command
 
 if os.environ.get("KILN_REAPI_TESTS") != "1":
-    collect_ignore_glob = ["test_*.py"]
+    collect_ignore_glob = ["test_engine_*.py"]
 
 COLD_BUILD_TIMEOUT_S = 1800
 
