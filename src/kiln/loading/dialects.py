@@ -4,8 +4,12 @@ starlark-rust's switches (`starlark.Dialect`) cover most of Bazel's rules; the
 rest Bazel enforces in its resolver or its BUILD-file check, and this module
 enforces them over the parsed file: in BUILD files no `*args`/`**kwargs`
 arguments; in .bzl files loads before any other statement, no top-level name
-bound twice, no recursion. What each parse function raises is a StarlarkError
-(starlark_errors explains it) or a located LoadingError.
+bound twice. What each parse function raises is a StarlarkError (starlark_errors
+explains it) or a located LoadingError.
+
+Recursion is not refused: Bazel fails a recursive call when it happens, which a
+workspace that builds with Bazel never does, and a check of the text could only
+ever refuse such a workspace for a recursive call it never makes.
 """
 
 from __future__ import annotations
@@ -40,9 +44,6 @@ _NOT_CODE = re.compile(
     r'#[^\n]*|"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'')
 # `*x` / `**x` where an argument starts: after `(` or `,` nothing else can begin with a star.
 _STAR_ARGUMENT = re.compile(r"[(,]\s*(\*\*?)\s*[\w(\[{]")
-_DEF = re.compile(r"^([ \t]*)def[ \t]+(\w+)[ \t]*\(", re.MULTILINE)
-# Lines indented at most N columns, by N: where a def's block may end.
-_OUTDENTED: dict[int, Any] = {}
 
 
 def parse_build(filename: str, text: str) -> Any:
@@ -61,8 +62,6 @@ def parse_build(filename: str, text: str) -> Any:
 def parse_bzl(filename: str, text: str) -> Any:
     ast = sl.parse(filename, text, BZL)
     _check_resolution(ast, filename)
-    if "def" in text:
-        _check_recursion(filename, text)
     return ast
 
 
@@ -84,89 +83,6 @@ def _check_resolution(ast: Any, filename: str) -> None:
             first = lint.problem.rsplit("first defined at ", 1)[-1]
             raise LoadingError(f"'{name}' redeclared at top level (previously declared at {first.rsplit('-', 1)[0]})",
                                location=_lint_location(filename, where))
-
-
-def _check_recursion(filename: str, text: str) -> None:
-    """Bazel fails a recursive call ("function 'f' called recursively"); starlark-rust would run it. Checked
-    over the file's own functions: a call of a function of this file, directly or through others."""
-    code = _code_only(text)
-    found = list(_DEF.finditer(code))
-    if not found:
-        return
-    # Each def's body: from the end of its parameters (their defaults are evaluated outside it) to its block's end.
-    defs = [(_parameters_end(code, m.end() - 1), _block_end(code, m.start(), len(m.group(1))), m.group(2))
-            for m in found]
-    names = {name for _, _, name in defs}
-    headers = {m.start(2) for m in found}
-    calls: dict[str, list[tuple[str, int]]] = {}
-    open_defs: list[tuple[int, int, str]] = []
-    upcoming = iter(defs)
-    next_def = next(upcoming, None)
-    # Only calls of the file's own functions can close a cycle.
-    call = re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, names)) + r")[ \t]*\(")
-    for m in call.finditer(code):
-        offset = m.start(1)
-        while next_def is not None and next_def[0] <= offset:
-            open_defs.append(next_def)
-            next_def = next(upcoming, None)
-        while open_defs and open_defs[-1][1] <= offset:
-            open_defs.pop()
-        if open_defs and offset not in headers:
-            calls.setdefault(open_defs[-1][2], []).append((m.group(1), offset))
-    for _, _, name in defs:
-        path = _cycle_from(name, calls)
-        if path is not None:
-            callee, offset = path[-1]
-            via = " -> ".join([name, *(p for p, _ in path)])
-            raise LoadingError(f"function '{callee}' called recursively ({via}): Starlark does not allow recursion",
-                               location=_location(filename, text, offset))
-
-
-def _parameters_end(code: str, open_paren: int) -> int:
-    depth = 0
-    for i in range(open_paren, len(code)):
-        c = code[i]
-        if c in "([{":
-            depth += 1
-        elif c in ")]}":
-            depth -= 1
-            if depth == 0:
-                return i + 1
-    return len(code)
-
-
-def _block_end(code: str, start: int, indent: int) -> int:
-    """Where the block of the def at `start` ends: the first non-blank line indented no deeper than the def,
-    outside brackets (a def's parameters may continue on lines of any indentation)."""
-    outdented = _OUTDENTED.get(indent)
-    if outdented is None:
-        outdented = _OUTDENTED[indent] = re.compile(r"^[ \t]{0,%d}(?=\S)" % indent, re.MULTILINE)
-    pos = code.find("\n", start)
-    while pos != -1:
-        m = outdented.search(code, pos + 1)
-        if m is None:
-            break
-        body = code[start:m.start()]
-        if sum(body.count(c) for c in "([{") <= sum(body.count(c) for c in ")]}"):
-            return m.start()
-        pos = code.find("\n", m.start())
-    return len(code)
-
-
-def _cycle_from(name: str, calls: dict[str, list[tuple[str, int]]]) -> list[tuple[str, int]] | None:
-    """The calls leading from `name` back to `name`, if any."""
-    stack: list[tuple[str, list[tuple[str, int]]]] = [(name, [])]
-    seen: set[str] = set()
-    while stack:
-        current, path = stack.pop()
-        for callee, offset in calls.get(current, ()):
-            step = [*path, (callee, offset)]
-            if callee == name:
-                return step
-            if callee not in seen:
-                seen.add(callee)
-                stack.append((callee, step))
-    return None
 
 
 def _code_only(text: str) -> str:
